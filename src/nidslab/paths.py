@@ -1,0 +1,55 @@
+"""Where nidslab keeps its files, and how it writes them without leaving anything half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def home() -> Path:
+    """nidslab's data folder: ``$NIDSLAB_HOME`` if set, else ``~/.cache/nidslab``."""
+    env = os.environ.get("NIDSLAB_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "nidslab"
+
+
+def datasets_dir() -> Path:
+    """Folder holding one sub-folder per cached dataset."""
+    return home() / "datasets"
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """Open a temporary file beside ``path``; on success rename it over ``path``.
+
+    On any exception the temporary file is removed and ``path`` is left as it was, so a
+    reader never sees a half-written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_path(path: str | os.PathLike) -> Path:
+    """A fresh temporary path beside ``path`` for writers that need a filename (np.save, pyarrow).
+
+    The caller writes to it and then calls ``os.replace(tmp, path)``; see :func:`atomic_write`
+    for the file-object form.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)

@@ -1,0 +1,32 @@
+"""Shared fixtures: an isolated nidslab home per test session, and the path to ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _nidslab_home(tmp_path_factory):
+    """Point NIDSLAB_HOME (dataset cache, runs) at a temporary folder for the whole session."""
+    home = tmp_path_factory.mktemp("nidslab-home")
+    old = os.environ.get("NIDSLAB_HOME")
+    os.environ["NIDSLAB_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("NIDSLAB_HOME", None)
+    else:
+        os.environ["NIDSLAB_HOME"] = old
+
+
+def shared_file(*parts: str) -> Path:
+    """Path of a file under ../shared/data, or skip the test with the reason it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (a fresh clone has no ../shared)")
+    return path
