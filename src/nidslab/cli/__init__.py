@@ -2,20 +2,37 @@
 
 This package is the only place that parses arguments, prints with rich or sets exit codes;
 everything below it returns values and raises errors with messages a user can act on.
+Each module here exposes ``register(app)``; errors nidslab raises for bad input
+(:class:`nidslab.errors.NidslabError`) become one red line and exit code 2, not a traceback.
 """
 
 from __future__ import annotations
 
 import typer
+from rich.console import Console
 
-from nidslab.cli import data as _data
-from nidslab.cli import features as _features
-from nidslab.cli import lab as _lab
-from nidslab.cli import model as _model
-from nidslab.cli import simulate as _simulate
+from nidslab.errors import NidslabError
+
+err_console = Console(stderr=True)
+
+
+class _Group(typer.core.TyperGroup):
+    """Root command group that turns nidslab's user errors into a message and exit code 2."""
+
+    def invoke(self, ctx):  # noqa: D102 - click API
+        try:
+            return super().invoke(ctx)
+        except NidslabError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: finished work is kept; run again to resume")
+            raise typer.Exit(130) from None
+
 
 app = typer.Typer(
     name="nidslab",
+    cls=_Group,
     help=(
         "Train, evaluate and explain deep networks that tell benign network traffic from "
         "Mirai botnet traffic, on Kitsune (AfterImage) features.\n\n"
@@ -26,7 +43,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
+
+
+@app.callback()
+def _root() -> None:
+    # A callback keeps `nidslab` a command group even while it has a single command.
+    pass
+
 
 @app.command()
 def version() -> None:
@@ -36,8 +61,14 @@ def version() -> None:
     print(__version__)
 
 
-for _module in (_data, _features, _simulate, _model, _lab):
-    _module.register(app)
+def _register_all() -> None:
+    from nidslab.cli import data, features, lab, model, simulate
+
+    for module in (data, features, simulate, model, lab):
+        module.register(app)
+
+
+_register_all()
 
 
 def main() -> None:
