@@ -1,7 +1,146 @@
-"""CLI commands for data (placeholder until its issue lands)."""
+"""`nidslab data ...`: import, download, describe, list and remove datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from nidslab.cli.common import err, progress_bar
+
+console = Console()
+data_app = typer.Typer(help="Datasets: import your files, download Kitsune, describe, list, remove.",
+                       no_args_is_help=True)
+
+NONFINITE = typer.Option("error", "--nonfinite",
+                         help="What to do with NaN/inf cells: error (refuse), zero (replace with 0), keep.")
+
+
+@data_app.command("import")
+def import_(
+    features: Path = typer.Argument(..., help="Features: UCI CSV (.csv/.csv.gz, 115 or 116 columns, header or "
+                                              "not), N-BaIoT CSV, Parquet, or the lab's .npy."),
+    labels: Path = typer.Argument(None, help="Labels: UCI label CSV (.csv/.csv.gz), .npy or Parquet. Leave out "
+                                             "when the features file has a label column (N-BaIoT `Normal`)."),
+    name: str = typer.Option(..., "--name", "-n", help="Name to cache the dataset under."),
+    nonfinite: str = NONFINITE,
+) -> None:
+    """Parse FEATURES and LABELS once and cache them as dataset NAME (opened memory-mapped later)."""
+    from nidslab.data import import_dataset
+
+    _check_policy(nonfinite)
+    with progress_bar(f"importing {features.name}") as update:
+        ds = import_dataset(features, labels, name, nonfinite=nonfinite, progress=update)
+    console.print(f"cached [bold]{ds.name}[/]: {ds.n_rows:,} rows x {ds.n_features} features at {ds.path}")
+
+
+@data_app.command("download")
+def download(
+    attack: str = typer.Argument("mirai", help="Kitsune capture: mirai, active_wiretap, arp_mitm, fuzzing, "
+                                               "os_scan, ssdp_flood, ssl_renegotiation, syn_dos, video_injection."),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Also parse and cache it as kitsune-ATTACK."),
+    dest: Path = typer.Option(None, "--dest", help="Folder for the downloaded files (default: nidslab's cache)."),
+) -> None:
+    """Download a Kitsune dataset from the UCI archive (resumes a partial download), then cache it."""
+    from nidslab.data import download as fetch
+    from nidslab.data import import_dataset
+
+    with progress_bar(f"downloading {attack}", bytes_=True) as update:
+        paths = fetch(attack, dest=dest, progress=update)
+    for part, p in paths.items():
+        console.print(f"{part}: {p}")
+    if cache:
+        name = f"kitsune-{attack.lower().replace('-', '_')}"
+        with progress_bar(f"parsing {paths['features'].name}") as update:
+            ds = import_dataset(paths["features"], paths["labels"], name, progress=update)
+        console.print(f"cached [bold]{ds.name}[/]: {ds.n_rows:,} rows at {ds.path}")
+
+
+@data_app.command("describe")
+def describe(
+    dataset: str = typer.Argument("default", help="Dataset name or folder (default: the embedded mirai-sim)."),
+    draws: int = typer.Option(1_000, "--draws", min=1, help="Monte Carlo draws for random-chance accuracy."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo draws."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Shapes, class counts, NaN/inf per column, naive and random-chance accuracy."""
+    from nidslab.data import describe as run, open_dataset
+
+    with progress_bar(f"opening {dataset}") as update:
+        d = run(open_dataset(dataset, progress=update), draws=draws, seed=seed, progress=update)
+    if as_json:
+        print(json.dumps(d.to_dict(), indent=1))
+        return
+    b, m = d.class_counts
+    rc = d.random_chance
+    t = Table(title=f"dataset {d.name}", show_header=False)
+    t.add_row("rows x features", f"{d.rows:,} x {d.n_features}")
+    t.add_row("benign / malicious", f"{b:,} ({b / d.rows:.2%}) / {m:,} ({m / d.rows:.2%})")
+    t.add_row("NaN / inf cells", f"{d.nan_features:,} / {d.inf_features:,}")
+    for col, n in list(d.nan_per_column.items())[:10]:
+        t.add_row(f"  NaN in {col}", f"{n:,}")
+    t.add_row(f"naive accuracy (always {d.majority_class})", f"{d.naive_accuracy:.4f}")
+    t.add_row("random guess with the class prior", f"{rc['prior']['mean']:.4f} (sd {rc['prior']['sd']:.4f})")
+    t.add_row("random guess 50/50", f"{rc['uniform']['mean']:.4f} (sd {rc['uniform']['sd']:.4f})")
+    t.add_row("Monte Carlo draws", f"{rc['draws']:,}")
+    console.print(t)
+
+
+@data_app.command("list")
+def list_() -> None:
+    """Cached datasets, and the built-in ones not made yet."""
+    from nidslab.data import BUILTIN_DATASETS, default_dataset, list_datasets
+
+    rows = list_datasets()
+    t = Table(title="datasets")
+    for c in ("name", "rows", "features", "benign", "malicious", "size", "source"):
+        t.add_column(c, justify="right" if c in ("rows", "features", "benign", "malicious", "size") else "left")
+    have = {r["name"] for r in rows}
+    for r in rows:
+        star = " (default)" if r["name"] == default_dataset() else ""
+        t.add_row(r["name"] + star, _n(r["rows"]), _n(r["n_features"]), _n(r["benign"]), _n(r["malicious"]),
+                  f"{r['bytes'] / 2**20:,.0f} MiB" if r["bytes"] else "-", r["source"])
+    for b in BUILTIN_DATASETS:
+        if b not in have:
+            t.add_row(b + (" (default)" if b == default_dataset() else ""), "-", "-", "-", "-", "-",
+                      "built in, made on first use")
+    console.print(t)
+
+
+@data_app.command("build")
+def build(
+    dataset: str = typer.Argument("default", help="Built-in dataset: mirai-sim or synthetic."),
+    rows: int = typer.Option(None, "--rows", min=100, help="Rows (packets) if not the default 764,137."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation / generator."),
+) -> None:
+    """Make a built-in dataset now (otherwise it is made on first use)."""
+    from nidslab.data import open_dataset
+
+    with progress_bar(f"building {dataset}") as update:
+        ds = open_dataset(dataset, rows=rows, seed=seed, progress=update)
+    console.print(repr(ds))
+
+
+@data_app.command("remove")
+def remove(name: str = typer.Argument(..., help="Cached dataset to delete.")) -> None:
+    """Delete a cached dataset (a built-in one is made again on next use)."""
+    from nidslab.data import remove_dataset
+
+    err.print(f"removed {remove_dataset(name)}")
+
+
+def _n(x) -> str:
+    return "-" if x is None else f"{x:,}"
+
+
+def _check_policy(p: str) -> None:
+    if p not in ("error", "zero", "keep"):
+        raise typer.BadParameter(f"--nonfinite must be error, zero or keep, not {p!r}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `nidslab data ...` to the root app."""
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,26 @@
+"""Pieces the CLI modules share: a rich progress bar behind nidslab's ``progress(done, total, message)``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
+
+err = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, *, bytes_: bool = False) -> Iterator[Callable[..., None]]:
+    """A transient progress bar on stderr; yields the callback library functions take."""
+    counter = (DownloadColumn(), TransferSpeedColumn()) if bytes_ else (MofNCompleteColumn(),)
+    with Progress(TextColumn("{task.description}"), BarColumn(), *counter, TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int | None = None, message: str = "") -> None:
+            bar.update(task, completed=done, total=total, description=message or description)
+
+        yield update
