@@ -1,0 +1,285 @@
+"""One training epoch of the lab's networks: nidslab vs the lab's Keras code vs a plain PyTorch DataLoader loop.
+
+All three run in this one process on the same arrays: 534,895 x 92 float32 training rows and 114,621
+validation rows (the lab's split sizes; synthetic standard-normal features, 16% benign labels, so no
+data download is needed; speed does not depend on the values). An epoch is ``fit`` for one epoch
+*including the validation pass*, timed with ``time.perf_counter`` after one warm-up epoch, best of
+``--repeats``. Every framework is limited to ``--threads`` CPU threads (default 2).
+
+The Keras side is the seed's ``build_DNN`` (Part 9, with BatchNormalization, Dropout and Adam as the
+lab adds them), compiled and fitted exactly as the lab does (binary_crossentropy, accuracy, class
+weights where the lab used them). TensorFlow is needed only here; make a separate environment:
+
+    python3 -m venv /tmp/benchenv
+    /tmp/benchenv/bin/pip install tensorflow-cpu torch==2.13.0 scikit-learn
+    /tmp/benchenv/bin/pip install -e . --no-deps
+    /tmp/benchenv/bin/python benchmarks/bench_train.py [--configs 2x20,10x80bn] [--batch-sizes 10000]
+
+Without TensorFlow the Keras column is left empty. The script also measures this CPU's fp32 matmul
+throughput and, per configuration, the time the epoch's matrix multiplications alone would take at it.
+``--markdown FILE`` writes the table as markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+N_TRAIN, N_VAL, N_INPUTS = 534_895, 114_621, 92
+
+# name: (n_layers, n_nodes, activation, batch_norm, dropout, optimizer, class_weight) as in the lab's parts
+CONFIGS = {
+    "2x20": (2, 20, "sigmoid", False, 0.0, "sgd", True),
+    "4x20": (4, 20, "sigmoid", False, 0.0, "sgd", True),
+    "2x50": (2, 50, "sigmoid", False, 0.0, "sgd", True),
+    "4x50": (4, 50, "sigmoid", False, 0.0, "sgd", True),
+    "2x20 BN": (2, 20, "sigmoid", True, 0.0, "sgd", True),
+    "2x20 ReLU": (2, 20, "relu", False, 0.0, "sgd", True),
+    "2x20 Adam": (2, 20, "sigmoid", False, 0.0, "adam", True),
+    "2x20 dropout": (2, 20, "sigmoid", False, 0.5, "sgd", True),
+    "3x80 BN+dropout 0.7": (3, 80, "sigmoid", True, 0.7, "sgd", False),
+    "10x80 BN": (10, 80, "sigmoid", True, 0.0, "sgd", True),
+}
+
+
+def data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N_TRAIN + N_VAL, N_INPUTS), dtype=np.float32)
+    y = (rng.random(N_TRAIN + N_VAL) > 0.16).astype(np.uint8)
+    return (X[:N_TRAIN], y[:N_TRAIN]), (X[N_TRAIN:], y[N_TRAIN:])
+
+
+CLASS_WEIGHT = {0: 3.137, 1: 0.595}
+
+
+def best_of(run, bs, train, val, repeats: int) -> float:
+    """Best of ``repeats`` timed epochs of ``run(train, val)``, after a warm-up epoch on a slice of the
+    data with the same batch shapes (graph tracing in Keras, thread pools and allocators in torch)."""
+    wt = 2 * bs + N_TRAIN % bs
+    wv = bs + N_VAL % bs
+    run((train[0][:wt], train[1][:wt]), (val[0][:wv], val[1][:wv]))
+    return min(run(train, val) for _ in range(repeats))
+
+
+# --------------------------------------------------------------------------- nidslab
+
+
+def time_nidslab(cfg, bs, train, val, repeats, threads):
+    import torch
+
+    from nidslab.model import ModelSpec, build_model
+    from nidslab.train import fit
+
+    n_layers, n_nodes, act, bn, dropout, opt, cw = cfg
+    spec = ModelSpec(n_layers=n_layers, n_nodes=n_nodes, activation=act, batch_norm=bn, dropout=dropout)
+    torch.manual_seed(0)
+    model = build_model(spec, N_INPUTS)
+
+    def run(train, val):
+        # The whole fit() call: input checks and tensor set-up included.
+        t0 = time.perf_counter()
+        fit(model, train, validation=val, optimizer=opt, lr=0.1, batch_size=bs, epochs=1,
+            class_weight=CLASS_WEIGHT if cw else None, threads=threads, device="cpu")
+        return time.perf_counter() - t0
+
+    return best_of(run, bs, train, val, repeats)
+
+
+# --------------------------------------------------------------------------- plain PyTorch DataLoader
+
+
+def time_dataloader(cfg, bs, train, val, repeats, threads):
+    """The textbook loop: TensorDataset + DataLoader(shuffle=True), nn.Sequential, BCELoss on sigmoid."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.set_num_threads(threads)
+    n_layers, n_nodes, act, bn, dropout, opt, cw = cfg
+    layers, width = [], N_INPUTS
+    for _ in range(n_layers):
+        layers += [nn.Linear(width, n_nodes), nn.Sigmoid() if act == "sigmoid" else nn.ReLU()]
+        if bn:
+            layers.append(nn.BatchNorm1d(n_nodes, eps=1e-3, momentum=0.01))
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = n_nodes
+    model = nn.Sequential(*layers, nn.Linear(width, 1), nn.Sigmoid())
+    optim = torch.optim.Adam(model.parameters(), lr=0.1) if opt == "adam" else torch.optim.SGD(model.parameters(), lr=0.1)
+    w = torch.tensor([CLASS_WEIGHT[0], CLASS_WEIGHT[1]]) if cw else None
+
+    def run(train, val):
+        t0 = time.perf_counter()
+        Xt, yt = torch.from_numpy(train[0]), torch.from_numpy(train[1].astype(np.float32))
+        Xv, yv = torch.from_numpy(val[0]), torch.from_numpy(val[1].astype(np.float32))
+        loader = DataLoader(TensorDataset(Xt, yt), batch_size=bs, shuffle=True)
+        val_loader = DataLoader(TensorDataset(Xv, yv), batch_size=bs)
+        model.train()
+        for xb, yb in loader:
+            p = model(xb).squeeze(1)
+            loss = nn.functional.binary_cross_entropy(p, yb, weight=None if w is None else w[yb.long()])
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+        model.eval()
+        with torch.no_grad():
+            for xb, yb in val_loader:
+                p = model(xb).squeeze(1)
+                nn.functional.binary_cross_entropy(p, yb).item()
+        return time.perf_counter() - t0
+
+    return best_of(run, bs, train, val, repeats)
+
+
+# --------------------------------------------------------------------------- Keras: the seed's build_DNN
+
+
+def keras_available() -> bool:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_DNN(input_shape, n_layers=2, n_nodes=20, act_fun="sigmoid", optimizer="sgd", learning_rate=0.1,
+              use_bn=False, use_dropout=False, use_custom_dropout=False):
+    """The lab's build_DNN (Part 9, with the BatchNormalization/Dropout/Adam additions of Parts 15-18)."""
+    from keras.layers import Activation, BatchNormalization, Dense, Dropout, Input
+    from keras.models import Sequential
+    from keras.optimizers import SGD, Adam
+
+    if optimizer == "sgd":
+        optimizer = SGD(learning_rate=learning_rate)
+    elif optimizer == "adam":
+        optimizer = Adam(learning_rate=learning_rate)
+    model = Sequential()
+    model.add(Input(shape=(input_shape[1],)))
+    for _ in range(n_layers):
+        if not use_bn:
+            model.add(Dense(n_nodes, activation=act_fun))
+        else:
+            model.add(Dense(n_nodes))
+            model.add(Activation(act_fun))
+            model.add(BatchNormalization())
+        if use_dropout:
+            model.add(Dropout(rate=use_dropout if 0 < use_dropout < 1 else 0.5))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer=optimizer, metrics=["accuracy"])
+    return model
+
+
+def time_keras(cfg, bs, train, val, repeats, threads):
+    n_layers, n_nodes, act, bn, dropout, opt, cw = cfg
+    model = build_DNN((None, N_INPUTS), n_layers=n_layers, n_nodes=n_nodes, act_fun=act, optimizer=opt,
+                      use_bn=bn, use_dropout=dropout or False)
+
+    def run(train, val):
+        t0 = time.perf_counter()
+        model.fit(train[0], train[1], epochs=1, batch_size=bs, validation_data=val, verbose=0,
+                  class_weight=CLASS_WEIGHT if cw else None)
+        return time.perf_counter() - t0
+
+    return best_of(run, bs, train, val, repeats)
+
+
+# --------------------------------------------------------------------------- matmul bound
+
+
+def matmul_gflops(threads: int) -> float:
+    """fp32 GEMM throughput of this CPU with ``threads`` threads: torch.mm on 2048 x 2048, best of 5."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(5))
+    return 2 * 2048**3 / best / 1e9
+
+
+def _timed(f) -> float:
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def epoch_matmul_flops(cfg) -> float:
+    """Multiply-adds x 2 of one epoch's Dense layers: forward on train and validation rows, and
+    backward on train rows (weight gradients everywhere, input gradients except for the first layer)."""
+    n_layers, n_nodes = cfg[0], cfg[1]
+    shapes = [(N_INPUTS, n_nodes)] + [(n_nodes, n_nodes)] * (n_layers - 1) + [(n_nodes, 1)]
+    per_row_fwd = sum(i * o for i, o in shapes)
+    per_row_bwd = per_row_fwd + sum(i * o for i, o in shapes[1:])
+    return 2.0 * (N_TRAIN * (per_row_fwd + per_row_bwd) + N_VAL * per_row_fwd)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names from: " + ", ".join(CONFIGS))
+    ap.add_argument("--batch-sizes", default="10000,1000,100")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--skip", default="", help="comma-separated: keras, dataloader")
+    ap.add_argument("--markdown", help="also write the table to this markdown file")
+    args = ap.parse_args()
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    skip = set(filter(None, args.skip.split(",")))
+    have_keras = keras_available() and "keras" not in skip
+    if have_keras:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        keras_version = tf.__version__
+    else:
+        keras_version = None
+        print("TensorFlow not importable here: the Keras column is left empty", file=sys.stderr)
+
+    train, val = data()
+    gflops = matmul_gflops(args.threads)
+    print(f"CPU: {platform.processor() or platform.machine()}, {args.threads} threads; torch {torch.__version__}; "
+          f"tensorflow {keras_version}; fp32 matmul {gflops:.1f} GFLOP/s (2048^2 torch.mm)")
+    header = ("config", "batch", "nidslab s", "Keras s", "DataLoader s", "Keras / nidslab", "DataLoader / nidslab",
+              "matmul-only s", "nidslab / matmul-only")
+    rows = []
+    print(" | ".join(header), flush=True)
+    for name in names:
+        cfg = CONFIGS[name]
+        bound = epoch_matmul_flops(cfg) / (gflops * 1e9)
+        for bs in sizes:
+            ours = time_nidslab(cfg, bs, train, val, args.repeats, args.threads)
+            keras = time_keras(cfg, bs, train, val, args.repeats, args.threads) if have_keras else None
+            dl = (time_dataloader(cfg, bs, train, val, args.repeats, args.threads)
+                  if "dataloader" not in skip else None)
+            row = (name, f"{bs:,}", f"{ours:.3f}", _f(keras, ".2f"), _f(dl, ".2f"), _f(keras and keras / ours, ".1f"),
+                   _f(dl and dl / ours, ".1f"), f"{bound:.3f}", f"{ours / bound:.2f}")
+            rows.append(row)
+            print(" | ".join(row), flush=True)
+            if args.markdown:  # rewritten after every row, so a cut-short run keeps what it measured
+                lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+                lines += [f"| {' | '.join(r)} |" for r in rows]
+                with open(args.markdown, "w") as fh:
+                    fh.write(f"fp32 matmul: {gflops:.1f} GFLOP/s, {args.threads} threads, torch {torch.__version__}, "
+                             f"tensorflow {keras_version}\n\n" + "\n".join(lines) + "\n")
+
+
+def _f(v, fmt: str) -> str:
+    return "" if v is None else format(v, fmt)
+
+
+if __name__ == "__main__":
+    main()

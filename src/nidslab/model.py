@@ -1,0 +1,208 @@
+"""The lab's dense network (``build_DNN``) as a PyTorch module, with Keras's defaults.
+
+Layer order as the lab: ``Dense -> activation -> BatchNorm -> Dropout`` per hidden layer, then
+``Dense(1)``. The binary head returns *logits* (the sigmoid is applied by the loss, BCE-with-logits,
+and by :func:`nidslab.evaluate.predict_scores`), the regression head a linear output.
+
+Keras defaults are kept so numbers compare with the lab: Glorot-uniform weights, zero biases,
+BatchNormalization momentum 0.99 and epsilon 1e-3 (PyTorch ``momentum=0.01, eps=1e-3``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
+HEADS = ("binary", "regression")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the lab's ``build_DNN`` takes: the network's shape, not its training settings.
+
+    ``dropout`` is the rate (0 = no dropout layers); ``mc_dropout=True`` keeps dropout on at
+    inference too (the lab's ``myDropout``), so every prediction is one Monte Carlo sample.
+    """
+
+    n_layers: int = 2
+    n_nodes: int = 20
+    activation: str = "sigmoid"
+    batch_norm: bool = False
+    dropout: float = 0.0
+    mc_dropout: bool = False
+    head: str = "binary"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.n_layers, int) and self.n_layers >= 0):
+            raise ValueError(f"n_layers must be an integer >= 0, got {self.n_layers!r}")
+        if not (isinstance(self.n_nodes, int) and self.n_nodes >= 1):
+            raise ValueError(f"n_nodes must be an integer >= 1, got {self.n_nodes!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout is a rate in [0, 1), got {self.dropout!r}")
+        if self.mc_dropout and not self.dropout:
+            raise ValueError("mc_dropout=True needs a dropout rate > 0")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+
+    def to_dict(self) -> dict:
+        """The spec as a plain dict (``ModelSpec(**d)`` rebuilds it)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        """Rebuild from :meth:`to_dict`; unknown keys are an error naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(d) - known)
+        if extra:
+            raise ValueError(f"unknown model spec key(s) {', '.join(extra)}; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+
+def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Inverted dropout, always on: zero each value with probability ``p``, scale the rest by 1/(1-p).
+
+    On the CPU the mask comes from ``torch.rand`` (about 3x faster there than ``F.dropout``'s
+    Bernoulli sampler, measured on 10,000 x 80); on CUDA ``F.dropout``'s fused kernel is used.
+    Both draw from torch's global generator, so ``torch.manual_seed`` makes them repeatable.
+    """
+    if p == 0.0:
+        return x
+    if x.is_cuda:
+        return F.dropout(x, p, training=True)
+    keep = (torch.rand_like(x) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
+    return x * keep
+
+
+class Dropout(nn.Dropout):
+    """Keras-style dropout: on in ``train()`` mode, off in ``eval()`` mode."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p) if self.training else x
+
+
+class MCDropout(Dropout):
+    """Dropout that stays on in ``eval()`` mode (the lab's ``myDropout``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p)
+
+
+class DNN(nn.Sequential):
+    """The network: ``nn.Sequential`` of the hidden blocks and the output layer.
+
+    ``forward(x)`` takes ``(n, n_inputs)`` float32 and returns ``(n,)``: logits for the binary
+    head, values for the regression head. ``spec`` and ``n_inputs`` are kept on the module.
+    """
+
+    def __init__(self, spec: ModelSpec, n_inputs: int):
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for _ in range(spec.n_layers):
+            layers += [nn.Linear(width, spec.n_nodes), ACTIVATIONS[spec.activation]()]
+            if spec.batch_norm:
+                # Keras momentum 0.99 (weight of the old value) is PyTorch momentum 0.01.
+                layers.append(nn.BatchNorm1d(spec.n_nodes, eps=1e-3, momentum=0.01))
+            if spec.dropout:
+                layers.append((MCDropout if spec.mc_dropout else Dropout)(spec.dropout))
+            width = spec.n_nodes
+        layers.append(nn.Linear(width, 1))
+        super().__init__(*layers)
+        self.spec = spec
+        self.n_inputs = n_inputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).squeeze(-1)
+
+
+def build_model(spec: ModelSpec, n_inputs: int) -> DNN:
+    """Build the network of ``spec`` for ``n_inputs`` features, initialised as Keras does.
+
+    Glorot-uniform weights, zero biases; the random draw uses torch's global generator, so call
+    ``torch.manual_seed`` first for a reproducible start (``nidslab.train.fit`` does not re-init).
+    """
+    if not (isinstance(n_inputs, int) and n_inputs >= 1):
+        raise ValueError(f"n_inputs must be an integer >= 1, got {n_inputs!r}")
+    model = DNN(spec, n_inputs)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of :class:`Summary`: a layer's name, kind, output shape and parameter counts."""
+
+    name: str
+    kind: str
+    output_shape: tuple
+    params: int
+    trainable: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Keras-style model summary. Parameter counts follow Keras: BatchNorm's moving mean and
+    variance count as non-trainable parameters (4 per node, 2 of them trainable)."""
+
+    rows: tuple[LayerRow, ...]
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        w = max([len(f"{r.name} ({r.kind})") for r in self.rows] + [12]) + 2
+        lines = [f"{'Layer (type)':<{w}}{'Output Shape':<14}{'Param #':>9}"]
+        lines += [f"{r.name + ' (' + r.kind + ')':<{w}}{str(r.output_shape):<14}{r.params:>9,}" for r in self.rows]
+        lines += [f"Total params: {self.total_params:,}", f"Trainable params: {self.trainable_params:,}",
+                  f"Non-trainable params: {self.non_trainable_params:,}"]
+        return "\n".join(lines)
+
+
+_KIND = {nn.Linear: "Dense", nn.BatchNorm1d: "BatchNormalization", nn.Dropout: "Dropout", Dropout: "Dropout",
+         MCDropout: "MCDropout"}
+
+
+def summary(model: nn.Module, n_inputs: int | None = None) -> Summary:
+    """Per-layer output shape and parameter counts of a :class:`DNN`, like Keras ``model.summary()``.
+
+    Activations are folded into the Dense row before them (as Keras's ``Dense(activation=...)``).
+    ``n_inputs`` defaults to ``model.n_inputs``; shapes are ``(None, width)``.
+    """
+    n_inputs = n_inputs if n_inputs is not None else getattr(model, "n_inputs", None)
+    rows: list[LayerRow] = []
+    width = n_inputs
+    counters: dict[str, int] = {}
+    for layer in model.children():
+        kind = _KIND.get(type(layer))
+        if kind is None:  # an activation: fold into the previous Dense row's kind
+            if rows and rows[-1].kind == "Dense":
+                r = rows[-1]
+                rows[-1] = dataclasses.replace(r, kind=f"Dense, {type(layer).__name__.lower()}")
+            continue
+        if isinstance(layer, nn.Linear):
+            width = layer.out_features
+        trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in layer.parameters()) + sum(
+            b.numel() for n, b in layer.named_buffers() if n in ("running_mean", "running_var"))
+        base = kind.lower() if kind != "BatchNormalization" else "batch_normalization"
+        i = counters.get(base, 0)
+        counters[base] = i + 1
+        rows.append(LayerRow(base if i == 0 else f"{base}_{i}", kind, (None, width), total, trainable))
+    total = sum(r.params for r in rows)
+    trainable = sum(r.trainable for r in rows)
+    return Summary(tuple(rows), total, trainable, total - trainable)
+
+
+__all__ = ["ModelSpec", "DNN", "Dropout", "MCDropout", "dropout", "build_model", "summary", "Summary", "LayerRow", "ACTIVATIONS", "HEADS"]

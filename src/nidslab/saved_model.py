@@ -1,0 +1,182 @@
+"""A trained model as a folder, written atomically and read without unpickling user files.
+
+Layout::
+
+    model/
+      weights.pt         torch.save(state_dict), loaded with weights_only=True (tensors only)
+      spec.json          ModelSpec fields and n_inputs
+      standardizer.json  the fitted standardiser's dict (nidslab.data.prep.Standardizer.to_dict())
+      features.json      the feature names, in column order
+      metrics.json       evaluation metrics (any JSON dict)
+      history.json       the training History
+      meta.json          format version, nidslab and torch versions
+
+The folder is built beside its destination and renamed into place, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nidslab.errors import CacheError, DataError
+from nidslab.model import DNN, ModelSpec, build_model
+
+FORMAT = 1
+FILES = ("weights.pt", "spec.json", "standardizer.json", "features.json", "metrics.json", "history.json", "meta.json")
+
+
+@dataclass
+class SavedModel:
+    """A model folder loaded back: the network (eval mode, CPU) and everything saved with it."""
+
+    path: Path
+    model: DNN
+    spec: ModelSpec
+    standardizer: dict | None
+    feature_names: list[str]
+    metrics: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+
+    def check_features(self, names: Sequence[str], *, source: str = "the data") -> None:
+        """Raise :class:`DataError` unless ``names`` are this model's features in this order."""
+        check_features(self.feature_names, list(names), model=self.path, source=source)
+
+
+def check_features(expected: list[str], got: list[str], *, model: Any = "the model", source: str = "the data") -> None:
+    """Raise :class:`DataError` naming what differs between the model's and the data's features."""
+    if list(expected) == list(got):
+        return
+    missing = [n for n in expected if n not in set(got)]
+    extra = [n for n in got if n not in set(expected)]
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)}: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if extra:
+        parts.append(f"unexpected {len(extra)}: {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
+    if not parts:
+        i = next(i for i, (a, b) in enumerate(zip(expected, got)) if a != b)
+        parts.append(f"same names in another order (column {i} is {got[i]!r}, the model expects {expected[i]!r})")
+    raise DataError(f"{source} does not have the features {model} was trained on "
+                    f"({len(expected)} expected, {len(got)} given): {'; '.join(parts)}")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if hasattr(obj, "to_dict"):
+        return _jsonable(obj.to_dict())
+    return obj
+
+
+def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = None, *, standardizer: Any = None,
+               feature_names: Sequence[str], metrics: dict | None = None, history: Any = None) -> Path:
+    """Write ``model`` and what it needs to be used again as folder ``path`` (replaced if present).
+
+    ``standardizer``: a dict (or anything with ``to_dict()``); ``history``: a History or dict.
+    Returns the folder's path.
+    """
+    path = Path(path)
+    spec = spec or model.spec
+    n_inputs = int(getattr(model, "n_inputs", len(feature_names)))
+    if len(feature_names) != n_inputs:
+        raise ValueError(f"{len(feature_names)} feature names for a model of {n_inputs} inputs")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, tmp / "weights.pt")
+        docs = {
+            "spec.json": {**spec.to_dict(), "n_inputs": n_inputs},
+            "standardizer.json": _jsonable(standardizer),
+            "features.json": list(feature_names),
+            "metrics.json": _jsonable(metrics or {}),
+            "history.json": _jsonable(history or {}),
+            "meta.json": {"format": FORMAT, "nidslab": _version(), "torch": torch.__version__},
+        }
+        for name, doc in docs.items():
+            (tmp / name).write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n")
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None = None) -> SavedModel:
+    """Read a folder written by :func:`save_model`. The model comes back in eval mode on the CPU.
+
+    With ``feature_names``, refuse (:class:`DataError`) a model trained on other features.
+    A folder with missing or inconsistent files raises :class:`CacheError` naming the file.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a model folder (train one with `nidslab train`)")
+    for name in FILES:
+        if not (path / name).exists():
+            raise CacheError(f"{path} is not a complete model folder: {name} is missing")
+
+    def read(name: str) -> Any:
+        try:
+            return json.loads((path / name).read_text())
+        except json.JSONDecodeError as exc:
+            raise CacheError(f"{path / name} is not valid JSON: {exc}") from None
+
+    spec_d = read("spec.json")
+    n_inputs = spec_d.pop("n_inputs", None)
+    try:
+        spec = ModelSpec.from_dict(spec_d)
+    except (TypeError, ValueError) as exc:
+        raise CacheError(f"{path / 'spec.json'}: {exc}") from None
+    names = read("features.json")
+    if n_inputs != len(names):
+        raise CacheError(f"{path}: spec.json says {n_inputs} inputs, features.json names {len(names)}")
+    try:
+        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt or foreign file: never unpickle beyond tensors
+        raise CacheError(f"{path / 'weights.pt'} cannot be read as a weights file: {exc}") from None
+    model = build_model(spec, int(n_inputs))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CacheError(f"{path / 'weights.pt'} does not fit spec.json: {exc}") from None
+    model.eval()
+    saved = SavedModel(path=path, model=model, spec=spec, standardizer=read("standardizer.json"),
+                       feature_names=list(names), metrics=read("metrics.json"), history=read("history.json"))
+    if feature_names is not None:
+        saved.check_features(feature_names)
+    return saved
+
+
+def _version() -> str:
+    with contextlib.suppress(Exception):
+        from nidslab import __version__
+
+        return __version__
+    return "unknown"
+
+
+__all__ = ["save_model", "load_model", "SavedModel", "check_features"]

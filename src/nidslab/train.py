@@ -1,0 +1,383 @@
+"""The training loop: Keras's ``model.fit`` for a :class:`nidslab.model.DNN`, faster.
+
+Read top to bottom: :func:`fit` puts the arrays on the device once, then per epoch draws a
+permutation, gathers each batch with ``index_select`` into a reused buffer, takes one optimiser
+step, and keeps the running loss and accuracy on the device (no per-step ``.item()`` sync).
+Validation runs under ``torch.inference_mode`` in large batches. After every epoch the state is
+checkpointed atomically, so a killed run resumes (``resume=True``) to the same weights, bit for
+bit on CPU: each epoch's randomness (shuffle and dropout) comes from a seed derived from
+``(seed, epoch)``, not from state carried across epochs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+CHECKPOINT = "checkpoint.pt"
+EVAL_BATCH = 65_536  # rows per inference batch: big enough to amortise overhead, small in memory
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a :func:`fit` run, as Keras's ``history.history``.
+
+    ``loss``/``accuracy`` are means over the epoch's batches (weighted by batch size; the loss
+    includes class weights, as Keras reports it), ``val_*`` are measured after the epoch on the
+    validation set without class weights. ``accuracy`` lists stay empty for a regression head.
+    ``epoch_seconds`` is the wall time of each epoch including its validation pass.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    updates_per_epoch: int = 0
+    best_epoch: int | None = None      # 1-based epoch of the lowest val_loss when early stopping
+    stopped_early: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        return cls(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}})
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+
+def balanced_class_weight(y: np.ndarray) -> dict[int, float]:
+    """scikit-learn's ``compute_class_weight('balanced')``: ``n / (2 * count(c))`` for c in {0, 1}.
+
+    On the lab's training split this is ``{0: 3.137, 1: 0.595}``.
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.asarray(y)
+    classes = np.unique(y)
+    if not np.array_equal(classes, [0, 1]):
+        raise ValueError(f"balanced class weights need labels 0 and 1 both present, got classes {classes.tolist()}")
+    w = compute_class_weight("balanced", classes=classes, y=y)
+    return {0: float(w[0]), 1: float(w[1])}
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """The optimiser ``name`` with Keras's defaults: SGD without momentum, epsilon 1e-7."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=1e-7)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, eps=1e-7)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when present, else CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch`` (0-based) of a run seeded ``seed``: independent per epoch."""
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    *,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    optimizer: str = "sgd",
+    lr: float = 0.1,
+    batch_size: int = 10_000,
+    epochs: int = 20,
+    class_weight: None | str | dict = None,
+    seed: int = 0,
+    device: str = "auto",
+    early_stopping: None | int | dict = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    threads: int | None = None,
+    callback: Callable[[int, dict], None] | None = None,
+) -> History:
+    """Train ``model`` in place on ``train = (X, y)`` and return its :class:`History`.
+
+    X: ``(n, n_inputs)`` float32, already standardised. y: ``(n,)`` uint8 0/1 for a binary head,
+    float32 for a regression head. Each epoch visits every row once in a fresh random order, in
+    ``ceil(n / batch_size)`` weight updates. ``class_weight``: None, ``"balanced"`` (see
+    :func:`balanced_class_weight`) or ``{0: w0, 1: w1}``, applied as Keras does: the batch loss is
+    ``mean(w[y_i] * bce_i)``. ``early_stopping``: patience in epochs (int) or
+    ``{"patience": int, "min_delta": float, "restore_best_weights": bool}`` on ``val_loss``.
+    ``checkpoint_dir``: where ``checkpoint.pt`` is written after each epoch; with ``resume=True``
+    training continues from it. ``threads`` sets torch's CPU thread count for the run.
+    ``callback(epoch, logs)`` is called after each epoch (1-based), with that epoch's metrics,
+    after the checkpoint is written (an exception it raises stops training; the run can resume).
+    Each epoch reseeds torch's global generator (for its dropout masks) from ``(seed, epoch)``.
+    """
+    head = getattr(getattr(model, "spec", None), "head", "binary")
+    X, y = _check_arrays(train, head, "train")
+    if validation is not None:
+        Xv, yv = _check_arrays(validation, head, "validation")
+        if Xv.shape[1] != X.shape[1]:
+            raise ValueError(f"validation has {Xv.shape[1]} columns, train has {X.shape[1]}")
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if not (isinstance(epochs, int) and epochs >= 0):
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    stopper = _EarlyStopping.make(early_stopping, validation is not None)
+    dev = resolve_device(device)
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return _fit(model, X, y, Xv if validation is not None else None, yv if validation is not None else None,
+                    head=head, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                    class_weight=_class_weights(class_weight, y, head), seed=seed, dev=dev, stopper=stopper,
+                    checkpoint_dir=checkpoint_dir, resume=resume, callback=callback)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_weight, seed, dev, stopper,
+         checkpoint_dir, resume, callback) -> History:
+    model.to(dev)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    n = len(y)
+    X_t = torch.from_numpy(X).to(dev)
+    y_t = torch.from_numpy(y.astype(np.float32, copy=False)).to(dev)
+    # Per-row class weights, gathered with the labels (no per-step lookup).
+    w_t = None if class_weight is None else torch.tensor([class_weight[0], class_weight[1]], device=dev)[y_t.long()]
+    val = None if Xv is None else (torch.from_numpy(Xv).to(dev), torch.from_numpy(yv.astype(np.float32)).to(dev))
+    history = History(updates_per_epoch=math.ceil(n / batch_size))
+    config = {"optimizer": optimizer, "lr": float(lr), "batch_size": batch_size, "seed": int(seed), "rows": n,
+              "class_weight": class_weight, "head": head}
+
+    start_epoch = 0
+    ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        start_epoch, history = _load_checkpoint(ckpt, model, opt, config, stopper, dev)
+
+    # Buffers reused by every full batch, so no allocation per step.
+    xb = torch.empty((min(batch_size, n), X.shape[1]), dtype=torch.float32, device=dev)
+    yb = torch.empty(min(batch_size, n), dtype=torch.float32, device=dev)
+    wb = None if w_t is None else torch.empty_like(yb)
+
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        model.train()
+        g = torch.Generator(device="cpu").manual_seed(epoch_seed(seed, epoch))
+        torch.manual_seed(epoch_seed(seed, epoch) ^ 0x5EED)  # dropout masks of this epoch
+        perm = torch.randperm(n, generator=g).to(dev)
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev, dtype=torch.int64)
+        for start in range(0, n, batch_size):
+            idx = perm[start:start + batch_size]
+            m = len(idx)
+            xm, ym, wm = xb[:m], yb[:m], None if wb is None else wb[:m]
+            torch.index_select(X_t, 0, idx, out=xm)
+            torch.index_select(y_t, 0, idx, out=ym)
+            if wm is not None:
+                torch.index_select(w_t, 0, idx, out=wm)
+            out = model(xm)
+            loss = _loss(out, ym, head, wm)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                loss_sum += loss.detach() * m
+                if head == "binary":
+                    correct += ((out.detach() > 0) == (ym > 0.5)).sum()
+        history.loss.append(float(loss_sum) / n)
+        if head == "binary":
+            history.accuracy.append(int(correct) / n)
+        if val is not None:
+            vl, va = _validate(model, *val, head)
+            history.val_loss.append(vl)
+            if head == "binary":
+                history.val_accuracy.append(va)
+        history.epoch_seconds.append(time.perf_counter() - t0)
+
+        stop = stopper.update(history, model) if stopper else False
+        if ckpt is not None:
+            _save_checkpoint(ckpt, epoch + 1, model, opt, history, config, stopper)
+        if callback is not None:
+            callback(epoch + 1, _logs(history, epoch + 1))
+        if stop:
+            history.stopped_early = True
+            break
+    if stopper:
+        stopper.finish(history, model)
+    return history
+
+
+def _loss(out: torch.Tensor, target: torch.Tensor, head: str, weight: torch.Tensor | None) -> torch.Tensor:
+    """Batch loss: BCE-with-logits (mean of per-row weight x loss, as Keras's class weights) or MSE."""
+    if head == "regression":
+        return F.mse_loss(out, target)
+    return F.binary_cross_entropy_with_logits(out, target, weight=weight)
+
+
+@torch.inference_mode()
+def _validate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, head: str) -> tuple[float, float]:
+    """(mean loss, accuracy) over ``X`` in eval mode, without class weights."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=X.device)
+    correct = torch.zeros((), dtype=torch.int64, device=X.device)
+    for s in range(0, len(y), EVAL_BATCH):
+        out, t = model(X[s:s + EVAL_BATCH]), y[s:s + EVAL_BATCH]
+        loss_sum += _loss(out, t, head, None).double() * len(t)
+        if head == "binary":
+            correct += ((out > 0) == (t > 0.5)).sum()
+    model.train()
+    n = max(1, len(y))
+    return float(loss_sum) / n, int(correct) / n
+
+
+def _logs(h: History, epoch: int) -> dict[str, Any]:
+    logs: dict[str, Any] = {"epoch": epoch}
+    for k in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"):
+        if getattr(h, k):
+            logs[k] = getattr(h, k)[-1]
+    return logs
+
+
+def _check_arrays(pair, head: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        X, y = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a pair (X, y)") from None
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"{what} X must be 2-D (rows, features), got shape {X.shape}")
+    if y.shape != (len(X),):
+        raise ValueError(f"{what} y must have shape ({len(X)},) to match X, got {y.shape}")
+    if len(X) == 0:
+        raise ValueError(f"{what} has no rows")
+    # Fast path: a finite sum means every value is finite; only a non-finite sum (NaN, inf, or an
+    # overflow of huge values) needs the elementwise check.
+    if not np.isfinite(X.sum()) and not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{what} X has a non-finite value at row {bad[0]}, column {bad[1]}")
+    if head == "binary":
+        if not np.isin(y, (0, 1)).all():
+            bad = int(np.flatnonzero(~np.isin(y, (0, 1)))[0])
+            raise ValueError(f"{what} y must be 0/1 labels for a binary head; row {bad} is {y[bad]!r}")
+        y = y.astype(np.uint8, copy=False)
+    else:
+        y = y.astype(np.float32, copy=False)
+    return X, y
+
+
+def _class_weights(class_weight, y: np.ndarray, head: str) -> dict[int, float] | None:
+    if class_weight is None:
+        return None
+    if head != "binary":
+        raise ValueError("class_weight applies to the binary head only")
+    if class_weight == "balanced":
+        return balanced_class_weight(y)
+    if isinstance(class_weight, dict):
+        cw = {int(k): float(v) for k, v in class_weight.items()}
+        if set(cw) != {0, 1}:
+            raise ValueError(f"class_weight needs keys 0 and 1, got {sorted(cw)}")
+        return cw
+    raise ValueError(f"class_weight must be None, 'balanced' or {{0: w0, 1: w1}}, got {class_weight!r}")
+
+
+# ----------------------------------------------------------------------------- early stopping
+
+
+class _EarlyStopping:
+    """Stop when ``val_loss`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, patience: int, min_delta: float = 0.0, restore_best_weights: bool = True):
+        self.patience, self.min_delta, self.restore = int(patience), float(min_delta), bool(restore_best_weights)
+        self.best = math.inf
+        self.best_state: dict | None = None
+
+    @classmethod
+    def make(cls, spec, have_validation: bool) -> _EarlyStopping | None:
+        if spec is None:
+            return None
+        if not have_validation:
+            raise ValueError("early_stopping watches val_loss: pass validation=(X, y)")
+        es = cls(spec) if isinstance(spec, int) else cls(**spec)
+        if es.patience < 1:
+            raise ValueError(f"early stopping patience must be >= 1, got {es.patience}")
+        return es
+
+    def update(self, h: History, model: nn.Module) -> bool:
+        if h.val_loss[-1] < self.best - self.min_delta:
+            self.best, h.best_epoch = h.val_loss[-1], h.epochs
+            if self.restore:
+                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return h.epochs - (h.best_epoch or 0) >= self.patience
+
+    def finish(self, h: History, model: nn.Module) -> None:
+        if self.restore and self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_state": self.best_state}
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _save_checkpoint(path: Path, epochs_done: int, model, opt, history: History, config: dict, stopper) -> None:
+    from nidslab.paths import atomic_path
+
+    state = {"epochs_done": epochs_done, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "history": history.to_dict(), "config": config,
+             "early_stopping": stopper.state() if stopper else None}
+    tmp = atomic_path(path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _load_checkpoint(path: Path, model, opt, config: dict, stopper, dev) -> tuple[int, History]:
+    from nidslab.errors import CacheError
+
+    state = torch.load(path, map_location=dev, weights_only=True)
+    if state.get("config") != config:
+        diff = {k: (state.get("config", {}).get(k), v) for k, v in config.items()
+                if state.get("config", {}).get(k) != v}
+        raise CacheError(f"{path} was written by a run with other settings (checkpoint vs now: {diff}); "
+                         "delete it or resume with the same settings")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise CacheError(f"{path} holds weights of another network shape: {exc}") from None
+    opt.load_state_dict(state["optimizer"])
+    if stopper and state.get("early_stopping"):
+        stopper.best = state["early_stopping"]["best"]
+        stopper.best_state = state["early_stopping"]["best_state"]
+    return int(state["epochs_done"]), History.from_dict(state["history"])
+
+
+__all__ = ["fit", "History", "balanced_class_weight", "make_optimizer", "resolve_device", "epoch_seed", "OPTIMIZERS"]

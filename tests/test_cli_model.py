@@ -1,0 +1,80 @@
+"""`nidslab model summary | train | evaluate | predict | uncertainty` through the CLI."""
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nidslab import schema
+from nidslab.cli import app
+from nidslab.model import ModelSpec, build_model
+from nidslab.saved_model import save_model
+from nidslab.train import fit
+
+runner = CliRunner()
+
+
+def test_summary_prints_the_labs_parameter_counts():
+    r = runner.invoke(app, ["model", "summary", "--n-layers", "2", "--n-nodes", "20", "--n-inputs", "92"])
+    assert r.exit_code == 0, r.output
+    assert "Total params: 2,301" in r.output
+    r = runner.invoke(app, ["model", "summary", "--n-layers", "4", "--n-nodes", "50"])
+    assert "Total params: 12,351" in r.output
+
+
+def test_a_bad_spec_is_one_red_line_and_exit_code_2():
+    r = runner.invoke(app, ["model", "summary", "--activation", "swish"])
+    assert r.exit_code == 2
+    assert "activation must be one of" in r.output and "Traceback" not in r.output
+
+
+def test_curves_png_is_written(tmp_path):
+    from nidslab.cli.model import write_curves
+
+    write_curves(tmp_path / "c.png", {"loss": [0.5, 0.4], "val_loss": [0.6, 0.5], "accuracy": [0.8, 0.9],
+                                      "val_accuracy": [0.7, 0.8]})
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture()
+def saved_model_dir(tmp_path):
+    names = list(schema.LAB_FEATURES)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, len(names))).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.uint8)
+    torch.manual_seed(0)
+    m = build_model(ModelSpec(), len(names))
+    fit(m, (X, y), optimizer="adam", lr=0.01, batch_size=50, epochs=3)
+    std = {"mean": [0.0] * len(names), "scale": [1.0] * len(names)}
+    return save_model(tmp_path / "m", m, standardizer=std, feature_names=names)
+
+
+def test_predict_scores_a_npy_file(tmp_path, saved_model_dir):
+    try:
+        from nidslab.data import read_features  # noqa: F401
+        from nidslab.data.prep import Standardizer  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"nidslab.data (read_features, Standardizer) is not available yet: {exc}")
+    X = np.random.default_rng(1).standard_normal((40, schema.N_FEATURES)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "scores.csv"
+    r = runner.invoke(app, ["predict", str(saved_model_dir), str(tmp_path / "x.npy"), "-o", str(out),
+                            "--threshold", "0.3"])
+    assert r.exit_code == 0, r.output
+    import pyarrow.csv as pacsv
+
+    t = pacsv.read_csv(out).to_pydict()
+    assert len(t["score"]) == 40
+    assert [int(s >= 0.3) for s in t["score"]] == t["label"]
+
+
+def test_predict_refuses_a_bad_output_suffix(tmp_path, saved_model_dir):
+    r = runner.invoke(app, ["predict", str(saved_model_dir), str(tmp_path / "x.npy"), "-o", str(tmp_path / "s.txt")])
+    assert r.exit_code == 2 and ".csv or .parquet" in r.output
+
+
+def test_train_rejects_an_unknown_config_key(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[fit]\nlearning_rate = 0.1\n")
+    r = runner.invoke(app, ["train", "--config", str(cfg), "-o", str(tmp_path / "m")])
+    assert r.exit_code == 2 and "learning_rate" in r.output

@@ -1,0 +1,77 @@
+"""nidslab.evaluate: scores and metrics against scikit-learn on known outputs."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics
+
+from nidslab.evaluate import evaluate, expected_calibration_error, predict_scores
+from nidslab.model import ModelSpec, build_model
+
+
+def model_and_data(n=1000, seed=0):
+    torch.manual_seed(seed)
+    m = build_model(ModelSpec(n_layers=1, n_nodes=8, batch_norm=True, dropout=0.5), 4)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.uint8)
+    return m, X, y
+
+
+def test_scores_are_probabilities_independent_of_batch_size_and_mode():
+    m, X, _ = model_and_data()
+    m.train()
+    a = predict_scores(m, X, batch_size=7)
+    b = predict_scores(m, X, batch_size=100_000)
+    assert a.dtype == np.float32 and a.shape == (len(X),)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert ((a > 0) & (a < 1)).all()
+    assert m.training  # the caller's mode is restored
+
+
+def test_binary_metrics_agree_with_sklearn():
+    m, X, y = model_and_data()
+    r = evaluate(m, X, y, threshold=0.4, batch_size=64)
+    p = predict_scores(m, X).astype(np.float64)
+    pred = (p >= 0.4).astype(int)
+    assert r["accuracy"] == pytest.approx(metrics.accuracy_score(y, pred))
+    assert r["balanced_accuracy"] == pytest.approx(metrics.balanced_accuracy_score(y, pred))
+    assert r["f1"] == pytest.approx(metrics.f1_score(y, pred))
+    assert r["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, p), rel=1e-6)
+    assert r["brier"] == pytest.approx(np.mean((p - y) ** 2), rel=1e-5)
+    assert r["loss"] == pytest.approx(r["log_loss"], rel=1e-4)
+    (tn, fp), (fn, tp) = r["confusion_matrix"]
+    assert (tn + fp, fn + tp) == (int((y == 0).sum()), int((y == 1).sum()))
+    assert tp == int(((pred == 1) & (y == 1)).sum())
+
+
+def test_one_class_leaves_undefined_metrics_empty():
+    m, X, _ = model_and_data()
+    r = evaluate(m, X, np.zeros(len(X), dtype=np.uint8))
+    assert r["roc_auc"] is None and r["balanced_accuracy"] is None and r["accuracy"] >= 0
+
+
+def test_ece_of_a_calibrated_and_a_confident_wrong_predictor():
+    rng = np.random.default_rng(0)
+    p = rng.random(200_000)
+    y = (rng.random(p.size) < p).astype(float)
+    assert expected_calibration_error(y, p) < 0.01
+    assert expected_calibration_error(np.zeros(10), np.full(10, 0.99)) == pytest.approx(0.99)
+
+
+def test_regression_metrics():
+    torch.manual_seed(0)
+    m = build_model(ModelSpec(n_layers=1, head="regression"), 3)
+    X = np.random.default_rng(0).standard_normal((200, 3)).astype(np.float32)
+    t = X[:, 0].astype(np.float32)
+    r = evaluate(m, X, t)
+    pred = predict_scores(m, X).astype(np.float64)
+    assert r["mae"] == pytest.approx(np.abs(pred - t).mean(), rel=1e-5)
+    assert r["rmse"] == pytest.approx(np.sqrt(r["loss"]))
+    assert r["r2"] == pytest.approx(metrics.r2_score(t, pred), rel=1e-5)
+
+
+def test_wrong_width_is_refused():
+    m, X, y = model_and_data()
+    with pytest.raises(ValueError, match="5 columns; the model takes 4"):
+        evaluate(m, np.zeros((3, 5), np.float32), y[:3])
