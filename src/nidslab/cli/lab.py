@@ -1,7 +1,81 @@
-"""CLI commands for lab (placeholder until its issue lands)."""
+"""``nidslab lab``: run the whole lab as a study and write the report; ``nidslab lab report RUN_DIR`` rebuilds it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console()
+
+lab_app = typer.Typer(
+    help="Run every part of the DNN lab on a dataset and write a report that answers its 21 questions.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@lab_app.callback()
+def lab(
+    ctx: typer.Context,
+    study: Path = typer.Option(None, "--study", help="Study file (TOML); default: the lab's own mirai_lab.toml."),
+    data: str = typer.Option("default", "--data", help="Dataset name or path (any dataset nidslab reads)."),
+    quick: bool = typer.Option(False, "--quick", help="A fraction of the data, fewer epochs, passes, folds, trials."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder for runs: writes OUT/TIMESTAMP/ and OUT/latest."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore cached results of earlier runs; recompute every part."),
+) -> None:
+    """Run the study: results.json, report.html and report.md in OUT/TIMESTAMP/ (OUT/latest points at it).
+
+    Results are cached per part: an interrupted run resumes, and a run with one changed experiment
+    re-runs only that one.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from nidslab.study import link_latest, load_study, new_run_dir, run_study
+
+    spec = load_study(study)
+    start = time.perf_counter()
+    run_dir = new_run_dir(out)
+    console.print(f"[bold]nidslab lab[/bold]: {spec.title}" + (" [yellow](quick)[/yellow]" if quick else ""))
+    with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
+                  TimeElapsedColumn(), console=console, transient=False) as bars:
+        whole = bars.add_task("study", total=None, msg="")
+        part = bars.add_task("  part", total=None, msg="")
+
+        def on_part(done: int, total: int | None, message: str = "") -> None:
+            bars.update(whole, completed=done, total=total, msg=message)
+            if not console.is_terminal:  # a log (make lab | tee, CI) gets one line per part instead of bars
+                console.print(f"[{done}/{total}] {message}  ({time.perf_counter() - start:.0f} s)")
+            bars.update(part, completed=0, total=None, msg="", description=f"  {message}"[:34])
+
+        def on_detail(done: int, total: int | None, message: str = "") -> None:
+            bars.update(part, completed=done, total=total, msg=message)
+
+        results = run_study(spec, data=data, out_dir=run_dir, quick=quick, fresh=fresh, progress=on_part,
+                            detail=on_detail)
+    latest = link_latest(out, run_dir)
+    meta = results["meta"]
+    cached = sum(1 for p in meta["parts"].values() if p["cached"])
+    console.print(f"Done in {meta['wall_s']:.1f} s ({cached} of {len(meta['parts'])} parts from the cache).")
+    console.print(f"Report: [bold]{run_dir / 'report.html'}[/bold]  (also {latest}/report.md, results.json)")
+
+
+@lab_app.command("report")
+def report(run_dir: Path = typer.Argument(..., help="A run folder holding results.json (e.g. runs/latest).")) -> None:
+    """Rebuild report.html, report.md and figures/ of RUN_DIR from its results.json, without retraining."""
+    from nidslab.errors import NidslabError
+    from nidslab.study import write_report
+
+    try:
+        written = write_report(run_dir / "results.json", run_dir)
+    except (FileNotFoundError, ValueError) as exc:  # a user's mistake: say it in one line
+        raise NidslabError(str(exc)) from None
+    console.print(f"Wrote {written['html']} and {written['md']}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``nidslab lab`` (and ``nidslab lab report``) to the root app."""
+    app.add_typer(lab_app, name="lab")

@@ -1,0 +1,80 @@
+"""Per-part result cache: an interrupted study resumes, a changed part alone re-runs.
+
+Each part's result is a JSON file named by the part and a hash of everything that determines it:
+its settings, the settings of the parts it builds on, the dataset's fingerprint and the cache format.
+Changing one experiment changes only that experiment's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nidslab.paths import atomic_write
+
+#: Bump when the shape of a cached result changes, so old entries are not reused.
+CACHE_FORMAT = 1
+
+
+def key_of(part: str, settings: Any, fingerprint: str) -> str:
+    """16 hex digits hashing ``part``, its ``settings`` (JSON-able) and the data ``fingerprint``."""
+    blob = json.dumps({"part": part, "settings": settings, "data": fingerprint, "format": CACHE_FORMAT},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def fingerprint(X: np.ndarray, y: np.ndarray, sample_rows: int = 4096) -> str:
+    """A cheap fingerprint of a dataset: shape, all labels, and an evenly spaced sample of rows.
+
+    Reads ``sample_rows`` rows, not the whole (possibly memory-mapped) table.
+    """
+    h = hashlib.sha256()
+    h.update(repr((X.shape, str(X.dtype), y.shape)).encode())
+    h.update(np.ascontiguousarray(y).tobytes())
+    rows = np.unique(np.linspace(0, len(X) - 1, num=min(sample_rows, len(X)), dtype=np.int64)) if len(X) else []
+    h.update(np.ascontiguousarray(X[rows]).tobytes())
+    return h.hexdigest()[:16]
+
+
+class ResultCache:
+    """JSON results under ``root``: ``get(part, key)`` -> dict or None, ``put(part, key, value)``.
+
+    ``fresh=True`` ignores what is stored (and overwrites it)."""
+
+    def __init__(self, root: str | os.PathLike, fresh: bool = False):
+        self.root = Path(root)
+        self.fresh = fresh
+
+    def path(self, part: str, key: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", part)
+        return self.root / f"{safe}-{key}.json"
+
+    def get(self, part: str, key: str) -> dict[str, Any] | None:
+        if self.fresh:
+            return None
+        path = self.path(part, key)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError):  # a damaged entry is recomputed, not trusted
+            return None
+
+    def put(self, part: str, key: str, value: dict[str, Any]) -> None:
+        with atomic_write(self.path(part, key), "w") as fh:
+            json.dump(value, fh, default=_plain)
+
+
+def _plain(obj: Any) -> Any:
+    """JSON for NumPy scalars and arrays."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in results.json")

@@ -1,0 +1,400 @@
+"""A study file (TOML) read into frozen dataclasses, every table and key checked.
+
+A study is the lab written as data: shared settings (``[study]``, ``[defaults]``), one
+``[experiments.NAME]`` table per trained network, and one table per other part of the lab
+(``[batch_size_timing]``, ``[search]``, ``[mc_dropout]``, ``[cross_validation]``,
+``[regression]``, ``[tree_baseline]``), plus ``[quick]``: the smaller settings of ``--quick``.
+A part whose table is absent is not run. Any unknown table or key, or a value of the wrong type
+or out of range, raises :class:`nidslab.errors.ConfigError` naming the file, table and key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from nidslab import schema
+from nidslab.errors import ConfigError
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+CLASS_WEIGHTS = ("none", "balanced")
+SPLITS = ("stratified", "temporal")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One network trained on the lab's split: architecture + optimiser settings."""
+
+    name: str
+    title: str = ""
+    part: str = ""
+    n_layers: int = 2
+    n_nodes: int = 20
+    activation: str = "sigmoid"
+    batch_norm: bool = False
+    dropout: float = 0.0
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    batch_size: int = 10_000
+    epochs: int = 20
+    class_weight: str = "balanced"
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the result (the cache key hashes this)."""
+        d = dataclasses.asdict(self)
+        for k in ("name", "title", "part"):
+            d.pop(k)
+        return d
+
+
+@dataclass(frozen=True)
+class BatchSizeTiming:
+    experiment: str = "balanced_2x20"
+    batch_sizes: tuple[int, ...] = (100, 1_000, 10_000)
+    max_rows: int = 0
+
+
+@dataclass(frozen=True)
+class Search:
+    trials: int = 24
+    timeout_s: float = 60.0
+    fraction: float = 0.2
+    epochs: int = 6
+    n_layers: tuple[int, int] = (1, 6)
+    n_nodes: tuple[int, int] = (10, 100)
+    activation: tuple[str, ...] = ("sigmoid", "relu", "tanh", "elu")
+    optimizer: tuple[str, ...] = ("sgd", "adam")
+    lr: tuple[float, float] = (1e-3, 0.3)
+    batch_norm: tuple[bool, ...] = (False, True)
+    dropout: tuple[float, float] = (0.0, 0.5)
+    batch_size: int = 10_000
+    class_weight: str = "balanced"
+    final_epochs: int = 40
+    depth_timing: tuple[int, ...] = (2, 4, 6, 8, 10)
+    depth_timing_nodes: int = 80
+    depth_timing_epochs: int = 2
+
+
+@dataclass(frozen=True)
+class MCDropout:
+    experiment: str = "best"
+    dropout: float = 0.5
+    passes: int = 100
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    experiment: str = "balanced_2x20"
+    folds: int = 10
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class Regression:
+    target: str = "HH_L0.1_mean"
+    exclude: tuple[str, ...] = ()
+    n_layers: int = 2
+    n_nodes: int = 20
+    activation: str = "relu"
+    optimizer: str = "adam"
+    lr: float = 0.01
+    batch_size: int = 10_000
+    epochs: int = 20
+
+
+@dataclass(frozen=True)
+class TreeBaseline:
+    n_estimators: int = 200
+    num_leaves: int = 31
+    learning_rate: float = 0.1
+    max_rows: int = 0
+
+
+@dataclass(frozen=True)
+class Quick:
+    """What ``--quick`` shrinks: a fraction of the rows, and caps on every count."""
+
+    fraction: float = 0.04
+    epochs: int = 3
+    final_epochs: int = 4
+    trials: int = 3
+    search_timeout_s: float = 10.0
+    search_epochs: int = 2
+    mc_passes: int = 10
+    folds: int = 3
+    timing_max_rows: int = 5_000
+    depth_timing: tuple[int, ...] = (2, 4)
+    tree_estimators: int = 20
+    random_chance_draws: int = 100
+
+
+@dataclass(frozen=True)
+class Study:
+    """A whole study. Parts set to ``None`` are not run."""
+
+    title: str = "nidslab study"
+    seed: int = 0
+    features: str = "lab"
+    split: str = "stratified"
+    fraction: float = 1.0
+    random_chance_draws: int = 1_000
+    experiments: tuple[Experiment, ...] = ()
+    batch_size_timing: BatchSizeTiming | None = None
+    search: Search | None = None
+    mc_dropout: MCDropout | None = None
+    cross_validation: CrossValidation | None = None
+    regression: Regression | None = None
+    tree_baseline: TreeBaseline | None = None
+    quick: Quick = field(default_factory=Quick)
+    source: str = ""
+    is_quick: bool = False
+
+    def experiment(self, name: str) -> Experiment:
+        for e in self.experiments:
+            if e.name == name:
+                return e
+        raise ConfigError(f"{self.source}: no experiment named {name!r}")
+
+    def quick_version(self) -> Study:
+        """The same study on ``quick`` settings: fewer rows, epochs, trials, passes and folds."""
+        q = self.quick
+        if self.is_quick:
+            return self
+        exps = tuple(dataclasses.replace(e, epochs=min(e.epochs, q.epochs)) for e in self.experiments)
+        rep = dataclasses.replace
+        return rep(
+            self,
+            fraction=min(self.fraction, q.fraction),
+            random_chance_draws=min(self.random_chance_draws, q.random_chance_draws),
+            experiments=exps,
+            batch_size_timing=self.batch_size_timing
+            and rep(self.batch_size_timing, max_rows=q.timing_max_rows),
+            search=self.search
+            and rep(
+                self.search,
+                trials=min(self.search.trials, q.trials),
+                timeout_s=min(self.search.timeout_s, q.search_timeout_s),
+                epochs=min(self.search.epochs, q.search_epochs),
+                final_epochs=min(self.search.final_epochs, q.final_epochs),
+                depth_timing=q.depth_timing,
+                depth_timing_epochs=1,
+            ),
+            mc_dropout=self.mc_dropout and rep(self.mc_dropout, passes=min(self.mc_dropout.passes, q.mc_passes)),
+            cross_validation=self.cross_validation
+            and rep(self.cross_validation, folds=min(self.cross_validation.folds, q.folds)),
+            regression=self.regression and rep(self.regression, epochs=min(self.regression.epochs, q.epochs)),
+            tree_baseline=self.tree_baseline
+            and rep(self.tree_baseline, n_estimators=min(self.tree_baseline.n_estimators, q.tree_estimators)),
+            is_quick=True,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (for results.json's ``meta``)."""
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- loading
+
+DEFAULT_STUDY = "mirai_lab.toml"
+
+
+def default_study_path() -> Path:
+    """The lab's own study file, shipped with the package."""
+    return Path(str(resources.files("nidslab").joinpath("studies", DEFAULT_STUDY)))
+
+
+def load_study(path: str | Path | None = None) -> Study:
+    """Read and check a study file (default: the lab's ``mirai_lab.toml``).
+
+    Raises ConfigError naming the file, table and key of the first problem found.
+    """
+    path = Path(path) if path is not None else default_study_path()
+    if not path.is_file():
+        raise ConfigError(f"study file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+    return parse_study(raw, source=str(path))
+
+
+_TOP = ("study", "defaults", "experiments", "batch_size_timing", "search", "mc_dropout",
+        "cross_validation", "regression", "tree_baseline", "quick")
+
+
+def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
+    """Check a study already parsed from TOML (a dict of tables) and build the :class:`Study`."""
+    for key, value in raw.items():
+        if key not in _TOP:
+            raise ConfigError(f"{source}: unknown table [{key}]; expected one of {', '.join(_TOP)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{key}] must be a table, got {type(value).__name__}")
+
+    study_kw = _table(raw.get("study", {}), "study", source, Study,
+                      skip=("experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
+                            "regression", "tree_baseline", "quick", "source", "is_quick"))
+    defaults = _table(raw.get("defaults", {}), "defaults", source, Experiment, skip=("name", "title", "part"))
+    experiments = []
+    for name, table in raw.get("experiments", {}).items():
+        where = f"experiments.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{where}] must be a table")
+        kw = {**defaults, **_table(table, where, source, Experiment, skip=("name",))}
+        experiments.append(_check_experiment(Experiment(name=name, **kw), where, source))
+    study = Study(source=source, experiments=tuple(experiments), **study_kw)
+    _check_study(study, source)
+
+    parts: dict[str, Any] = {}
+    for key, cls in (("batch_size_timing", BatchSizeTiming), ("search", Search), ("mc_dropout", MCDropout),
+                     ("cross_validation", CrossValidation), ("regression", Regression),
+                     ("tree_baseline", TreeBaseline), ("quick", Quick)):
+        if key in raw:
+            parts[key] = cls(**_table(raw[key], key, source, cls))
+    study = dataclasses.replace(study, **parts)
+    _check_parts(study, source)
+    return study
+
+
+def _table(table: dict, where: str, source: str, cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Keyword arguments for ``cls`` from a TOML table, each converted to its field's type."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    out = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"{source}: [{where}] unknown key {key!r}; expected one of {', '.join(fields)}")
+        default = fields[key].default
+        if default is dataclasses.MISSING:  # default_factory fields are never set from a table
+            raise ConfigError(f"{source}: [{where}] key {key!r} cannot be set here")
+        out[key] = _convert(value, default, f"[{where}] {key}", source)
+    return out
+
+
+def _convert(value: Any, like: Any, what: str, source: str) -> Any:
+    """``value`` as the type of the default ``like`` (bool, int, float, str or a tuple of them)."""
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: {what} must be {expected}, got {value!r}")
+
+    if isinstance(like, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if isinstance(like, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if isinstance(like, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        return float(value)
+    if isinstance(like, str):
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if isinstance(like, tuple):
+        if not isinstance(value, list) or not value:
+            raise bad("a non-empty list")
+        item = like[0] if like else ""
+        return tuple(_convert(v, item, what, source) for v in value)
+    raise AssertionError(f"no converter for {type(like)}")  # pragma: no cover
+
+
+def _need(ok: bool, source: str, what: str, message: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{source}: {what} {message}, got {value!r}")
+
+
+def _check_experiment(e: Experiment, where: str, source: str) -> Experiment:
+    _need(e.n_layers >= 1, source, f"[{where}] n_layers", "must be at least 1", e.n_layers)
+    _need(e.n_nodes >= 1, source, f"[{where}] n_nodes", "must be at least 1", e.n_nodes)
+    _need(e.activation in ACTIVATIONS, source, f"[{where}] activation", f"must be one of {ACTIVATIONS}",
+          e.activation)
+    _need(0.0 <= e.dropout < 1.0, source, f"[{where}] dropout", "must be in [0, 1)", e.dropout)
+    _need(e.optimizer in OPTIMIZERS, source, f"[{where}] optimizer", f"must be one of {OPTIMIZERS}", e.optimizer)
+    _need(e.lr > 0, source, f"[{where}] lr", "must be positive", e.lr)
+    _need(e.batch_size >= 1, source, f"[{where}] batch_size", "must be at least 1", e.batch_size)
+    _need(e.epochs >= 1, source, f"[{where}] epochs", "must be at least 1", e.epochs)
+    _need(e.class_weight in CLASS_WEIGHTS, source, f"[{where}] class_weight", f"must be one of {CLASS_WEIGHTS}",
+          e.class_weight)
+    return e
+
+
+def _check_study(s: Study, source: str) -> None:
+    _need(s.features == "lab" or s.features == "all", source, "[study] features", "must be 'lab' or 'all'",
+          s.features)
+    _need(s.split in SPLITS, source, "[study] split", f"must be one of {SPLITS}", s.split)
+    _need(0.0 < s.fraction <= 1.0, source, "[study] fraction", "must be in (0, 1]", s.fraction)
+    _need(s.random_chance_draws >= 1, source, "[study] random_chance_draws", "must be at least 1",
+          s.random_chance_draws)
+
+
+def _check_parts(s: Study, source: str) -> None:
+    names = {e.name for e in s.experiments}
+
+    def known(what: str, name: str, allow_best: bool = False) -> None:
+        ok = name in names or (allow_best and name == "best")
+        choices = sorted(names) + (["best"] if allow_best else [])
+        _need(ok, source, what, f"must name an experiment ({', '.join(choices) or 'none defined'})", name)
+
+    if (t := s.batch_size_timing) is not None:
+        known("[batch_size_timing] experiment", t.experiment)
+        _need(all(b >= 1 for b in t.batch_sizes), source, "[batch_size_timing] batch_sizes",
+              "must be positive integers", t.batch_sizes)
+        _need(t.max_rows >= 0, source, "[batch_size_timing] max_rows", "must be 0 or more", t.max_rows)
+    if (p := s.search) is not None:
+        w = "[search]"
+        _need(p.trials >= 1, source, f"{w} trials", "must be at least 1", p.trials)
+        _need(p.timeout_s > 0, source, f"{w} timeout_s", "must be positive", p.timeout_s)
+        _need(0 < p.fraction <= 1, source, f"{w} fraction", "must be in (0, 1]", p.fraction)
+        for key in ("n_layers", "n_nodes", "lr", "dropout"):
+            lo_hi = getattr(p, key)
+            _need(len(lo_hi) == 2 and lo_hi[0] <= lo_hi[1], source, f"{w} {key}", "must be [low, high]", lo_hi)
+        _need(p.n_layers[0] >= 1 and p.n_nodes[0] >= 1, source, f"{w} n_layers/n_nodes", "must start at 1 or more",
+              (p.n_layers, p.n_nodes))
+        _need(0 < p.lr[0], source, f"{w} lr", "must be positive", p.lr)
+        _need(0 <= p.dropout[0] and p.dropout[1] < 1, source, f"{w} dropout", "must lie in [0, 1)", p.dropout)
+        bad_act = [a for a in p.activation if a not in ACTIVATIONS]
+        _need(not bad_act, source, f"{w} activation", f"must be drawn from {ACTIVATIONS}", p.activation)
+        bad_opt = [o for o in p.optimizer if o not in OPTIMIZERS]
+        _need(not bad_opt, source, f"{w} optimizer", f"must be drawn from {OPTIMIZERS}", p.optimizer)
+        _need(p.class_weight in CLASS_WEIGHTS, source, f"{w} class_weight", f"must be one of {CLASS_WEIGHTS}",
+              p.class_weight)
+        for key in ("epochs", "final_epochs", "batch_size", "depth_timing_nodes", "depth_timing_epochs"):
+            _need(getattr(p, key) >= 1, source, f"{w} {key}", "must be at least 1", getattr(p, key))
+        _need(all(d >= 1 for d in p.depth_timing), source, f"{w} depth_timing", "must be positive", p.depth_timing)
+    if (m := s.mc_dropout) is not None:
+        known("[mc_dropout] experiment", m.experiment, allow_best=s.search is not None)
+        _need(0 < m.dropout < 1, source, "[mc_dropout] dropout", "must be in (0, 1)", m.dropout)
+        _need(m.passes >= 2, source, "[mc_dropout] passes", "must be at least 2", m.passes)
+    if (c := s.cross_validation) is not None:
+        known("[cross_validation] experiment", c.experiment)
+        _need(c.folds >= 2, source, "[cross_validation] folds", "must be at least 2", c.folds)
+    if (r := s.regression) is not None:
+        w = "[regression]"
+        for key, name in [("target", r.target)] + [("exclude", n) for n in r.exclude]:
+            _need(name in schema.INDEX, source, f"{w} {key}", "must be a Kitsune feature name", name)
+        _need(r.target not in r.exclude, source, f"{w} exclude", "must not hold the target", r.exclude)
+        _need(r.activation in ACTIVATIONS, source, f"{w} activation", f"must be one of {ACTIVATIONS}", r.activation)
+        _need(r.optimizer in OPTIMIZERS, source, f"{w} optimizer", f"must be one of {OPTIMIZERS}", r.optimizer)
+        for key in ("n_layers", "n_nodes", "batch_size", "epochs"):
+            _need(getattr(r, key) >= 1, source, f"{w} {key}", "must be at least 1", getattr(r, key))
+        _need(r.lr > 0, source, f"{w} lr", "must be positive", r.lr)
+    if (t := s.tree_baseline) is not None:
+        for key in ("n_estimators", "num_leaves"):
+            _need(getattr(t, key) >= 2 if key == "num_leaves" else getattr(t, key) >= 1, source,
+                  f"[tree_baseline] {key}", "is too small", getattr(t, key))
+        _need(t.learning_rate > 0, source, "[tree_baseline] learning_rate", "must be positive", t.learning_rate)
+        _need(t.max_rows >= 0, source, "[tree_baseline] max_rows", "must be 0 or more", t.max_rows)
+    q = s.quick
+    _need(0 < q.fraction <= 1, source, "[quick] fraction", "must be in (0, 1]", q.fraction)
+    for key in ("epochs", "final_epochs", "trials", "search_epochs", "mc_passes", "folds", "tree_estimators",
+                "random_chance_draws"):
+        _need(getattr(q, key) >= 1, source, f"[quick] {key}", "must be at least 1", getattr(q, key))
+    _need(q.mc_passes >= 2 and q.folds >= 2, source, "[quick] mc_passes/folds", "must be at least 2",
+          (q.mc_passes, q.folds))

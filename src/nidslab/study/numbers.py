@@ -1,0 +1,77 @@
+"""How the report writes a measured number, and how it finds one in results.json.
+
+One formatter for the report, the markdown and the 21 answers, so a number quoted anywhere is
+``fmt(value, kind)`` of a value at a path in results.json, and a test can check exactly that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+KINDS = ("acc", "pct", "int", "s", "ms", "x", "mib", "gib", "num", "float")
+
+
+def fmt(value: Any, kind: str) -> str:
+    """Format ``value`` as the report writes it.
+
+    kinds: ``acc`` 0.8406 (4 decimals), ``pct`` 84.1%, ``int`` 534,895, ``s`` seconds (3 significant
+    digits, e.g. ``12.3 s``), ``ms`` milliseconds, ``x`` ratio (``4.2x``), ``mib`` bytes as MiB,
+    ``gib`` bytes as GiB, ``num`` 4 significant digits (``%.4g``), ``float`` the value as Python prints it.
+    """
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if kind == "acc":
+        return f"{value:.4f}"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "s":
+        return f"{_sig(value, 3)} s"
+    if kind == "ms":
+        return f"{_sig(1000 * value, 3)} ms"
+    if kind == "x":
+        return f"{_sig(value, 3)}x"
+    if kind == "mib":
+        return f"{value / 2**20:,.1f} MiB"
+    if kind == "gib":
+        return f"{value / 2**30:,.1f} GiB"
+    if kind == "num":
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    if kind == "float":
+        return repr(float(value))
+    raise ValueError(f"unknown number kind {kind!r}; expected one of {KINDS}")
+
+
+def _sig(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, without exponent for everyday magnitudes."""
+    if value == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(value)))
+    if mag < -4:
+        return f"{value:.{digits}g}"
+    decimals = max(0, digits - 1 - mag)
+    return f"{value:,.{decimals}f}"
+
+
+def get(results: dict, path: Sequence[str | int]) -> Any:
+    """The value at ``path`` (keys and list indices) in ``results``; KeyError naming the path if absent."""
+    node: Any = results
+    for i, key in enumerate(path):
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            raise KeyError(f"results.json has no {'/'.join(map(str, path[: i + 1]))}") from None
+    return node
+
+
+def has(results: dict, path: Sequence[str | int]) -> bool:
+    """True when ``path`` exists in ``results`` and its value is not None."""
+    try:
+        return get(results, path) is not None
+    except KeyError:
+        return False

@@ -1,0 +1,470 @@
+"""The lab's 21 questions, each answered in a sentence that quotes the measured number it rests on.
+
+Answers are written from results.json alone. Every number an answer quotes is recorded as
+evidence (its path in results.json, the kind of number and the text quoted), so a reader, or a
+test, can check it against the results. Where a part was not run, the answer says so. Where the
+measurements go against the lab's own findings, the sentence says what was measured: directions
+("rose", "fell") are computed, never written in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nidslab.study.numbers import fmt, get, has
+
+QUESTIONS: dict[int, tuple[str, str]] = {
+    1: ("Part 3", "How many CUDA cores does the graphics card have?"),
+    2: ("Part 3", "How much memory does the graphics card have?"),
+    3: ("Part 3", "What is stored in the GPU memory while training a DNN?"),
+    4: ("Part 5", "How high classification performance can a naive classifier obtain?"),
+    5: ("Part 11", "What happens if you add several Dense layers without specifying the activation function?"),
+    6: ("Part 11", "How are the weights in each dense layer initialized as default? How are the bias weights "
+                   "initialized?"),
+    7: ("Part 13", "Why do we have to use a batch size? Why can't we simply use all data at once?"),
+    8: ("Part 13", "How busy is the GPU for a batch size of 100? How much GPU memory is used?"),
+    9: ("Part 13", "What is the processing time for one training epoch when the batch size is 100, 1,000 and "
+                   "10,000? Explain the results."),
+    10: ("Part 13", "How many times are the weights updated in each training epoch for batch sizes 100, 1,000 "
+                    "and 10,000?"),
+    11: ("Part 13", "What limits how large the batch size can be?"),
+    12: ("Part 13", "How is the learning rate related to the batch size? If the batch size is decreased, how "
+                    "should the learning rate be changed?"),
+    13: ("Part 14", "How many trainable parameters does the network with 4 dense layers with 50 nodes each "
+                    "have, compared to the initial network with 2 layers and 20 nodes per layer?"),
+    14: ("Part 15", "Why is batch normalization important when training deep networks?"),
+    15: ("Part 18", "How does the validation accuracy change when adding dropout?"),
+    16: ("Part 18", "How does the test accuracy change when adding dropout?"),
+    17: ("Part 19", "How high classification accuracy can you achieve for the test data? What is your best "
+                    "configuration? How much does the training time increase for a network with 10 layers?"),
+    18: ("Part 20", "What is the mean and the standard deviation of the test accuracy (Monte Carlo dropout)?"),
+    19: ("Part 21", "What is the mean and the standard deviation of the test accuracy (cross-validation)?"),
+    20: ("Part 21", "What is the main advantage of dropout compared to CV for estimating test uncertainty?"),
+    21: ("Part 22", "How would you change the DNN used in this lab in order to use it for regression instead?"),
+}
+
+
+class _Cite:
+    """Collects the numbers one answer quotes: ``c(path, kind)`` returns the text and records it."""
+
+    def __init__(self, results: dict):
+        self.results = results
+        self.evidence: list[dict[str, Any]] = []
+
+    def __call__(self, path: Sequence[str | int], kind: str) -> str:
+        value = get(self.results, path)
+        text = fmt(value, kind)
+        self.evidence.append({"path": list(path), "kind": kind, "value": value, "text": text})
+        return text
+
+
+def _trend(new: float, old: float, tol: float = 5e-4) -> str:
+    if new > old + tol:
+        return "rose"
+    if new < old - tol:
+        return "fell"
+    return "stayed level"
+
+
+def _exp_with(results: dict, **want: Any) -> str | None:
+    """Name of the first experiment whose settings match ``want`` (e.g. n_layers=4, n_nodes=50)."""
+    for name, e in results.get("experiments", {}).items():
+        s = e.get("settings", {})
+        if all(s.get(k) == v for k, v in want.items()):
+            return name
+    return None
+
+
+_BASE = {"n_layers": 2, "n_nodes": 20, "activation": "sigmoid", "batch_norm": False, "dropout": 0.0,
+         "optimizer": "sgd", "class_weight": "balanced"}
+
+
+def _timing_row(results: dict, batch_size: int) -> int | None:
+    rows = (results.get("batch_size_timing") or {}).get("rows", [])
+    for i, row in enumerate(rows):
+        if row.get("batch_size") == batch_size:
+            return i
+    return None
+
+
+def answer_questions(results: dict) -> list[dict[str, Any]]:
+    """The 21 answers: dicts with ``id``, ``part``, ``question``, ``answer`` and ``evidence``."""
+    out = []
+    for qid, (part, question) in QUESTIONS.items():
+        cite = _Cite(results)
+        missing = [key for key in _NEEDS.get(qid, ()) if not results.get(key)]
+        try:
+            if missing:
+                raise KeyError(f"this study did not run {' or '.join(missing)}")
+            answer = _ANSWERS[qid](results, cite)
+        except KeyError as exc:  # a part this study did not run, or an experiment it did not define
+            cite.evidence.clear()
+            answer = f"Not measured in this study ({exc.args[0]})."
+        out.append({"id": qid, "part": part, "question": question, "answer": answer, "evidence": cite.evidence})
+    return out
+
+
+# ----------------------------------------------------------------------------- the answers
+Answer = Callable[[dict, _Cite], str]
+
+
+def _q1(r: dict, c: _Cite) -> str:
+    if r["hardware"].get("gpu"):
+        g = r["hardware"]["gpu"]
+        cores = (c(["hardware", "gpu", "cuda_cores"], "int") if g.get("cuda_cores") is not None
+                 else "an unlisted number of")
+        return (f"This machine's GPU, {g['name']}, has {cores} CUDA cores "
+                f"({c(['hardware', 'gpu', 'sm_count'], 'int')} streaming multiprocessors).")
+    return ("This run found no CUDA GPU, so it trained on the CPU "
+            f"({r['hardware']['cpu']['model']}) with {c(['hardware', 'cpu', 'logical_cores'], 'int')} logical cores "
+            f"({c(['hardware', 'cpu', 'usable_cores'], 'int')} usable by this process); it has no CUDA cores.")
+
+
+def _q2(r: dict, c: _Cite) -> str:
+    if r["hardware"].get("gpu"):
+        return f"The GPU has {c(['hardware', 'gpu', 'memory_bytes'], 'gib')} of memory."
+    return (f"No GPU: training used the machine's {c(['hardware', 'memory_bytes'], 'gib')} of RAM, "
+            "which holds what a GPU's memory would.")
+
+
+def _q3(r: dict, c: _Cite) -> str:
+    base = _exp_with(r, **_BASE) or next(iter(r["experiments"]))
+    where = "GPU memory" if r["hardware"].get("gpu") else "memory (here the CPU's RAM)"
+    text = (f"In {where}: the training data once copied there "
+            f"({c(['data', 'train_bytes'], 'mib')} for the float32 training split), the weights with their "
+            f"gradients and optimiser state ({c(['experiments', base, 'params'], 'int')} parameters for the "
+            "2 x 20 network, 4 bytes each, twice more for Adam's moments), and every layer's outputs for the "
+            "current batch, kept for backpropagation")
+    if not r.get("batch_size_timing"):
+        return text + "."
+    i = _timing_row(r, max(row["batch_size"] for row in r["batch_size_timing"]["rows"]))
+    row = r["batch_size_timing"]["rows"][i]
+    return text + (f"; the peak measured during an epoch at batch {fmt(row['batch_size'], 'int')} was "
+                   f"{c(['batch_size_timing', 'rows', i, 'peak_memory_bytes'], 'mib')} "
+                   f"({row['memory_kind']}).")
+
+
+def _q4(r: dict, c: _Cite) -> str:
+    return (f"Always guessing the majority class ({r['data']['majority_class']}) scores "
+            f"{c(['data', 'naive_accuracy'], 'acc')} accuracy; guessing at random with the class prior scores "
+            f"{c(['data', 'random_chance', 'prior', 'mean'], 'acc')} on average "
+            f"(sd {c(['data', 'random_chance', 'prior', 'sd'], 'acc')} over "
+            f"{c(['data', 'random_chance', 'draws'], 'int')} Monte Carlo draws), and a fair "
+            f"coin {c(['data', 'random_chance', 'uniform', 'mean'], 'acc')}. A classifier must beat "
+            f"{c(['data', 'test_naive_accuracy'], 'acc')} on the test split to be better than the naive one.")
+
+
+def _q5(r: dict, c: _Cite) -> str:
+    lin = c(["tree_baseline", "linear", "test", "accuracy"], "acc")
+    lin_bal = c(["tree_baseline", "linear", "test", "balanced_accuracy"], "acc")
+    best = _best_experiment(r)
+    return ("Without activations, stacked Dense layers compose to a single linear map, so with the final "
+            "sigmoid the network is only logistic regression whatever its depth: logistic regression on the "
+            f"same split scores test accuracy {lin} (balanced {lin_bal}), against "
+            f"{c(['experiments', best, 'test', 'accuracy'], 'acc')} (balanced "
+            f"{c(['experiments', best, 'test', 'balanced_accuracy'], 'acc')}) for the best lab network, "
+            f"{r['experiments'][best]['title']}.")
+
+
+def _q6(r: dict, c: _Cite) -> str:
+    base = _exp_with(r, **_BASE) or next(iter(r["experiments"]))
+    p = ["experiments", base, "init"]
+    return ("As Keras does: weights Glorot (Xavier) uniform in +-sqrt(6 / (fan_in + fan_out)) and biases zero. "
+            f"Measured on the first layer of the 2 x 20 network ({c(p + ['fan_in'], 'int')} inputs to "
+            f"{c(p + ['fan_out'], 'int')} units): the largest |weight| was {c(p + ['max_abs_weight'], 'num')} under "
+            f"the limit {c(p + ['glorot_limit'], 'num')}, their sd {c(p + ['weight_std'], 'num')} (uniform: limit / "
+            f"sqrt(3)), and the largest |bias| {c(p + ['max_abs_bias'], 'num')}.")
+
+
+def _rows(r: dict) -> list[dict]:
+    return r["batch_size_timing"]["rows"]
+
+
+def _timing_lr(r: dict) -> str:
+    exp = r["experiments"].get(r["batch_size_timing"]["experiment"], {})
+    return fmt(exp.get("settings", {}).get("lr"), "num")
+
+
+def _q7(r: dict, c: _Cite) -> str:
+    rows = _rows(r)
+    lo, hi = 0, len(rows) - 1
+    return ("Memory, and learning: the network's activations and gradients grow with the batch (peak memory "
+            f"{c(['batch_size_timing', 'rows', lo, 'peak_memory_bytes'], 'mib')} at batch "
+            f"{fmt(rows[lo]['batch_size'], 'int')}, {c(['batch_size_timing', 'rows', hi, 'peak_memory_bytes'], 'mib')} "
+            f"at {fmt(rows[hi]['batch_size'], 'int')}), so all {c(['data', 'split', 'train'], 'int')} training rows "
+            "at once may not fit, above all on a GPU; and one batch per epoch means one weight update per epoch "
+            f"instead of {c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')} at batch "
+            f"{fmt(rows[hi]['batch_size'], 'int')}.")
+
+
+def _q8(r: dict, c: _Cite) -> str:
+    i = _timing_row(r, 100)
+    if i is None:
+        raise KeyError("batch size 100 was not timed")
+    p = ["batch_size_timing", "rows", i]
+    if r["hardware"].get("gpu"):
+        return (f"At batch 100 an epoch took {c(p + ['seconds_per_epoch'], 's')} for "
+                f"{c(p + ['updates_per_epoch'], 'int')} small steps and the GPU's peak allocated memory was "
+                f"{c(p + ['peak_memory_bytes'], 'mib')}: each step is too small to keep the GPU's cores busy, so "
+                "time goes to per-step overhead (utilisation itself was not sampled).")
+    return (f"No GPU here. On the CPU an epoch at batch 100 took {c(p + ['seconds_per_epoch'], 's')} for "
+            f"{c(p + ['updates_per_epoch'], 'int')} weight updates, and the process's resident memory grew by "
+            f"{c(p + ['peak_memory_bytes'], 'mib')} at its peak.")
+
+
+def _q9(r: dict, c: _Cite) -> str:
+    parts = [f"{c(['batch_size_timing', 'rows', i, 'seconds_per_epoch'], 's')} at batch {fmt(row['batch_size'], 'int')}"
+             for i, row in enumerate(_rows(r))]
+    scaled = (" (timed on a slice of the training rows and scaled to a full epoch)"
+              if r["batch_size_timing"].get("scaled") else "")
+    return ("One epoch took " + ", ".join(parts) + scaled + ": the work per epoch is the same, but every update "
+            "pays a fixed cost (the optimiser step, launching each layer's kernels, Python) and small batches "
+            "use the hardware's parallelism poorly, so the smallest batch was "
+            f"{c(['batch_size_timing', 'slowdown_smallest_vs_largest'], 'x')} slower per epoch than the largest.")
+
+
+def _q10(r: dict, c: _Cite) -> str:
+    parts = [f"{c(['batch_size_timing', 'rows', i, 'updates_per_epoch'], 'int')} at batch "
+             f"{fmt(row['batch_size'], 'int')}" for i, row in enumerate(_rows(r))]
+    return ("Once per batch, i.e. ceil(training rows / batch size) times per epoch with "
+            f"{c(['batch_size_timing', 'train_rows'], 'int')} training rows: " + ", ".join(parts) + ".")
+
+
+def _q11(r: dict, c: _Cite) -> str:
+    rows = _rows(r)
+    hi = len(rows) - 1
+    return ("Memory first: the batch's activations, gradients and data must fit in the device's memory "
+            f"(peak {c(['batch_size_timing', 'rows', hi, 'peak_memory_bytes'], 'mib')} at batch "
+            f"{fmt(rows[hi]['batch_size'], 'int')} for this small network; it grows linearly with the batch). "
+            "Then learning: fewer updates per epoch and less gradient noise, which generalises worse at the "
+            f"same learning rate and epoch count: after one epoch at lr {_timing_lr(r)} the validation accuracy was "
+            f"{c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')} at batch {fmt(rows[0]['batch_size'], 'int')} "
+            f"and {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')} at {fmt(rows[hi]['batch_size'], 'int')}.")
+
+
+def _q12(r: dict, c: _Cite) -> str:
+    rows = _rows(r)
+    hi = len(rows) - 1
+    return ("A larger batch averages the gradient over more rows (less noise) but takes fewer steps per epoch, "
+            "so the learning rate is scaled up with the batch size (roughly linearly) and lowered when the batch "
+            f"is decreased, to keep the progress per epoch and stability. Measured at the same lr {_timing_lr(r)}, one epoch "
+            f"at batch {fmt(rows[0]['batch_size'], 'int')} made {c(['batch_size_timing', 'rows', 0, 'updates_per_epoch'], 'int')} "
+            f"updates and reached validation accuracy {c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')}, "
+            f"at batch {fmt(rows[hi]['batch_size'], 'int')} {c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')} "
+            f"updates and {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')}.")
+
+
+def _q13(r: dict, c: _Cite) -> str:
+    big = _exp_with(r, n_layers=4, n_nodes=50)
+    small = _exp_with(r, n_layers=2, n_nodes=20)
+    if big is None or small is None:
+        raise KeyError("no 4 x 50 or 2 x 20 experiment")
+    return (f"The 4 x 50 network has {c(['experiments', big, 'params'], 'int')} trainable parameters, the 2 x 20 "
+            f"network {c(['experiments', small, 'params'], 'int')} (92 x 50 + 50, then 3 x (50 x 50 + 50), then 51, "
+            "against 92 x 20 + 20, 20 x 20 + 20, 21).")
+
+
+def _pair(r: dict, **change: Any) -> tuple[str, str]:
+    base = _exp_with(r, **_BASE)
+    other = _exp_with(r, **{**_BASE, **change})
+    if base is None or other is None:
+        raise KeyError(f"no 2 x 20 experiment with {change}")
+    return base, other
+
+
+def _q14(r: dict, c: _Cite) -> str:
+    base, bn = _pair(r, batch_norm=True)
+    e = r["experiments"]
+    return ("Batch normalisation re-centres and re-scales each layer's outputs over the batch, so the next layer "
+            "sees inputs of a stable scale while the weights change: sigmoids stay out of saturation, gradients "
+            "keep their size through many layers, and higher learning rates train deep stacks. Here 2 x 20 with "
+            f"batch normalisation reached test accuracy {c(['experiments', bn, 'test', 'accuracy'], 'acc')} "
+            f"(balanced {c(['experiments', bn, 'test', 'balanced_accuracy'], 'acc')}) against "
+            f"{c(['experiments', base, 'test', 'accuracy'], 'acc')} (balanced "
+            f"{c(['experiments', base, 'test', 'balanced_accuracy'], 'acc')}) without; its balanced accuracy "
+            f"{_trend(e[bn]['test']['balanced_accuracy'], e[base]['test']['balanced_accuracy'])}.")
+
+
+def _q15(r: dict, c: _Cite) -> str:
+    base, drop = _pair(r, dropout=0.5)
+    e = r["experiments"]
+    new, old = e[drop]["history"]["val_accuracy"][-1], e[base]["history"]["val_accuracy"][-1]
+    return (f"With dropout 0.5 the final validation accuracy {_trend(new, old)}: "
+            f"{c(['experiments', drop, 'history', 'val_accuracy', -1], 'acc')} against "
+            f"{c(['experiments', base, 'history', 'val_accuracy', -1], 'acc')} without. Training accuracy, "
+            f"measured with dropout on, ended at {c(['experiments', drop, 'history', 'accuracy', -1], 'acc')}: "
+            "dropout handicaps only training, so validation accuracy can sit above training accuracy.")
+
+
+def _q16(r: dict, c: _Cite) -> str:
+    base, drop = _pair(r, dropout=0.5)
+    e = r["experiments"]
+    t_new, t_old = e[drop]["test"]["accuracy"], e[base]["test"]["accuracy"]
+    b_new, b_old = e[drop]["test"]["balanced_accuracy"], e[base]["test"]["balanced_accuracy"]
+    return (f"Test accuracy {_trend(t_new, t_old)} with dropout: {c(['experiments', drop, 'test', 'accuracy'], 'acc')} "
+            f"against {c(['experiments', base, 'test', 'accuracy'], 'acc')} without; balanced accuracy "
+            f"{_trend(b_new, b_old)} ({c(['experiments', drop, 'test', 'balanced_accuracy'], 'acc')} against "
+            f"{c(['experiments', base, 'test', 'balanced_accuracy'], 'acc')}). Dropout helps most where a model "
+            f"overfits; a 2 x 20 network trained for {fmt(e[drop]['settings']['epochs'], 'int')} epochs on "
+            f"{fmt(r['data']['split']['train'], 'int')} rows hardly can.")
+
+
+def _describe_config(p: dict) -> str:
+    bits = [f"{p['n_layers']} x {p['n_nodes']} {p['activation']}", f"{p['optimizer']} lr {fmt(p['lr'], 'num')}"]
+    if p.get("batch_norm"):
+        bits.append("batch normalisation")
+    if p.get("dropout"):
+        bits.append(f"dropout {fmt(p['dropout'], 'num')}")
+    return ", ".join(bits)
+
+
+def _q17(r: dict, c: _Cite) -> str:
+    s = r["search"]
+    text = (f"The search ran {c(['search', 'trials_run'], 'int')} Optuna trials in "
+            f"{c(['search', 'wall_s'], 's')} and chose {_describe_config(s['best']['params'])}; trained for "
+            f"{c(['search', 'final', 'settings', 'epochs'], 'int')} epochs on the full training split it reached "
+            f"test accuracy {c(['search', 'final', 'test', 'accuracy'], 'acc')} (balanced "
+            f"{c(['search', 'final', 'test', 'balanced_accuracy'], 'acc')}).")
+    d = s.get("depth_timing") or []
+    if len(d) >= 2:
+        text += (f" Training time per epoch grew from {c(['search', 'depth_timing', 0, 'seconds_per_epoch'], 's')} at "
+                 f"{fmt(d[0]['n_layers'], 'int')} layers to {c(['search', 'depth_timing', -1, 'seconds_per_epoch'], 's')} "
+                 f"at {fmt(d[-1]['n_layers'], 'int')} layers of {fmt(d[-1]['n_nodes'], 'int')} nodes "
+                 f"({c(['search', 'depth_slowdown'], 'x')}).")
+    return text
+
+
+def _q18(r: dict, c: _Cite) -> str:
+    m = r["mc_dropout"]
+    return (f"Over {c(['mc_dropout', 'passes'], 'int')} passes of the test set with dropout "
+            f"{fmt(m['dropout'], 'num')} left on, accuracy had mean {c(['mc_dropout', 'accuracy', 'mean'], 'acc')} and "
+            f"sd {c(['mc_dropout', 'accuracy', 'sd'], 'num')} (the same model with dropout off: "
+            f"{c(['mc_dropout', 'deterministic_accuracy'], 'acc')}); per packet, the predicted probability varied "
+            f"with a mean sd of {c(['mc_dropout', 'per_packet_sd', 'mean'], 'num')}.")
+
+
+def _q19(r: dict, c: _Cite) -> str:
+    return (f"Over {c(['cross_validation', 'folds'], 'int')} stratified folds (shuffled, random_state "
+            f"{r['cross_validation']['seed']}, class weights per fold) the test accuracy had mean "
+            f"{c(['cross_validation', 'accuracy', 'mean'], 'acc')} and sd {c(['cross_validation', 'accuracy', 'sd'], 'num')}.")
+
+
+def _q20(r: dict, c: _Cite) -> str:
+    return ("Dropout needs one trained network: its uncertainty estimate took "
+            f"{c(['mc_dropout', 'passes_seconds'], 's')} for {c(['mc_dropout', 'passes'], 'int')} test passes on top "
+            f"of one training run, while cross-validation trained {c(['cross_validation', 'folds'], 'int')} networks "
+            f"in {c(['cross_validation', 'seconds'], 's')}; for a network that takes 24 hours to train, CV costs k "
+            "days and MC dropout about one. (They measure different things: MC dropout the model's uncertainty "
+            "for one training run, CV the spread over training sets.)")
+
+
+def _q21(r: dict, c: _Cite) -> str:
+    g = r["regression"]
+    return ("Replace the final sigmoid with a linear unit (no activation) and the binary cross-entropy with "
+            "mean squared error, and report MAE / RMSE / R^2 instead of accuracy. Done here: the same 2-layer "
+            f"network predicting {g['target']} ({g['target_meaning']}) from {c(['regression', 'n_inputs'], 'int')} "
+            f"other features reached R^2 {c(['regression', 'test', 'r2'], 'num')} and MAE "
+            f"{c(['regression', 'test', 'mae'], 'num')} {g['units']} on the test split (always predicting the "
+            f"training mean: MAE {c(['regression', 'mean_baseline', 'mae'], 'num')}).")
+
+
+# The parts of results.json each answer needs; without them it says the part was not run.
+_NEEDS: dict[int, tuple[str, ...]] = {
+    1: ("hardware",), 2: ("hardware",), 3: ("hardware", "data", "experiments"), 4: ("data",),
+    5: ("tree_baseline", "experiments"), 6: ("experiments",), 13: ("experiments",), 14: ("experiments",),
+    15: ("experiments",), 16: ("experiments",), 17: ("search",), 18: ("mc_dropout",), 19: ("cross_validation",),
+    20: ("cross_validation", "mc_dropout"), 21: ("regression",),
+    **{q: ("batch_size_timing", "data") for q in range(7, 13)},
+}
+
+_ANSWERS: dict[int, Answer] = {
+    1: _q1, 2: _q2, 3: _q3, 4: _q4, 5: _q5, 6: _q6, 7: _q7, 8: _q8, 9: _q9, 10: _q10, 11: _q11,
+    12: _q12, 13: _q13, 14: _q14, 15: _q15, 16: _q16, 17: _q17, 18: _q18, 19: _q19, 20: _q20, 21: _q21,
+}
+
+
+def _best_experiment(r: dict) -> str:
+    """The lab experiment with the highest test balanced accuracy."""
+    exps = r["experiments"]
+    if not exps:
+        raise KeyError("no experiments")
+    return max(exps, key=lambda n: exps[n]["test"]["balanced_accuracy"])
+
+
+def findings(r: dict) -> list[dict[str, Any]]:
+    """The lab's qualitative findings, each checked against the measurements.
+
+    Returns dicts with ``claim`` (what the lab found), ``holds`` (True / False) and ``text`` (what was
+    measured, quoting numbers with their evidence as in :func:`answer_questions`).
+    """
+    out = []
+
+    def add(claim: str, fn: Callable[[_Cite], tuple[bool, str]]) -> None:
+        c = _Cite(r)
+        try:
+            holds, text = fn(c)
+        except KeyError:
+            return
+        out.append({"claim": claim, "holds": holds, "text": text, "evidence": c.evidence})
+
+    def stuck(c: _Cite) -> tuple[bool, str]:
+        name = _exp_with(r, **{**_BASE, "class_weight": "none"})
+        if name is None:
+            raise KeyError("no unweighted 2 x 20")
+        t = r["experiments"][name]["test"]
+        holds = t["positive_rate"] in (0.0, 1.0)
+        verdict = "it predicted one class for every packet, as in the lab" if holds else (
+            "it did not predict a single class for every test packet, unlike the lab's run")
+        return holds, (f"2 x 20 sigmoid SGD without class weights: test accuracy {c(['experiments', name, 'test', 'accuracy'], 'acc')} "
+                       f"against the naive {c(['data', 'test_naive_accuracy'], 'acc')}, balanced accuracy "
+                       f"{c(['experiments', name, 'test', 'balanced_accuracy'], 'acc')}, share of packets predicted "
+                       f"malicious {c(['experiments', name, 'test', 'positive_rate'], 'acc')}: {verdict}.")
+
+    def weights(c: _Cite) -> tuple[bool, str]:
+        a = _exp_with(r, **{**_BASE, "class_weight": "none"})
+        b = _exp_with(r, **_BASE)
+        if a is None or b is None:
+            raise KeyError("no pair")
+        new, old = r["experiments"][b]["test"]["balanced_accuracy"], r["experiments"][a]["test"]["balanced_accuracy"]
+        return new > old, (f"Balanced class weights took the 2 x 20 network's balanced accuracy from "
+                           f"{c(['experiments', a, 'test', 'balanced_accuracy'], 'acc')} to "
+                           f"{c(['experiments', b, 'test', 'balanced_accuracy'], 'acc')} (it {_trend(new, old)}).")
+
+    def better_than_naive(c: _Cite) -> tuple[bool, str]:
+        best = _best_experiment(r)
+        acc = r["experiments"][best]["test"]["accuracy"]
+        return acc > r["data"]["test_naive_accuracy"], (
+            f"The best lab network ({r['experiments'][best]['title']}) scored test accuracy "
+            f"{c(['experiments', best, 'test', 'accuracy'], 'acc')} against the naive classifier's "
+            f"{c(['data', 'test_naive_accuracy'], 'acc')}.")
+
+    def relu_adam(c: _Cite) -> tuple[bool, str]:
+        base, relu = _pair(r, activation="relu")
+        _, adam = _pair(r, optimizer="adam")
+        e = r["experiments"]
+        b = e[base]["test"]["balanced_accuracy"]
+        holds = e[relu]["test"]["balanced_accuracy"] > b and e[adam]["test"]["balanced_accuracy"] > b
+        return holds, (f"ReLU and Adam each against the sigmoid SGD 2 x 20 (balanced accuracy "
+                       f"{c(['experiments', base, 'test', 'balanced_accuracy'], 'acc')}): ReLU "
+                       f"{c(['experiments', relu, 'test', 'balanced_accuracy'], 'acc')}, Adam "
+                       f"{c(['experiments', adam, 'test', 'balanced_accuracy'], 'acc')}.")
+
+    def tree(c: _Cite) -> tuple[bool, str]:
+        t = r.get("tree_baseline")
+        if not t:
+            raise KeyError("no tree baseline")
+        gap = t["gap"]["balanced_accuracy"]
+        return gap > 0, (f"LightGBM on the same split: test accuracy {c(['tree_baseline', 'test', 'accuracy'], 'acc')}, "
+                         f"balanced {c(['tree_baseline', 'test', 'balanced_accuracy'], 'acc')}, against the best "
+                         f"network's balanced {c(['tree_baseline', 'best_dnn', 'balanced_accuracy'], 'acc')} "
+                         f"({t['best_dnn']['title']}): tree minus network "
+                         f"{c(['tree_baseline', 'gap', 'balanced_accuracy'], 'num')}, "
+                         + ("the tree does better." if gap > 0 else "the network does as well or better."))
+
+    add("2 x 20 sigmoid SGD without class weights gets stuck at the majority class", stuck)
+    add("Balanced class weights lift balanced accuracy", weights)
+    add("The networks beat the naive classifier", better_than_naive)
+    add("ReLU and Adam each beat the sigmoid SGD network", relu_adam)
+    add("Dense networks are not the best model for tabular data (a tree model does better)", tree)
+    return out

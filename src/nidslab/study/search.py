@@ -1,0 +1,121 @@
+"""Part 19: the best configuration, by an Optuna TPE search, and training time against depth.
+
+Trials train on a seeded subsample of the training split for a few epochs and are scored by their
+balanced accuracy on the whole validation split (plain accuracy would reward predicting the majority
+class). The search stops at the trial budget or the time budget, whichever comes first. The best
+configuration is then trained on the whole training split for ``final_epochs`` and scored on the test
+split, which the search never saw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nidslab.study.config import Search
+
+Arrays = tuple[np.ndarray, np.ndarray]
+#: train_eval(settings, train, validation, test) -> (result dict with "test" metrics, trained model)
+TrainEval = Callable[[dict[str, Any], Arrays, Arrays | None, Arrays], tuple[dict[str, Any], Any]]
+Detail = Callable[[int, int | None, str], None]
+
+OBJECTIVE = "validation balanced accuracy"
+
+
+def _suggest(trial: Any, cfg: Search) -> dict[str, Any]:
+    p = {
+        "n_layers": trial.suggest_int("n_layers", *cfg.n_layers),
+        "n_nodes": trial.suggest_int("n_nodes", *cfg.n_nodes, log=True),
+        "activation": trial.suggest_categorical("activation", list(cfg.activation)),
+        "optimizer": trial.suggest_categorical("optimizer", list(cfg.optimizer)),
+        "lr": trial.suggest_float("lr", *cfg.lr, log=True),
+        "batch_norm": trial.suggest_categorical("batch_norm", list(cfg.batch_norm)),
+    }
+    lo, hi = cfg.dropout
+    p["dropout"] = trial.suggest_float("dropout", lo, hi) if hi > lo else lo
+    return p
+
+
+def settings_of(params: dict[str, Any], cfg: Search, epochs: int) -> dict[str, Any]:
+    """Full experiment settings (as :meth:`Experiment.settings`) for searched ``params``."""
+    return {**params, "batch_size": cfg.batch_size, "epochs": epochs, "class_weight": cfg.class_weight}
+
+
+def run_search(cfg: Search, train: Arrays, validation: Arrays, test: Arrays, train_eval: TrainEval, *,
+               seed: int = 0, detail: Detail | None = None) -> tuple[dict[str, Any], Any]:
+    """Search, then train the best configuration on the whole training split.
+
+    Returns (the ``search`` part of results.json, the final trained model). The dict holds ``trials``
+    (number, params, value, accuracy, seconds), ``best`` (params, value), ``final`` (an experiment
+    result on the test split), the budgets, and the wall time.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rng = np.random.default_rng(seed)
+    n = len(train[1])
+    rows = np.sort(rng.choice(n, size=max(1, int(round(cfg.fraction * n))), replace=False)) if cfg.fraction < 1 else None
+    sub = (train[0][rows], train[1][rows]) if rows is not None else train
+    trials: list[dict[str, Any]] = []
+
+    def objective(trial: Any) -> float:
+        params = _suggest(trial, cfg)
+        start = time.perf_counter()
+        result, _ = train_eval(settings_of(params, cfg, cfg.epochs), sub, None, validation)
+        value = result["test"]["balanced_accuracy"]
+        value = 0.0 if value is None or not np.isfinite(value) else float(value)
+        trials.append({"number": trial.number, "params": params, "value": value,
+                       "accuracy": result["test"]["accuracy"], "seconds": time.perf_counter() - start})
+        if detail:
+            detail(len(trials), cfg.trials, f"trial {trial.number}: {OBJECTIVE} {value:.4f}")
+        return value
+
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(1, cfg.trials // 3)))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=cfg.trials, timeout=cfg.timeout_s)
+    wall = time.perf_counter() - start
+
+    best = max(trials, key=lambda t: t["value"])
+    if detail:
+        detail(len(trials), cfg.trials, f"training the best configuration for {cfg.final_epochs} epochs")
+    final, model = train_eval(settings_of(best["params"], cfg, cfg.final_epochs), train, validation, test)
+    final["title"] = "best configuration found by the search"
+    final["part"] = "Part 19"
+    out = {
+        "seed": seed,
+        "sampler": "Optuna TPE",
+        "objective": OBJECTIVE,
+        "trials_budget": cfg.trials,
+        "timeout_s": cfg.timeout_s,
+        "trials_run": len(trials),
+        "wall_s": wall,
+        "epochs": cfg.epochs,
+        "train_rows": int(len(sub[1])),
+        "space": {"n_layers": list(cfg.n_layers), "n_nodes": list(cfg.n_nodes), "activation": list(cfg.activation),
+                  "optimizer": list(cfg.optimizer), "lr": list(cfg.lr), "batch_norm": list(cfg.batch_norm),
+                  "dropout": list(cfg.dropout)},
+        "trials": trials,
+        "best": {"params": best["params"], "value": best["value"], "trial": best["number"]},
+        "final": final,
+    }
+    return out, model
+
+
+def depth_timing(cfg: Search, best_params: dict[str, Any], train: Arrays, train_eval: TrainEval,
+                 *, detail: Detail | None = None) -> list[dict[str, Any]]:
+    """Seconds per training epoch for the best configuration at each depth in ``cfg.depth_timing``
+    (``cfg.depth_timing_nodes`` nodes per layer, whole training split). The fastest of
+    ``depth_timing_epochs`` epochs is kept, so one-off start-up costs do not count."""
+    out = []
+    for i, depth in enumerate(cfg.depth_timing):
+        params = {**best_params, "n_layers": depth, "n_nodes": cfg.depth_timing_nodes}
+        if detail:
+            detail(i, len(cfg.depth_timing), f"timing {depth} x {cfg.depth_timing_nodes}")
+        result, _ = train_eval(settings_of(params, cfg, cfg.depth_timing_epochs), train, None, None)
+        out.append({"n_layers": depth, "n_nodes": cfg.depth_timing_nodes, "params": result["params"],
+                    "seconds_per_epoch": float(min(result["history"]["epoch_seconds"]))})
+    return out

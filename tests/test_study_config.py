@@ -1,0 +1,104 @@
+"""The study file: the lab's own loads with the lab's settings; bad tables, keys and values are named."""
+
+from __future__ import annotations
+
+import pytest
+
+from nidslab.errors import ConfigError
+from nidslab.schema import LAB_FEATURES
+from nidslab.study.config import default_study_path, load_study
+
+
+def test_the_lab_study_has_the_lab_settings():
+    s = load_study()
+    assert s.source == str(default_study_path())
+    names = [e.name for e in s.experiments]
+    assert len(names) == 9
+    base = s.experiment("sigmoid_2x20")
+    assert (base.n_layers, base.n_nodes, base.activation, base.optimizer) == (2, 20, "sigmoid", "sgd")
+    assert (base.lr, base.batch_size, base.epochs, base.class_weight) == (0.1, 10_000, 20, "none")
+    assert s.experiment("balanced_2x20").class_weight == "balanced"
+    assert s.experiment("bigger_4x50").n_layers == 4 and s.experiment("bigger_4x50").n_nodes == 50
+    assert s.experiment("batchnorm_2x20").batch_norm
+    assert s.experiment("relu_2x20").activation == "relu"
+    assert s.experiment("adam_2x20").optimizer == "adam"
+    assert s.experiment("dropout_2x20").dropout == 0.5
+    assert s.batch_size_timing.batch_sizes == (100, 1_000, 10_000)
+    assert s.mc_dropout.passes == 100
+    assert (s.cross_validation.folds, s.cross_validation.seed) == (10, 1234)
+    assert s.search.trials >= 20
+    assert s.regression.target in LAB_FEATURES
+
+
+def test_quick_version_shrinks_every_count():
+    s = load_study()
+    q = s.quick_version()
+    assert q.is_quick and q.fraction < s.fraction
+    assert all(e.epochs <= s.quick.epochs for e in q.experiments)
+    assert q.mc_dropout.passes < s.mc_dropout.passes and q.cross_validation.folds < s.cross_validation.folds
+    assert q.search.trials < s.search.trials and q.batch_size_timing.max_rows > 0
+    assert q.quick_version() is q
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    return path
+
+
+MINIMAL = """
+[study]
+title = "mine"
+[experiments.a]
+n_layers = 3
+"""
+
+
+def test_a_minimal_study_takes_defaults_and_runs_only_what_it_names(tmp_path):
+    s = load_study(_write(tmp_path, MINIMAL))
+    assert s.title == "mine" and s.experiments[0].n_layers == 3 and s.experiments[0].n_nodes == 20
+    assert s.search is None and s.mc_dropout is None and s.tree_baseline is None
+
+
+def test_defaults_table_applies_to_every_experiment(tmp_path):
+    s = load_study(_write(tmp_path, "[defaults]\nepochs = 7\n[experiments.a]\n[experiments.b]\nepochs = 2\n"))
+    assert [e.epochs for e in s.experiments] == [7, 2]
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("[studdy]\ntitle = 'x'\n", ["[studdy]", "unknown table"]),
+        ("[experiments.a]\nnodes = 20\n", ["[experiments.a]", "'nodes'", "n_nodes"]),
+        ("[experiments.a]\nn_layers = 'two'\n", ["[experiments.a] n_layers", "an integer", "'two'"]),
+        ("[experiments.a]\nn_layers = 0\n", ["[experiments.a] n_layers", "at least 1"]),
+        ("[experiments.a]\nactivation = 'softmax'\n", ["[experiments.a] activation", "softmax"]),
+        ("[experiments.a]\ndropout = 1.5\n", ["[experiments.a] dropout", "[0, 1)"]),
+        ("[experiments.a]\nbatch_norm = 1\n", ["[experiments.a] batch_norm", "true or false"]),
+        ("[experiments.a]\nclass_weight = 'auto'\n", ["[experiments.a] class_weight"]),
+        ("[study]\nfraction = 0\n", ["[study] fraction", "(0, 1]"]),
+        ("[experiments.a]\n[cross_validation]\nexperiment = 'b'\n", ["[cross_validation] experiment", "'b'"]),
+        ("[experiments.a]\n[mc_dropout]\nexperiment = 'best'\n", ["[mc_dropout] experiment", "'best'"]),
+        ("[search]\nlr = [0.1]\n", ["[search] lr", "[low, high]"]),
+        ("[search]\noptimizer = ['sgd', 'lbfgs']\n", ["[search] optimizer"]),
+        ("[regression]\ntarget = 'HH_L0.1_size'\n", ["[regression] target", "Kitsune feature"]),
+        ("[batch_size_timing]\nexperiment = 'a'\n[experiments.a]\n[quick]\nfolds = 1\n", ["[quick]", "folds"]),
+        ("[tree_baseline]\nspeed = 3\n", ["[tree_baseline]", "'speed'"]),
+        ("experiments = 3\n", ["[experiments] must be a table"]),
+    ],
+)
+def test_bad_study_files_name_the_table_and_key(tmp_path, text, names):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_study(path)
+    message = str(err.value)
+    assert str(path) in message
+    for name in names:
+        assert name in message, message
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_study(tmp_path / "none.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_study(_write(tmp_path, "[study\n"))

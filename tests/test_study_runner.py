@@ -1,0 +1,287 @@
+"""The study runner: per-part caching (resume, one changed experiment re-runs alone) and a quick study
+end to end through the CLI on a small generated dataset."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nidslab.study import runner
+from nidslab.study.config import load_study, parse_study
+
+SMALL = {
+    "study": {"title": "small", "seed": 0},
+    "defaults": {"epochs": 2},
+    "experiments": {"a": {"class_weight": "none"}, "b": {}, "c": {"n_nodes": 30}},
+    "cross_validation": {"experiment": "b", "folds": 2},
+}
+
+
+class FakeLab:
+    """Stands in for backend.Lab: records which parts ran, returns results shaped like the real ones."""
+
+    calls: list[str] = []
+    fail_at: str | None = None
+
+    def __init__(self, study):
+        from test_report import sample_results
+
+        self.sample = sample_results()
+        self.X_raw = np.arange(60, dtype=np.float32).reshape(20, 3)
+        self.y_all = (np.arange(20) % 2).astype(np.uint8)
+        self.device, self.threads = "cpu", None
+
+    @classmethod
+    def open(cls, study, data, *, detail):
+        return cls(study)
+
+    def _ran(self, part):
+        if part == FakeLab.fail_at:
+            raise KeyboardInterrupt(part)
+        FakeLab.calls.append(part)
+
+    def data_part(self):
+        self._ran("data")
+        return copy.deepcopy(self.sample["data"])
+
+    def experiment(self, e):
+        self._ran(e.name)
+        out = copy.deepcopy(self.sample["experiments"]["balanced_2x20"])
+        out["settings"] = e.settings()
+        return out
+
+    def cross_validation(self, c, e):
+        self._ran("cross_validation")
+        return copy.deepcopy(self.sample["cross_validation"])
+
+
+@pytest.fixture
+def fake_lab(monkeypatch):
+    monkeypatch.setattr(runner.backend, "Lab", FakeLab)
+    FakeLab.calls, FakeLab.fail_at = [], None
+    return FakeLab
+
+
+def _run(study, tmp_path, name, **kw):
+    return runner.run_study(study, data="fake", out_dir=tmp_path / name, cache_dir=tmp_path / "cache", **kw)
+
+
+def test_plan_lists_every_part_in_the_lab_order():
+    parts = runner.plan(load_study())
+    assert parts[0] == "data" and parts[1] == "experiments/sigmoid_2x20"
+    assert parts[-6:] == ["batch_size_timing", "search", "mc_dropout", "cross_validation", "regression",
+                          "tree_baseline"]
+
+
+def test_a_second_run_comes_from_the_cache(fake_lab, tmp_path):
+    study = parse_study(copy.deepcopy(SMALL))
+    first = _run(study, tmp_path, "r1")
+    assert fake_lab.calls == ["data", "a", "b", "c", "cross_validation"]
+    assert set(runner.TOP_KEYS) <= set(first)
+    fake_lab.calls.clear()
+    second = _run(study, tmp_path, "r2")
+    assert fake_lab.calls == []
+    assert all(p["cached"] for p in second["meta"]["parts"].values())
+    assert second["experiments"] == first["experiments"]
+    assert (tmp_path / "r2" / "report.html").is_file() and (tmp_path / "r2" / "results.json").is_file()
+    fake_lab.calls.clear()
+    _run(study, tmp_path, "r3", fresh=True)
+    assert fake_lab.calls == ["data", "a", "b", "c", "cross_validation"]
+
+
+def test_one_changed_experiment_reruns_alone(fake_lab, tmp_path):
+    _run(parse_study(copy.deepcopy(SMALL)), tmp_path, "r1")
+    changed = copy.deepcopy(SMALL)
+    changed["experiments"]["c"]["n_nodes"] = 40
+    fake_lab.calls.clear()
+    out = _run(parse_study(changed), tmp_path, "r2")
+    assert fake_lab.calls == ["c"]
+    assert out["experiments"]["c"]["settings"]["n_nodes"] == 40
+    # the cross-validation reuses experiment b, which did not change
+    changed["experiments"]["b"]["lr"] = 0.05
+    fake_lab.calls.clear()
+    _run(parse_study(changed), tmp_path, "r3")
+    assert fake_lab.calls == ["b", "cross_validation"]
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(fake_lab, tmp_path):
+    study = parse_study(copy.deepcopy(SMALL))
+    fake_lab.fail_at = "c"
+    with pytest.raises(KeyboardInterrupt):
+        _run(study, tmp_path, "r1")
+    assert fake_lab.calls == ["data", "a", "b"]
+    assert not (tmp_path / "r1" / "results.json").exists()
+    fake_lab.calls.clear()
+    fake_lab.fail_at = None
+    out = _run(study, tmp_path, "r2")
+    assert fake_lab.calls == ["c", "cross_validation"]
+    assert [p["cached"] for p in out["meta"]["parts"].values()] == [True, True, True, False, False]
+
+
+def test_new_run_dirs_and_latest_link(tmp_path):
+    a = runner.new_run_dir(tmp_path)
+    b = runner.new_run_dir(tmp_path)
+    assert a != b and a.parent == b.parent == tmp_path
+    runner.link_latest(tmp_path, a)
+    runner.link_latest(tmp_path, b)
+    assert (tmp_path / "latest").resolve() == b.resolve()
+
+
+# ----------------------------------------------------------------------------- end to end (real modules)
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset():
+    """A small Kitsune-schema dataset with a learnable signal, imported under a name nidslab opens."""
+    try:
+        from nidslab.data import import_dataset
+    except ImportError as exc:
+        pytest.skip(f"nidslab.data (import_dataset) is not available yet: {exc}")
+
+    rng = np.random.default_rng(0)
+    n = 12_000
+    y = np.ones(n, dtype=np.uint8)
+    y[: int(0.16 * n)] = 0
+    X = rng.lognormal(mean=3.0, sigma=1.0, size=(n, 115)).astype(np.float32)
+    X[:, 30:60] *= (1.0 + 0.8 * y)[:, None]
+    import_dataset(X, y, "study-tiny")
+    return "study-tiny"
+
+
+QUICK_E2E = """
+[study]
+title = "quick end to end"
+random_chance_draws = 50
+[defaults]
+epochs = 2
+[experiments.sigmoid_2x20]
+class_weight = "none"
+[experiments.balanced_2x20]
+[experiments.bigger_4x50]
+n_layers = 4
+n_nodes = 50
+[experiments.batchnorm_2x20]
+batch_norm = true
+[experiments.relu_2x20]
+activation = "relu"
+[experiments.adam_2x20]
+optimizer = "adam"
+[experiments.dropout_2x20]
+dropout = 0.5
+[batch_size_timing]
+experiment = "balanced_2x20"
+batch_sizes = [100, 1000, 10000]
+max_rows = 2000
+[search]
+trials = 3
+timeout_s = 20
+epochs = 1
+final_epochs = 2
+depth_timing = [2, 4]
+depth_timing_epochs = 1
+[mc_dropout]
+passes = 5
+[cross_validation]
+experiment = "balanced_2x20"
+folds = 2
+[regression]
+epochs = 2
+[tree_baseline]
+n_estimators = 10
+[quick]
+fraction = 0.5
+"""
+
+
+@pytest.mark.slow
+def test_quick_study_end_to_end_through_the_cli(tiny_dataset, tmp_path):
+    from nidslab.cli import app
+
+    study = tmp_path / "quick.toml"
+    study.write_text(QUICK_E2E)
+    cli = CliRunner()
+    result = cli.invoke(app, ["lab", "--study", str(study), "--data", tiny_dataset, "--quick", "--out",
+                              str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    latest = tmp_path / "runs" / "latest"
+    results = json.loads((latest / "results.json").read_text())
+    assert set(runner.TOP_KEYS) <= set(results) <= set(runner.TOP_KEYS) | {"meta"}
+    assert results["meta"]["quick"] and results["data"]["rows"] == 12_000
+    assert results["data"]["split"]["train"] + results["data"]["split"]["validation"] + \
+        results["data"]["split"]["test"] == 6_000
+    for e in results["experiments"].values():
+        assert len(e["history"]["loss"]) == 2 and 0.0 <= e["test"]["accuracy"] <= 1.0
+    assert results["experiments"]["bigger_4x50"]["params"] == 12_351
+    assert len(results["mc_dropout"]["accuracy"]["per_pass"]) == 5
+    assert len(results["cross_validation"]["accuracy"]["per_fold"]) == 2
+    assert [r["updates_per_epoch"] for r in results["batch_size_timing"]["rows"]] == [
+        -(-results["data"]["split"]["train"] // b) for b in (100, 1000, 10000)]
+    for q in results["questions"]:
+        assert q["evidence"], q
+        for ev in q["evidence"]:
+            assert ev["text"] in q["answer"]
+    html = (latest / "report.html").read_text()
+    assert all(q["answer"].replace("'", "&#x27;") in html for q in results["questions"])
+
+    # the report is rebuilt from results.json alone
+    (latest / "report.html").unlink()
+    again = cli.invoke(app, ["lab", "report", str(latest)])
+    assert again.exit_code == 0, again.output
+    assert (latest / "report.html").read_text() == html
+
+    # a second run is served from the cache
+    result = cli.invoke(app, ["lab", "--study", str(study), "--data", tiny_dataset, "--quick", "--out",
+                              str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    second = json.loads((tmp_path / "runs" / "latest" / "results.json").read_text())
+    assert all(p["cached"] for p in second["meta"]["parts"].values())
+    assert second["experiments"] == results["experiments"]
+
+
+def test_bad_study_file_is_a_one_line_cli_error(tmp_path):
+    from nidslab.cli import app
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[experiments.a]\nn_nodes = -1\n")
+    result = CliRunner().invoke(app, ["lab", "--study", str(bad), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    # (the table name itself is in the ConfigError; see test_study_config.py for the message in full)
+    assert "bad.toml" in result.output and "n_nodes must be at least 1" in result.output
+    assert "Traceback" not in result.output
+
+
+# ----------------------------------------------------------------------------- hardware
+
+
+def test_hardware_is_read_from_this_machine():
+    import os
+
+    from nidslab.study.hardware import describe_hardware
+
+    h = describe_hardware()
+    assert h["cpu"]["logical_cores"] == os.cpu_count()
+    assert 1 <= h["cpu"]["usable_cores"] <= os.cpu_count()
+    assert h["cpu"]["model"] and h["memory_bytes"] > 0
+
+
+def test_cuda_cores_from_sm_count_and_compute_capability():
+    from nidslab.study.hardware import cuda_cores
+
+    assert cuda_cores(8, 6, 82) == 10_496      # RTX 3090, the lab's card
+    assert cuda_cores(9, 0, 132) == 16_896     # H100 SXM
+    assert cuda_cores(8, 0, 108) == 6_912      # A100
+    assert cuda_cores(1, 0, 10) is None
+
+
+def test_peak_memory_sees_an_allocation():
+    from nidslab.study.hardware import PeakMemory
+
+    with PeakMemory(gpu=False) as peak:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        block.sum()
+        del block
+    assert peak.kind == "cpu-rss" and peak.bytes >= 48 * 2**20
