@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -26,6 +27,9 @@ def lab(
     quick: bool = typer.Option(False, "--quick", help="A fraction of the data, fewer epochs, passes, folds, trials."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder for runs: writes OUT/TIMESTAMP/ and OUT/latest."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore cached results of earlier runs; recompute every part."),
+    fraction: float = typer.Option(None, "--fraction", min=0.0, max=1.0,
+                                   help="Share of the rows to use, e.g. 0.5 or 0.25 (the lab's half and quarter "
+                                        "datasets); overrides the study file."),
 ) -> None:
     """Run the study: results.json, report.html and report.md in OUT/TIMESTAMP/ (OUT/latest points at it).
 
@@ -37,6 +41,10 @@ def lab(
     from nidslab.study import link_latest, load_study, new_run_dir, run_study
 
     spec = load_study(study)
+    if fraction is not None:
+        if fraction <= 0:
+            raise typer.BadParameter("--fraction must be in (0, 1]")
+        spec = dataclasses.replace(spec, fraction=fraction)
     start = time.perf_counter()
     run_dir = new_run_dir(out)
     console.print(f"[bold]nidslab lab[/bold]: {spec.title}" + (" [yellow](quick)[/yellow]" if quick else ""))

@@ -4,7 +4,7 @@ Names are imported lazily so that ``import nidslab.data`` (and the CLI's start-u
 pyarrow is loaded only by the readers, urllib only by the downloader.
 
     read_features, read_labels, read_table      nidslab.data.readers
-    download, KITSUNE_ATTACKS                     nidslab.data.download
+    download, KITSUNE_ATTACKS                     nidslab.data.downloader
     Dataset, open_dataset, import_dataset,
     write_dataset, list_datasets, DEFAULT_DATASET nidslab.data.datasets
     describe, Description                         nidslab.data.description
@@ -19,7 +19,7 @@ import importlib
 
 _WHERE = {
     "read_features": "readers", "read_labels": "readers", "read_table": "readers",
-    "download": "download", "KITSUNE_ATTACKS": "download",
+    "download": "downloader", "KITSUNE_ATTACKS": "downloader",
     "Dataset": "datasets", "open_dataset": "datasets", "import_dataset": "datasets",
     "write_dataset": "datasets", "list_datasets": "datasets", "remove_dataset": "datasets",
     "default_dataset": "datasets", "DEFAULT_DATASET": "datasets", "BUILTIN_DATASETS": "datasets",
