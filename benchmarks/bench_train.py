@@ -15,7 +15,8 @@ weights where the lab used them). TensorFlow is needed only here; make a separat
     /tmp/benchenv/bin/pip install -e . --no-deps
     /tmp/benchenv/bin/python benchmarks/bench_train.py [--configs 2x20,10x80bn] [--batch-sizes 10000]
 
-Without TensorFlow the Keras column is left empty. The script also measures this CPU's fp32 matmul
+Without TensorFlow the Keras column is left empty. ``--quick`` times only nidslab on 2x20 and 4x50
+at batch 10,000 (a smoke test of the trainer's speed). The script also measures this CPU's fp32 matmul
 throughput and, per configuration, the time the epoch's matrix multiplications alone would take at it.
 ``--markdown FILE`` writes the table as markdown.
 """
@@ -229,7 +230,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--skip", default="", help="comma-separated: keras, dataloader")
     ap.add_argument("--markdown", help="also write the table to this markdown file")
+    ap.add_argument("--quick", action="store_true",
+                    help="2x20 and 4x50 at batch 10,000, nidslab only, best of 3 (about 15 s)")
     args = ap.parse_args()
+    if args.quick:
+        args.configs, args.batch_sizes, args.skip, args.repeats = "2x20,4x50", "10000", "keras,dataloader", 3
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import torch

@@ -28,12 +28,40 @@ def test_a_bad_spec_is_one_red_line_and_exit_code_2():
     assert "activation must be one of" in r.output and "Traceback" not in r.output
 
 
-def test_curves_png_is_written(tmp_path):
+def test_loss_and_accuracy_pngs_are_written(tmp_path):
     from nidslab.cli.model import write_curves
 
-    write_curves(tmp_path / "c.png", {"loss": [0.5, 0.4], "val_loss": [0.6, 0.5], "accuracy": [0.8, 0.9],
-                                      "val_accuracy": [0.7, 0.8]})
-    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    paths = write_curves(tmp_path, {"loss": [0.5, 0.4], "val_loss": [0.6, 0.5], "accuracy": [0.8, 0.9],
+                                    "val_accuracy": [0.7, 0.8]})
+    assert [p.name for p in paths] == ["loss.png", "accuracy.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+    # A regression head has no accuracy curve.
+    assert [p.name for p in write_curves(tmp_path / "r", {"loss": [1.0, 0.5], "accuracy": []})] == ["loss.png"]
+
+
+def test_train_writes_a_model_folder_with_curves_then_evaluate_reads_it(tmp_path):
+    try:
+        from nidslab.data.datasets import write_dataset
+    except ImportError as exc:
+        pytest.skip(f"nidslab.data (write_dataset) is not available yet: {exc}")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1200, schema.N_FEATURES)).astype(np.float32)
+    y = (rng.random(1200) < 0.8).astype(np.uint8)
+    X[:, schema.indices(schema.LAB_FEATURES)[:5]] += 1.5 * y[:, None]  # five informative lab features
+    write_dataset(tmp_path / "ds", X, y)
+    out = tmp_path / "m"
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "ds"), "-o", str(out), "--epochs", "4",
+                            "--batch-size", "50", "--optimizer", "adam", "--lr", "0.05", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert {"loss.png", "accuracy.png", "weights.pt", "spec.json", "history.json"} <= {p.name for p in out.iterdir()}
+    assert not (tmp_path / ".m.checkpoint").exists()  # the checkpoint goes once the model is saved
+    from nidslab.saved_model import load_model
+
+    saved = load_model(out)
+    assert len(saved.history["loss"]) == 4 and saved.metrics["test"]["balanced_accuracy"] > 0.8
+    r = runner.invoke(app, ["evaluate", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "balanced_accuracy" in r.output
 
 
 @pytest.fixture()

@@ -39,7 +39,14 @@ def test_binary_metrics_agree_with_sklearn():
     assert r["f1"] == pytest.approx(metrics.f1_score(y, pred))
     assert r["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, p), rel=1e-6)
     assert r["brier"] == pytest.approx(np.mean((p - y) ** 2), rel=1e-5)
+    assert r["precision"] == pytest.approx(metrics.precision_score(y, pred))
+    assert r["recall"] == pytest.approx(metrics.recall_score(y, pred))
+    assert r["pr_auc"] == pytest.approx(metrics.average_precision_score(y, p), rel=1e-6)
+    assert r["log_loss"] == pytest.approx(metrics.log_loss(y, p), rel=1e-5)
+    assert r["brier"] == pytest.approx(metrics.brier_score_loss(y, p), rel=1e-5)
     assert r["loss"] == pytest.approx(r["log_loss"], rel=1e-4)
+    assert r["ece"] == pytest.approx(expected_calibration_error(y, p), rel=1e-5)
+    assert 0 < r["balanced_accuracy"] < 1 and 0 < r["precision"] < 1 and 0 < r["recall"] < 1  # not degenerate
     (tn, fp), (fn, tp) = r["confusion_matrix"]
     assert (tn + fp, fn + tp) == (int((y == 0).sum()), int((y == 1).sum()))
     assert tp == int(((pred == 1) & (y == 1)).sum())
@@ -49,6 +56,14 @@ def test_one_class_leaves_undefined_metrics_empty():
     m, X, _ = model_and_data()
     r = evaluate(m, X, np.zeros(len(X), dtype=np.uint8))
     assert r["roc_auc"] is None and r["balanced_accuracy"] is None and r["accuracy"] >= 0
+
+
+def test_ece_by_hand_on_two_bins():
+    # 15 bins of width 1/15: p 0.05 falls in bin 0, p 0.95 in bin 14.
+    y = np.array([0, 0, 1, 1, 1, 0])
+    p = np.array([0.05, 0.05, 0.05, 0.95, 0.95, 0.95])
+    # bin 0: |1/3 - 0.05| over 3 rows; bin 14: |2/3 - 0.95| over 3 rows; weighted by 3/6 each.
+    assert expected_calibration_error(y, p) == pytest.approx(0.5 * abs(1 / 3 - 0.05) + 0.5 * abs(2 / 3 - 0.95))
 
 
 def test_ece_of_a_calibrated_and_a_confident_wrong_predictor():
@@ -67,6 +82,7 @@ def test_regression_metrics():
     r = evaluate(m, X, t)
     pred = predict_scores(m, X).astype(np.float64)
     assert r["mae"] == pytest.approx(np.abs(pred - t).mean(), rel=1e-5)
+    assert r["rmse"] == pytest.approx(np.sqrt(metrics.mean_squared_error(t, pred)), rel=1e-5)
     assert r["rmse"] == pytest.approx(np.sqrt(r["loss"]))
     assert r["r2"] == pytest.approx(metrics.r2_score(t, pred), rel=1e-5)
 

@@ -40,7 +40,9 @@ def test_class_weighted_loss_equals_the_hand_computed_value():
     w = np.where(y == 1, 0.25, 3.0)
     h = fit(model, (X, y), lr=0.0, batch_size=8, epochs=1, class_weight={0: 3.0, 1: 0.25})
     # Keras: weighted sum over the batch divided by the batch size.
-    assert h.loss[0] == pytest.approx(float(np.mean(w * bce)), rel=1e-5)
+    assert h.loss[0] == pytest.approx(float(np.sum(w * bce) / len(y)), rel=1e-5)
+    # ... not the sum divided by the sum of the weights (Keras 3's opt-in "mean_with_sample_weight").
+    assert h.loss[0] != pytest.approx(float(np.sum(w * bce) / np.sum(w)), rel=1e-3)
 
 
 def test_fit_learns_and_reports_history():
@@ -154,3 +156,34 @@ def test_bad_arrays_are_refused_naming_the_row():
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="row 3, column 1"):
         fit(fresh(), (X, blobs(50)[1]), epochs=1)
+
+
+def test_optimizers_have_kerass_defaults():
+    from nidslab.train import make_optimizer
+
+    params = list(fresh().parameters())
+    sgd = make_optimizer("sgd", params, 0.1)
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0 and sgd.defaults["lr"] == 0.1
+    for name, cls in (("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("rmsprop", torch.optim.RMSprop)):
+        opt = make_optimizer(name, params, 0.001)
+        assert isinstance(opt, cls) and opt.defaults["eps"] == 1e-7, name
+    assert make_optimizer("adam", params, 0.001).defaults["betas"] == (0.9, 0.999)
+    assert make_optimizer("rmsprop", params, 0.001).defaults["alpha"] == 0.9
+
+
+def test_one_sgd_step_is_weights_minus_lr_times_the_gradient():
+    # fit's SGD step (one foreach call) must be exactly torch.optim.SGD's: p <- p - lr * grad.
+    X, y = blobs(64, 3)
+    spec = ModelSpec(n_layers=2, n_nodes=5)
+    a, b = fresh(spec, d=3), fresh(spec, d=3)
+    fit(a, (X, y), lr=0.3, batch_size=64, epochs=1, class_weight={0: 2.0, 1: 0.5})
+    opt = torch.optim.SGD(b.parameters(), lr=0.3)
+    w = torch.where(torch.from_numpy(y) == 1, 0.5, 2.0)
+    F.binary_cross_entropy_with_logits(b(torch.from_numpy(X)), torch.from_numpy(y).float(), weight=w).backward()
+    opt.step()
+    moved = 0.0
+    for pa, pb, p0 in zip(a.parameters(), b.parameters(), fresh(spec, d=3).parameters()):
+        # fit shuffles the rows, so the batch sums add up in another order: equal to float rounding.
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-7)
+        moved = max(moved, float((pa - p0).detach().abs().max()))
+    assert moved > 1e-2

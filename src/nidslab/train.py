@@ -2,7 +2,8 @@
 
 Read top to bottom: :func:`fit` puts the arrays on the device once, then per epoch draws a
 permutation, gathers each batch with ``index_select`` into a reused buffer, takes one optimiser
-step, and keeps the running loss and accuracy on the device (no per-step ``.item()`` sync).
+step (plain SGD as a single foreach update, Adam/AdamW as torch's fused kernel), and keeps the
+running loss and accuracy on the device (no per-step ``.item()`` sync).
 Validation runs under ``torch.inference_mode`` in large batches. After every epoch the state is
 checkpointed atomically, so a killed run resumes (``resume=True``) to the same weights, bit for
 bit on CPU: each epoch's randomness (shuffle and dropout) comes from a seed derived from
@@ -78,15 +79,25 @@ def balanced_class_weight(y: np.ndarray) -> dict[int, float]:
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
-    """The optimiser ``name`` with Keras's defaults: SGD without momentum, epsilon 1e-7."""
+    """The optimiser ``name`` with Keras's defaults: SGD without momentum, epsilon 1e-7
+    (Adam, AdamW, RMSprop), RMSprop rho 0.9, AdamW weight decay 0.004 as Keras's ``AdamW``.
+
+    Adam and AdamW use torch's fused kernel (one call per step instead of a dozen small ops per
+    tensor: about 5x less optimiser time per step at batch 100 on the CPU), RMSprop the foreach one.
+    Caveat for comparisons: Keras adds epsilon to ``sqrt(v)`` before bias correction, torch after;
+    with eps 1e-7 the two differ only for gradients near 1e-7.
+    """
+    params = list(params)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, eps=1e-7)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, eps=1e-7)
+        return torch.optim.SGD(params, lr=lr, momentum=0.0)
+    if name in ("adam", "adamw"):
+        cls, kw = (torch.optim.Adam, {}) if name == "adam" else (torch.optim.AdamW, {"weight_decay": 0.004})
+        try:
+            return cls(params, lr=lr, eps=1e-7, fused=True, **kw)
+        except (RuntimeError, TypeError, ValueError):  # a device or dtype without the fused kernel
+            return cls(params, lr=lr, eps=1e-7, foreach=True, **kw)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, foreach=True)
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
@@ -95,6 +106,34 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+_MALLOC_TUNED = False
+
+
+def _tune_malloc() -> None:
+    """Keep freed activation buffers in glibc's heap instead of handing them back to the kernel.
+
+    Every training step allocates and frees activations of a few MiB. By default glibc trims the
+    heap (or unmaps) on free, so the next step page-faults the same memory in again: about 100,000
+    minor faults per epoch for 10x80 BN at batch 10,000, some 8% of the epoch. Raising the trim
+    threshold to 256 MiB and the mmap threshold to 32 MiB (glibc's own dynamic ceiling) cuts that
+    to ~15,000. Process-wide and done once; glibc only; ``NIDSLAB_MALLOC_TUNING=0`` turns it off.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or os.environ.get("NIDSLAB_MALLOC_TUNING", "1") == "0":
+        return
+    _MALLOC_TUNED = True
+    with contextlib.suppress(Exception):  # not glibc (musl, macOS, Windows): nothing to do
+        import ctypes
+        import ctypes.util
+        import platform
+
+        if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+            return
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -126,10 +165,13 @@ def fit(
     float32 for a regression head. Each epoch visits every row once in a fresh random order, in
     ``ceil(n / batch_size)`` weight updates. ``class_weight``: None, ``"balanced"`` (see
     :func:`balanced_class_weight`) or ``{0: w0, 1: w1}``, applied as Keras does: the batch loss is
-    ``mean(w[y_i] * bce_i)``. ``early_stopping``: patience in epochs (int) or
+    ``sum(w[y_i] * bce_i) / batch_rows`` (Keras 2's ``SUM_OVER_BATCH_SIZE`` and Keras 3's default
+    ``"sum_over_batch_size"`` reduction divide by the number of rows, not by the sum of weights). ``early_stopping``: patience in epochs (int) or
     ``{"patience": int, "min_delta": float, "restore_best_weights": bool}`` on ``val_loss``.
     ``checkpoint_dir``: where ``checkpoint.pt`` is written after each epoch; with ``resume=True``
-    training continues from it. ``threads`` sets torch's CPU thread count for the run.
+    training continues from it. ``threads`` sets torch's CPU thread count for the run. On the CPU
+    the first call tunes glibc's malloc for the run's repeated large allocations (see
+    :func:`_tune_malloc`; ``NIDSLAB_MALLOC_TUNING=0`` to skip).
     ``callback(epoch, logs)`` is called after each epoch (1-based), with that epoch's metrics,
     after the checkpoint is written (an exception it raises stops training; the run can resume).
     Each epoch reseeds torch's global generator (for its dropout masks) from ``(seed, epoch)``.
@@ -146,6 +188,8 @@ def fit(
         raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     stopper = _EarlyStopping.make(early_stopping, validation is not None)
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        _tune_malloc()
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))
@@ -161,7 +205,9 @@ def fit(
 def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_weight, seed, dev, stopper,
          checkpoint_dir, resume, callback) -> History:
     model.to(dev)
-    opt = make_optimizer(optimizer, model.parameters(), lr)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(optimizer, params, lr)
+    sgd_lr = float(lr) if optimizer == "sgd" else None
     n = len(y)
     X_t = torch.from_numpy(X).to(dev)
     y_t = torch.from_numpy(y.astype(np.float32, copy=False)).to(dev)
@@ -200,13 +246,22 @@ def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_
                 torch.index_select(w_t, 0, idx, out=wm)
             out = model(xm)
             loss = _loss(out, ym, head, wm)
-            opt.zero_grad(set_to_none=True)
+            for p in params:  # cheaper than opt.zero_grad(set_to_none=True), same effect
+                p.grad = None
             loss.backward()
-            opt.step()
+            if sgd_lr is not None:
+                # Plain SGD as one foreach call: the same arithmetic as SGD.step (p += -lr * g)
+                # without its per-step Python bookkeeping (~30 us, about a tenth of a batch-100 step).
+                with torch.no_grad():
+                    live = [p for p in params if p.grad is not None]
+                    torch._foreach_add_(live, [p.grad for p in live], alpha=-sgd_lr)
+            else:
+                opt.step()
             with torch.no_grad():
-                loss_sum += loss.detach() * m
+                loss_sum.add_(loss.detach(), alpha=m)
                 if head == "binary":
-                    correct += ((out.detach() > 0) == (ym > 0.5)).sum()
+                    # y is 0.0/1.0, so comparing it with the 0/1 prediction is the hit test.
+                    correct += torch.eq(out.detach() > 0, ym).sum()
         history.loss.append(float(loss_sum) / n)
         if head == "binary":
             history.accuracy.append(int(correct) / n)
@@ -231,7 +286,8 @@ def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_
 
 
 def _loss(out: torch.Tensor, target: torch.Tensor, head: str, weight: torch.Tensor | None) -> torch.Tensor:
-    """Batch loss: BCE-with-logits (mean of per-row weight x loss, as Keras's class weights) or MSE."""
+    """Batch loss: BCE-with-logits, ``sum(w_i * l_i) / n`` over the batch's ``n`` rows as Keras reduces
+    class-weighted losses (torch's weighted ``reduction="mean"`` is exactly that), or MSE."""
     if head == "regression":
         return F.mse_loss(out, target)
     return F.binary_cross_entropy_with_logits(out, target, weight=weight)

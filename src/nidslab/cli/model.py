@@ -33,6 +33,7 @@ ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | el
 BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.")
 DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (default 0: none).")
 MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).")
+HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression fits the 0/1 labels by MSE).")
 
 
 def _spec_fields(**given: Any) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def train(
     fraction: float = typer.Option(None, "--fraction", help="Share of the rows to use (default 1)."),
     config: Path = typer.Option(None, "--config", help="TOML with [model], [fit], [data] tables; flags override it."),
     n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
-    dropout: float = DROPOUT, mc_dropout: bool = MC_DROPOUT,
+    dropout: float = DROPOUT, mc_dropout: bool = MC_DROPOUT, head: str = HEAD,
     optimizer: str = typer.Option(None, "--optimizer", help="sgd | adam | adamw | rmsprop (default sgd)."),
     lr: float = typer.Option(None, "--lr", help="Learning rate (default 0.1)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Rows per weight update (default 10,000)."),
@@ -130,7 +131,7 @@ def train(
     cfg = _read_config(config)
     spec = _make_spec({**cfg.get("model", {}), **_spec_fields(
         n_layers=n_layers, n_nodes=n_nodes, activation=activation, batch_norm=batch_norm, dropout=dropout,
-        mc_dropout=mc_dropout)})
+        mc_dropout=mc_dropout, head=head)})
     opts = {**FIT_DEFAULTS, **cfg.get("fit", {}), **_spec_fields(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
         device=device, threads=threads, early_stopping=early_stopping)}
@@ -162,19 +163,22 @@ def train(
     metrics_doc = {"test": metrics, "data": {**data, "seed": opts["seed"]}, "fit": opts}
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
                metrics=metrics_doc, history=history)
-    write_curves(out / "curves.png", history.to_dict())
+    curves = write_curves(out, history.to_dict())
     import shutil
 
     shutil.rmtree(out.with_name(f".{out.name}.checkpoint"), ignore_errors=True)
     s = sum(history.epoch_seconds)
     console.print(f"trained {history.epochs} epochs in {s:.1f} s ({history.updates_per_epoch:,} updates per epoch)")
-    console.print(_metrics_table("test split", {k: metrics[k] for k in (
-        "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "loss", "confusion_matrix")}))
-    console.print(f"saved [bold]{out}[/] (curves in {out / 'curves.png'})")
+    shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2", "loss",
+             "confusion_matrix")
+    console.print(_metrics_table("test split", {k: metrics[k] for k in shown if k in metrics}))
+    console.print(f"saved [bold]{out}[/] (curves: {', '.join(str(c) for c in curves)})")
 
 
-def write_curves(path: Path, history: dict[str, list[float]]) -> None:
-    """The lab's ``plot_results``: training and validation loss and accuracy per epoch, as one PNG."""
+def write_curves(folder: Path, history: dict[str, list[float]]) -> list[Path]:
+    """The lab's ``plot_results``: ``loss.png`` and ``accuracy.png`` in ``folder``, each a 10 x 4 inch
+    figure of the training and validation curve per epoch (no accuracy figure for a regression head).
+    Returns the paths written; each is written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,10 +186,11 @@ def write_curves(path: Path, history: dict[str, list[float]]) -> None:
 
     from nidslab.paths import atomic_write
 
-    panels = [("Loss", "loss", "val_loss"), ("Accuracy", "accuracy", "val_accuracy")]
-    panels = [p for p in panels if history.get(p[1])]
-    fig, axes = plt.subplots(1, len(panels), figsize=(10, 4), squeeze=False)
-    for ax, (label, train_key, val_key) in zip(axes[0], panels):
+    written = []
+    for label, train_key, val_key in (("Loss", "loss", "val_loss"), ("Accuracy", "accuracy", "val_accuracy")):
+        if not history.get(train_key):
+            continue
+        fig, ax = plt.subplots(figsize=(10, 4))
         epochs = range(1, len(history[train_key]) + 1)
         ax.plot(epochs, history[train_key], label="Training")
         if history.get(val_key):
@@ -193,10 +198,13 @@ def write_curves(path: Path, history: dict[str, list[float]]) -> None:
         ax.set_xlabel("Epochs")
         ax.set_ylabel(label)
         ax.legend()
-    fig.tight_layout()
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png", dpi=100)
-    plt.close(fig)
+        fig.tight_layout()
+        path = Path(folder) / f"{train_key}.png"
+        with atomic_write(path) as fh:
+            fig.savefig(fh, format="png", dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
 
 
 # --------------------------------------------------------------------------- evaluate / uncertainty
@@ -443,7 +451,7 @@ def summary_cmd(
     n_inputs: int = typer.Option(92, "--n-inputs", help="Input features (the lab's 92)."),
     n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
     dropout: float = DROPOUT, mc_dropout: bool = MC_DROPOUT,
-    head: str = typer.Option(None, "--head", help="binary | regression (default binary)."),
+    head: str = HEAD,
 ) -> None:
     """Per-layer output shape and parameter count of a network, like Keras's model.summary()."""
     from nidslab.model import build_model, summary
