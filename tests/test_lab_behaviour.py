@@ -1,9 +1,18 @@
-"""Behaviour the lab shows on the default dataset (issue 3): needs nidslab.data."""
+"""The lab's two class-weight findings, reproduced by nidslab's trainer (issue 3).
+
+The lab's 2 x 20 sigmoid network (SGD, lr 0.1, batch 10,000, 20 epochs) gets stuck predicting the
+majority class without class weights, and balanced class weights free it. That trap needs a weak
+signal: only 53 updates per epoch, saturating sigmoids and 84 % of one class. The real Kitsune table
+has it; the simulated default (mirai-sim) is easier to separate and does not (the report says so),
+so this test uses the built-in `synthetic` table, whose classes overlap by design.
+"""
 
 import numpy as np
 import pytest
 import torch
 
+from nidslab.data import open_dataset
+from nidslab.data.prep import prepare
 from nidslab.evaluate import evaluate
 from nidslab.model import ModelSpec, build_model
 from nidslab.train import fit
@@ -13,16 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def lab_split():
-    try:
-        from nidslab.data import open_dataset
-        from nidslab.data.prep import prepare
-    except ImportError as exc:
-        pytest.skip(f"nidslab.data (open_dataset, prepare) is not available yet: {exc}")
-    try:
-        dataset = open_dataset()
-    except ImportError as exc:  # the default dataset is simulated: needs nidslab.simulate
-        pytest.skip(f"the default dataset cannot be built here yet: {exc}")
-    return prepare(dataset, features="lab", seed=0)
+    return prepare(open_dataset("synthetic", rows=200_000), features="lab", seed=0)
 
 
 def train_2x20(p, class_weight):

@@ -65,7 +65,9 @@ def binary_metrics(y: np.ndarray, logits: np.ndarray, threshold: float = 0.5) ->
 
     y = np.asarray(y).astype(np.int64)
     z = logits.astype(np.float64)
-    p = 1.0 / (1.0 + np.exp(-z))
+    from scipy.special import expit
+
+    p = expit(z)  # 1 / (1 + e^-z) without overflow warnings for very negative logits
     pred = (p >= threshold).astype(np.int64)
     cm = metrics.confusion_matrix(y, pred, labels=[0, 1])
     both = len(np.unique(y)) == 2
