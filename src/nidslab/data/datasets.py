@@ -426,7 +426,7 @@ def _build_mirai_sim(name: str, packets: int, seed: int, progress: Progress | No
 
 
 def _fetch_kitsune(attack: str, name: str, progress: Progress | None) -> Dataset:
-    from nidslab.data.download import download
+    from nidslab.data.downloader import download
 
     paths = download(attack, progress=progress)
     return import_dataset(paths["features"], paths["labels"], name, progress=progress)
