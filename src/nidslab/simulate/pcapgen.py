@@ -29,7 +29,7 @@ COLUMNS: dict[str, type] = {
     "flags": np.uint8,  # TCP flags
     "seq": np.uint32,
     "ack": np.uint32,
-    "thl": np.uint8,  # TCP header length: 20, 24 (MSS) or 40 (MSS, SACK, TS, WS)
+    "thl": np.uint8,  # TCP header length: 20, 24 (MSS), 32 (NOP NOP TS) or 40 (MSS SACK TS WS)
     "plen": np.uint32,  # bytes after the L4 header (TCP/UDP payload, ICMP data)
     "itype": np.uint8,  # ICMP type / ARP opcode
     "icode": np.uint8,
@@ -101,10 +101,11 @@ class PayloadBank:
 BANK = PayloadBank()
 
 
-def payload(tab_rows_pay: np.ndarray, pword: np.ndarray) -> np.ndarray:
-    """Checksum contribution (sum of 16-bit words) of the payloads of rows (0 for zeros)."""
+def payload(pay: np.ndarray, pword: np.ndarray) -> np.ndarray:
+    """Checksum contribution (sum of 16-bit words) of rows' payloads: template ids ``pay``
+    (-1: zeros) and first-word overrides ``pword``; int64 per row."""
     _, _, _, sums, first = BANK.arrays()
-    pay = np.asarray(tab_rows_pay, np.int64)
+    pay = np.asarray(pay, np.int64)
     has = pay >= 0
     pw = np.asarray(pword, np.int64)
     s = np.where(has, sums[pay], 0)
@@ -315,8 +316,9 @@ def _scatter(buf: np.ndarray, starts: np.ndarray, mat: np.ndarray) -> None:
     buf[starts[:, None] + np.arange(mat.shape[1])] = mat
 
 
-def assemble(tab: dict, *, snaplen: int = 65535) -> bytes:
-    """The bytes of a libpcap file (Ethernet, microsecond timestamps) holding ``tab``'s rows in order.
+def assemble(tab: dict, *, snaplen: int = 65535) -> np.ndarray:
+    """The bytes of a libpcap file (Ethernet, microsecond timestamps) holding ``tab``'s rows in order,
+    as one uint8 array (24-byte header, then 16-byte record header + frame per row).
 
     ``tab`` must be sorted by time; ICMP error rows quote (copy) the IP datagram of their
     ``quote`` row, which must come earlier in the table.
