@@ -40,10 +40,7 @@ def test_loss_and_accuracy_pngs_are_written(tmp_path):
 
 
 def test_train_writes_a_model_folder_with_curves_then_evaluate_reads_it(tmp_path):
-    try:
-        from nidslab.data.datasets import write_dataset
-    except ImportError as exc:
-        pytest.skip(f"nidslab.data (write_dataset) is not available yet: {exc}")
+    from nidslab.data.datasets import write_dataset
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1200, schema.N_FEATURES)).astype(np.float32)
     y = (rng.random(1200) < 0.8).astype(np.uint8)
@@ -78,11 +75,6 @@ def saved_model_dir(tmp_path):
 
 
 def test_predict_scores_a_npy_file(tmp_path, saved_model_dir):
-    try:
-        from nidslab.data import read_features  # noqa: F401
-        from nidslab.data.prep import Standardizer  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"nidslab.data (read_features, Standardizer) is not available yet: {exc}")
     X = np.random.default_rng(1).standard_normal((40, schema.N_FEATURES)).astype(np.float32)
     np.save(tmp_path / "x.npy", X)
     out = tmp_path / "scores.csv"

@@ -15,10 +15,7 @@ def test_the_lab_notebook_runs_on_quick_settings(tmp_path, _nidslab_home):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    try:
-        from nidslab.data import import_dataset
-    except ImportError as exc:
-        pytest.skip(f"nidslab.data (import_dataset) is not available yet: {exc}")
+    from nidslab.data import import_dataset
 
     rng = np.random.default_rng(1)
     n = 20_000

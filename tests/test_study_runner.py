@@ -137,10 +137,7 @@ def test_new_run_dirs_and_latest_link(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_dataset():
     """A small Kitsune-schema dataset with a learnable signal, imported under a name nidslab opens."""
-    try:
-        from nidslab.data import import_dataset
-    except ImportError as exc:
-        pytest.skip(f"nidslab.data (import_dataset) is not available yet: {exc}")
+    from nidslab.data import import_dataset
 
     rng = np.random.default_rng(0)
     n = 12_000

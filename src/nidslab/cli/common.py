@@ -24,3 +24,30 @@ def progress_bar(description: str, *, bytes_: bool = False) -> Iterator[Callable
             bar.update(task, completed=done, total=total, description=message or description)
 
         yield update
+
+
+def write_table(path, columns: dict) -> None:
+    """Write named 1-D columns to ``path`` as Parquet (``.parquet``) or CSV (anything else), atomically."""
+    import os
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from nidslab.paths import atomic_path
+
+    path = Path(path)
+    table = pa.table(columns)
+    tmp = atomic_path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        else:
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

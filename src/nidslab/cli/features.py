@@ -23,30 +23,16 @@ def write_features(path: Path, X, columns) -> None:
     """Write a feature matrix to ``path`` (.parquet, .csv or .npy), atomically."""
     import numpy as np
 
-    from nidslab.paths import atomic_path, atomic_write
+    from nidslab.paths import atomic_write
 
     suffix = path.suffix.lower()
     if suffix == ".npy":
         with atomic_write(path) as fh:
             np.save(fh, X)
         return
-    import pyarrow as pa
+    from nidslab.cli.common import write_table
 
-    table = pa.table({name: X[:, i] for i, name in enumerate(columns)})
-    tmp = atomic_path(path)
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, tmp)
-        else:
-            import pyarrow.csv as pacsv
-
-            pacsv.write_csv(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_table(path, {name: X[:, i] for i, name in enumerate(columns)})
 
 
 @features_app.command("extract")

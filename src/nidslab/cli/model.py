@@ -360,25 +360,9 @@ def _window_table(ts, labels, window: float) -> Table:
 
 
 def _write_table(path: Path, columns: dict) -> None:
-    import pyarrow as pa
+    from nidslab.cli.common import write_table
 
-    from nidslab.paths import atomic_path
-
-    table = pa.table(columns)
-    tmp = atomic_path(path)
-    try:
-        if path.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, tmp)
-        else:
-            import pyarrow.csv as pacsv
-
-            pacsv.write_csv(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_table(path, columns)
 
 
 # --------------------------------------------------------------------------- bench

@@ -233,6 +233,10 @@ def _search_blocks(s: dict | None) -> list[Block]:
         b.append(("table", ["hidden layers", "nodes", "parameters", "seconds per epoch"],
                   [[fmt(d["n_layers"], "int"), fmt(d["n_nodes"], "int"), fmt(d["params"], "int"),
                     fmt(d["seconds_per_epoch"], "s")] for d in s["depth_timing"]]))
+        d0 = s["depth_timing"][0]
+        if d0.get("timed_rows") and d0["timed_rows"] < d0.get("train_rows", 0):
+            b.append(("p", f"Each depth was timed for one epoch on {fmt(d0['timed_rows'], 'int')} of the "
+                           f"{fmt(d0['train_rows'], 'int')} training rows and scaled to a full epoch."))
         b.append(("figure", "depth_timing", "Seconds per training epoch against the number of hidden layers."))
     return b
 

@@ -105,17 +105,26 @@ def run_search(cfg: Search, train: Arrays, validation: Arrays, test: Arrays, tra
     return out, model
 
 
+#: rows each depth is timed on; the epoch time is scaled to the whole training split (it is linear in rows)
+DEPTH_TIMING_ROWS = 200_000
+
+
 def depth_timing(cfg: Search, best_params: dict[str, Any], train: Arrays, train_eval: TrainEval,
                  *, detail: Detail | None = None) -> list[dict[str, Any]]:
     """Seconds per training epoch for the best configuration at each depth in ``cfg.depth_timing``
-    (``cfg.depth_timing_nodes`` nodes per layer, whole training split). The fastest of
+    (``cfg.depth_timing_nodes`` nodes per layer). Each depth trains on the first
+    :data:`DEPTH_TIMING_ROWS` training rows and the time is scaled to a whole-split epoch. The fastest of
     ``depth_timing_epochs`` epochs is kept, so one-off start-up costs do not count."""
+    n = len(train[1])
+    rows = min(n, DEPTH_TIMING_ROWS)
+    sub = (train[0][:rows], train[1][:rows])
     out = []
     for i, depth in enumerate(cfg.depth_timing):
         params = {**best_params, "n_layers": depth, "n_nodes": cfg.depth_timing_nodes}
         if detail:
             detail(i, len(cfg.depth_timing), f"timing {depth} x {cfg.depth_timing_nodes}")
-        result, _ = train_eval(settings_of(params, cfg, cfg.depth_timing_epochs), train, None, None)
+        result, _ = train_eval(settings_of(params, cfg, cfg.depth_timing_epochs), sub, None, None)
         out.append({"n_layers": depth, "n_nodes": cfg.depth_timing_nodes, "params": result["params"],
-                    "seconds_per_epoch": float(min(result["history"]["epoch_seconds"]))})
+                    "timed_rows": rows, "train_rows": n,
+                    "seconds_per_epoch": float(min(result["history"]["epoch_seconds"])) * n / rows})
     return out
