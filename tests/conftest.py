@@ -30,3 +30,18 @@ def shared_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"reference data {path} is absent (a fresh clone has no ../shared)")
     return path
+
+
+def import_learnable_dataset(name: str, rows: int, seed: int) -> str:
+    """Cache a small Kitsune-schema dataset (16 % benign first) whose columns 30-59 carry the class; returns name."""
+    import numpy as np
+
+    from nidslab.data import import_dataset
+
+    rng = np.random.default_rng(seed)
+    y = np.ones(rows, dtype=np.uint8)
+    y[: int(0.16 * rows)] = 0
+    X = rng.lognormal(mean=3.0, sigma=1.0, size=(rows, 115)).astype(np.float32)
+    X[:, 30:60] *= (1.0 + 0.8 * y)[:, None]
+    import_dataset(X, y, name)
+    return name

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import import_learnable_dataset
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "mirai_lab.ipynb"
 
@@ -15,15 +15,7 @@ def test_the_lab_notebook_runs_on_quick_settings(tmp_path, _nidslab_home):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    from nidslab.data import import_dataset
-
-    rng = np.random.default_rng(1)
-    n = 20_000
-    y = np.ones(n, dtype=np.uint8)
-    y[: int(0.16 * n)] = 0
-    X = rng.lognormal(mean=3.0, sigma=1.0, size=(n, 115)).astype(np.float32)
-    X[:, 30:60] *= (1.0 + 0.8 * y)[:, None]
-    import_dataset(X, y, "notebook-tiny")
+    import_learnable_dataset("notebook-tiny", rows=20_000, seed=1)
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     params = nb.cells[1]

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import import_learnable_dataset
 from typer.testing import CliRunner
 
 from nidslab.study import runner
@@ -137,16 +138,7 @@ def test_new_run_dirs_and_latest_link(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_dataset():
     """A small Kitsune-schema dataset with a learnable signal, imported under a name nidslab opens."""
-    from nidslab.data import import_dataset
-
-    rng = np.random.default_rng(0)
-    n = 12_000
-    y = np.ones(n, dtype=np.uint8)
-    y[: int(0.16 * n)] = 0
-    X = rng.lognormal(mean=3.0, sigma=1.0, size=(n, 115)).astype(np.float32)
-    X[:, 30:60] *= (1.0 + 0.8 * y)[:, None]
-    import_dataset(X, y, "study-tiny")
-    return "study-tiny"
+    return import_learnable_dataset("study-tiny", rows=12_000, seed=0)
 
 
 QUICK_E2E = """
