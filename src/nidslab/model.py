@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -65,19 +66,32 @@ class ModelSpec:
         return cls(**d)
 
 
+#: CPU dropout masks come from NumPy's PCG64: its raw bytes are about 3x cheaper than torch's
+#: single-threaded CPU generator (uniform_ took ~29 % of a 3 x 80 dropout epoch in a profile).
+_mask_rng = np.random.Generator(np.random.PCG64(0))
+
+
+def seed_dropout(seed: int) -> None:
+    """Reseed the generator of the CPU dropout masks (``fit`` does it per epoch, ``mc_dropout`` per call)."""
+    global _mask_rng
+    _mask_rng = np.random.Generator(np.random.PCG64(seed))
+
+
 def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     """Inverted dropout, always on: zero each value with probability ``p``, scale the rest by 1/(1-p).
 
-    On the CPU the mask comes from ``torch.rand`` (about 3x faster there than ``F.dropout``'s
-    Bernoulli sampler, measured on 10,000 x 80); on CUDA ``F.dropout``'s fused kernel is used.
-    Both draw from torch's global generator, so ``torch.manual_seed`` makes them repeatable.
+    On the CPU the mask is 16 random bits per value from :func:`seed_dropout`'s generator, so ``p`` is
+    applied in steps of 1/65,536 (0.5 exactly); on CUDA ``F.dropout``'s fused kernel is used, seeded by
+    ``torch.manual_seed``.
     """
     if p == 0.0:
         return x
     if x.is_cuda:
         return F.dropout(x, p, training=True)
-    keep = (torch.rand_like(x) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
-    return x * keep
+    drop = round(p * 65_536)
+    bits = np.frombuffer(_mask_rng.bytes(2 * x.numel()), dtype=np.uint16).reshape(x.shape)
+    keep = torch.from_numpy(bits >= drop)
+    return x.mul(keep).mul_(1.0 / (1.0 - p))  # Keras's scale; the drop rate is p to within 1/65,536
 
 
 class Dropout(nn.Dropout):

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nidslab.model import seed_dropout
+
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 CHECKPOINT = "checkpoint.pt"
 EVAL_BATCH = 65_536  # rows per inference batch: big enough to amortise overhead, small in memory
@@ -232,7 +234,8 @@ def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_
         t0 = time.perf_counter()
         model.train()
         g = torch.Generator(device="cpu").manual_seed(epoch_seed(seed, epoch))
-        torch.manual_seed(epoch_seed(seed, epoch) ^ 0x5EED)  # dropout masks of this epoch
+        torch.manual_seed(epoch_seed(seed, epoch) ^ 0x5EED)  # dropout masks of this epoch (CUDA)
+        seed_dropout(epoch_seed(seed, epoch) ^ 0x5EED)  # ... and on the CPU
         perm = torch.randperm(n, generator=g).to(dev)
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), device=dev, dtype=torch.int64)

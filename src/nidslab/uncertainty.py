@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nidslab.model import dropout
+from nidslab.model import dropout, seed_dropout
 
 MEMORY_BYTES = 256 * 2**20  # activations held at once by the vectorised passes
 
@@ -91,6 +91,7 @@ def mc_dropout(model: nn.Module, X: np.ndarray, y: np.ndarray, *, passes: int = 
     try:
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(seed)
+            seed_dropout(seed)
             for s in range(0, len(X), batch_size):
                 h = torch.from_numpy(X[s:s + batch_size]).to(dev)
                 for m in prefix:
