@@ -16,8 +16,10 @@ weights where the lab used them). TensorFlow is needed only here; make a separat
     /tmp/benchenv/bin/python benchmarks/bench_train.py [--configs 2x20,10x80bn] [--batch-sizes 10000]
 
 Without TensorFlow the Keras column is left empty. ``--quick`` times only nidslab on 2x20 and 4x50
-at batch 10,000 (a smoke test of the trainer's speed). The script also measures this CPU's fp32 matmul
-throughput and, per configuration, the time the epoch's matrix multiplications alone would take at it.
+at batch 10,000 (a smoke test of the trainer's speed). Two matmul-only references per row, measured
+next to it: the epoch's matmul FLOPs at this CPU's fp32 GEMM throughput (2048 x 2048 ``torch.mm``: a
+floor the narrow layers cannot reach), and the epoch's matrix multiplications run alone with their
+own shapes (``time_epoch_matmuls``).
 ``--markdown FILE`` writes the table as markdown.
 """
 
@@ -64,13 +66,14 @@ def best_of(run, bs, train, val, repeats: int) -> float:
     wt = 2 * bs + N_TRAIN % bs
     wv = bs + N_VAL % bs
     run((train[0][:wt], train[1][:wt]), (val[0][:wv], val[1][:wv]))
-    return min(run(train, val) for _ in range(repeats))
+    return min((run(train, val) for _ in range(repeats)), default=None)
 
 
 # --------------------------------------------------------------------------- nidslab
 
 
-def time_nidslab(cfg, bs, train, val, repeats, threads):
+def nidslab_epoch(cfg, bs, train, val, threads):
+    """A function that runs and times one nidslab epoch (the whole ``fit`` call), after a warm-up."""
     import torch
 
     from nidslab.model import ModelSpec, build_model
@@ -88,7 +91,8 @@ def time_nidslab(cfg, bs, train, val, repeats, threads):
             class_weight=CLASS_WEIGHT if cw else None, threads=threads, device="cpu")
         return time.perf_counter() - t0
 
-    return best_of(run, bs, train, val, repeats)
+    best_of(run, bs, train, val, 0)  # the warm-up only
+    return lambda: run(train, val)
 
 
 # --------------------------------------------------------------------------- plain PyTorch DataLoader
@@ -192,15 +196,24 @@ def time_keras(cfg, bs, train, val, repeats, threads):
 # --------------------------------------------------------------------------- matmul bound
 
 
-def matmul_gflops(threads: int) -> float:
-    """fp32 GEMM throughput of this CPU with ``threads`` threads: torch.mm on 2048 x 2048, best of 5."""
+def gemm_seconds(threads: int):
+    """A function that times three 2048 x 2048 fp32 ``torch.mm`` calls (the CPU's GEMM throughput)."""
     import torch
 
     torch.set_num_threads(threads)
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(5))
-    return 2 * 2048**3 / best / 1e9
+    return lambda: min(_timed(lambda: torch.mm(a, b)) for _ in range(3))
+
+
+def alternate(runners: dict, repeats: int) -> dict:
+    """Best time of each runner over ``repeats`` rounds, the runners taking turns within a round, so a
+    slow spell of a shared machine falls on every side of a ratio alike."""
+    best = {k: float("inf") for k in runners}
+    for _ in range(repeats):
+        for k, run in runners.items():
+            best[k] = min(best[k], run())
+    return best
 
 
 def _timed(f) -> float:
@@ -217,6 +230,52 @@ def epoch_matmul_flops(cfg) -> float:
     per_row_fwd = sum(i * o for i, o in shapes)
     per_row_bwd = per_row_fwd + sum(i * o for i, o in shapes[1:])
     return 2.0 * (N_TRAIN * (per_row_fwd + per_row_bwd) + N_VAL * per_row_fwd)
+
+
+def matmuls_epoch(cfg, bs: int, threads: int):
+    """Wall time of one epoch's matrix multiplications alone, run with the epoch's own shapes.
+
+    The same ``torch.mm`` calls a training epoch makes and nothing else: per batch of ``bs`` rows the
+    forward product of every Dense layer, then the weight gradient of every layer and the input
+    gradient of every layer but the first; then the forward products of the validation rows in
+    nidslab's inference batches. Inputs are contiguous row blocks (no shuffle gather), outputs go to
+    buffers allocated once. The product with the 1-wide output layer's gradient (an outer product,
+    inner dimension 1) is a broadcast multiply, as nidslab does it: ``torch.mm`` takes 2-3x longer.
+    Returns a function that runs and times one such epoch, after a warm-up.
+    """
+    import torch
+
+    from nidslab.evaluate import EVAL_BATCH
+
+    torch.set_num_threads(threads)
+    widths = [N_INPUTS] + [cfg[1]] * cfg[0] + [1]
+    rows = max(bs, EVAL_BATCH)
+    gen = torch.Generator().manual_seed(0)
+    acts = [torch.randn(rows, w, generator=gen) for w in widths]  # acts[i]: input of layer i (acts[-1]: output)
+    grads = [torch.randn(rows, w, generator=gen) for w in widths]
+    W = [torch.randn(o, i, generator=gen) for i, o in zip(widths, widths[1:])]
+    dW = [torch.empty_like(w) for w in W]
+
+    def epoch() -> float:
+        t0 = time.perf_counter()
+        for start in range(0, N_TRAIN, bs):
+            m = min(bs, N_TRAIN - start)
+            for i, w in enumerate(W):
+                torch.mm(acts[i][:m], w.t(), out=acts[i + 1][:m])
+            for i in range(len(W) - 1, -1, -1):
+                torch.mm(grads[i + 1][:m].t(), acts[i][:m], out=dW[i])
+                if i and W[i].shape[0] == 1:
+                    torch.mul(grads[i + 1][:m], W[i], out=grads[i][:m])
+                elif i:
+                    torch.mm(grads[i + 1][:m], W[i], out=grads[i][:m])
+        for start in range(0, N_VAL, EVAL_BATCH):
+            m = min(EVAL_BATCH, N_VAL - start)
+            for i, w in enumerate(W):
+                torch.mm(acts[i][:m], w.t(), out=acts[i + 1][:m])
+        return time.perf_counter() - t0
+
+    epoch()
+    return epoch
 
 
 # --------------------------------------------------------------------------- main
@@ -255,31 +314,35 @@ def main() -> None:
         print("TensorFlow not importable here: the Keras column is left empty", file=sys.stderr)
 
     train, val = data()
-    gflops = matmul_gflops(args.threads)
     print(f"CPU: {platform.processor() or platform.machine()}, {args.threads} threads; torch {torch.__version__}; "
-          f"tensorflow {keras_version}; fp32 matmul {gflops:.1f} GFLOP/s (2048^2 torch.mm)")
+          f"tensorflow {keras_version}")
     header = ("config", "batch", "nidslab s", "Keras s", "DataLoader s", "Keras / nidslab", "DataLoader / nidslab",
-              "matmul-only s", "nidslab / matmul-only")
+              "GEMM GFLOP/s", "matmuls at peak s", "nidslab / peak", "matmuls timed s", "nidslab / timed")
     rows = []
     print(" | ".join(header), flush=True)
     for name in names:
         cfg = CONFIGS[name]
-        bound = epoch_matmul_flops(cfg) / (gflops * 1e9)
         for bs in sizes:
-            ours = time_nidslab(cfg, bs, train, val, args.repeats, args.threads)
+            t = alternate({"ours": nidslab_epoch(cfg, bs, train, val, args.threads),
+                           "timed": matmuls_epoch(cfg, bs, args.threads), "gemm": gemm_seconds(args.threads)},
+                          args.repeats)
+            ours, timed = t["ours"], t["timed"]
+            gflops = 2 * 2048**3 / t["gemm"] / 1e9
+            peak = epoch_matmul_flops(cfg) / (gflops * 1e9)
             keras = time_keras(cfg, bs, train, val, args.repeats, args.threads) if have_keras else None
             dl = (time_dataloader(cfg, bs, train, val, args.repeats, args.threads)
                   if "dataloader" not in skip else None)
             row = (name, f"{bs:,}", f"{ours:.3f}", _f(keras, ".2f"), _f(dl, ".2f"), _f(keras and keras / ours, ".1f"),
-                   _f(dl and dl / ours, ".1f"), f"{bound:.3f}", f"{ours / bound:.2f}")
+                   _f(dl and dl / ours, ".1f"), f"{gflops:.0f}", f"{peak:.3f}", f"{ours / peak:.2f}",
+                   f"{timed:.3f}", f"{ours / timed:.2f}")
             rows.append(row)
             print(" | ".join(row), flush=True)
             if args.markdown:  # rewritten after every row, so a cut-short run keeps what it measured
                 lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
                 lines += [f"| {' | '.join(r)} |" for r in rows]
                 with open(args.markdown, "w") as fh:
-                    fh.write(f"fp32 matmul: {gflops:.1f} GFLOP/s, {args.threads} threads, torch {torch.__version__}, "
-                             f"tensorflow {keras_version}\n\n" + "\n".join(lines) + "\n")
+                    fh.write(f"{args.threads} threads, torch {torch.__version__}, tensorflow {keras_version}\n\n"
+                             + "\n".join(lines) + "\n")
 
 
 def _f(v, fmt: str) -> str:

@@ -1,9 +1,11 @@
 """The training loop: Keras's ``model.fit`` for a :class:`nidslab.model.DNN`, faster.
 
 Read top to bottom: :func:`fit` puts the arrays on the device once, then per epoch draws a
-permutation, gathers each batch with ``index_select`` into a reused buffer, takes one optimiser
-step (plain SGD as a single foreach update, Adam/AdamW as torch's fused kernel), and keeps the
-running loss and accuracy on the device (no per-step ``.item()`` sync).
+permutation, gathers each batch with ``index_select`` into a reused buffer, computes the gradients
+(on the CPU with :class:`nidslab.fused_step.FusedStep`, a hand-derived backward pass in buffers
+allocated once; elsewhere with autograd), takes one optimiser step (plain SGD as a single foreach
+update, Adam/AdamW as torch's fused kernel), and keeps the running loss and accuracy on the device
+(no per-step ``.item()`` sync).
 Validation runs under ``torch.inference_mode`` in large batches. After every epoch the state is
 checkpointed atomically, so a killed run resumes (``resume=True``) to the same weights, bit for
 bit on CPU: each epoch's randomness (shuffle and dropout) comes from a seed derived from
@@ -27,11 +29,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nidslab import fused_step
+from nidslab.evaluate import EVAL_BATCH
+from nidslab.fused_step import FusedStep
 from nidslab.model import seed_dropout
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+STEPS = ("auto", "fused", "autograd")
 CHECKPOINT = "checkpoint.pt"
-EVAL_BATCH = 65_536  # rows per inference batch: big enough to amortise overhead, small in memory
 
 
 @dataclass
@@ -160,6 +165,7 @@ def fit(
     resume: bool = False,
     threads: int | None = None,
     callback: Callable[[int, dict], None] | None = None,
+    step: str = "auto",
 ) -> History:
     """Train ``model`` in place on ``train = (X, y)`` and return its :class:`History`.
 
@@ -176,7 +182,11 @@ def fit(
     :func:`_tune_malloc`; ``NIDSLAB_MALLOC_TUNING=0`` to skip).
     ``callback(epoch, logs)`` is called after each epoch (1-based), with that epoch's metrics,
     after the checkpoint is written (an exception it raises stops training; the run can resume).
-    Each epoch reseeds torch's global generator (for its dropout masks) from ``(seed, epoch)``.
+    Each epoch reseeds the dropout masks' generators from ``(seed, epoch)``.
+    ``step``: how gradients are computed. ``"fused"`` is :class:`nidslab.fused_step.FusedStep`'s
+    hand-derived backward pass in preallocated buffers (a DNN on the CPU; 1.5-2x faster per epoch, see
+    benchmarks/README.md), ``"autograd"`` is ``loss.backward()`` (any module, any device), ``"auto"``
+    the first that applies. Both give the same gradients to float32 rounding.
     """
     head = getattr(getattr(model, "spec", None), "head", "binary")
     X, y = _check_arrays(train, head, "train")
@@ -188,6 +198,8 @@ def fit(
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if not (isinstance(epochs, int) and epochs >= 0):
         raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if step not in STEPS:
+        raise ValueError(f"step must be one of {', '.join(STEPS)}, got {step!r}")
     stopper = _EarlyStopping.make(early_stopping, validation is not None)
     dev = resolve_device(device)
     if dev.type == "cpu":
@@ -199,22 +211,25 @@ def fit(
         return _fit(model, X, y, Xv if validation is not None else None, yv if validation is not None else None,
                     head=head, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
                     class_weight=_class_weights(class_weight, y, head), seed=seed, dev=dev, stopper=stopper,
-                    checkpoint_dir=checkpoint_dir, resume=resume, callback=callback)
+                    checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, step=step)
     finally:
         torch.set_num_threads(old_threads)
 
 
 def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_weight, seed, dev, stopper,
-         checkpoint_dir, resume, callback) -> History:
+         checkpoint_dir, resume, callback, step) -> History:
     model.to(dev)
+    if step == "fused" and not fused_step.supports(model):
+        raise ValueError("step='fused' trains a nidslab DNN on the CPU; use step='autograd' for this model or device")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(optimizer, params, lr)
     sgd_lr = float(lr) if optimizer == "sgd" else None
     n = len(y)
     X_t = torch.from_numpy(X).to(dev)
     y_t = torch.from_numpy(y.astype(np.float32, copy=False)).to(dev)
-    # Per-row class weights, gathered with the labels (no per-step lookup).
-    w_t = None if class_weight is None else torch.tensor([class_weight[0], class_weight[1]], device=dev)[y_t.long()]
+    # Class weights as two 0-d tensors: each batch picks its rows' weights from its labels.
+    w0, w1 = (None, None) if class_weight is None else (torch.tensor(class_weight[0], device=dev),
+                                                        torch.tensor(class_weight[1], device=dev))
     val = None if Xv is None else (torch.from_numpy(Xv).to(dev), torch.from_numpy(yv.astype(np.float32)).to(dev))
     history = History(updates_per_epoch=math.ceil(n / batch_size))
     config = {"optimizer": optimizer, "lr": float(lr), "batch_size": batch_size, "seed": int(seed), "rows": n,
@@ -228,7 +243,8 @@ def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_
     # Buffers reused by every full batch, so no allocation per step.
     xb = torch.empty((min(batch_size, n), X.shape[1]), dtype=torch.float32, device=dev)
     yb = torch.empty(min(batch_size, n), dtype=torch.float32, device=dev)
-    wb = None if w_t is None else torch.empty_like(yb)
+    wb = None if w0 is None else torch.empty_like(yb)
+    fused = FusedStep(model, len(xb)) if step != "autograd" and fused_step.supports(model) else None
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
@@ -246,12 +262,15 @@ def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_
             torch.index_select(X_t, 0, idx, out=xm)
             torch.index_select(y_t, 0, idx, out=ym)
             if wm is not None:
-                torch.index_select(w_t, 0, idx, out=wm)
-            out = model(xm)
-            loss = _loss(out, ym, head, wm)
-            for p in params:  # cheaper than opt.zero_grad(set_to_none=True), same effect
-                p.grad = None
-            loss.backward()
+                torch.where(ym > 0.5, w1, w0, out=wm)
+            if fused is not None:
+                loss, out = fused(xm, ym, wm)  # fills p.grad
+            else:
+                out = model(xm)
+                loss = _loss(out, ym, head, wm)
+                for p in params:  # cheaper than opt.zero_grad(set_to_none=True), same effect
+                    p.grad = None
+                loss.backward()
             if sgd_lr is not None:
                 # Plain SGD as one foreach call: the same arithmetic as SGD.step (p += -lr * g)
                 # without its per-step Python bookkeeping (~30 us, about a tenth of a batch-100 step).
@@ -335,11 +354,12 @@ def _check_arrays(pair, head: str, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{what} has no rows")
     # Fast path: a finite sum means every value is finite; only a non-finite sum (NaN, inf, or an
     # overflow of huge values) needs the elementwise check.
-    if not np.isfinite(X.sum()) and not np.isfinite(X).all():
+    if not math.isfinite(float(torch.from_numpy(X).sum())) and not np.isfinite(X).all():  # torch: all threads
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{what} X has a non-finite value at row {bad[0]}, column {bad[1]}")
     if head == "binary":
-        if not np.isin(y, (0, 1)).all():
+        small = y.dtype in (np.uint8, np.bool_) and (y.size == 0 or y.max() <= 1)  # fast path for 0/1 bytes
+        if not small and not np.isin(y, (0, 1)).all():
             bad = int(np.flatnonzero(~np.isin(y, (0, 1)))[0])
             raise ValueError(f"{what} y must be 0/1 labels for a binary head; row {bad} is {y[bad]!r}")
         y = y.astype(np.uint8, copy=False)
