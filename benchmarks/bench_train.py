@@ -3,8 +3,10 @@
 All three run in this one process on the same arrays: 534,895 x 92 float32 training rows and 114,621
 validation rows (the lab's split sizes; synthetic standard-normal features, 16% benign labels, so no
 data download is needed; speed does not depend on the values). An epoch is ``fit`` for one epoch
-*including the validation pass*, timed with ``time.perf_counter`` after one warm-up epoch, best of
-``--repeats``. Every framework is limited to ``--threads`` CPU threads (default 2).
+*including the validation pass*, timed with ``time.perf_counter`` after one warm-up epoch. The sides
+take turns: each of ``--repeats`` rounds runs every side once, and each side's best round counts, so a
+slow spell of a shared machine cannot favour one side. Every framework is limited to ``--threads`` CPU
+threads (default 2).
 
 The Keras side is the seed's ``build_DNN`` (Part 9, with BatchNormalization, Dropout and Adam as the
 lab adds them), compiled and fitted exactly as the lab does (binary_crossentropy, accuracy, class
@@ -60,13 +62,12 @@ def data(seed: int = 0):
 CLASS_WEIGHT = {0: 3.137, 1: 0.595}
 
 
-def best_of(run, bs, train, val, repeats: int) -> float:
-    """Best of ``repeats`` timed epochs of ``run(train, val)``, after a warm-up epoch on a slice of the
-    data with the same batch shapes (graph tracing in Keras, thread pools and allocators in torch)."""
+def warm_up(run, bs, train, val) -> None:
+    """One untimed epoch of ``run(train, val)`` on a slice of the data with the same batch shapes
+    (graph tracing in Keras, thread pools and allocators in torch)."""
     wt = 2 * bs + N_TRAIN % bs
     wv = bs + N_VAL % bs
     run((train[0][:wt], train[1][:wt]), (val[0][:wv], val[1][:wv]))
-    return min((run(train, val) for _ in range(repeats)), default=None)
 
 
 # --------------------------------------------------------------------------- nidslab
@@ -91,14 +92,14 @@ def nidslab_epoch(cfg, bs, train, val, threads):
             class_weight=CLASS_WEIGHT if cw else None, threads=threads, device="cpu")
         return time.perf_counter() - t0
 
-    best_of(run, bs, train, val, 0)  # the warm-up only
+    warm_up(run, bs, train, val)
     return lambda: run(train, val)
 
 
 # --------------------------------------------------------------------------- plain PyTorch DataLoader
 
 
-def time_dataloader(cfg, bs, train, val, repeats, threads):
+def dataloader_epoch(cfg, bs, train, val, threads):
     """The textbook loop: TensorDataset + DataLoader(shuffle=True), nn.Sequential, BCELoss on sigmoid."""
     import torch
     from torch import nn
@@ -138,7 +139,8 @@ def time_dataloader(cfg, bs, train, val, repeats, threads):
                 nn.functional.binary_cross_entropy(p, yb).item()
         return time.perf_counter() - t0
 
-    return best_of(run, bs, train, val, repeats)
+    warm_up(run, bs, train, val)
+    return lambda: run(train, val)
 
 
 # --------------------------------------------------------------------------- Keras: the seed's build_DNN
@@ -179,7 +181,7 @@ def build_DNN(input_shape, n_layers=2, n_nodes=20, act_fun="sigmoid", optimizer=
     return model
 
 
-def time_keras(cfg, bs, train, val, repeats, threads):
+def keras_epoch(cfg, bs, train, val, threads):
     n_layers, n_nodes, act, bn, dropout, opt, cw = cfg
     model = build_DNN((None, N_INPUTS), n_layers=n_layers, n_nodes=n_nodes, act_fun=act, optimizer=opt,
                       use_bn=bn, use_dropout=dropout or False)
@@ -190,7 +192,8 @@ def time_keras(cfg, bs, train, val, repeats, threads):
                   class_weight=CLASS_WEIGHT if cw else None)
         return time.perf_counter() - t0
 
-    return best_of(run, bs, train, val, repeats)
+    warm_up(run, bs, train, val)
+    return lambda: run(train, val)
 
 
 # --------------------------------------------------------------------------- matmul bound
@@ -245,7 +248,7 @@ def matmuls_epoch(cfg, bs: int, threads: int):
     """
     import torch
 
-    from nidslab.evaluate import EVAL_BATCH
+    from nidslab.train import EVAL_BATCH
 
     torch.set_num_threads(threads)
     widths = [N_INPUTS] + [cfg[1]] * cfg[0] + [1]
@@ -323,15 +326,16 @@ def main() -> None:
     for name in names:
         cfg = CONFIGS[name]
         for bs in sizes:
-            t = alternate({"ours": nidslab_epoch(cfg, bs, train, val, args.threads),
-                           "timed": matmuls_epoch(cfg, bs, args.threads), "gemm": gemm_seconds(args.threads)},
-                          args.repeats)
-            ours, timed = t["ours"], t["timed"]
+            runners = {"ours": nidslab_epoch(cfg, bs, train, val, args.threads),
+                       "timed": matmuls_epoch(cfg, bs, args.threads), "gemm": gemm_seconds(args.threads)}
+            if have_keras:
+                runners["keras"] = keras_epoch(cfg, bs, train, val, args.threads)
+            if "dataloader" not in skip:
+                runners["dataloader"] = dataloader_epoch(cfg, bs, train, val, args.threads)
+            t = alternate(runners, args.repeats)
+            ours, timed, keras, dl = t["ours"], t["timed"], t.get("keras"), t.get("dataloader")
             gflops = 2 * 2048**3 / t["gemm"] / 1e9
             peak = epoch_matmul_flops(cfg) / (gflops * 1e9)
-            keras = time_keras(cfg, bs, train, val, args.repeats, args.threads) if have_keras else None
-            dl = (time_dataloader(cfg, bs, train, val, args.repeats, args.threads)
-                  if "dataloader" not in skip else None)
             row = (name, f"{bs:,}", f"{ours:.3f}", _f(keras, ".2f"), _f(dl, ".2f"), _f(keras and keras / ours, ".1f"),
                    _f(dl and dl / ours, ".1f"), f"{gflops:.0f}", f"{peak:.3f}", f"{ours / peak:.2f}",
                    f"{timed:.3f}", f"{ours / timed:.2f}")

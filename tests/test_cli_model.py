@@ -98,3 +98,16 @@ def test_train_rejects_an_unknown_config_key(tmp_path):
     cfg.write_text("[fit]\nlearning_rate = 0.1\n")
     r = runner.invoke(app, ["train", "--config", str(cfg), "-o", str(tmp_path / "m")])
     assert r.exit_code == 2 and "learning_rate" in r.output
+
+
+def test_train_step_option_is_checked(tmp_path):
+    from nidslab.data.datasets import write_dataset
+
+    rng = np.random.default_rng(0)
+    write_dataset(tmp_path / "ds", rng.standard_normal((300, schema.N_FEATURES)).astype(np.float32),
+                  (rng.random(300) < 0.5).astype(np.uint8))
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "ds"), "-o", str(tmp_path / "m"), "--step", "magic"])
+    assert r.exit_code == 2 and "step must be one of" in r.output
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "ds"), "-o", str(tmp_path / "m"), "--epochs", "1",
+                            "--step", "autograd", "--device", "cpu"])
+    assert r.exit_code == 0, r.output

@@ -30,12 +30,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab import fused_step
-from nidslab.evaluate import EVAL_BATCH
 from nidslab.fused_step import FusedStep
 from nidslab.model import seed_dropout
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 STEPS = ("auto", "fused", "autograd")
+EVAL_BATCH = 16_384  # rows per inference batch: a 10x80 network's activations stay in cache (65,536: 1.4x slower)
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -184,9 +184,10 @@ def fit(
     after the checkpoint is written (an exception it raises stops training; the run can resume).
     Each epoch reseeds the dropout masks' generators from ``(seed, epoch)``.
     ``step``: how gradients are computed. ``"fused"`` is :class:`nidslab.fused_step.FusedStep`'s
-    hand-derived backward pass in preallocated buffers (a DNN on the CPU; 1.5-2x faster per epoch, see
-    benchmarks/README.md), ``"autograd"`` is ``loss.backward()`` (any module, any device), ``"auto"``
-    the first that applies. Both give the same gradients to float32 rounding.
+    hand-derived backward pass in preallocated buffers (a DNN on the CPU; per epoch 1.04-1.24x faster
+    than autograd at batch 10,000, up to 1.4x at batch 100 without BatchNorm, even with it: see
+    ``benchmarks/bench_step.py``), ``"autograd"`` is ``loss.backward()`` (any module, any device),
+    ``"auto"`` the first that applies. Both give the same gradients to float32 rounding.
     """
     head = getattr(getattr(model, "spec", None), "head", "binary")
     X, y = _check_arrays(train, head, "train")

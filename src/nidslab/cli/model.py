@@ -22,7 +22,7 @@ model_app = typer.Typer(help="Inspect network shapes.", no_args_is_help=True)
 # Defaults live in ModelSpec and fit(); these are the fit options the CLI exposes.
 FIT_DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "lr": 0.1, "batch_size": 10_000, "epochs": 20,
                                 "class_weight": "none", "seed": 0, "device": "auto", "threads": None,
-                                "early_stopping": None}
+                                "early_stopping": None, "step": "auto"}
 DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0}
 
 # --------------------------------------------------------------------------- shared option types
@@ -119,6 +119,7 @@ def train(
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
     early_stopping: int = typer.Option(None, "--early-stopping", help="Stop after this many epochs without a lower val_loss."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last epoch's checkpoint."),
+    step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
 ) -> None:
     """Train the lab's network on a dataset and save it as a model folder, with its curves."""
     import torch
@@ -134,7 +135,7 @@ def train(
         mc_dropout=mc_dropout, head=head)})
     opts = {**FIT_DEFAULTS, **cfg.get("fit", {}), **_spec_fields(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
-        device=device, threads=threads, early_stopping=early_stopping)}
+        device=device, threads=threads, early_stopping=early_stopping, step=step)}
     data = {**DATA_DEFAULTS, **cfg.get("data", {}), **_spec_fields(dataset=dataset, features=features, fraction=fraction)}
     if opts["class_weight"] not in ("none", "balanced"):
         raise ConfigError(f"--class-weight must be none or balanced, got {opts['class_weight']!r}")
@@ -156,7 +157,7 @@ def train(
                           class_weight=None if opts["class_weight"] == "none" else opts["class_weight"],
                           seed=opts["seed"], device=opts["device"], early_stopping=opts["early_stopping"],
                           checkpoint_dir=out.with_name(f".{out.name}.checkpoint"), resume=resume,
-                          threads=opts["threads"], callback=on_epoch)
+                          threads=opts["threads"], callback=on_epoch, step=opts["step"])
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     metrics = evaluate(model, p.X_test, p.y_test)
