@@ -3,13 +3,16 @@
 Why not autograd: on the CPU, part of an autograd step of a small dense network goes outside its
 matrix multiplications. Every op allocates its output, BatchNorm's CPU backward kernel takes about
 1.3 ms on a 10,000 x 80 batch where the elementwise passes below take about 0.2 ms, and every graph
-node costs bookkeeping. This step does the
-same arithmetic in buffers allocated once: per hidden layer one ``addmm``, the activation in place,
-BatchNorm's own forward kernel, the dropout mask; backward two matmuls and a few elementwise passes.
-Gradients land in each parameter's ``.grad``, so any torch optimiser steps them. Measured per epoch
-(``benchmarks/bench_step.py``, 2 cores): 1.04x (4 x 50) to 1.24x (2 x 20 + BatchNorm) faster than
-autograd at batch 10,000; the matrix multiplications, which both share, are most of what is left.
-``tests/test_fused_step.py`` checks them against autograd for every layer kind and head.
+node costs bookkeeping. This step does the same arithmetic in buffers allocated once: per hidden
+layer one ``addmm``, the activation in place, BatchNorm's own forward kernel, the dropout mask;
+backward two matmuls and a few elementwise passes. When BatchNorm feeds the next Dense layer
+directly, its backward needs no pass over the batch of its own (see ``_bn_backward_folded``).
+Gradients land in each parameter's ``.grad``, so any torch optimiser steps them.
+
+Measured per epoch (``benchmarks/bench_step.py``, 2 cores): 1.04x (4 x 50) to 1.24x (2 x 20 +
+BatchNorm) faster than autograd at batch 10,000; the matrix multiplications, which both share, are
+most of what is left. ``tests/test_fused_step.py`` checks the gradients against autograd for every
+activation, BatchNorm, dropout, head and class weighting.
 
 Per hidden layer, with input ``h_prev`` of B rows (``m`` is the dropout mask, already scaled):
 
@@ -87,9 +90,9 @@ class _Hidden:
 
 
 def supports(model: nn.Module) -> bool:
-    """Whether :class:`FusedStep` can train ``model``: a :class:`DNN` on the CPU with the layers
-    :func:`nidslab.model.build_model` makes (anything else trains with autograd)."""
-    if type(model) is not DNN or next(model.parameters()).device.type != "cpu":
+    """Whether :class:`FusedStep` can train ``model``: a float32 :class:`DNN` on the CPU with the
+    layers :func:`nidslab.model.build_model` makes (anything else trains with autograd)."""
+    if type(model) is not DNN or any(p.device.type != "cpu" or p.dtype != torch.float32 for p in model.parameters()):
         return False
     kinds = (nn.Linear, nn.BatchNorm1d, Dropout, *ACTIVATIONS.values())
     return all(type(m) in kinds or isinstance(m, Dropout) for m in model.children())
