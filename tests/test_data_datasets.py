@@ -99,6 +99,19 @@ def test_a_damaged_builtin_is_rebuilt():
     assert np.array_equal(b.y, make_synthetic(1_000, seed=2)[1])
 
 
+def test_a_builtin_made_by_an_older_recipe_is_made_again(monkeypatch):
+    from nidslab.data import datasets
+
+    a = open_dataset("synthetic", rows=1_000, seed=3)
+    assert a.meta["extra"]["recipe"] == datasets.BUILTIN_RECIPES["synthetic"]
+    created = (a.path / "meta.json").stat().st_mtime_ns
+    assert (open_dataset("synthetic", rows=1_000, seed=3).path / "meta.json").stat().st_mtime_ns == created
+    monkeypatch.setitem(datasets.BUILTIN_RECIPES, "synthetic", "a-newer-recipe")
+    b = open_dataset("synthetic", rows=1_000, seed=3)
+    assert b.meta["extra"]["recipe"] == "a-newer-recipe"
+    assert (b.path / "meta.json").stat().st_mtime_ns != created
+
+
 def test_default_name_follows_the_environment(monkeypatch, small):
     X, y = small
     import_dataset(X, y, "env-default")

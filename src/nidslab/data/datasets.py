@@ -50,6 +50,10 @@ Progress = Callable[..., None]
 DEFAULT_DATASET = "mirai-sim"
 #: datasets nidslab makes itself on first use
 BUILTIN_DATASETS = ("mirai-sim", "synthetic")
+#: the version of each built-in dataset's recipe, kept in its meta.json: bump it whenever the simulator,
+#: the feature extractor or the synthetic generator changes what it writes, and caches made by an
+#: older recipe are made again on next use instead of being served stale
+BUILTIN_RECIPES = {"mirai-sim": "2026-11-25", "synthetic": "2026-11-25"}
 #: rows of the real Mirai table, and of the simulation's default
 MIRAI_ROWS = 764_137
 FORMAT_VERSION = 1
@@ -235,7 +239,8 @@ def open_dataset(name_or_path: str | os.PathLike = "default", *, progress: Progr
     first use; ``rows`` and ``seed`` choose a non-default size or seed for it (cached under a name such as
     ``mirai-sim-20000-s1``). ``kitsune-mirai`` (or another attack) is downloaded and imported on first use.
     Raises :class:`~nidslab.errors.CacheError` when the cached files no longer match ``meta.json``
-    (built-in datasets are then rebuilt instead), :class:`~nidslab.errors.DataError` for unknown names.
+    (built-in datasets are then rebuilt instead, as they are when an older recipe made them: see
+    ``BUILTIN_RECIPES``), :class:`~nidslab.errors.DataError` for unknown names.
     """
     name = str(name_or_path)
     if name == "default":
@@ -255,7 +260,10 @@ def open_dataset(name_or_path: str | os.PathLike = "default", *, progress: Progr
     folder = dataset_dir(name)
     if (folder / "meta.json").exists():
         try:
-            return _open_dir(folder, verify=verify)
+            ds = _open_dir(folder, verify=verify)
+            if base not in BUILTIN_DATASETS or ds.meta.get("extra", {}).get("recipe") == BUILTIN_RECIPES[base]:
+                return ds
+            # made by another version of nidslab's recipe: make it again (below)
         except CacheError:
             if base not in BUILTIN_DATASETS:
                 raise
@@ -266,7 +274,8 @@ def open_dataset(name_or_path: str | os.PathLike = "default", *, progress: Progr
         from nidslab.data.synthetic import make_synthetic
 
         X, y = make_synthetic(rows or MIRAI_ROWS, seed=seed)
-        return write_dataset(name, X, y, extra={"builtin": "synthetic", "rows": len(y), "seed": seed},
+        return write_dataset(name, X, y, extra={"builtin": "synthetic", "recipe": BUILTIN_RECIPES["synthetic"],
+                                                "rows": len(y), "seed": seed},
                              sources=[{"kind": "synthetic", "seed": seed}], progress=progress)
     if base.startswith("kitsune-"):
         return _fetch_kitsune(base.removeprefix("kitsune-"), name, progress)
@@ -420,7 +429,8 @@ def _build_mirai_sim(name: str, packets: int, seed: int, progress: Progress | No
             raise DataError(f"the simulated capture gave {len(X):,} feature rows for {sim.n_packets:,} packets")
         return write_dataset(name, X, sim.labels_kitsune, labels={"truth": sim.labels_truth},
                              sources=[{"kind": "simulation", "packets": packets, "seed": seed}],
-                             extra={"builtin": "mirai-sim", "simulation": sim.to_dict()}, progress=progress)
+                             extra={"builtin": "mirai-sim", "recipe": BUILTIN_RECIPES["mirai-sim"],
+                                    "simulation": sim.to_dict()}, progress=progress)
     finally:
         pcap.unlink(missing_ok=True)
 
