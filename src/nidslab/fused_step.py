@@ -163,14 +163,14 @@ class FusedStep:
         out = s
         if L.bn is not None:
             bn = L.bn
-            if m == 1:  # one row has no spread: normalise it to beta (Keras does so; torch would raise)
-                L.mean, L.invstd = s[0].clone(), torch.full_like(bn.weight, (0.0 + bn.eps) ** -0.5)
+            if m == 1:  # one row has no spread: it normalises to beta (nn.BatchNorm1d would raise)
+                L.mean, L.invstd = s[0].clone(), torch.full_like(bn.weight, bn.eps ** -0.5)
                 out = L.h[:m].copy_(bn.bias.detach().expand(1, -1))
-            else:
+            else:  # torch's kernel: batch statistics, the normalised output, the running statistics
                 out, L.mean, L.invstd = aten.native_batch_norm.out(
                     s, bn.weight, bn.bias, bn.running_mean, bn.running_var, True, bn.momentum, bn.eps,
                     out=L.h[:m], save_mean=torch.empty_like(bn.weight), save_invstd=torch.empty_like(bn.weight))
-            bn.num_batches_tracked.add_(1)
+                bn.num_batches_tracked.add_(1)
         if L.p:
             L.mask = dropout_mask((m, s.shape[1]), L.p)
             out = torch.mul(out, L.mask, out=L.h[:m])
@@ -205,14 +205,9 @@ class FusedStep:
     @staticmethod
     def _bn_backward(L: _Hidden, du: torch.Tensor, s: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """``dL/ds`` into ``out`` from ``du = dL/du``; fills BatchNorm's gamma and beta gradients."""
-        m = len(s)
-        gamma, beta = L.bn.weight, L.bn.bias
-        dbeta = torch.sum(du, 0, out=beta.grad)
+        dbeta = torch.sum(du, 0, out=L.bn.bias.grad)
         sum_du_s = torch.mul(du, s, out=out).sum(0)
-        dgamma = gamma.grad.copy_(L.invstd * (sum_du_s - L.mean * dbeta))
-        a = gamma.detach() * L.invstd
-        k = a * L.invstd * dgamma * (-1.0 / m)
-        q = a * dbeta * (-1.0 / m) - k * L.mean
+        a, k, q = FusedStep._bn_coefficients(L, dbeta, sum_du_s, len(s))
         torch.addcmul(q, s, k, out=out)
         return out.addcmul_(du, a)
 
@@ -226,20 +221,24 @@ class FusedStep:
         ``dW = M * a + outer(sum(dz), c)``, ``sum(du) = sum(dz) @ W``, ``sum(du * s) = sum(W * M, 0)``,
         and ``ds = dz @ (W * a) + s * k + q``.
         """
-        m = len(s)
-        gamma, beta, W = L.bn.weight, L.bn.bias, dense.weight
-        a = gamma.detach() * L.invstd
-        c = beta.detach() - L.mean * a
+        W, db = dense.weight, dense.bias.grad
+        a = L.bn.weight.detach() * L.invstd
+        c = L.bn.bias.detach() - L.mean * a
         M = dz.t() @ s
-        db = dense.bias.grad
         torch.addr(M * a, db, c, out=W.grad)  # dW = M * a + outer(db, c)
-        dbeta = torch.mv(W.t(), db, out=beta.grad)
-        sum_du_s = (W * M).sum(0)
-        dgamma = gamma.grad.copy_(L.invstd * (sum_du_s - L.mean * dbeta))
-        k = a * L.invstd * dgamma * (-1.0 / m)
-        q = a * dbeta * (-1.0 / m) - k * L.mean
+        dbeta = torch.mv(W.t(), db, out=L.bn.bias.grad)
+        _, k, q = FusedStep._bn_coefficients(L, dbeta, (W * M).sum(0), len(s))
         torch.addcmul(q, s, k, out=out)
         return _matmul(dz, W * a, out=out, accumulate=True)
+
+    @staticmethod
+    def _bn_coefficients(L: _Hidden, dbeta: torch.Tensor, sum_du_s: torch.Tensor,
+                         m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Fill gamma's gradient; return the per-column ``a, k, q`` of ``ds = du * a + s * k + q``."""
+        dgamma = L.bn.weight.grad.copy_(L.invstd * (sum_du_s - L.mean * dbeta))
+        a = L.bn.weight.detach() * L.invstd
+        k = a * L.invstd * dgamma * (-1.0 / m)
+        return a, k, a * dbeta * (-1.0 / m) - k * L.mean
 
 
 __all__ = ["FusedStep", "supports"]

@@ -30,7 +30,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab import fused_step
-from nidslab.fused_step import FusedStep
 from nidslab.model import seed_dropout
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -245,7 +244,7 @@ def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_
     xb = torch.empty((min(batch_size, n), X.shape[1]), dtype=torch.float32, device=dev)
     yb = torch.empty(min(batch_size, n), dtype=torch.float32, device=dev)
     wb = None if w0 is None else torch.empty_like(yb)
-    fused = FusedStep(model, len(xb)) if step != "autograd" and fused_step.supports(model) else None
+    fused = fused_step.FusedStep(model, len(xb)) if step != "autograd" and fused_step.supports(model) else None
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
