@@ -187,7 +187,7 @@ class FusedStep:
             if below is None:
                 torch.mm(dz.t(), x, out=dense.weight.grad)
                 return
-            buf = self.gb[:m] if dz.data_ptr() == self.ga.data_ptr() else self.ga[:m]
+            buf = self._other(dz, m)
             s = below.s[:m]
             if below.bn is not None and not below.p:
                 ds = self._bn_backward_folded(below, dense, dz, s, buf)
@@ -197,10 +197,13 @@ class FusedStep:
                 if below.p:
                     ds.mul_(below.mask)
                 if below.bn is not None:
-                    other = self.gb[:m] if buf.data_ptr() == self.ga.data_ptr() else self.ga[:m]
-                    ds = self._bn_backward(below, ds, s, other)
+                    ds = self._bn_backward(below, ds, s, self._other(buf, m))
             _act_backward(self.activation, ds, s, below.z[:m])
             dz = ds
+
+    def _other(self, t: torch.Tensor, m: int) -> torch.Tensor:
+        """The first ``m`` rows of whichever scratch buffer ``t`` is not in."""
+        return self.gb[:m] if t.data_ptr() == self.ga.data_ptr() else self.ga[:m]
 
     @staticmethod
     def _bn_backward(L: _Hidden, du: torch.Tensor, s: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

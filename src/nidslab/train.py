@@ -249,9 +249,10 @@ def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         model.train()
-        g = torch.Generator(device="cpu").manual_seed(epoch_seed(seed, epoch))
-        torch.manual_seed(epoch_seed(seed, epoch) ^ 0x5EED)  # dropout masks of this epoch (CUDA)
-        seed_dropout(epoch_seed(seed, epoch) ^ 0x5EED)  # ... and on the CPU
+        e_seed = epoch_seed(seed, epoch)
+        g = torch.Generator(device="cpu").manual_seed(e_seed)  # the shuffle
+        torch.manual_seed(e_seed ^ 0x5EED)  # dropout masks of this epoch (CUDA)
+        seed_dropout(e_seed ^ 0x5EED)  # ... and on the CPU
         perm = torch.randperm(n, generator=g).to(dev)
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), device=dev, dtype=torch.int64)

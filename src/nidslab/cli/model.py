@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import tomllib
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nidslab.cli.common import write_table
 from nidslab.errors import ConfigError, DataError
 
 console = Console()
@@ -296,7 +296,7 @@ def predict_cmd(
     columns = {"score": scores, "label": labels}
     if ts is not None:
         columns = {"time": ts, **columns}
-    _write_table(out, columns)
+    write_table(out, columns)
     flagged = int(labels.sum())
     console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
                   f"{threshold} flagged malicious; written to {out}")
@@ -358,12 +358,6 @@ def _window_table(ts, labels, window: float) -> Table:
     for i in rows:
         t.add_row(f"{i * window:g}", f"{n[i]:,}", f"{flagged[i] / n[i]:.1%}")
     return t
-
-
-def _write_table(path: Path, columns: dict) -> None:
-    from nidslab.cli.common import write_table
-
-    write_table(path, columns)
 
 
 # --------------------------------------------------------------------------- bench
