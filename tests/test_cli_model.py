@@ -29,7 +29,7 @@ def test_a_bad_spec_is_one_red_line_and_exit_code_2():
 
 
 def test_loss_and_accuracy_pngs_are_written(tmp_path):
-    from nidslab.cli.model import write_curves
+    from nidslab.figures import write_curves
 
     paths = write_curves(tmp_path, {"loss": [0.5, 0.4], "val_loss": [0.6, 0.5], "accuracy": [0.8, 0.9],
                                     "val_accuracy": [0.7, 0.8]})

@@ -52,6 +52,33 @@ class SavedModel:
         """Raise :class:`DataError` unless ``names`` are this model's features in this order."""
         check_features(self.feature_names, list(names), model=self.path, source=source)
 
+    def inputs(self, X: np.ndarray, *, source: str = "the data") -> np.ndarray:
+        """The network's inputs from raw features ``X``: ``(n, 115)`` Kitsune features (this model's
+        columns are selected) or ``(n, k)`` already in this model's ``k`` columns, standardised with the
+        saved standardiser. Returns ``(n, k)`` float32; :class:`DataError` names ``source`` otherwise."""
+        from nidslab import schema
+
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise DataError(f"{source}: features must be a 2-D table, got shape {X.shape}")
+        if X.shape[1] == schema.N_FEATURES:
+            X = X[:, schema.indices(self.feature_names)]
+        elif X.shape[1] != len(self.feature_names):
+            raise DataError(f"{source}: {X.shape[1]} columns; expected the {schema.N_FEATURES} Kitsune features "
+                            f"or the model's own {len(self.feature_names)}")
+        if self.standardizer:
+            from nidslab.data.prep import Standardizer
+
+            X = Standardizer.from_dict(self.standardizer).transform(X)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def predict(self, X: np.ndarray, *, source: str = "the data") -> np.ndarray:
+        """Scores ``(n,)`` float32 of raw features ``X`` (see :meth:`inputs`): the malicious-class
+        probability for a binary head, the predicted value for a regression head."""
+        from nidslab.evaluate import predict_scores
+
+        return predict_scores(self.model, self.inputs(X, source=source))
+
 
 def check_features(expected: list[str], got: list[str], *, model: Any = "the model", source: str = "the data") -> None:
     """Raise :class:`DataError` naming what differs between the model's and the data's features."""

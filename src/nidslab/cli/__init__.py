@@ -62,9 +62,9 @@ def version() -> None:
 
 
 def _register_all() -> None:
-    from nidslab.cli import data, features, lab, model, simulate
+    from nidslab.cli import bench, data, evaluate, features, lab, model, predict, simulate, train
 
-    for module in (data, features, simulate, model, lab):
+    for module in (data, features, simulate, train, evaluate, predict, bench, model, lab):
         module.register(app)
 
 

@@ -1,19 +1,94 @@
-"""Pieces the CLI modules share: a rich progress bar behind nidslab's ``progress(done, total, message)``."""
+"""Pieces the CLI modules share: progress bars behind :class:`nidslab.progress.Progress`, the network
+options, settings built from options, a dataset opened for training, and metrics as a table."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Any
 
+import typer
 from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
+from rich.table import Table
 
+from nidslab import progress
+from nidslab.errors import ConfigError
+
+console = Console()
 err = Console(stderr=True)
+
+# Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
+DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0}
+
+# ModelSpec's options (None: the spec's default).
+N_LAYERS = typer.Option(None, "--n-layers", help="Hidden Dense layers (default 2).")
+N_NODES = typer.Option(None, "--n-nodes", help="Nodes per hidden layer (default 20).")
+ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | elu | gelu (default sigmoid).")
+BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.")
+DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (default 0: none).")
+MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).")
+HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression fits the 0/1 labels by MSE).")
+
+
+def given(**options: Any) -> dict[str, Any]:
+    """The options the user gave (those not None), so the settings classes supply the rest."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def make_spec(fields: dict[str, Any]):
+    """A :class:`nidslab.settings.ModelSpec` from option values; a bad one is a ConfigError."""
+    from nidslab.settings import ModelSpec
+
+    try:
+        return ModelSpec.from_dict(fields)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model settings: {exc}") from None
+
+
+def make_fit(fields: dict[str, Any]):
+    """A :class:`nidslab.settings.FitConfig` from option values; a bad one is a ConfigError."""
+    from nidslab.settings import FitConfig
+
+    try:
+        return FitConfig.from_dict(fields)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"fit settings: {exc}") from None
+
+
+def task_bar() -> Progress:
+    """A transient rich progress bar on stderr with a done/total counter (add tasks to it)."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True)
+
+
+def open_prepared(dataset: str, features: str, fraction: float, seed: int):
+    """Open ``dataset`` behind a progress bar and prepare it as the lab does (:func:`nidslab.data.prep.prepare`)."""
+    from nidslab.data import open_dataset
+    from nidslab.data.prep import prepare
+
+    with progress_bar(f"opening {dataset}") as update:
+        ds = open_dataset(dataset, progress=update)
+    return prepare(ds, features=features, fraction=fraction, seed=seed)
+
+
+def metrics_table(title: str, metrics: dict[str, Any]) -> Table:
+    """Metrics (as :func:`nidslab.evaluate.evaluate` returns them) as a two-column table."""
+    t = Table(title=title, show_header=False)
+    for k, v in metrics.items():
+        if isinstance(v, float):
+            t.add_row(k, f"{v:.4f}")
+        elif k == "confusion_matrix":
+            (tn, fp), (fn, tp) = v
+            t.add_row(k, f"tn {tn:,}  fp {fp:,}\nfn {fn:,}  tp {tp:,}")
+        elif v is not None:
+            t.add_row(k, str(v))
+    return t
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, *, bytes_: bool = False) -> Iterator[Callable[..., None]]:
+def progress_bar(description: str, *, bytes_: bool = False) -> Iterator[progress.Progress]:
     """A transient progress bar on stderr; yields the callback library functions take."""
     counter = (DownloadColumn(), TransferSpeedColumn()) if bytes_ else (MofNCompleteColumn(),)
     with Progress(TextColumn("{task.description}"), BarColumn(), *counter, TimeElapsedColumn(),

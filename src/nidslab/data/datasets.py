@@ -34,7 +34,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,8 @@ import numpy as np
 from nidslab import __version__, schema
 from nidslab.errors import CacheError, DataError
 from nidslab.paths import datasets_dir
+from nidslab.progress import Progress
 
-Progress = Callable[..., None]
 
 #: the name "default" resolves to this (``$NIDSLAB_DATASET`` overrides it)
 DEFAULT_DATASET = "mirai-sim"

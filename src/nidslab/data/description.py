@@ -10,12 +10,12 @@ take microseconds. g is the class prior (``prior``) or 1/2 (``uniform``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-Progress = Callable[..., None]
+from nidslab.progress import Progress
+
 _CHUNK = 1 << 16
 
 

@@ -19,15 +19,15 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from nidslab.errors import DataError
+from nidslab.progress import Progress
 
 UCI_BASE = "https://archive.ics.uci.edu/ml/machine-learning-databases/00516"
 
-Progress = Callable[[int, "int | None", str], None]
 
 #: Resumes allowed after the connection drops mid-file, before giving up.
 RETRIES = 3

@@ -14,7 +14,7 @@ Row indices always address the dataset's full table, so a split can be saved, co
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from nidslab import schema
+from nidslab.progress import Progress
 
-Progress = Callable[..., None]
 
 #: rows per chunk when fitting or applying the standardiser (bounds the float64 temporaries)
 _CHUNK = 1 << 16

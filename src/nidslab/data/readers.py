@@ -31,8 +31,8 @@ import numpy as np
 
 from nidslab import schema
 from nidslab.errors import DataError
+from nidslab.progress import Progress
 
-Progress = Callable[..., None]
 NONFINITE_POLICIES = ("error", "zero", "keep")
 _N = schema.N_FEATURES
 

@@ -13,12 +13,12 @@ real capture. Parameters and their sources: :class:`SimConfig` (:mod:`.config`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from nidslab.progress import Progress
 from nidslab.simulate import mirai, network
 from nidslab.simulate import pcapgen as pg
 from nidslab.simulate.config import FULL_ONSET, FULL_PACKETS, SimConfig
@@ -187,7 +187,7 @@ def simulate_capture(
     packets: int = FULL_PACKETS,
     seed: int = 0,
     config: SimConfig | None = None,
-    progress: Callable[..., None] | None = None,
+    progress: Progress | None = None,
 ) -> Simulation:
     """Simulate the camera LAN and its Mirai outbreak; write ``packets`` packets to ``path``.
 

@@ -10,19 +10,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nidslab import schema
+from nidslab.progress import Progress
 from nidslab.study.config import (BatchSizeTiming, CrossValidation, Experiment, MCDropout, Regression, Search, Study,
                                   settings_of, split_settings)
 from nidslab.study.hardware import PeakMemory
 
 Arrays = tuple[np.ndarray, np.ndarray]
-Detail = Callable[[int, "int | None", str], None]
 
 # What each regression target means, for the report (by statistic, then by group).
 _STAT_MEANING = {"mean": "mean packet size", "std": "packet-size standard deviation", "variance": "packet-size variance",
@@ -50,14 +49,14 @@ class Lab:
     dataset: Any
     threads: int | None
     device: str
-    detail: Detail
+    detail: Progress
     #: trained models kept for later parts of the same run, by their settings (JSON)
     models: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ data
 
     @classmethod
-    def open(cls, study: Study, data: str, *, detail: Detail) -> Lab:
+    def open(cls, study: Study, data: str, *, detail: Progress) -> Lab:
         """Open dataset ``data`` (any name or path nidslab reads) and prepare it as the study says."""
         from nidslab.data import open_dataset
         from nidslab.data.prep import prepare

@@ -68,10 +68,10 @@ class ResultCache:
 
     def put(self, part: str, key: str, value: dict[str, Any]) -> None:
         with atomic_write(self.path(part, key), "w") as fh:
-            json.dump(value, fh, default=_plain)
+            json.dump(value, fh, default=plain)
 
 
-def _plain(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
     """JSON for NumPy scalars and arrays."""
     if isinstance(obj, np.generic):
         return obj.item()

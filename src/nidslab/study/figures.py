@@ -6,25 +6,14 @@ when the part it draws was not run.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import matplotlib
+from nidslab.figures import png_bytes, pyplot
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+plt = pyplot()  # the Agg backend, chosen before anything draws
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-_DPI = 100
 TRAIN, VAL, ACCENT, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f"
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=_DPI)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def curves(exp: dict[str, Any]) -> bytes:
@@ -42,7 +31,7 @@ def curves(exp: dict[str, Any]) -> bytes:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(exp.get("title", ""), fontsize=10)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def summary(results: dict[str, Any]) -> bytes | None:
@@ -75,7 +64,7 @@ def summary(results: dict[str, Any]) -> bytes | None:
     ax.set_xlabel("test score")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def batch_timing(part: dict[str, Any] | None) -> bytes | None:
@@ -94,7 +83,7 @@ def batch_timing(part: dict[str, Any] | None) -> bytes | None:
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
         ax.grid(alpha=0.3, which="both")
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def depth_timing(part: dict[str, Any] | None) -> bytes | None:
@@ -108,7 +97,7 @@ def depth_timing(part: dict[str, Any] | None) -> bytes | None:
     ax.set_ylabel("seconds per epoch")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def search_trials(part: dict[str, Any] | None) -> bytes | None:
@@ -129,7 +118,7 @@ def search_trials(part: dict[str, Any] | None) -> bytes | None:
     ax.set_ylabel(part.get("objective", "validation score"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def mc_dropout(part: dict[str, Any] | None) -> bytes | None:
@@ -151,7 +140,7 @@ def mc_dropout(part: dict[str, Any] | None) -> bytes | None:
     ax_u.set_ylabel("test packets")
     for ax in (ax_a, ax_u):
         ax.grid(alpha=0.3)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def cross_validation(part: dict[str, Any] | None) -> bytes | None:
@@ -170,7 +159,7 @@ def cross_validation(part: dict[str, Any] | None) -> bytes | None:
     ax.set_ylabel("test accuracy")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def regression(part: dict[str, Any] | None) -> bytes | None:
@@ -185,7 +174,7 @@ def regression(part: dict[str, Any] | None) -> bytes | None:
     ax.set_xlabel(f"true {part['target']} ({part['units']})")
     ax.set_ylabel("predicted")
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def all_figures(results: dict[str, Any]) -> dict[str, bytes]:

@@ -20,22 +20,18 @@ from typing import Any
 
 from nidslab import __version__
 from nidslab.paths import atomic_write
+from nidslab.progress import Progress, no_progress
 from nidslab.study import backend
-from nidslab.study.cache import ResultCache, _plain, fingerprint, key_of
+from nidslab.study.cache import ResultCache, fingerprint, key_of, plain
 from nidslab.study.config import Study
 from nidslab.study.hardware import describe_hardware
 from nidslab.study.questions import answer_questions
 from nidslab.study.report import render
 from nidslab.study.tree import tree_baseline
 
-Progress = Callable[[int, "int | None", str], None]
 
 TOP_KEYS = ("hardware", "data", "experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
             "regression", "tree_baseline", "questions")
-
-
-def _noop(done: int, total: int | None, message: str = "") -> None:
-    pass
 
 
 def plan(study: Study) -> list[str]:
@@ -84,7 +80,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     """
     if quick:
         study = study.quick_version()
-    progress, detail = progress or _noop, detail or _noop
+    progress, detail = progress or no_progress, detail or no_progress
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache = ResultCache(Path(cache_dir) if cache_dir is not None else out.parent / ".cache", fresh=fresh)
@@ -178,7 +174,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         "study": study.to_dict(),
     }
     results["questions"] = answer_questions(results)
-    results = json.loads(json.dumps(results, default=_plain))  # exactly what results.json will hold
+    results = json.loads(json.dumps(results, default=plain))  # exactly what results.json will hold
     with atomic_write(out / "results.json", "w") as fh:
         json.dump(results, fh, indent=1)
     render(results, out)

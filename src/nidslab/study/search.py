@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from nidslab.progress import Progress
 from nidslab.study.config import Search
 
 Arrays = tuple[np.ndarray, np.ndarray]
 #: train_eval(settings, train, validation, test) -> (result dict with "test" metrics, trained model)
 TrainEval = Callable[[dict[str, Any], Arrays, Arrays | None, Arrays], tuple[dict[str, Any], Any]]
-Detail = Callable[[int, int | None, str], None]
 
 OBJECTIVE = "validation balanced accuracy"
 
@@ -45,7 +45,7 @@ def settings_of(params: dict[str, Any], cfg: Search, epochs: int) -> dict[str, A
 
 
 def run_search(cfg: Search, train: Arrays, validation: Arrays, test: Arrays, train_eval: TrainEval, *,
-               seed: int = 0, detail: Detail | None = None) -> tuple[dict[str, Any], Any]:
+               seed: int = 0, detail: Progress | None = None) -> tuple[dict[str, Any], Any]:
     """Search, then train the best configuration on the whole training split.
 
     Returns (the ``search`` part of results.json, the final trained model). The dict holds ``trials``
@@ -110,7 +110,7 @@ DEPTH_TIMING_ROWS = 200_000
 
 
 def depth_timing(cfg: Search, best_params: dict[str, Any], train: Arrays, train_eval: TrainEval,
-                 *, detail: Detail | None = None) -> list[dict[str, Any]]:
+                 *, detail: Progress | None = None) -> list[dict[str, Any]]:
     """Seconds per training epoch for the best configuration at each depth in ``cfg.depth_timing``
     (``cfg.depth_timing_nodes`` nodes per layer). Each depth trains on the first
     :data:`DEPTH_TIMING_ROWS` training rows and the time is scaled to a whole-split epoch. The fastest of

@@ -1,0 +1,52 @@
+"""`nidslab bench`: seconds per training epoch, weight updates and peak memory per batch size."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DROPOUT, N_LAYERS, N_NODES, console, given, make_fit, make_spec,
+                                open_prepared)
+from nidslab.errors import ConfigError
+
+
+def bench(
+    dataset: str = typer.Option("default", "--data", help="Dataset name or path."),
+    batch_sizes: str = typer.Option("100,1000,10000", "--batch-sizes", help="Comma-separated batch sizes."),
+    n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
+    dropout: float = DROPOUT,
+    optimizer: str = typer.Option(None, "--optimizer", help="sgd | adam | adamw | rmsprop (default sgd)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch."),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda (default auto)."),
+) -> None:
+    """Time one training epoch (with its validation pass) per batch size: seconds, updates, peak memory."""
+    from nidslab.model import build_model
+    from nidslab.peak_memory import PeakRSS
+    from nidslab.train import fit
+
+    try:
+        sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--batch-sizes must be integers separated by commas, got {batch_sizes!r}") from None
+    spec = make_spec(given(n_layers=n_layers, n_nodes=n_nodes, activation=activation, batch_norm=batch_norm,
+                           dropout=dropout))
+    fit_cfg = make_fit({"epochs": 1, **given(optimizer=optimizer, threads=threads, device=device)})
+    p = open_prepared(dataset, "lab", 1.0, 0)
+    t = Table(title=f"one epoch on {len(p.y_train):,} x {p.X_train.shape[1]} rows (+ validation {len(p.y_val):,})")
+    for col in ("batch size", "seconds", "updates", "peak memory (MiB)", "val accuracy"):
+        t.add_column(col, justify="right")
+    for bs in sizes:
+        model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
+        with PeakRSS() as peak:
+            h = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg.replace(batch_size=bs))
+        t.add_row(f"{bs:,}", f"{h.epoch_seconds[0]:.3f}", f"{h.updates_per_epoch:,}", f"{peak.mib:.0f}",
+                  f"{h.val_accuracy[0]:.4f}")
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `bench` to the root app."""
+    app.command("bench")(bench)
+
+
+__all__ = ["register"]

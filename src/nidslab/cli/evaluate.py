@@ -1,0 +1,65 @@
+"""`nidslab evaluate | uncertainty`: a saved model on the test split of the data it was trained on."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from nidslab.cli.common import DATA_DEFAULTS, console, metrics_table, open_prepared
+from nidslab.errors import ConfigError
+
+
+def _test_split(saved):
+    """The prepared dataset a saved model was trained on (its test split is what it never saw)."""
+    data = {**DATA_DEFAULTS, "seed": 0, **(saved.metrics.get("data") or {})}
+    p = open_prepared(data["dataset"], data["features"], data["fraction"], data["seed"])
+    saved.check_features(p.feature_names, source=f"dataset {data['dataset']!r}")
+    return p
+
+
+def evaluate_cmd(
+    model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train`."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+) -> None:
+    """Every metric of a saved model on the test split of the data it was trained on."""
+    from nidslab.evaluate import evaluate
+    from nidslab.saved_model import load_model
+
+    saved = load_model(model_dir)
+    p = _test_split(saved)
+    console.print(metrics_table(f"{model_dir} on the test split ({len(p.y_test):,} rows)",
+                                evaluate(saved.model, p.X_test, p.y_test, threshold=threshold)))
+
+
+def uncertainty_cmd(
+    model_dir: Path = typer.Argument(..., help="Model folder with dropout layers."),
+    passes: int = typer.Option(100, "--passes", help="Stochastic passes of the test split."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the dropout masks."),
+) -> None:
+    """Monte Carlo dropout: test accuracy over many passes with dropout on (the lab's Part 20)."""
+    from nidslab.saved_model import load_model
+    from nidslab.uncertainty import mc_dropout
+
+    saved = load_model(model_dir)
+    p = _test_split(saved)
+    try:
+        t0 = time.perf_counter()
+        r = mc_dropout(saved.model, p.X_test, p.y_test, passes=passes, seed=seed)
+        seconds = time.perf_counter() - t0
+    except ValueError as exc:
+        raise ConfigError(f"{model_dir}: {exc}") from None
+    console.print(f"{passes} passes of {len(p.y_test):,} rows with dropout {r.dropout} in {seconds:.1f} s")
+    console.print(f"test accuracy: mean {r.accuracy_mean:.4f}, sd {r.accuracy_std:.5f} "
+                  f"(min {r.accuracies.min():.4f}, max {r.accuracies.max():.4f})")
+    console.print(f"per-row sd of the malicious probability: mean {r.std.mean():.4f}, max {r.std.max():.4f}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `evaluate` and `uncertainty` to the root app."""
+    app.command("evaluate")(evaluate_cmd)
+    app.command("uncertainty")(uncertainty_cmd)
+
+
+__all__ = ["register"]

@@ -1,0 +1,70 @@
+"""`nidslab predict`: score a features table or every packet of a capture with a saved model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from nidslab.cli.common import console, progress_bar, write_table
+from nidslab.errors import DataError
+
+
+def predict_cmd(
+    model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train`."),
+    source: Path = typer.Argument(..., help="Features (.csv, .parquet, .npy; 115 columns) or a capture (.pcap, .pcapng)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Scores and labels to write: .csv or .parquet."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
+) -> None:
+    """Score rows of features or the packets of a capture; write score and label per row."""
+    from nidslab.predict import CAPTURE_SUFFIXES, predict_capture
+    from nidslab.saved_model import load_model
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise DataError(f"{out}: output must be .csv or .parquet")
+    if not 0 <= threshold <= 1:
+        raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
+    saved = load_model(model_dir)
+    times = None
+    if source.suffix.lower() in CAPTURE_SUFFIXES:
+        with progress_bar(f"reading {source.name}") as update:
+            scored = predict_capture(saved, source, progress=update)
+        times, scores = scored.times, scored.scores
+    else:
+        from nidslab.data import read_features
+
+        scores = saved.predict(read_features(source), source=str(source))
+    labels = (scores >= threshold).astype(np.uint8)
+    write_table(out, {"score": scores, "label": labels} if times is None else
+                {"time": times, "score": scores, "label": labels})
+    flagged = int(labels.sum())
+    console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
+                  f"{threshold} flagged malicious; written to {out}")
+    if times is not None and len(times):
+        console.print(_window_table(times, labels, window))
+
+
+def _window_table(times: np.ndarray, labels: np.ndarray, window: float) -> Table:
+    from nidslab.predict import flagged_per_window
+
+    starts, packets, flagged = flagged_per_window(times, labels, window)
+    t = Table(title=f"share flagged per {window:g} s window")
+    for col in ("window start (s)", "packets", "flagged"):
+        t.add_column(col, justify="right")
+    rows = np.arange(len(starts))
+    if len(rows) > 40:  # keep the terminal readable: first and last 20 windows
+        rows = np.concatenate([rows[:20], rows[-20:]])
+    for i in rows:
+        t.add_row(f"{starts[i]:g}", f"{packets[i]:,}", f"{flagged[i] / packets[i]:.1%}")
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    """Add `predict` to the root app."""
+    app.command("predict")(predict_cmd)
+
+
+__all__ = ["register"]

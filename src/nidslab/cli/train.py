@@ -1,0 +1,111 @@
+"""`nidslab train`: train the lab's network on a dataset and save it as a model folder with its curves."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DATA_DEFAULTS, DROPOUT, HEAD, MC_DROPOUT, N_LAYERS, N_NODES,
+                                console, given, make_fit, make_spec, metrics_table, open_prepared, task_bar)
+from nidslab.errors import ConfigError
+
+
+def read_config(path: Path | None) -> dict[str, dict[str, Any]]:
+    """``--config`` TOML: tables [model] (ModelSpec fields), [fit] (FitConfig fields) and [data]."""
+    from nidslab.settings import FitConfig, ModelSpec
+
+    if path is None:
+        return {}
+    try:
+        doc = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    known = {"model": [f.name for f in dataclasses.fields(ModelSpec)],
+             "fit": [f.name for f in dataclasses.fields(FitConfig)], "data": list(DATA_DEFAULTS)}
+    for table, value in doc.items():
+        if table not in known or not isinstance(value, dict):
+            raise ConfigError(f"{path}: unknown table [{table}]; expected [model], [fit] and [data]")
+        if extra := sorted(set(value) - set(known[table])):
+            raise ConfigError(f"{path}: [{table}] has unknown key(s) {', '.join(extra)}; "
+                              f"known: {', '.join(known[table])}")
+    return doc
+
+
+def train(
+    out: Path = typer.Option(Path("model"), "--out", "-o", help="Model folder to write."),
+    dataset: str = typer.Option(None, "--data", help="Dataset name or path (default: the embedded default)."),
+    features: str = typer.Option(None, "--features", help="Feature selection (default lab: the lab's 92)."),
+    fraction: float = typer.Option(None, "--fraction", help="Share of the rows to use (default 1)."),
+    config: Path = typer.Option(None, "--config", help="TOML with [model], [fit], [data] tables; flags override it."),
+    n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
+    dropout: float = DROPOUT, mc_dropout: bool = MC_DROPOUT, head: str = HEAD,
+    optimizer: str = typer.Option(None, "--optimizer", help="sgd | adam | adamw | rmsprop (default sgd)."),
+    lr: float = typer.Option(None, "--lr", help="Learning rate (default 0.1)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Rows per weight update (default 10,000)."),
+    epochs: int = typer.Option(None, "--epochs", help="Passes over the training split (default 20)."),
+    class_weight: str = typer.Option(None, "--class-weight", help="none | balanced (default none)."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the split, the initial weights and the shuffles (default 0)."),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda (default auto)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    early_stopping: int = typer.Option(None, "--early-stopping", help="Stop after this many epochs without a lower val_loss."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last epoch's checkpoint."),
+    step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
+) -> None:
+    """Train the lab's network on a dataset and save it as a model folder, with its curves."""
+    from nidslab.evaluate import evaluate
+    from nidslab.figures import write_curves
+    from nidslab.model import build_model
+    from nidslab.saved_model import save_model
+    from nidslab.train import fit
+
+    cfg = read_config(config)
+    spec = make_spec({**cfg.get("model", {}), **given(
+        n_layers=n_layers, n_nodes=n_nodes, activation=activation, batch_norm=batch_norm, dropout=dropout,
+        mc_dropout=mc_dropout, head=head)})
+    fit_cfg = make_fit({**cfg.get("fit", {}), **given(
+        optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
+        device=device, threads=threads, early_stopping=early_stopping, step=step)})
+    data = {**DATA_DEFAULTS, **cfg.get("data", {}), **given(dataset=dataset, features=features, fraction=fraction)}
+
+    p = open_prepared(data["dataset"], data["features"], data["fraction"], fit_cfg.seed)
+    model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
+    checkpoints = out.with_name(f".{out.name}.checkpoint")
+    with task_bar() as bar:
+        task = bar.add_task("epoch", total=fit_cfg.epochs)
+
+        def on_epoch(epoch: int, logs: dict) -> None:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("epoch", "epoch_seconds"))
+            bar.update(task, completed=epoch, description=f"epoch {epoch}/{fit_cfg.epochs}  {shown}")
+
+        try:
+            history = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg,
+                          checkpoint_dir=checkpoints, resume=resume, callback=on_epoch)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    metrics = evaluate(model, p.X_test, p.y_test)
+    metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed}, "fit": fit_cfg.to_dict()}
+    save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
+               metrics=metrics_doc, history=history)
+    curves = write_curves(out, history.to_dict())
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    s = sum(history.epoch_seconds)
+    console.print(f"trained {history.epochs} epochs in {s:.1f} s ({history.updates_per_epoch:,} updates per epoch)")
+    shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2", "loss",
+             "confusion_matrix")
+    console.print(metrics_table("test split", {k: metrics[k] for k in shown if k in metrics}))
+    console.print(f"saved [bold]{out}[/] (curves: {', '.join(str(c) for c in curves)})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train` to the root app."""
+    app.command("train")(train)
+
+
+__all__ = ["register", "read_config"]
