@@ -143,3 +143,50 @@ def test_dropout_mask_drops_p_and_scales_the_rest_reproducibly():
     assert not torch.equal(dropout_mask((400, 500), 0.7), m)  # the generator moved on
     seed_dropout(0)
     assert float((dropout_mask((1001, 3), 0.5) == 0).float().mean()) == pytest.approx(0.5, abs=0.03)  # odd count
+
+
+def _trained(model, step):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((400, N_IN)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.uint8)
+    fit(model, (X, y), batch_size=64, epochs=2, lr=0.5, device="cpu", step=step)
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_an_activation_outside_the_table_trains_with_autograd(monkeypatch):
+    # As if "tanh" had been added to nidslab.model.ACTIVATIONS without fused kernels: the step must not
+    # run it as another activation (before the table, an unknown name ran as GELU).
+    from nidslab import fused_step
+
+    spec = ModelSpec(n_layers=2, n_nodes=6, activation="tanh")
+    ref, auto = twins(spec)
+    monkeypatch.delitem(fused_step.ACTIVATIONS, "tanh")
+    assert not supports(auto)
+    with pytest.raises(ValueError, match="DNN"):
+        FusedStep(auto, 64)
+    with pytest.raises(ValueError, match="step='fused'"):
+        fit(auto, (np.zeros((4, N_IN), np.float32), np.array([0, 1, 0, 1], np.uint8)), step="fused")
+    got, want = _trained(auto, "auto"), _trained(ref, "autograd")
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)  # the same path as autograd, bit for bit
+
+
+def test_a_layer_swapped_outside_the_blocks_trains_with_autograd():
+    # A module replaced in the Sequential (SiLU where the block says sigmoid) no longer matches the
+    # blocks the fused step would walk, so fit trains it with autograd: SiLU's gradients, not sigmoid's.
+    ref, swapped = twins(ModelSpec(n_layers=1, n_nodes=6))
+    ref[1], swapped[1] = nn.SiLU(), nn.SiLU()
+    assert supports(build_model(ModelSpec(), N_IN)) and not supports(swapped)
+    got, want = _trained(swapped, "auto"), _trained(ref, "autograd")
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+    sigmoid = _trained(twins(ModelSpec(n_layers=1, n_nodes=6))[0], "auto")
+    assert not all(torch.equal(a, b) for a, b in zip(got, sigmoid))
+
+
+def test_the_fused_step_walks_the_models_blocks():
+    model = build_model(ModelSpec(n_layers=3, n_nodes=5, batch_norm=True, dropout=0.2), N_IN)
+    step = FusedStep(model, 16)
+    assert [h.linear for h in step.hidden] == [b.linear for b in model.blocks]
+    assert [h.bn for h in step.hidden] == [b.bn for b in model.blocks]
+    assert step.out is model.output and all(h.p == 0.2 for h in step.hidden)

@@ -7,7 +7,9 @@ node costs bookkeeping. This step does the same arithmetic in buffers allocated 
 layer one ``addmm``, the activation in place, BatchNorm's own forward kernel, the dropout mask;
 backward two matmuls and a few elementwise passes. When BatchNorm feeds the next Dense layer
 directly, its backward needs no pass over the batch of its own (see ``_bn_backward_folded``).
-Gradients land in each parameter's ``.grad``, so any torch optimiser steps them.
+Gradients land in each parameter's ``.grad``, so any torch optimiser steps them. The step walks the
+network's :class:`nidslab.model.Block` s; each activation's forward and backward kernels come from the
+table :data:`ACTIVATIONS`, and a network with an activation not in it trains with autograd.
 
 Measured per epoch (``benchmarks/bench_step.py``, 2 cores): 1.04x (4 x 50) to 1.24x (2 x 20 +
 BatchNorm) faster than autograd at batch 10,000; the matrix multiplications, which both share, are
@@ -30,42 +32,48 @@ unbiased one, as ``nn.BatchNorm1d`` does, by torch's own BatchNorm forward kerne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nidslab.model import ACTIVATIONS, DNN, Dropout, dropout_mask
+from nidslab.model import ACTIVATIONS as ACTIVATION_MODULES
+from nidslab.model import DNN, Block, Dropout, dropout_mask
 
 aten = torch.ops.aten
 
 
-def _act_forward(name: str, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """``act(z)``; in place (``s`` is ``z``) except for GELU, whose backward needs ``z``."""
-    if name == "sigmoid":
-        return z.sigmoid_()
-    if name == "relu":
-        return z.relu_()
-    if name == "tanh":
-        return z.tanh_()
-    if name == "elu":
-        return F.elu_(z)
-    return aten.gelu.out(z, approximate="none", out=s)
+@dataclass(frozen=True)
+class Activation:
+    """An activation the fused step computes by hand.
+
+    ``forward(z, s)`` returns ``act(z)``, in place in ``z`` unless ``needs_input`` (then into ``s``,
+    because the backward needs ``z``); ``backward(g, s, z)`` sets ``g <- g * act'(z)`` in place from
+    the activation's output ``s`` (or its input ``z``).
+    """
+
+    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    backward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
+    needs_input: bool = False
 
 
-def _act_backward(name: str, g: torch.Tensor, s: torch.Tensor, z: torch.Tensor) -> None:
-    """``g <- g * act'(z)`` in place, from the activation's output ``s`` (or its input ``z`` for GELU)."""
-    if name == "sigmoid":
-        aten.sigmoid_backward.grad_input(g, s, grad_input=g)
-    elif name == "relu":
-        aten.threshold_backward.grad_input(g, s, 0, grad_input=g)
-    elif name == "tanh":
-        aten.tanh_backward.grad_input(g, s, grad_input=g)
-    elif name == "elu":
-        aten.elu_backward.grad_input(g, 1.0, 1, 1, True, s, grad_input=g)
-    else:
-        aten.gelu_backward.grad_input(g, z, approximate="none", grad_input=g)
+#: what the fused step can train, by :class:`nidslab.model.ModelSpec` activation name; a network with any
+#: other activation trains with autograd (:func:`supports` is False)
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation(lambda z, s: z.sigmoid_(),
+                          lambda g, s, z: aten.sigmoid_backward.grad_input(g, s, grad_input=g)),
+    "relu": Activation(lambda z, s: z.relu_(),
+                       lambda g, s, z: aten.threshold_backward.grad_input(g, s, 0, grad_input=g)),
+    "tanh": Activation(lambda z, s: z.tanh_(),
+                       lambda g, s, z: aten.tanh_backward.grad_input(g, s, grad_input=g)),
+    "elu": Activation(lambda z, s: F.elu_(z),
+                      lambda g, s, z: aten.elu_backward.grad_input(g, 1.0, 1, 1, True, s, grad_input=g)),
+    "gelu": Activation(lambda z, s: aten.gelu.out(z, approximate="none", out=s),
+                       lambda g, s, z: aten.gelu_backward.grad_input(g, z, approximate="none", grad_input=g),
+                       needs_input=True),
+}
 
 
 def _matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool = False) -> torch.Tensor:
@@ -78,10 +86,13 @@ def _matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: boo
 
 @dataclass
 class _Hidden:
+    """A hidden block with its activation's kernels and its buffers for one step."""
+
     linear: nn.Linear
     bn: nn.BatchNorm1d | None
+    act: Activation
     p: float  # dropout rate, 0 for none
-    z: torch.Tensor  # (B, n) pre-activation; the activation overwrites it except for GELU
+    z: torch.Tensor  # (B, n) pre-activation; the activation overwrites it unless it needs its input
     s: torch.Tensor  # (B, n) activation output
     h: torch.Tensor  # (B, n) the layer's output (after BatchNorm and dropout)
     mean: torch.Tensor | None = None  # (n,) batch statistics saved for backward
@@ -89,13 +100,24 @@ class _Hidden:
     mask: torch.Tensor | None = None  # (m, n) this step's dropout mask
 
 
+def _block_supported(b: Block) -> bool:
+    """The block is what :class:`nidslab.model.DNN` builds, with an activation in :data:`ACTIVATIONS`."""
+    return (b.activation in ACTIVATIONS and type(b.act) is ACTIVATION_MODULES.get(b.activation)
+            and getattr(b.act, "approximate", "none") == "none"
+            and type(b.linear) is nn.Linear and (b.bn is None or type(b.bn) is nn.BatchNorm1d)
+            and (b.dropout is None or isinstance(b.dropout, Dropout)))
+
+
 def supports(model: nn.Module) -> bool:
-    """Whether :class:`FusedStep` can train ``model``: a float32 :class:`DNN` on the CPU with the
-    layers :func:`nidslab.model.build_model` makes (anything else trains with autograd)."""
+    """Whether :class:`FusedStep` can train ``model``: a float32 :class:`DNN` on the CPU whose layers are
+    its blocks' (as :func:`nidslab.model.build_model` makes them) and whose activation is in
+    :data:`ACTIVATIONS` (anything else trains with autograd)."""
     if type(model) is not DNN or any(p.device.type != "cpu" or p.dtype != torch.float32 for p in model.parameters()):
         return False
-    kinds = (nn.Linear, nn.BatchNorm1d, Dropout, *ACTIVATIONS.values())
-    return all(type(m) in kinds or isinstance(m, Dropout) for m in model.children())
+    layers = [m for b in model.blocks for m in b.layers()] + [model.output]
+    children = list(model.children())
+    return (len(children) == len(layers) and all(c is m for c, m in zip(children, layers))
+            and type(model.output) is nn.Linear and all(_block_supported(b) for b in model.blocks))
 
 
 class FusedStep:
@@ -112,23 +134,17 @@ class FusedStep:
     def __init__(self, model: DNN, batch_size: int):
         if not supports(model):
             raise ValueError("FusedStep trains a DNN built by nidslab.model.build_model, on the CPU")
-        spec = model.spec
-        self.activation, self.head = spec.activation, spec.head
-        layers = list(model.children())
-        self.out: nn.Linear = layers[-1]
+        self.head = model.spec.head
+        self.out: nn.Linear = model.output
         self.hidden: list[_Hidden] = []
-        B, n = batch_size, spec.n_nodes
-        i = 0
-        for _ in range(spec.n_layers):
-            linear, i = layers[i], i + 2  # Dense, then its activation
-            bn = layers[i] if i < len(layers) and isinstance(layers[i], nn.BatchNorm1d) else None
-            i += bn is not None
-            p = layers[i].p if i < len(layers) and isinstance(layers[i], Dropout) else 0.0
-            i += p > 0
+        B, n = batch_size, model.spec.n_nodes
+        for block in model.blocks:
+            act = ACTIVATIONS[block.activation]
+            p = block.dropout.p if block.dropout is not None else 0.0
             z = torch.empty(B, n)
-            s = torch.empty(B, n) if spec.activation == "gelu" else z
-            h = torch.empty(B, n) if (bn is not None or p) else s
-            self.hidden.append(_Hidden(linear, bn, p, z, s, h))
+            s = torch.empty(B, n) if act.needs_input else z
+            h = torch.empty(B, n) if (block.bn is not None or p) else s
+            self.hidden.append(_Hidden(block.linear, block.bn, act, p, z, s, h))
         self.o = torch.empty(B, 1)  # logits / outputs
         self.go = torch.empty(B)  # dL/do
         self.ga = torch.empty(B, n)  # two scratch buffers for the backward pass
@@ -159,7 +175,7 @@ class FusedStep:
 
     def _forward(self, L: _Hidden, h_prev: torch.Tensor, m: int) -> torch.Tensor:
         z = torch.addmm(L.linear.bias, h_prev, L.linear.weight.t(), out=L.z[:m])
-        s = _act_forward(self.activation, z, L.s[:m])
+        s = L.act.forward(z, L.s[:m])
         out = s
         if L.bn is not None:
             bn = L.bn
@@ -198,7 +214,7 @@ class FusedStep:
                     ds.mul_(below.mask)
                 if below.bn is not None:
                     ds = self._bn_backward(below, ds, s, self._other(buf, m))
-            _act_backward(self.activation, ds, s, below.z[:m])
+            below.act.backward(ds, s, below.z[:m])
             dz = ds
 
     def _other(self, t: torch.Tensor, m: int) -> torch.Tensor:
@@ -244,4 +260,4 @@ class FusedStep:
         return a, k, a * dbeta * (-1.0 / m) - k * L.mean
 
 
-__all__ = ["FusedStep", "supports"]
+__all__ = ["FusedStep", "supports", "Activation", "ACTIVATIONS"]
