@@ -49,7 +49,7 @@ def test_equals_kitnet_py_on_mirai2000():
     kit2 = KitNET(max_ae, fm, ad)
     pieces = np.concatenate([np.atleast_1d(kit2.process(X[a:a + 77])) for a in range(0, len(X), 77)])
     np.testing.assert_array_equal(pieces, rmse)
-    np.testing.assert_array_equal(KitNET(max_ae, fm, ad).fit(X).score(X[grace:]), rmse[grace:])
+    np.testing.assert_allclose(KitNET(max_ae, fm, ad).fit(X).score(X[grace:]), rmse[grace:], rtol=1e-12)
 
 
 def _correlated(rows: int, seed: int) -> tuple[np.ndarray, list[set[int]]]:
@@ -95,15 +95,19 @@ def test_autoencoder_step_matches_the_formulas():
     e = xn - z
     g = (e @ W) * y * (1 - y)
     W_want = W + lr * (np.outer(xn, g) + np.outer(e, y))
+    # the kernel's flat layout, with this autoencoder at offsets 3 (weights), 2 (hidden), 1 (visible)
+    Wk = np.concatenate([np.zeros(3), W.ravel()])
+    hbk, vbk = np.concatenate([np.zeros(2), hb]), np.concatenate([np.zeros(1), vb])
+    nmaxk, nmink = np.concatenate([[0.0], nmax]), np.concatenate([[0.0], nmin])
     scratch = [np.empty(nv), np.empty(nh), np.empty(nv), np.empty(nh)]
-    Wk, hbk, vbk = W.copy(), hb.copy(), vb.copy()
-    rmse = _ae_train(x, Wk, hbk, vbk, nmax, nmin, lr, *scratch)
+    rmse = _ae_train(x, Wk, 3, hbk, 2, vbk, nmaxk, nmink, 1, nv, nh, lr, *scratch)
     assert rmse == pytest.approx(np.sqrt(np.mean(e**2)), rel=1e-12)
-    np.testing.assert_allclose(Wk, W_want, rtol=1e-12)
-    np.testing.assert_allclose(hbk, hb + lr * g, rtol=1e-12)
-    np.testing.assert_allclose(vbk, vb + lr * e, rtol=1e-12)
-    np.testing.assert_array_equal(nmax, mx)
-    np.testing.assert_array_equal(nmin, mn)
+    np.testing.assert_allclose(Wk[3:].reshape(nv, nh), W_want, rtol=1e-12)
+    np.testing.assert_allclose(hbk[2:], hb + lr * g, rtol=1e-12)
+    np.testing.assert_allclose(vbk[1:], vb + lr * e, rtol=1e-12)
+    np.testing.assert_array_equal(nmaxk[1:], mx)
+    np.testing.assert_array_equal(nmink[1:], mn)
+    assert not Wk[:3].any() and not hbk[:2].any() and not vbk[:1].any()  # others' slots untouched
 
 
 def _benign(rows: int, seed: int) -> np.ndarray:
@@ -126,12 +130,13 @@ def test_scores_shifted_rows_higher():
 
 
 def test_score_equals_process_row_by_row():
-    X = _benign(1400, 3)
+    X = _benign(2600, 3)
     kit = KitNET(max_ae=4, fm_grace=100, ad_grace=900, seed=1)
     kit.fit(X)
-    batch = kit.score(X[1001:], chunk=64)  # several chunks
-    one_by_one = np.array([kit.process(x) for x in X[1001:]])
-    np.testing.assert_array_equal(batch, one_by_one)
+    X[-1, :5] += 1e3  # far outside the training range: sigmoids saturate
+    batch = kit.score(X[1001:])  # matrix products
+    one_by_one = np.array([kit.process(x) for x in X[1001:]])  # the numba row loop
+    np.testing.assert_allclose(batch, one_by_one, rtol=1e-12)
     assert kit.n_executed == len(X) - 1001
 
 
@@ -150,7 +155,7 @@ def test_save_load_round_trip_at_any_point(tmp_path, stop):
     tail = again.process(X[stop:])
     np.testing.assert_array_equal(np.concatenate([head, tail]), want)
     again.save(tmp_path / "k.npz")
-    np.testing.assert_array_equal(KitNET.load(tmp_path / "k.npz").score(X[1001:]), want[1001:])
+    np.testing.assert_array_equal(KitNET.load(tmp_path / "k.npz").process(X[1001:]), want[1001:])
 
 
 def test_given_feature_map_skips_the_mapper():

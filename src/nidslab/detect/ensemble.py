@@ -16,6 +16,7 @@ over rows in numba (training is sequential: each row's step changes the weights 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -29,72 +30,77 @@ def _sigmoid(a):  # pragma: no cover - compiled
     return 1.0 / (1.0 + math.exp(-a))
 
 
-@numba.njit(cache=True)
-def _ae_train(x, W, hb, vb, nmax, nmin, lr, xn, y, e, g):  # pragma: no cover - compiled
-    """One SGD step of one autoencoder on x (n_vis,); returns its RMSE before the step.
+@numba.njit(cache=True, inline="always")
+def _ae_train(x, W, w0, hb, h0, vb, nmax, nmin, v0, nv, nh, lr, xn, y, e, g):  # pragma: no cover
+    """One SGD step of one autoencoder on x[:nv]; returns its RMSE before the step.
 
-    W is (n_vis, n_hid); xn, e (n_vis,) and y, g (n_hid,) are scratch.
+    Its weights are W[w0:w0 + nv*nh] as an (nv, nh) row-major matrix, its hidden biases hb[h0:h0+nh],
+    its visible biases and min/max vb/nmax/nmin[v0:v0+nv] (flat indexing: no array views per row).
+    xn, e (>= nv) and y, g (>= nh) are scratch.
     """
-    nv, nh = W.shape
     for i in range(nv):
-        if x[i] > nmax[i]:
-            nmax[i] = x[i]
-        if x[i] < nmin[i]:
-            nmin[i] = x[i]
-        xn[i] = (x[i] - nmin[i]) / (nmax[i] - nmin[i] + EPS)
+        if x[i] > nmax[v0 + i]:
+            nmax[v0 + i] = x[i]
+        if x[i] < nmin[v0 + i]:
+            nmin[v0 + i] = x[i]
+        xn[i] = (x[i] - nmin[v0 + i]) / (nmax[v0 + i] - nmin[v0 + i] + EPS)
     for h in range(nh):
         y[h] = 0.0
+        g[h] = 0.0
     for i in range(nv):
         xi = xn[i]
+        row = w0 + i * nh
         for h in range(nh):
-            y[h] += xi * W[i, h]
+            y[h] += xi * W[row + h]
     for h in range(nh):
-        y[h] = _sigmoid(y[h] + hb[h])  # dot first, then the bias: the reference's rounding
-        g[h] = 0.0
+        y[h] = _sigmoid(y[h] + hb[h0 + h])  # dot first, then the bias: the reference's rounding
     se = 0.0
     for i in range(nv):
+        row = w0 + i * nh
         a = 0.0
         for h in range(nh):
-            a += y[h] * W[i, h]
-        ei = xn[i] - _sigmoid(a + vb[i])
+            a += y[h] * W[row + h]
+        ei = xn[i] - _sigmoid(a + vb[v0 + i])
         e[i] = ei
         se += ei * ei
         for h in range(nh):
-            g[h] += ei * W[i, h]
+            g[h] += ei * W[row + h]
     for h in range(nh):
         g[h] = g[h] * y[h] * (1.0 - y[h])
     for i in range(nv):
         xi = xn[i]
         ei = e[i]
+        row = w0 + i * nh
         for h in range(nh):
-            W[i, h] += lr * (xi * g[h] + ei * y[h])
+            W[row + h] += lr * (xi * g[h] + ei * y[h])
     for h in range(nh):
-        hb[h] += lr * g[h]
+        hb[h0 + h] += lr * g[h]
     for i in range(nv):
-        vb[i] += lr * e[i]
+        vb[v0 + i] += lr * e[i]
     return math.sqrt(se / nv)
 
 
-@numba.njit(cache=True)
-def _ae_execute(x, W, hb, vb, nmax, nmin, xn, y):  # pragma: no cover - compiled
-    """RMSE of one autoencoder's reconstruction of x (n_vis,), no update; xn, y are scratch."""
-    nv, nh = W.shape
+@numba.njit(cache=True, inline="always")
+def _ae_execute(x, W, w0, hb, h0, vb, nmax, nmin, v0, nv, nh, xn, y):  # pragma: no cover
+    """RMSE of one autoencoder's reconstruction of x[:nv], no update (layout as :func:`_ae_train`)."""
     for i in range(nv):
-        xn[i] = (x[i] - nmin[i]) / (nmax[i] - nmin[i] + EPS)
+        xn[i] = (x[i] - nmin[v0 + i]) / (nmax[v0 + i] - nmin[v0 + i] + EPS)
     for h in range(nh):
         y[h] = 0.0
     for i in range(nv):
         xi = xn[i]
+        row = w0 + i * nh
         for h in range(nh):
-            y[h] += xi * W[i, h]
+            y[h] += xi * W[row + h]
     for h in range(nh):
-        y[h] = _sigmoid(y[h] + hb[h])
+        y[h] = _sigmoid(y[h] + hb[h0 + h])
     se = 0.0
     for i in range(nv):
+        row = w0 + i * nh
         a = 0.0
         for h in range(nh):
-            a += y[h] * W[i, h]
-        ei = xn[i] - _sigmoid(a + vb[i])
+            a += y[h] * W[row + h]
+        ei = xn[i] - _sigmoid(a + vb[v0 + i])
         se += ei * ei
     return math.sqrt(se / nv)
 
@@ -105,17 +111,16 @@ def _rows(X, train, out, feat, v_off, h_off, w_off, W, hb, vb, nmax, nmin,
     """Train on (train=True) or execute on each row of X (rows, n) in order; out[r] = output RMSE.
 
     While training, out[r] is the output layer's RMSE before its step (KitNET-py's ``process``
-    returns 0.0 there; the caller decides what to report).
+    returns 0.0 there; the caller decides what to report). oW is (k, n_hidden_out), C-contiguous.
     """
     k = v_off.shape[0] - 1
-    mv = 0
-    mh = 0
+    onv, onh = oW.shape
+    oWf = oW.reshape(onv * onh)  # a flat view: updates land in oW
+    mv = onv
+    mh = onh
     for j in range(k):
         mv = max(mv, v_off[j + 1] - v_off[j])
         mh = max(mh, h_off[j + 1] - h_off[j])
-    onv, onh = oW.shape
-    mv = max(mv, onv)
-    mh = max(mh, onh)
     xs = np.empty(mv)
     xn = np.empty(mv)
     e = np.empty(mv)
@@ -130,17 +135,41 @@ def _rows(X, train, out, feat, v_off, h_off, w_off, W, hb, vb, nmax, nmin,
             nh = h_off[j + 1] - h0
             for i in range(nv):
                 xs[i] = X[r, feat[v0 + i]]
-            Wj = W[w_off[j]:w_off[j + 1]].reshape((nv, nh))
             if train:
-                s[j] = _ae_train(xs[:nv], Wj, hb[h0:h0 + nh], vb[v0:v0 + nv], nmax[v0:v0 + nv],
-                                 nmin[v0:v0 + nv], lr, xn, y, e, g)
+                s[j] = _ae_train(xs, W, w_off[j], hb, h0, vb, nmax, nmin, v0, nv, nh, lr, xn, y, e, g)
             else:
-                s[j] = _ae_execute(xs[:nv], Wj, hb[h0:h0 + nh], vb[v0:v0 + nv], nmax[v0:v0 + nv],
-                                   nmin[v0:v0 + nv], xn, y)
+                s[j] = _ae_execute(xs, W, w_off[j], hb, h0, vb, nmax, nmin, v0, nv, nh, xn, y)
         if train:
-            out[r] = _ae_train(s, oW, ohb, ovb, onmax, onmin, lr, xn, y, e, g)
+            out[r] = _ae_train(s, oWf, 0, ohb, 0, ovb, onmax, onmin, 0, k, onh, lr, xn, y, e, g)
         else:
-            out[r] = _ae_execute(s, oW, ohb, ovb, onmax, onmin, xn, y)
+            out[r] = _ae_execute(s, oWf, 0, ohb, 0, ovb, onmax, onmin, 0, k, onh, xn, y)
+
+
+@functools.cache
+def _blas():
+    """A threadpoolctl controller (threadpoolctl comes with scikit-learn), made once: it scans libraries."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _sigmoid_(a: np.ndarray) -> np.ndarray:
+    """In-place logistic sigmoid of a float64 array: 1 / (1 + exp(-a))."""
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1.0
+    return np.reciprocal(a, out=a)
+
+
+def _sq_err(xn: np.ndarray, W: np.ndarray, hb: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """Squared reconstruction errors (rows, n_visible) of 0-1 normalised rows xn; overwrites xn."""
+    h = xn @ W
+    h += hb
+    z = _sigmoid_(h) @ W.T
+    z += vb
+    xn -= _sigmoid_(z)
+    xn *= xn
+    return xn
 
 
 def _init_weights(n_visible: int, hidden_ratio: float, seed: int) -> np.ndarray:
@@ -188,6 +217,37 @@ class Ensemble:
         """Train on or execute every row of X (rows, n_features) in order; returns (rows,) float64."""
         out = np.empty(X.shape[0])
         _rows(X, train, out, *(getattr(self, a) for a in self.ARRAYS), lr)
+        return out
+
+    def score(self, X: np.ndarray, *, chunk: int = 1024) -> np.ndarray:
+        """Execute on every row of X (rows, n_features) as matrix products; (rows,) float64.
+
+        The ensemble's weights go into one block-diagonal (n_visible, n_hidden) matrix, so each chunk of
+        rows takes two GEMMs for the whole ensemble (the zero blocks add exact zeros); per-autoencoder
+        means are a product with a (n_visible, k) averaging matrix. Equal to :meth:`run` with
+        ``train=False`` to rounding (only the order of the sums differs).
+        """
+        k = len(self.v_off) - 1
+        Wb = np.zeros((self.v_off[-1], self.h_off[-1]))
+        avg = np.zeros((self.v_off[-1], k))
+        for j in range(k):
+            a, b, c, d = self.v_off[j], self.v_off[j + 1], self.h_off[j], self.h_off[j + 1]
+            Wb[a:b, c:d] = self.W[self.w_off[j]:self.w_off[j + 1]].reshape(b - a, d - c)
+            avg[a:b, j] = 1.0 / (b - a)
+        den = self.nmax - self.nmin + EPS
+        oden = self.onmax - self.onmin + EPS
+        out = np.empty(X.shape[0])
+        # exp(-a) overflows to inf for very negative a (sigmoid 0). One BLAS thread: these GEMMs are
+        # small, and OpenBLAS's threads made them 5-7x slower on the shared 2-core machine.
+        with np.errstate(over="ignore"), _blas().limit(limits=1, user_api="blas"):
+            for r in range(0, X.shape[0], chunk):
+                xn = X[r:r + chunk].take(self.feat, axis=1).astype(np.float64)
+                xn -= self.nmin
+                xn /= den
+                s = np.sqrt(_sq_err(xn, Wb, self.hb, self.vb) @ avg)
+                s -= self.onmin
+                s /= oden
+                out[r:r + chunk] = np.sqrt(_sq_err(s, self.oW, self.ohb, self.ovb).mean(axis=1))
         return out
 
     def state(self) -> dict[str, np.ndarray]:
