@@ -14,8 +14,8 @@ timed on their own, in rows (packets) per second:
 
 KitNET-py gets ``--ref-train``/``--ref-exec`` rows (it runs at ~1-3k rows/s), nidslab ``--train``/``--exec``.
 Each round runs KitNET-py, then nidslab; each side's best round counts (the shared 2-core machine has
-slow spells). Wall time and process CPU time are both reported; the ratio uses CPU time, which a
-loaded machine disturbs less (KitNET-py is single-threaded; nidslab's ``score`` may use two BLAS
+slow spells). Wall time and process CPU time are both reported, and a ratio of each; CPU time, which a
+loaded machine disturbs less, is the steadier one (KitNET-py is single-threaded; nidslab's ``score`` may use two BLAS
 threads, whose CPU time is counted). As a check, the RMSEs of both sides on the reference's rows are
 compared. ``--kitsune-py`` is a checkout of github.com/ymirsky/Kitsune-py (no code of it is copied).
 """
@@ -113,14 +113,14 @@ def main() -> None:
           f"rounds; rows: KitNET-py {args.ref_train:,} train + {args.ref_exec:,} execute, "
           f"nidslab {args.train:,} + {args.n_exec:,}\n")
     print("| phase | KitNET-py rows/s (wall) | KitNET-py rows/s (CPU) | nidslab rows/s (wall) | "
-          "nidslab rows/s (CPU) | ratio (CPU) |")
-    print("|---|---|---|---|---|---|")
+          "nidslab rows/s (CPU) | ratio (wall) | ratio (CPU) |")
+    print("|---|---|---|---|---|---|---|")
     ref_b, nid_b = best["KitNET-py"], best["nidslab"]
     for phase, ref_phase, label in (("train", "train", "train (ADgrace rows)"),
                                     ("execute", "execute", "execute, `process(X)`"),
                                     ("score", "execute", "execute, `score(X)`")):
         (rw, rc), (nw, nc) = ref_b[ref_phase], nid_b[phase]
-        print(f"| {label} | {rw:,.0f} | {rc:,.0f} | {nw:,.0f} | {nc:,.0f} | {nc / rc:.0f}x |")
+        print(f"| {label} | {rw:,.0f} | {rc:,.0f} | {nw:,.0f} | {nc:,.0f} | {nw / rw:.0f}x | {nc / rc:.0f}x |")
 
 
 if __name__ == "__main__":
