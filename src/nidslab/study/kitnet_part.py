@@ -5,7 +5,8 @@ the first malicious row), then scores every later row. Its thresholds come from 
 between the end of the grace periods and the onset: the first ``calibration`` share of them sets the
 thresholds (target false-positive rate, and Kitsune's log-normal fit at the same tail probability);
 everything after those rows is the evaluation set. Rows are the dataset's full feature table (the
-115 Kitsune columns), not the lab's 92.
+115 Kitsune columns), not the lab's 92. A capture without a long enough benign prefix (or without
+malicious rows) gives a result that says why it was skipped, so a study on any dataset still runs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import time
 from typing import Any
 
 import numpy as np
-
-from nidslab.errors import ConfigError
 
 
 def _alerts(scores: np.ndarray, y: np.ndarray, threshold: float, onset: int) -> dict[str, Any]:
@@ -43,23 +42,29 @@ def kitnet_part(cfg: Any, X: np.ndarray, y: np.ndarray, *, truth: np.ndarray | N
         truth: optional (n,) uint8 per-packet ground truth (a simulation's), measured as well.
     Returns:
         settings, rows used, onset, grace/calibration/evaluation row counts, autoencoders, ROC-AUC,
-        per-threshold TPR/FPR/delay, training and scoring packets/s (wall clock).
+        per-threshold TPR/FPR/delay, training and scoring packets/s (wall clock); or settings and
+        ``skipped`` (the reason) when the data does not allow the measurement.
     """
     from sklearn.metrics import roc_auc_score
 
     from nidslab.detect import KitNET, lognormal_threshold, threshold_for_fpr
 
+    settings = {k: getattr(cfg, k) for k in ("max_ae", "fm_grace", "ad_grace", "lr", "hidden_ratio", "seed",
+                                             "target_fpr", "calibration", "max_rows")}
     n = len(y) if cfg.max_rows <= 0 else min(len(y), cfg.max_rows)
     y = np.asarray(y[:n])
     if not (y == 1).any():
-        raise ConfigError(f"[kitnet]: the first {n} rows have no malicious row; KitNET needs an onset to measure")
+        return {"model": "KitNET", "settings": settings,
+                "skipped": f"the first {n:,} rows have no malicious row, so there is no onset to measure"}
     onset = int(np.argmax(y == 1))
     kit = KitNET(cfg.max_ae, cfg.fm_grace, cfg.ad_grace, cfg.lr, cfg.hidden_ratio, cfg.seed)
     grace = kit.grace_rows
     n_cal = int((onset - grace) * cfg.calibration)
-    if n_cal < 100:
-        raise ConfigError(f"[kitnet] fm_grace + ad_grace: the grace periods ({grace} rows) and the calibration rows "
-                          f"must fit in the benign prefix (the first malicious row is {onset}); lower them")
+    if n_cal < 100 or not (y[grace + n_cal:] == 0).any():
+        return {"model": "KitNET", "settings": settings,
+                "skipped": f"the benign prefix ({onset:,} rows before the first malicious one) is too short for "
+                           f"the grace periods ({grace:,} rows) and 100 calibration rows, with benign rows left "
+                           "to evaluate; lower [kitnet] fm_grace/ad_grace"}
 
     start = time.perf_counter()
     kit.fit(X[:grace])
@@ -75,8 +80,7 @@ def kitnet_part(cfg: Any, X: np.ndarray, y: np.ndarray, *, truth: np.ndarray | N
                   "lognormal": lognormal_threshold(cal, cfg.target_fpr)}
     out: dict[str, Any] = {
         "model": "KitNET",
-        "settings": {k: getattr(cfg, k) for k in ("max_ae", "fm_grace", "ad_grace", "lr", "hidden_ratio", "seed",
-                                                   "target_fpr", "calibration", "max_rows")},
+        "settings": settings,
         "rows": n, "n_features": int(X.shape[1]), "onset": onset, "grace_rows": grace,
         "calibration_rows": n_cal, "evaluation_rows": int(len(ev)),
         "autoencoders": len(kit.clusters),
