@@ -49,3 +49,22 @@ def test_kitnet_part_skips_with_a_reason_when_the_benign_prefix_is_short():
     r = kitnet_part(_cfg(), X, y)
     assert "2,000 rows before the first malicious one" in r["skipped"] and "roc_auc" not in r
     assert "no malicious row" in kitnet_part(_cfg(max_rows=1500), X, y)["skipped"]
+
+
+def test_kitnet_table_is_parsed_and_checked():
+    import pytest
+
+    from nidslab.errors import ConfigError
+    from nidslab.study.config import load_study, parse_study
+
+    study = load_study()  # the lab's own study file has a [kitnet] table
+    assert (study.kitnet.fm_grace, study.kitnet.ad_grace, study.kitnet.target_fpr) == (5000, 50000, 1e-3)
+    quick = study.quick_version().kitnet
+    assert quick.max_rows == 200_000 and quick.ad_grace == 50000
+    s = parse_study({"kitnet": {"max_ae": 5, "calibration": 0.25}})
+    assert s.kitnet.max_ae == 5 and s.kitnet.calibration == 0.25 and s.kitnet.fm_grace == 5000
+    assert parse_study({}).kitnet is None
+    with pytest.raises(ConfigError, match=r"\[kitnet\] target_fpr must be in \(0, 1\)"):
+        parse_study({"kitnet": {"target_fpr": 1.5}})
+    with pytest.raises(ConfigError, match=r"\[kitnet\] unknown key 'grace'"):
+        parse_study({"kitnet": {"grace": 5}})
