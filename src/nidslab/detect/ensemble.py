@@ -216,8 +216,14 @@ class Ensemble:
     def run(self, X: np.ndarray, *, train: bool, lr: float) -> np.ndarray:
         """Train on or execute every row of X (rows, n_features) in order; returns (rows,) float64."""
         out = np.empty(X.shape[0])
-        _rows(X, train, out, *(getattr(self, a) for a in self.ARRAYS), lr)
+        _rows(X, train, out, *self._arrays(), lr)
         return out
+
+    def _arrays(self) -> tuple:
+        """The kernel's array arguments, in order (built once: the arrays are updated in place)."""
+        if getattr(self, "_args", None) is None:
+            self._args = tuple(getattr(self, a) for a in self.ARRAYS)
+        return self._args
 
     def score(self, X: np.ndarray, *, chunk: int = 1024) -> np.ndarray:
         """Execute on every row of X (rows, n_features) as matrix products; (rows,) float64.

@@ -98,15 +98,14 @@ class KitNET:
             raise DataError(f"KitNET expects rows (n, features) or one row, got shape {X.shape}")
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
-        if self.n_features is None:
+        if self.n_features is None:  # the first rows fix the width (and check a given feature_map)
+            if self.ensemble is not None and self.ensemble.feat.max() >= X.shape[1]:
+                raise DataError(f"feature_map names feature {self.ensemble.feat.max()}, rows have {X.shape[1]}")
             self.n_features = X.shape[1]
         if X.shape[1] != self.n_features:
             raise DataError(f"KitNET was given {self.n_features} features per row before, now {X.shape[1]}")
-        if self.ensemble is not None and self.ensemble.feat.max() >= self.n_features:
-            raise DataError(f"feature_map names feature {self.ensemble.feat.max()}, rows have {self.n_features}")
-        finite = np.isfinite(X).all(axis=1)
-        if not finite.all():
-            bad = int(np.argmin(finite))
+        if not np.isfinite(X).all():
+            bad = int(np.argmin(np.isfinite(X).all(axis=1)))
             col = int(np.argmin(np.isfinite(X[bad])))
             raise DataError(f"KitNET input row {bad} (of this call) column {col} is {X[bad, col]}; "
                             "features must be finite")
