@@ -36,6 +36,7 @@ import numpy as np
 
 from nidslab import schema
 from nidslab.features import afterimage as ai
+from nidslab.features import links as lk
 from nidslab.features import streams as st
 from nidslab.features.pcap import Packets, ReadReport, count_records, iter_packets
 
@@ -125,12 +126,11 @@ _H_COLUMNS = schema.indices(schema.features_in("H"))
 class _LinkedDB:
     """Streams of one database (hosts or sockets) and the links between them."""
 
-    def __init__(self, nl: int):
+    def __init__(self, nl: int, heavy_degree: int):
         self.ids = st.IdTable()
         self.link_ids = st.IdTable()
         self.streams = ai.StreamState(nl)
-        self.links = ai.LinkState(nl)
-        self.n_links = 0
+        self.graph = lk.LinkGraph(nl, heavy_degree=heavy_degree)
 
     def update(self, h_src, h_dst, values, ts, lambdas, double_update, two, out, cols):
         n = len(ts)
@@ -138,10 +138,10 @@ class _LinkedDB:
         src, dst = both[:n], both[n:]
         link = self.link_ids.ids(*st.pair_hashes(src, dst))
         self.streams.ensure(len(self.ids))
-        self.links.ensure(len(self.link_ids))
-        S, L = self.streams, self.links
-        self.n_links = ai.update_1d2d(
-            S.a, S.ready, S.head, S.first, L.a, L.ends, L.next, self.n_links,
+        g = self.graph
+        g.ensure(len(self.ids), len(self.link_ids), n)
+        g.n_links, g.n_log = lk.update_1d2d(
+            self.streams.a, self.streams.ready, *g.arrays(), g.n_links, g.n_log, g.heavy_degree,
             src, dst, link, values, ts, lambdas, double_update, two, out, cols,
         )
 
@@ -165,16 +165,18 @@ class FeatureExtractor:
     ...     X = fx.transform(chunk)                      # float32 (len(chunk), 115)
 
     Statistics carry across calls, so a capture cut into chunks gives the same rows as whole.
+    ``heavy_degree``: links beyond which a stream's inserts are logged and replayed lazily
+    (:mod:`.links`); it changes speed only, never the rows.
     """
 
-    def __init__(self, layout: str = "uci"):
+    def __init__(self, layout: str = "uci", *, heavy_degree: int = lk.HEAVY_DEGREE):
         self.layout = _layout(layout)
         nl = len(LAMBDAS)
         self._cols = _column_maps(self.layout)
         self._mi = _SimpleDB(nl)
         self._jit = _SimpleDB(nl)
-        self._hosts = _LinkedDB(nl)
-        self._sockets = _LinkedDB(nl)
+        self._hosts = _LinkedDB(nl, heavy_degree)
+        self._sockets = _LinkedDB(nl, heavy_degree)
         self.packets_seen = 0
 
     @property
