@@ -142,7 +142,7 @@ def _stats_1d(S, s, j, two):
     return w, m, v
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def update_1d(S, ready, ids, values, ts, lambdas, is_diff, init_time_zero, two, out, cols):
     """Insert ``values[i]`` into stream ``ids[i]`` for each packet, in order, for every lambda.
 

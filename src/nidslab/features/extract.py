@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +120,18 @@ def _column_maps(layout: Layout):
     return one("MI_dir"), two("HH"), one("HH_jit"), two("HpHp")
 
 
+_PARALLEL_MIN = 4096  # packets per call below which a second thread costs more than it saves
+_POOL: list = []
+
+
+def _workers() -> ThreadPoolExecutor | None:
+    """One worker thread beside the caller's, if the process may use two cores (else None)."""
+    if not _POOL:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="nidslab-features") if cores > 1 else None)
+    return _POOL[0]
+
+
 _MI_COLUMNS = schema.indices(schema.features_in("MI_dir"))
 _H_COLUMNS = schema.indices(schema.features_in("H"))
 
@@ -200,10 +213,22 @@ class FeatureExtractor:
         c_mi, c_hh, c_jit, c_hp = self._cols
         two = 2.0 if lay.libm_square else 0.0
         dbl = lay.double_update
-        self._mi.update(h[:, st.K_MI], sizes, ts, LAMBDAS, False, False, two, out, c_mi)
-        self._hosts.update(h[:, st.K_HOST_SRC], h[:, st.K_HOST_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hh)
-        self._jit.update(h[:, st.K_JIT], sizes, ts, LAMBDAS, True, lay.jitter_from_epoch, two, out, c_jit)
-        self._sockets.update(h[:, st.K_SOCK_SRC], h[:, st.K_SOCK_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hp)
+
+        def hosts():  # the four databases are independent: two threads (the kernels drop the GIL)
+            self._mi.update(h[:, st.K_MI], sizes, ts, LAMBDAS, False, False, two, out, c_mi)
+            self._hosts.update(h[:, st.K_HOST_SRC], h[:, st.K_HOST_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hh)
+
+        def sockets():
+            self._jit.update(h[:, st.K_JIT], sizes, ts, LAMBDAS, True, lay.jitter_from_epoch, two, out, c_jit)
+            self._sockets.update(h[:, st.K_SOCK_SRC], h[:, st.K_SOCK_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hp)
+
+        if n >= _PARALLEL_MIN and _workers() is not None:
+            other = _workers().submit(sockets)
+            hosts()
+            other.result()
+        else:
+            hosts()
+            sockets()
         if lay.name == "uci":  # the released tables repeat MI_dir in the H columns
             out[:, _H_COLUMNS] = out[:, _MI_COLUMNS]
         self.packets_seen += n

@@ -233,7 +233,7 @@ def _new_link(k, a, b, t, nl, heavy_degree, G, K):
             _make_heavy(s, G, K)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def update_1d2d(
     S, ready, G, K, LG, n_links, n_log, heavy_degree, src, dst, link, values, ts, lambdas, double_update, two, out, cols
 ):
