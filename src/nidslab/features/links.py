@@ -132,7 +132,7 @@ def _next_entry(cur, h, flog, log_next):
     return flog[h] if cur < 0 else log_next[cur]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _pull_stream(S, s, lambdas, two, G, K, LG):
     """Decay stream ``s`` at each logged insert of its heavy neighbours it has not seen, in order."""
     hhead, flog = G[6], G[5]
@@ -156,7 +156,7 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
         dcur[best >> 1, best & 1] = bq
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _pull_link(k, lambdas, two, G, K, LG):
     """Apply to link ``k`` the logged inserts of its heavy ends it has not seen, in order."""
     heavy, flog = G[3], G[5]
@@ -198,7 +198,7 @@ def _make_heavy(h, G, K):
         e = nxt[e]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _new_link(k, a, b, t, nl, heavy_degree, G, K):
     head, first, deg, heavy, tail, hhead = G[0], G[1], G[2], G[3], G[4], G[6]
     L, ends, nxt, hnext, lcur, dcur = K
