@@ -27,7 +27,18 @@ import math
 import numba
 import numpy as np
 
-from nidslab.features.afterimage import NAN, _decay, _decay_factor, _insert, _mean, _put, _register, _sq, _stats_1d, _std, _var
+from nidslab.features.afterimage import (
+    _decay,
+    _decay_factor,
+    _insert,
+    _mean,
+    _put,
+    _register,
+    _sq,
+    _stats_1d,
+    _std,
+    _var,
+)
 
 HEAVY_DEGREE = 8  # links beyond which a stream's inserts go to the log (speed only, not results)
 
