@@ -28,6 +28,10 @@ import numba
 import numpy as np
 
 from nidslab.features.afterimage import (
+    CF1,
+    CF2,
+    LAST,
+    W,
     _decay,
     _decay_factor,
     _insert,
@@ -86,6 +90,8 @@ class LinkGraph:
         self.log_t = np.zeros(capacity)
         self.log_r = np.zeros((capacity, n_lambdas))
         self.log_next = np.full(capacity, -1, i64)
+        self.log_tp = np.full(capacity, np.nan)
+        self.log_f = np.ones((capacity, n_lambdas))
 
     def ensure(self, n_streams: int, n_links: int, n_new_log: int) -> None:
         """Room for streams 0..n_streams-1, links 0..n_links-1 and ``n_new_log`` more log entries.
@@ -113,22 +119,28 @@ class LinkGraph:
             self.log_t = _grow(self.log_t, c, 0.0)
             self.log_r = _grow(self.log_r, c, 0.0)
             self.log_next = _grow(self.log_next, c, -1)
+            self.log_tp = _grow(self.log_tp, c, np.nan)
+            self.log_f = _grow(self.log_f, c, 1.0)
 
     def arrays(self):
         """The arrays :func:`update_1d2d` takes, in its order."""
         return (
             (self.head, self.first, self.deg, self.heavy, self.tail, self.flog, self.hhead),
             (self.a, self.ends, self.nxt, self.hnext, self.lcur, self.dcur),
-            (self.log_t, self.log_r, self.log_next),
+            (self.log_t, self.log_r, self.log_next, self.log_tp, self.log_f),
         )
 
 
 @numba.njit(cache=True, inline="always")
-def _link_step(L, k, j, lam, side, r, t, two):
-    """Side ``side`` of link ``k`` received residual ``r`` at ``t`` (reference ``update_cov``)."""
+def _link_step(L, k, j, lam, side, r, t, two, tp=np.nan, fp=1.0):
+    """Side ``side`` of link ``k`` received residual ``r`` at ``t`` (reference ``update_cov``).
+
+    ``fp``: the decay factor from time ``tp`` to ``t``, if known (used when the link was last
+    updated at ``tp``: the same number the pow call would return).
+    """
     dt = t - L[k, j, LAST3]
     if dt > 0:
-        f = _decay_factor(lam, dt, two)
+        f = fp if L[k, j, LAST3] == tp else _decay_factor(lam, dt, two)
         L[k, j, CF3] *= f
         L[k, j, W3] *= f
         L[k, j, LAST3] = t
@@ -148,7 +160,7 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
     """Decay stream ``s`` at each logged insert of its heavy neighbours it has not seen, in order."""
     hhead, flog = G[6], G[5]
     ends, hnext, dcur = K[1], K[3], K[5]
-    log_t, log_next = LG[0], LG[2]
+    log_t, log_next, log_tp, log_f = LG[0], LG[2], LG[3], LG[4]
     if hhead[s] < 0:
         return
     while True:  # merge the neighbours' logs by entry number (= processing order)
@@ -162,8 +174,16 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
             e = hnext[e]
         if bq < 0:
             return
+        t, tp = log_t[bq], log_tp[bq]
         for j in range(lambdas.shape[0]):
-            _decay(S, s, j, lambdas[j], log_t[bq], two)
+            if S[s, j, LAST] == tp and t > tp:  # last decayed at the heavy stream's previous entry
+                f = log_f[bq, j]
+                S[s, j, CF1] *= f
+                S[s, j, CF2] *= f
+                S[s, j, W] *= f
+                S[s, j, LAST] = t
+            else:
+                _decay(S, s, j, lambdas[j], t, two)
         dcur[best >> 1, best & 1] = bq
 
 
@@ -172,7 +192,7 @@ def _pull_link(k, lambdas, two, G, K, LG):
     """Apply to link ``k`` the logged inserts of its heavy ends it has not seen, in order."""
     heavy, flog = G[3], G[5]
     L, ends, lcur = K[0], K[1], K[4]
-    log_t, log_r, log_next = LG
+    log_t, log_r, log_next, log_tp, log_f = LG
     self_link = ends[k, 0] == ends[k, 1]
     while True:
         bside, bq = -1, -1
@@ -187,7 +207,7 @@ def _pull_link(k, lambdas, two, G, K, LG):
         # a self-link sits twice in its stream's list, so the reference updates it twice
         for _ in range(2 if self_link else 1):
             for j in range(lambdas.shape[0]):
-                _link_step(L, k, j, lambdas[j], bside, log_r[bq, j], log_t[bq], two)
+                _link_step(L, k, j, lambdas[j], bside, log_r[bq, j], log_t[bq], two, log_tp[bq], log_f[bq, j])
         lcur[k, bside] = bq
 
 
@@ -259,7 +279,7 @@ def update_1d2d(
     """
     head, first, heavy, tail, flog = G[0], G[1], G[3], G[4], G[5]
     L, ends, nxt = K[0], K[1], K[2]
-    log_t, log_r, log_next = LG
+    log_t, log_r, log_next, log_tp, log_f = LG
     nl = lambdas.shape[0]
     for i in range(src.shape[0]):
         a = src[i]
@@ -278,8 +298,14 @@ def update_1d2d(
             for j in range(nl):
                 log_r[q, j] = v - _mean(S, a, j)
             log_next[q] = -1
+            log_tp[q] = np.nan
             if tail[a] >= 0:
                 log_next[tail[a]] = q
+                tp = log_t[tail[a]]
+                if t > tp:
+                    log_tp[q] = tp
+                    for j in range(nl):
+                        log_f[q, j] = _decay_factor(lambdas[j], t - tp, two)
             else:
                 flog[a] = q
             tail[a] = q
