@@ -61,7 +61,8 @@ class LinkGraph:
 
     Streams: ``head`` (first slot of its link list), ``first`` (its oldest link), ``deg``
     (list length), ``heavy``, ``tail``/``flog`` (last/first log entry), ``hhead`` (first slot of
-    its list of links whose other end is heavy). Links: ``ends`` (stream of side 0, side 1),
+    its list of links whose other end is heavy), ``any_heavy`` (one flag: no replay work at all
+    until a stream turns heavy, as in the uci layout, whose streams have one or two links). Links: ``ends`` (stream of side 0, side 1),
     ``nxt``/``hnext`` (next slot, slot ``2 * link + side``), ``lcur`` (per side: last entry of
     that side's log applied to the link), ``dcur`` (per side: last entry of the *other* side's
     log applied as a decay to this side's stream). Log: ``log_t`` (s), ``log_r`` (n, n_lambdas),
@@ -81,6 +82,7 @@ class LinkGraph:
         self.tail = np.full(capacity, -1, i64)
         self.flog = np.full(capacity, -1, i64)
         self.hhead = np.full(capacity, -1, i64)
+        self.any_heavy = np.zeros(1, np.bool_)  # until a stream turns heavy, nothing is replayed
         self.a = np.zeros((capacity, n_lambdas, 5))
         self.ends = np.full((capacity, 2), -1, i64)
         self.nxt = np.full(2 * capacity, -1, i64)
@@ -125,7 +127,7 @@ class LinkGraph:
     def arrays(self):
         """The arrays :func:`update_1d2d` takes, in its order."""
         return (
-            (self.head, self.first, self.deg, self.heavy, self.tail, self.flog, self.hhead),
+            (self.head, self.first, self.deg, self.heavy, self.tail, self.flog, self.hhead, self.any_heavy),
             (self.a, self.ends, self.nxt, self.hnext, self.lcur, self.dcur),
             (self.log_t, self.log_r, self.log_next, self.log_tp, self.log_f),
         )
@@ -214,9 +216,10 @@ def _pull_link(k, lambdas, two, G, K, LG):
 @numba.njit(cache=True)
 def _make_heavy(h, G, K):
     """From now on ``h`` logs its inserts; its links and neighbours start reading the log."""
-    head, heavy, tail, hhead = G[0], G[3], G[4], G[6]
+    head, heavy, tail, hhead, any_heavy = G[0], G[3], G[4], G[6], G[7]
     ends, nxt, hnext, lcur, dcur = K[1], K[2], K[3], K[4], K[5]
     heavy[h] = True
+    any_heavy[0] = True
     e = head[h]
     while e >= 0:
         k, sh = e >> 1, e & 1
@@ -253,12 +256,13 @@ def _new_link(k, a, b, t, nl, heavy_degree, G, K):
     deg[b] += 1
     for side in range(2):  # already-heavy ends: the link and the other end read their logs
         h = ends[k, side]
-        lcur[k, side] = tail[h]
-        o = 1 - side
-        dcur[k, o] = tail[h]
-        if heavy[h] and a != b:
-            hnext[2 * k + o] = hhead[ends[k, o]]
-            hhead[ends[k, o]] = 2 * k + o
+        if heavy[h]:
+            lcur[k, side] = tail[h]
+            o = 1 - side
+            dcur[k, o] = tail[h]
+            if a != b:
+                hnext[2 * k + o] = hhead[ends[k, o]]
+                hhead[ends[k, o]] = 2 * k + o
     for s in (a, b):
         if not heavy[s] and deg[s] > heavy_degree:
             _make_heavy(s, G, K)
@@ -277,7 +281,7 @@ def update_1d2d(
     needs room for one entry per packet. ``heavy_degree``: links beyond which a stream's
     inserts are logged (speed only: the results do not depend on it).
     """
-    head, first, heavy, tail, flog = G[0], G[1], G[3], G[4], G[5]
+    head, first, heavy, tail, flog, any_heavy = G[0], G[1], G[3], G[4], G[5], G[7]
     L, ends, nxt = K[0], K[1], K[2]
     log_t, log_r, log_next, log_tp, log_f = LG
     nl = lambdas.shape[0]
@@ -288,10 +292,11 @@ def update_1d2d(
         t = ts[i]
         v = values[i]
         _register(S, ready, a, t, False)
-        _pull_stream(S, a, lambdas, two, G, K, LG)
+        if any_heavy[0]:
+            _pull_stream(S, a, lambdas, two, G, K, LG)
         for j in range(nl):
             _insert(S, a, j, lambdas[j], v, t, False, two)
-        if heavy[a]:  # log the insert; links and neighbours replay it when next touched
+        if any_heavy[0] and heavy[a]:  # log the insert; links and neighbours replay it when next touched
             q = n_log
             n_log += 1
             log_t[q] = t
@@ -313,10 +318,11 @@ def update_1d2d(
             e = head[a]
             while e >= 0:
                 kk = e >> 1
-                _pull_link(kk, lambdas, two, G, K, LG)
                 side = 0 if ends[kk, 0] == a else 1
                 other = ends[kk, 1 - side]
-                _pull_stream(S, other, lambdas, two, G, K, LG)
+                if any_heavy[0]:
+                    _pull_link(kk, lambdas, two, G, K, LG)
+                    _pull_stream(S, other, lambdas, two, G, K, LG)
                 for j in range(nl):
                     _decay(S, other, j, lambdas[j], t, two)
                     _link_step(L, kk, j, lambdas[j], side, v - _mean(S, a, j), t, two)
@@ -337,11 +343,12 @@ def update_1d2d(
             created = True
             n_links += 1
             _new_link(k, a, b, t, nl, heavy_degree, G, K)
-        _pull_link(k, lambdas, two, G, K, LG)
         s0 = ends[k, 0]
         s1 = ends[k, 1]
-        _pull_stream(S, s0, lambdas, two, G, K, LG)
-        _pull_stream(S, s1, lambdas, two, G, K, LG)
+        if any_heavy[0]:
+            _pull_link(k, lambdas, two, G, K, LG)
+            _pull_stream(S, s0, lambdas, two, G, K, LG)
+            _pull_stream(S, s1, lambdas, two, G, K, LG)
         side = 0 if s0 == a else 1
         for j in range(nl):
             if created or double_update:
