@@ -5,7 +5,8 @@
 >>> X = extract_features("capture.pcap", layout="kitsune-py")  # doctest: +SKIP  (n, 100)
 
 Files: :mod:`.pcap` (capture reader), :mod:`.streams` (stream keys -> ids),
-:mod:`.afterimage` (numba kernels), :mod:`.extract` (layouts and the driver).
+:mod:`.afterimage` (stream kernels), :mod:`.links` (links between streams, lazily updated for
+streams with many links), :mod:`.extract` (layouts and the driver).
 """
 
 from nidslab.features.extract import (

@@ -30,12 +30,14 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from nidslab import schema
 from nidslab.features import afterimage as ai
+from nidslab.features import links as lk
 from nidslab.features import streams as st
 from nidslab.features.pcap import Packets, ReadReport, count_records, iter_packets
 
@@ -118,6 +120,18 @@ def _column_maps(layout: Layout):
     return one("MI_dir"), two("HH"), one("HH_jit"), two("HpHp")
 
 
+_PARALLEL_MIN = 4096  # packets per call below which a second thread costs more than it saves
+_POOL: list = []
+
+
+def _workers() -> ThreadPoolExecutor | None:
+    """One worker thread beside the caller's, if the process may use two cores (else None)."""
+    if not _POOL:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="nidslab-features") if cores > 1 else None)
+    return _POOL[0]
+
+
 _MI_COLUMNS = schema.indices(schema.features_in("MI_dir"))
 _H_COLUMNS = schema.indices(schema.features_in("H"))
 
@@ -125,12 +139,11 @@ _H_COLUMNS = schema.indices(schema.features_in("H"))
 class _LinkedDB:
     """Streams of one database (hosts or sockets) and the links between them."""
 
-    def __init__(self, nl: int):
+    def __init__(self, nl: int, heavy_degree: int):
         self.ids = st.IdTable()
         self.link_ids = st.IdTable()
         self.streams = ai.StreamState(nl)
-        self.links = ai.LinkState(nl)
-        self.n_links = 0
+        self.graph = lk.LinkGraph(nl, heavy_degree=heavy_degree)
 
     def update(self, h_src, h_dst, values, ts, lambdas, double_update, two, out, cols):
         n = len(ts)
@@ -138,10 +151,10 @@ class _LinkedDB:
         src, dst = both[:n], both[n:]
         link = self.link_ids.ids(*st.pair_hashes(src, dst))
         self.streams.ensure(len(self.ids))
-        self.links.ensure(len(self.link_ids))
-        S, L = self.streams, self.links
-        self.n_links = ai.update_1d2d(
-            S.a, S.ready, S.head, S.first, L.a, L.ends, L.next, self.n_links,
+        g = self.graph
+        g.ensure(len(self.ids), len(self.link_ids), n)
+        g.n_links, g.n_log = lk.update_1d2d(
+            self.streams.a, self.streams.ready, *g.arrays(), g.n_links, g.n_log, g.heavy_degree,
             src, dst, link, values, ts, lambdas, double_update, two, out, cols,
         )
 
@@ -165,16 +178,18 @@ class FeatureExtractor:
     ...     X = fx.transform(chunk)                      # float32 (len(chunk), 115)
 
     Statistics carry across calls, so a capture cut into chunks gives the same rows as whole.
+    ``heavy_degree``: links beyond which a stream's inserts are logged and replayed lazily
+    (:mod:`.links`); it changes speed only, never the rows.
     """
 
-    def __init__(self, layout: str = "uci"):
+    def __init__(self, layout: str = "uci", *, heavy_degree: int = lk.HEAVY_DEGREE):
         self.layout = _layout(layout)
         nl = len(LAMBDAS)
         self._cols = _column_maps(self.layout)
         self._mi = _SimpleDB(nl)
         self._jit = _SimpleDB(nl)
-        self._hosts = _LinkedDB(nl)
-        self._sockets = _LinkedDB(nl)
+        self._hosts = _LinkedDB(nl, heavy_degree)
+        self._sockets = _LinkedDB(nl, heavy_degree)
         self.packets_seen = 0
 
     @property
@@ -198,10 +213,22 @@ class FeatureExtractor:
         c_mi, c_hh, c_jit, c_hp = self._cols
         two = 2.0 if lay.libm_square else 0.0
         dbl = lay.double_update
-        self._mi.update(h[:, st.K_MI], sizes, ts, LAMBDAS, False, False, two, out, c_mi)
-        self._hosts.update(h[:, st.K_HOST_SRC], h[:, st.K_HOST_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hh)
-        self._jit.update(h[:, st.K_JIT], sizes, ts, LAMBDAS, True, lay.jitter_from_epoch, two, out, c_jit)
-        self._sockets.update(h[:, st.K_SOCK_SRC], h[:, st.K_SOCK_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hp)
+
+        def hosts():  # the four databases are independent: two threads (the kernels drop the GIL)
+            self._mi.update(h[:, st.K_MI], sizes, ts, LAMBDAS, False, False, two, out, c_mi)
+            self._hosts.update(h[:, st.K_HOST_SRC], h[:, st.K_HOST_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hh)
+
+        def sockets():
+            self._jit.update(h[:, st.K_JIT], sizes, ts, LAMBDAS, True, lay.jitter_from_epoch, two, out, c_jit)
+            self._sockets.update(h[:, st.K_SOCK_SRC], h[:, st.K_SOCK_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hp)
+
+        if n >= _PARALLEL_MIN and _workers() is not None:
+            other = _workers().submit(sockets)
+            hosts()
+            other.result()
+        else:
+            hosts()
+            sockets()
         if lay.name == "uci":  # the released tables repeat MI_dir in the H columns
             out[:, _H_COLUMNS] = out[:, _MI_COLUMNS]
         self.packets_seen += n

@@ -220,7 +220,7 @@ K_MI, K_HOST_SRC, K_HOST_DST, K_JIT, K_SOCK_SRC, K_SOCK_DST = range(6)
 N_KEYS = 6
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def packet_key_hashes(l3, l4, sport, dport, eth_src, eth_dst, ip_src, ip_dst, text, channels):
     """128-bit hashes (n, 6, 2) of each packet's stream keys.
 
@@ -280,7 +280,7 @@ def packet_key_hashes(l3, l4, sport, dport, eth_src, eth_dst, ip_src, ip_dst, te
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _assign(keys, vals, n_used, h1, h2):
     mask = keys.shape[0] - 1
     out = np.empty(h1.shape[0], np.int64)
@@ -302,7 +302,7 @@ def _assign(keys, vals, n_used, h1, h2):
     return out, n_used
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _rehash(keys, vals, new_cap):
     nk = np.zeros((new_cap, 2), np.uint64)
     nv = np.full(new_cap, -1, np.int64)
@@ -340,7 +340,7 @@ class IdTable:
         return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def pair_hashes(a, b):
     """Keys of unordered pairs of ids (a link between a and b is the link between b and a)."""
     n = a.shape[0]
