@@ -117,3 +117,162 @@ def test_a_semicolon_or_tab_delimiter_is_named(tmp_path, X, delimiter, word):
     path = _csv(tmp_path / "european.csv", X, delimiter)
     with pytest.raises(DataError, match=f"european.csv: line 1 has no commas but 114 {word}"):
         read_features(path)
+
+
+# --------------------------------------------------------------------------- 5: leftovers of a killed writer
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+import numpy as np
+from nidslab.data.datasets import write_dataset
+def die(done, total, message=""):
+    if done == 1:  # features.npy is on disk: the state a kill -9 during `data build` leaves
+        os.kill(os.getpid(), signal.SIGKILL)
+X = np.zeros((50, 115), np.float32)
+write_dataset("victim", X, np.zeros(50, np.uint8), progress=die)
+"""
+
+
+def test_a_killed_writers_temp_folder_is_listed_then_cleaned(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from nidslab.cli import app
+    from nidslab.data.datasets import list_leftovers, write_dataset
+
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run([sys.executable, "-c", _KILLED_WRITER], env=env)
+    assert run.returncode == -9
+    left = list(tmp_path.glob("datasets/.victim.*.tmp"))
+    assert len(left) == 1 and (left[0] / "features.npy").exists()
+    old = os.stat(left[0]).st_mtime - 120  # the minimum age, so a folder being made is never taken
+    os.utime(left[0], (old, old))
+    (found,) = list_leftovers()
+    assert found.path == left[0] and found.stale and not found.live and found.bytes > 50 * 115 * 4
+    listing = CliRunner().invoke(app, ["data", "list"], env={"COLUMNS": "300"})
+    assert "unfinished" in listing.output and left[0].name in listing.output and "is gone" in listing.output
+    write_dataset("next", np.zeros((5, 115), np.float32), np.zeros(5, np.uint8))
+    assert not left[0].exists() and list_leftovers() == []
+    assert not (tmp_path / "datasets" / "next" / ".owner").exists()
+
+
+def test_a_live_writers_temp_folder_is_left_alone(tmp_path, monkeypatch):
+    import os
+
+    from nidslab.data.datasets import write_dataset
+    from nidslab.data.leftovers import find_leftovers, make_temp_dir
+
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path))
+    mine = make_temp_dir(tmp_path / "datasets", "busy")  # owned by this (running) process
+    old = os.stat(mine).st_mtime - 7200
+    os.utime(mine, (old, old))
+    write_dataset("other", np.zeros((5, 115), np.float32), np.zeros(5, np.uint8))
+    assert mine.exists()
+    (found,) = find_leftovers(tmp_path / "datasets")
+    assert found.live and not found.stale
+
+
+# --------------------------------------------------------------------------- 7: messages are text, not markup
+
+
+def _cli(*args, env=None):
+    from typer.testing import CliRunner
+
+    from nidslab.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "400", **(env or {})})
+
+
+@pytest.mark.parametrize("name", ["bad[/x].csv", "bad[x].csv", "[bold]bad.csv"])
+def test_file_names_with_brackets_reach_the_error_message_intact(tmp_path, name):
+    (tmp_path / name).parent.mkdir(exist_ok=True)  # "bad[/x].csv" is x].csv in a folder bad[
+    (tmp_path / name).write_text("1,2,3\n4,5,6\n")
+    r = _cli("data", "import", str(tmp_path / name), "--name", "brackets")
+    assert r.exit_code == 2, r.output
+    assert f"{name}: 3 columns" in r.output and "Traceback" not in r.output
+
+
+def test_a_table_name_in_brackets_survives_in_the_message():
+    import typer
+
+    from nidslab.cli import app
+    from nidslab.errors import ConfigError
+
+    probe = typer.Typer()
+
+    @probe.command()
+    def boom() -> None:
+        raise ConfigError("study.toml: unknown key 'lr' in [train]; expected one of [/model]")
+
+    app.add_typer(probe, name="probe-markup")
+    try:
+        r = _cli("probe-markup", "boom")
+    finally:
+        app.registered_groups.pop()
+    assert r.exit_code == 2 and "unknown key 'lr' in [train]; expected one of [/model]" in r.output
+
+
+# --------------------------------------------------------------------------- 9: one line, not a traceback
+
+
+def test_a_missing_input_file_is_one_line(tmp_path):
+    r = _cli("data", "import", str(tmp_path / "nope.csv"), "--name", "x")
+    assert r.exit_code == 2 and "nope.csv: no such file" in r.output and "Traceback" not in r.output
+    assert not isinstance(r.exception, FileNotFoundError)
+
+
+def test_nidslab_home_that_is_a_file_is_named(tmp_path):
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    r = _cli("data", "list", env={"NIDSLAB_HOME": str(home)})
+    assert r.exit_code == 2 and f"NIDSLAB_HOME={home}: is a file" in r.output
+
+
+@pytest.mark.parametrize("err,expected", [
+    (__import__("errno").EACCES, "permission denied; check"),
+    (__import__("errno").EROFS, "the file system is read-only"),
+    (__import__("errno").ENOSPC, "no space left on the device"),
+])
+def test_an_unwritable_or_full_nidslab_home_is_one_line(tmp_path, monkeypatch, err, expected):
+    import os
+    from pathlib import Path
+
+    X = np.random.default_rng(0).lognormal(2, 2, (20, 115))
+    _csv(tmp_path / "x.csv", X)
+    (tmp_path / "y.csv").write_text("0\n" * 20)
+    real = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if "home" in str(self):
+            raise (PermissionError if err == __import__("errno").EACCES else OSError)(err, os.strerror(err), str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)  # root ignores chmod, so the kernel's answer is played back
+    r = _cli("data", "import", str(tmp_path / "x.csv"), str(tmp_path / "y.csv"), "--name", "x",
+             env={"NIDSLAB_HOME": str(tmp_path / "home")})
+    assert r.exit_code == 2, r.output
+    assert f"{tmp_path / 'home'}" in r.output and expected in r.output and "Traceback" not in r.output
+
+
+def test_real_bugs_keep_their_traceback():
+    import typer
+
+    from nidslab.cli import app
+
+    probe = typer.Typer()
+
+    @probe.command()
+    def boom() -> None:
+        raise OSError(5, "Input/output error")
+
+    app.add_typer(probe, name="probe-bug")
+    try:
+        r = _cli("probe-bug", "boom")
+    finally:
+        app.registered_groups.pop()
+    assert r.exit_code == 1 and isinstance(r.exception, OSError)

@@ -10,9 +10,19 @@ from pathlib import Path
 
 
 def home() -> Path:
-    """nidslab's data folder: ``$NIDSLAB_HOME`` if set, else ``~/.cache/nidslab``."""
+    """nidslab's data folder: ``$NIDSLAB_HOME`` if set, else ``~/.cache/nidslab``.
+
+    Raises :class:`~nidslab.errors.ConfigError` when ``$NIDSLAB_HOME`` names something that is not a folder.
+    """
     env = os.environ.get("NIDSLAB_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "nidslab"
+    path = Path(env).expanduser() if env else Path.home() / ".cache" / "nidslab"
+    if path.exists() and not path.is_dir():
+        from nidslab.errors import ConfigError
+
+        where = f"NIDSLAB_HOME={env}" if env else str(path)
+        raise ConfigError(f"{where}: is a file; nidslab keeps its datasets in a folder there. Point NIDSLAB_HOME "
+                          "at a folder (it is made if missing)")
+    return path
 
 
 def datasets_dir() -> Path:

@@ -21,7 +21,7 @@ _WHERE = {
     "read_features": "readers", "read_labels": "readers", "read_table": "readers",
     "download": "downloader", "KITSUNE_ATTACKS": "downloader",
     "Dataset": "datasets", "open_dataset": "datasets", "import_dataset": "datasets",
-    "write_dataset": "datasets", "list_datasets": "datasets", "remove_dataset": "datasets",
+    "write_dataset": "datasets", "list_datasets": "datasets", "remove_dataset": "datasets", "list_leftovers": "datasets",
     "default_dataset": "datasets", "DEFAULT_DATASET": "datasets", "BUILTIN_DATASETS": "datasets",
     "describe": "description", "Description": "description",
     "make_synthetic": "synthetic",
