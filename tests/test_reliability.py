@@ -276,3 +276,23 @@ def test_real_bugs_keep_their_traceback():
     finally:
         app.registered_groups.pop()
     assert r.exit_code == 1 and isinstance(r.exception, OSError)
+
+
+def test_a_corrupt_capture_record_is_an_error_not_a_warning_and_rc_0(tmp_path):
+    import struct
+
+    from nidslab.features import extract_features, write_pcap
+
+    frame = bytes(range(14)) + bytes(50)  # Ethernet, ethertype 0x0c0d: decoded as "other"
+    path = tmp_path / "caplen.pcap"
+    write_pcap(path, [float(i) for i in range(2_000)], [frame] * 2_000)
+    raw = bytearray(path.read_bytes())
+    snaplen = struct.unpack("<I", raw[16:20])[0]
+    at = 24 + 10 * (16 + len(frame))  # the 11th record's header
+    raw[at + 8:at + 12] = struct.pack("<I", max(snaplen, 1 << 18) + 1)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=rf"caplen.pcap: corrupt record at byte {at:,} \(captured length 262,145 bytes.*"
+                                        r"snap length is 65,535\) after 10 good packet\(s\)"):
+        extract_features(path)
+    r = _cli("features", "extract", str(path), "-o", str(tmp_path / "out.csv"))
+    assert r.exit_code == 2 and "corrupt record" in r.output and not (tmp_path / "out.csv").exists()
