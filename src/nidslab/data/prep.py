@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from nidslab import schema
+from nidslab.data.fingerprint import fingerprint as data_fingerprint
 
 Progress = Callable[..., None]
 
@@ -200,6 +201,8 @@ class Prepared:
     fraction: float = 1.0
     seed: int = 0
     temporal: bool = False
+    #: :func:`nidslab.data.fingerprint.fingerprint` of the whole dataset the rows came from
+    fingerprint: str = ""
 
     @property
     def n_features(self) -> int:
@@ -251,7 +254,7 @@ def prepare(dataset: Any, *, features: str | Sequence[str] | None = "lab", fract
         X_val=scaler.transform(take(split.validation)), y_val=y[split.validation],
         X_test=scaler.transform(take(split.test)), y_test=y[split.test],
         feature_names=names, split=split, standardizer=scaler, dataset=getattr(dataset, "name", ""),
-        fraction=fraction, seed=seed, temporal=temporal)
+        fraction=fraction, seed=seed, temporal=temporal, fingerprint=data_fingerprint(X, y))
 
 
 def _as_2d(X: np.ndarray) -> np.ndarray:
