@@ -296,3 +296,49 @@ def test_a_corrupt_capture_record_is_an_error_not_a_warning_and_rc_0(tmp_path):
         extract_features(path)
     r = _cli("features", "extract", str(path), "-o", str(tmp_path / "out.csv"))
     assert r.exit_code == 2 and "corrupt record" in r.output and not (tmp_path / "out.csv").exists()
+
+
+# --------------------------------------------------------------------------- 6: a full disk while training
+
+
+@pytest.fixture()
+def full_disk(monkeypatch):
+    """Play back what a full disk does: torch.save to a file leaves it empty and raises a RuntimeError (its C++
+    writer), and a plain write of a checkpoint or model file fails with ENOSPC. Serialising to memory works."""
+    import errno
+    import os
+
+    import torch
+
+    real_save, real_write = torch.save, os.write
+
+    def save(obj, f, *args, **kwargs):
+        if isinstance(f, (str, os.PathLike)):
+            open(f, "wb").close()
+            raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0")
+        return real_save(obj, f, *args, **kwargs)
+
+    def write(fd, data):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if ".pt." in target or "weights" in target:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(os, "write", write)
+
+
+def test_a_full_disk_while_checkpointing_is_enospc_naming_the_file_and_leaves_nothing(tmp_path, full_disk):
+    import errno
+
+    from nidslab.model import build_model
+    from nidslab.settings import FitConfig, ModelSpec
+    from nidslab.train import fit
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 5)).astype(np.float32), (rng.random(200) > 0.5).astype(np.uint8)
+    model = build_model(ModelSpec(n_layers=1, n_nodes=4), 5, seed=0)
+    with pytest.raises(OSError) as err:
+        fit(model, (X, y), None, FitConfig(epochs=2, batch_size=50, device="cpu"), checkpoint_dir=tmp_path / "ckpt")
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "ckpt" / "checkpoint.pt")
+    assert not (tmp_path / "ckpt").exists() and list(tmp_path.iterdir()) == []
