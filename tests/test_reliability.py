@@ -342,3 +342,29 @@ def test_a_full_disk_while_checkpointing_is_enospc_naming_the_file_and_leaves_no
         fit(model, (X, y), None, FitConfig(epochs=2, batch_size=50, device="cpu"), checkpoint_dir=tmp_path / "ckpt")
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "ckpt" / "checkpoint.pt")
     assert not (tmp_path / "ckpt").exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture()
+def small_dataset(tmp_path_factory):
+    from nidslab.data.datasets import write_dataset
+    from nidslab.data.synthetic import make_synthetic
+
+    X, y = make_synthetic(2_000, seed=1)
+    return write_dataset(tmp_path_factory.mktemp("data") / "small", X, y).path
+
+
+@pytest.mark.parametrize("fraction", ["0", "2", "nan"])
+def test_a_fraction_outside_0_1_is_one_line(tmp_path, small_dataset, fraction):
+    r = _cli("train", "-o", str(tmp_path / "m"), "--data", str(small_dataset), "--epochs", "1", "--fraction", fraction)
+    assert r.exit_code == 2, r.output
+    assert f"fraction (the share of the rows used) must be in (0, 1], got {float(fraction)}" in r.output
+
+
+def test_an_unknown_feature_name_is_a_config_error_that_is_still_a_key_error():
+    from nidslab import schema
+    from nidslab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown Kitsune feature 'MI_dir_L9_weight'"):
+        schema.indices(["MI_dir_L5_weight", "MI_dir_L9_weight"])
+    with pytest.raises(KeyError):
+        schema.select("HH,nope")

@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from nidslab import schema
 from nidslab.data.fingerprint import fingerprint as data_fingerprint
+from nidslab.errors import ConfigError, UnknownNameError
 
 Progress = Callable[..., None]
 
@@ -172,7 +173,7 @@ def subsample(y: np.ndarray, fraction: float, *, seed: int = 0, temporal: bool =
     """Row indices (ascending) of a ``fraction`` of the rows: stratified random, or the first rows."""
     y = np.asarray(y)
     if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise ConfigError(f"fraction (the share of the rows used) must be in (0, 1], got {fraction}")
     n = len(y)
     if fraction == 1:
         return np.arange(n, dtype=np.int64)
@@ -224,7 +225,7 @@ def select_columns(dataset_names: Sequence[str], features: str | Sequence[str] |
     wanted = schema.select(features)
     missing = [n for n in wanted if n not in names]
     if missing:
-        raise KeyError(f"the dataset has no column(s) {', '.join(missing[:5])}"
+        raise UnknownNameError(f"the dataset has no column(s) {', '.join(missing[:5])}"
                        f"{' ...' if len(missing) > 5 else ''} (feature selection {features!r})")
     pos = {n: i for i, n in enumerate(names)}
     return [pos[n] for n in wanted], tuple(wanted)
