@@ -368,3 +368,60 @@ def test_an_unknown_feature_name_is_a_config_error_that_is_still_a_key_error():
         schema.indices(["MI_dir_L5_weight", "MI_dir_L9_weight"])
     with pytest.raises(KeyError):
         schema.select("HH,nope")
+
+
+# --------------------------------------------------------------------------- 1: never delete the user's files
+
+
+def _tiny_model():
+    from nidslab.model import build_model
+    from nidslab.settings import ModelSpec
+
+    return build_model(ModelSpec(n_layers=1, n_nodes=4), 3, seed=0)
+
+
+def test_save_model_refuses_a_folder_of_user_files_and_a_file(tmp_path):
+    from nidslab.saved_model import save_model
+
+    thesis = tmp_path / "d" / "thesis.txt"
+    thesis.parent.mkdir()
+    thesis.write_text("draft")
+    with pytest.raises(DataError, match=r"d: is a folder of other files \(thesis.txt\).*--overwrite"):
+        save_model(tmp_path / "d", _tiny_model(), feature_names=["a", "b", "c"])
+    assert thesis.read_text() == "draft"
+    notes = tmp_path / "notes.md"
+    notes.write_text("mine")
+    with pytest.raises(DataError, match=r"notes.md: is a file, not a model folder"):
+        save_model(notes, _tiny_model(), feature_names=["a", "b", "c"])
+    assert notes.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["d", "notes.md"]
+
+
+def test_save_model_replaces_a_model_folder_and_overwrite_replaces_anything(tmp_path):
+    from nidslab.saved_model import is_model_folder, load_model, save_model
+
+    save_model(tmp_path / "m", _tiny_model(), feature_names=["a", "b", "c"])
+    save_model(tmp_path / "m", _tiny_model(), feature_names=["x", "y", "z"])  # a model folder: replaced
+    assert load_model(tmp_path / "m").feature_names == ["x", "y", "z"]
+    (tmp_path / "f").write_text("old")
+    save_model(tmp_path / "f", _tiny_model(), feature_names=["a", "b", "c"], overwrite=True)
+    assert is_model_folder(tmp_path / "f") and sorted(p.name for p in tmp_path.iterdir()) == ["f", "m"]
+
+
+def test_train_onto_a_folder_of_user_files_refuses_before_training(tmp_path, small_dataset):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("draft")
+    r = _cli("train", "-o", str(folder), "--data", str(small_dataset), "--epochs", "1", "--fraction", "0.5")
+    assert r.exit_code == 2 and "is a folder of other files (thesis.txt)" in r.output and "trained" not in r.output
+    assert (folder / "thesis.txt").read_text() == "draft" and sorted(p.name for p in folder.iterdir()) == ["thesis.txt"]
+
+
+def test_save_model_on_a_full_disk_names_the_folder_and_leaves_nothing(tmp_path, full_disk):
+    import errno
+
+    from nidslab.saved_model import save_model
+
+    with pytest.raises(OSError) as err:
+        save_model(tmp_path / "m", _tiny_model(), feature_names=["a", "b", "c"])
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
