@@ -407,12 +407,13 @@ def test_save_model_replaces_a_model_folder_and_overwrite_replaces_anything(tmp_
     assert is_model_folder(tmp_path / "f") and sorted(p.name for p in tmp_path.iterdir()) == ["f", "m"]
 
 
-def test_train_onto_a_folder_of_user_files_refuses_before_training(tmp_path, small_dataset):
+def test_train_onto_a_folder_of_user_files_refuses_before_training(tmp_path):
     folder = tmp_path / "d"
     folder.mkdir()
     (folder / "thesis.txt").write_text("draft")
-    r = _cli("train", "-o", str(folder), "--data", str(small_dataset), "--epochs", "1", "--fraction", "0.5")
-    assert r.exit_code == 2 and "is a folder of other files (thesis.txt)" in r.output and "trained" not in r.output
+    # the dataset does not exist: the destination is checked first, before any data is read or trained on
+    r = _cli("train", "-o", str(folder), "--data", str(tmp_path / "no-such-dataset"), "--epochs", "1")
+    assert r.exit_code == 2 and "is a folder of other files (thesis.txt)" in r.output, r.output
     assert (folder / "thesis.txt").read_text() == "draft" and sorted(p.name for p in folder.iterdir()) == ["thesis.txt"]
 
 
@@ -425,3 +426,62 @@ def test_save_model_on_a_full_disk_names_the_folder_and_leaves_nothing(tmp_path,
         save_model(tmp_path / "m", _tiny_model(), feature_names=["a", "b", "c"])
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "m")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_overwrite_replaces_a_folder_of_user_files_when_asked(tmp_path, small_dataset):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "old.txt").write_text("x")
+    r = _cli("train", "-o", str(folder), "--data", str(small_dataset), "--epochs", "1", "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert not (folder / "old.txt").exists() and (folder / "weights.pt").exists()
+
+
+# --------------------------------------------------------------------------- 3: evaluate on the data it was trained on
+
+
+def test_evaluate_refuses_a_dataset_re_imported_under_the_same_name(tmp_path, monkeypatch):
+    from nidslab.data import import_dataset
+    from nidslab.data.synthetic import make_synthetic
+
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path / "home"))
+    X, y = make_synthetic(2_000, seed=1)
+    import_dataset(X, y, "mine")
+    r = _cli("train", "-o", str(tmp_path / "m"), "--data", "mine", "--epochs", "1")
+    assert r.exit_code == 0, r.output
+    assert _cli("evaluate", str(tmp_path / "m")).exit_code == 0
+    X2, y2 = make_synthetic(2_000, seed=2)
+    import_dataset(X2, y2, "mine")
+    r = _cli("evaluate", str(tmp_path / "m"))
+    assert r.exit_code == 2, r.output
+    assert "dataset 'mine' has changed since" in r.output and "Traceback" not in r.output
+
+
+# --------------------------------------------------------------------------- 9: the CLI's remaining tracebacks
+
+
+def test_epochs_0_is_refused_and_saves_nothing(tmp_path, small_dataset):
+    r = _cli("train", "-o", str(tmp_path / "m"), "--data", str(small_dataset), "--epochs", "0")
+    assert r.exit_code == 2 and "--epochs" in r.output and "at least 1" in r.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_missing_model_folder_is_one_line(tmp_path):
+    r = _cli("evaluate", str(tmp_path / "nomodel"))
+    assert r.exit_code == 2 and "nomodel is not a model folder" in r.output
+    assert not isinstance(r.exception, FileNotFoundError)
+
+
+def test_predict_onto_a_folder_and_an_unknown_name_in_features_json(tmp_path, small_dataset):
+    import json
+
+    assert _cli("train", "-o", str(tmp_path / "m"), "--data", str(small_dataset), "--epochs", "1").exit_code == 0
+    np.save(tmp_path / "rows.npy", np.random.default_rng(0).lognormal(2, 2, (50, 115)).astype(np.float32))
+    (tmp_path / "out.csv").mkdir()
+    r = _cli("predict", str(tmp_path / "m"), str(tmp_path / "rows.npy"), "-o", str(tmp_path / "out.csv"))
+    assert r.exit_code == 2 and f"{tmp_path / 'out.csv'}: is a folder" in r.output, r.output
+    names = json.loads((tmp_path / "m" / "features.json").read_text())
+    names[3] = "bogus_name"
+    (tmp_path / "m" / "features.json").write_text(json.dumps(names))
+    r = _cli("predict", str(tmp_path / "m"), str(tmp_path / "rows.npy"), "-o", str(tmp_path / "o.csv"))
+    assert r.exit_code == 2 and "features.json" in r.output and "'bogus_name'" in r.output, r.output

@@ -9,11 +9,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nidslab.cli.common import write_table
-from nidslab.errors import ConfigError, DataError
+from nidslab.errors import ConfigError, DataError, UnknownNameError
 
 console = Console()
 err = Console(stderr=True)
@@ -131,13 +132,16 @@ def train(
     early_stopping: int = typer.Option(None, "--early-stopping", help="Stop after this many epochs without a lower val_loss."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last epoch's checkpoint."),
     step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT even if it is a file or a folder of "
+                                                              "other files (a model folder is always replaced)."),
 ) -> None:
     """Train the lab's network on a dataset and save it as a model folder, with its curves."""
     from nidslab.evaluate import evaluate
     from nidslab.model import build_model
-    from nidslab.saved_model import save_model
+    from nidslab.saved_model import check_destination, save_model
     from nidslab.train import fit
 
+    check_destination(out, overwrite=overwrite)  # before training: the mistake should cost nothing
     cfg = _read_config(config)
     spec = _make_spec({**cfg.get("model", {}), **_spec_fields(
         n_layers=n_layers, n_nodes=n_nodes, activation=activation, batch_norm=batch_norm, dropout=dropout,
@@ -146,6 +150,8 @@ def train(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
         device=device, threads=threads, early_stopping=early_stopping, step=step)})
     data = {**DATA_DEFAULTS, **cfg.get("data", {}), **_spec_fields(dataset=dataset, features=features, fraction=fraction)}
+    if fit_cfg.epochs < 1:
+        raise ConfigError(f"--epochs {fit_cfg.epochs}: train for at least 1 epoch (0 would save an untrained model)")
 
     p = _open(data["dataset"], data["features"], data["fraction"], fit_cfg.seed)
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
@@ -163,9 +169,10 @@ def train(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     metrics = evaluate(model, p.X_test, p.y_test)
-    metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed}, "fit": fit_cfg.to_dict()}
+    metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed, "fingerprint": p.fingerprint},
+                   "fit": fit_cfg.to_dict()}
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
-               metrics=metrics_doc, history=history)
+               metrics=metrics_doc, history=history, overwrite=overwrite)
     curves = write_curves(out, history.to_dict())
     import shutil
 
@@ -175,7 +182,7 @@ def train(
     shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2", "loss",
              "confusion_matrix")
     console.print(_metrics_table("test split", {k: metrics[k] for k in shown if k in metrics}))
-    console.print(f"saved [bold]{out}[/] (curves: {', '.join(str(c) for c in curves)})")
+    console.print(f"saved [bold]{escape(str(out))}[/] (curves: {escape(', '.join(str(c) for c in curves))})")
 
 
 def write_curves(folder: Path, history: dict[str, list[float]]) -> list[Path]:
@@ -224,6 +231,11 @@ def _test_split(saved):
     p = _open(data.get("dataset", "default"), data.get("features", "lab"), data.get("fraction", 1.0),
               data.get("seed", 0))
     saved.check_features(p.feature_names, source=f"dataset {data.get('dataset', 'default')!r}")
+    if data.get("fingerprint") and data["fingerprint"] != p.fingerprint:
+        raise DataError(f"dataset {data.get('dataset', 'default')!r} has changed since {saved.path} was trained on it "
+                        f"(fingerprint {p.fingerprint}, the model recorded {data['fingerprint']}): it was imported or "
+                        "built again, so its test split is other rows. Train again, or import the original data "
+                        "under another name and train on that")
     return p
 
 
@@ -236,7 +248,7 @@ def evaluate_cmd(
 
     saved = _load(model_dir)
     p = _test_split(saved)
-    console.print(_metrics_table(f"{model_dir} on the test split ({len(p.y_test):,} rows)",
+    console.print(_metrics_table(f"{escape(str(model_dir))} on the test split ({len(p.y_test):,} rows)",
                                  evaluate(saved.model, p.X_test, p.y_test, threshold=threshold)))
 
 
@@ -282,6 +294,8 @@ def predict_cmd(
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"{out}: output must be .csv or .parquet")
+    if out.is_dir():
+        raise DataError(f"{out}: is a folder; expected the path of a .csv or .parquet file to write")
     if not 0 <= threshold <= 1:
         raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
     saved = _load(model_dir)
@@ -292,7 +306,10 @@ def predict_cmd(
         from nidslab.data import read_features
 
         X = read_features(source)
-    X = _model_inputs(saved, X, source)
+    try:
+        X = _model_inputs(saved, X, source)
+    except UnknownNameError as exc:
+        raise DataError(f"{saved.path / 'features.json'}: {exc}; this model cannot score a 115-column table") from None
     scores = predict_scores(saved.model, X)
     labels = (scores >= threshold).astype(np.uint8)
     columns = {"score": scores, "label": labels}
