@@ -35,6 +35,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         n_req = len(srv.requests)
         mode = srv.mode
+        if mode == "html":  # a captive portal or error page, answered 200 with a correct length
+            page = b"<!DOCTYPE html><html><body>Please log in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        if mode == "no_length_cut" and not rng:  # no Content-Length, and the connection ends early
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
         if mode == "truncate":  # announce more than is ever sent, every time
             self.send_response(200)
             self.send_header("Content-Length", str(len(data) + 1000))
@@ -170,16 +184,47 @@ def test_connection_refused_is_offline_message(tmp_path):
 
 
 def test_existing_complete_file_makes_no_request(server, tmp_path):
-    server.files = {"/mirai/Mirai_dataset.csv.gz": b"new", "/mirai/Mirai_labels.csv.gz": b"new"}
-    (tmp_path / "Mirai_dataset.csv.gz").write_bytes(b"old features")
-    (tmp_path / "Mirai_labels.csv.gz").write_bytes(b"old labels")
+    new = gzip.compress(b"new")
+    server.files = {"/mirai/Mirai_dataset.csv.gz": new, "/mirai/Mirai_labels.csv.gz": new}
+    (tmp_path / "Mirai_dataset.csv.gz").write_bytes(gzip.compress(b"old features"))
+    (tmp_path / "Mirai_labels.csv.gz").write_bytes(gzip.compress(b"old labels"))
     out = download("mirai", dest=tmp_path, base_url=server.base, timeout=2)
-    assert out["features"].read_bytes() == b"old features"
+    assert gzip.decompress(out["features"].read_bytes()) == b"old features"
     assert server.requests == []
     # a wrong expected_size makes it fetch again
     download_file(f"{server.base}/mirai/Mirai_labels.csv.gz", tmp_path / "Mirai_labels.csv.gz",
-                  timeout=2, expected_size=3)
-    assert (tmp_path / "Mirai_labels.csv.gz").read_bytes() == b"new"
+                  timeout=2, expected_size=len(new))
+    assert (tmp_path / "Mirai_labels.csv.gz").read_bytes() == new
+
+
+def test_no_content_length_cut_short_is_resumed_not_accepted(server, tmp_path):
+    data = _gz(9)
+    server.files = {"/f.gz": data}
+    server.mode = "no_length_cut"
+    path = download_file(f"{server.base}/f.gz", tmp_path / "f.gz", timeout=2, chunk=1 << 14)
+    assert path.read_bytes() == data
+    assert server.requests == [("/f.gz", None), ("/f.gz", f"bytes={len(data) // 2}-")]
+
+
+def test_an_html_page_answered_200_is_refused_and_removed(server, tmp_path):
+    server.files = {"/f.gz": _gz(10, 5_000)}
+    server.mode = "html"
+    with pytest.raises(DataError, match=r"f\.gz is not a usable archive.*not a gzip file.*HTML page"):
+        download_file(f"{server.base}/f.gz", tmp_path / "f.gz", timeout=2)
+    assert list(tmp_path.iterdir()) == []
+    # an HTML page saved under the final name by an older version is fetched again, not trusted
+    (tmp_path / "f.gz").write_bytes(b"<html>old</html>")
+    server.mode = "range"
+    assert download_file(f"{server.base}/f.gz", tmp_path / "f.gz", timeout=2).read_bytes() == server.files["/f.gz"]
+
+
+def test_a_corrupt_gzip_of_the_announced_length_is_refused(server, tmp_path):
+    data = bytearray(_gz(11, 50_000))
+    data[len(data) // 2] ^= 0xFF
+    server.files = {"/f.gz": bytes(data)}
+    with pytest.raises(DataError, match="corrupt gzip data"):
+        download_file(f"{server.base}/f.gz", tmp_path / "f.gz", timeout=2)
+    assert not (tmp_path / "f.gz").exists() and not (tmp_path / "f.gz.part").exists()
 
 
 def test_unknown_attack_and_aliases():

@@ -17,3 +17,9 @@ class CacheError(NidslabError):
 
 class ConfigError(NidslabError, ValueError):
     """A bad study/config file or setting. The message names the table and key."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """An unknown feature, group or column name. Also a KeyError, for callers that look names up."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's repr of it

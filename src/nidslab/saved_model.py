@@ -17,6 +17,7 @@ The folder is built beside its destination and renamed into place, so a reader n
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -29,8 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from nidslab.errors import CacheError, DataError
+from nidslab.errors import CacheError, DataError, UnknownNameError
 from nidslab.model import DNN, ModelSpec, build_model
+from nidslab.paths import write_bytes_atomic
 
 FORMAT = 1
 FILES = ("weights.pt", "spec.json", "standardizer.json", "features.json", "metrics.json", "history.json", "meta.json")
@@ -62,7 +64,12 @@ class SavedModel:
         if X.ndim != 2:
             raise DataError(f"{source}: features must be a 2-D table, got shape {X.shape}")
         if X.shape[1] == schema.N_FEATURES:
-            X = X[:, schema.indices(self.feature_names)]
+            try:
+                columns = schema.indices(self.feature_names)
+            except UnknownNameError as exc:
+                raise DataError(f"{self.path / 'features.json'}: {exc}; this model cannot score a 115-column "
+                                "table") from None
+            X = X[:, columns]
         elif X.shape[1] != len(self.feature_names):
             raise DataError(f"{source}: {X.shape[1]} columns; expected the {schema.N_FEATURES} Kitsune features "
                             f"or the model's own {len(self.feature_names)}")
@@ -112,14 +119,49 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = None, *, standardizer: Any = None,
-               feature_names: Sequence[str], metrics: dict | None = None, history: Any = None) -> Path:
-    """Write ``model`` and what it needs to be used again as folder ``path`` (replaced if present).
+def is_model_folder(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a folder :func:`save_model` wrote (its meta.json names a format, weights.pt is there)."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "format" in meta and (path / "weights.pt").is_file()
 
-    ``standardizer``: a dict (or anything with ``to_dict()``); ``history``: a History or dict.
-    Returns the folder's path.
+
+def check_destination(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Refuse (:class:`DataError`) to save a model over anything but a model folder or an empty folder.
+
+    A file, or a folder of other files, at ``path`` would be lost: it is replaced only with ``overwrite``.
+    Call it before training, so the mistake costs nothing. Returns ``path``.
     """
     path = Path(path)
+    if overwrite or not os.path.lexists(path):
+        return path
+    if path.is_dir() and not path.is_symlink():
+        if is_model_folder(path):
+            return path
+        held = sorted(p.name for p in path.iterdir())
+        if not held:
+            return path
+        shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+        raise DataError(f"{path}: is a folder of other files ({shown}), not a nidslab model folder; saving the model "
+                        "there would delete them. Choose another output folder, or pass --overwrite to replace it")
+    raise DataError(f"{path}: is a file, not a model folder; saving the model there would delete it. Choose another "
+                    "output folder, or pass --overwrite to replace it")
+
+
+def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = None, *, standardizer: Any = None,
+               feature_names: Sequence[str], metrics: dict | None = None, history: Any = None,
+               overwrite: bool = False) -> Path:
+    """Write ``model`` and what it needs to be used again as folder ``path``; returns the folder's path.
+
+    An existing model folder at ``path`` is replaced; anything else there (a file, a folder of other files) is
+    refused with :class:`DataError` unless ``overwrite`` (see :func:`check_destination`). ``standardizer``: a dict
+    (or anything with ``to_dict()``); ``history``: a History or dict. A full disk raises OSError(ENOSPC) and
+    leaves ``path`` as it was.
+    """
+    path = check_destination(path, overwrite=overwrite)
     spec = spec or model.spec
     n_inputs = int(getattr(model, "n_inputs", len(feature_names)))
     if len(feature_names) != n_inputs:
@@ -128,7 +170,9 @@ def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = Non
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save(state, tmp / "weights.pt")
+        buf = io.BytesIO()
+        torch.save(state, buf)  # to memory: torch.save to a file reports a full disk as a RuntimeError
+        write_bytes_atomic(tmp / "weights.pt", buf.getbuffer())
         docs = {
             "spec.json": {**spec.to_dict(), "n_inputs": n_inputs},
             "standardizer.json": _jsonable(standardizer),
@@ -140,17 +184,30 @@ def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = Non
         for name, doc in docs.items():
             (tmp / name).write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n")
         old = None
-        if path.exists():
+        if os.path.lexists(path):
             old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
             os.replace(path, old)
         os.replace(tmp, path)
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename is None or str(exc.filename).startswith(str(tmp)):  # name the folder, not our temp one
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or folder tree if present."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        path.unlink()
 
 
 def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None = None) -> SavedModel:
@@ -206,4 +263,4 @@ def _version() -> str:
     return "unknown"
 
 
-__all__ = ["save_model", "load_model", "SavedModel", "check_features"]
+__all__ = ["save_model", "load_model", "SavedModel", "check_features", "check_destination", "is_model_folder"]

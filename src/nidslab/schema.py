@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from nidslab.errors import UnknownNameError
+
 LAMBDAS: tuple[float, ...] = (5.0, 3.0, 1.0, 0.1, 0.01)
 LAMBDA_LABELS: tuple[str, ...] = ("5", "3", "1", "0.1", "0.01")
 
@@ -65,7 +67,7 @@ assert N_FEATURES == 115 and len(LAB_FEATURES) == 92
 def group_of(name: str) -> str:
     """Return the group (``MI_dir``, ``H``, ``HH``, ``HH_jit``, ``HpHp``) of a feature name."""
     if name not in INDEX:
-        raise KeyError(f"unknown Kitsune feature {name!r}")
+        raise UnknownNameError(f"unknown Kitsune feature {name!r}")
     # HH_jit must be tested before HH, since both share the prefix.
     for group in ("HH_jit", "HpHp", "MI_dir", "HH", "H"):
         if name.startswith(group + "_L"):
@@ -76,7 +78,7 @@ def group_of(name: str) -> str:
 def features_in(group: str) -> tuple[str, ...]:
     """The feature names of one group, in column order."""
     if group not in GROUP_STATS:
-        raise KeyError(f"unknown feature group {group!r}; expected one of {', '.join(GROUPS)}")
+        raise UnknownNameError(f"unknown feature group {group!r}; expected one of {', '.join(GROUPS)}")
     return tuple(n for n in FEATURE_NAMES if group_of(n) == group)
 
 
@@ -88,7 +90,7 @@ def select(spec: str | Iterable[str] | None = "lab") -> tuple[str, ...]:
       - ``"all"`` or ``None``: all 115;
       - a group name (``"HH"``), or a feature name;
       - a comma-separated string or an iterable mixing groups and feature names.
-    Raises ``KeyError`` naming anything it does not know.
+    Raises :class:`~nidslab.errors.UnknownNameError` (a ``KeyError``) naming anything it does not know.
     """
     if spec is None:
         return FEATURE_NAMES
@@ -104,7 +106,7 @@ def select(spec: str | Iterable[str] | None = "lab") -> tuple[str, ...]:
         elif item in INDEX:
             wanted.add(item)
         else:
-            raise KeyError(
+            raise UnknownNameError(
                 f"unknown feature or group {item!r}; expected 'lab', 'all', a group "
                 f"({', '.join(GROUPS)}) or a name such as {FEATURE_NAMES[0]!r}"
             )
@@ -112,5 +114,12 @@ def select(spec: str | Iterable[str] | None = "lab") -> tuple[str, ...]:
 
 
 def indices(names: Sequence[str]) -> list[int]:
-    """Column positions (0..114) of feature names in the 115-column layout."""
+    """Column positions (0..114) of feature names in the 115-column layout.
+
+    Raises :class:`~nidslab.errors.UnknownNameError` (a ``KeyError``) naming the first name it does not know."""
+    unknown = [n for n in names if n not in INDEX]
+    if unknown:
+        raise UnknownNameError(f"unknown Kitsune feature {unknown[0]!r}"
+                               f"{f' (and {len(unknown) - 1} more)' if len(unknown) > 1 else ''}; "
+                               f"expected names of the 115-column layout such as {FEATURE_NAMES[0]!r}")
     return [INDEX[n] for n in names]

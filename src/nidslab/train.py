@@ -383,25 +383,35 @@ class _EarlyStopping:
 
 
 def _save_checkpoint(path: Path, epochs_done: int, model, opt, history: History, config: dict, stopper) -> None:
-    from nidslab.paths import atomic_path
+    """Write the checkpoint atomically. A full disk raises OSError(ENOSPC) naming ``path`` (torch.save to a
+    file would raise a RuntimeError instead), and a checkpoint folder this run made and could not fill goes."""
+    import io
+
+    from nidslab.paths import write_bytes_atomic
 
     state = {"epochs_done": epochs_done, "model": model.state_dict(), "optimizer": opt.state_dict(),
              "history": history.to_dict(), "config": config,
              "early_stopping": stopper.state() if stopper else None}
-    tmp = atomic_path(path)
+    buf = io.BytesIO()
+    torch.save(state, buf)  # the network and optimiser state: kilobytes to megabytes
+    made = not path.parent.exists()
     try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, buf.getbuffer())
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if made:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # only when empty
         raise
 
 
 def _load_checkpoint(path: Path, model, opt, config: dict, stopper, dev) -> tuple[int, History]:
     from nidslab.errors import CacheError
 
-    state = torch.load(path, map_location=dev, weights_only=True)
+    try:
+        state = torch.load(path, map_location=dev, weights_only=True)
+    except Exception as exc:  # empty or cut short (an older nidslab on a full disk): say so, not torch's trace
+        raise CacheError(f"{path} is not a readable checkpoint ({str(exc)[:200]}); delete it, or train "
+                         "without resuming") from None
     if state.get("config") != config:
         diff = {k: (state.get("config", {}).get(k), v) for k, v in config.items()
                 if state.get("config", {}).get(k) != v}

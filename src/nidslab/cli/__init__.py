@@ -8,22 +8,60 @@ Each module here exposes ``register(app)``; errors nidslab raises for bad input
 
 from __future__ import annotations
 
+import errno
+
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from nidslab.errors import NidslabError
 
 err_console = Console(stderr=True)
 
 
+#: OSError numbers that describe the user's disk, not a bug: the disk is full, or read-only
+_DISK_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EROFS: "the file system is read-only",
+                errno.EDQUOT: "disk quota exceeded"}
+_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
+def os_error_message(exc: OSError) -> str | None:
+    """One line naming the path and what went wrong, for the file-system errors a user can act on; else None."""
+    if not isinstance(exc, _PATH_ERRORS) and exc.errno not in _DISK_ERRNOS:
+        return None
+    path = exc.filename
+    if path is None:
+        return str(exc)  # nidslab's own FileNotFoundError("<path>: no such file") already names it
+    what = _DISK_ERRNOS.get(exc.errno) or {
+        FileNotFoundError: "no such file or folder", PermissionError: "permission denied",
+        IsADirectoryError: "is a folder; expected a file", NotADirectoryError: "a part of this path is a file, "
+        "not a folder", FileExistsError: "already exists"}.get(type(exc), exc.strerror)
+    hint = {errno.ENOSPC: "; free some space (or set NIDSLAB_HOME / -o to another disk) and run again",
+            errno.EDQUOT: "; free some space and run again",
+            errno.EROFS: "; write somewhere else (NIDSLAB_HOME, -o)"}.get(exc.errno, "")
+    if isinstance(exc, PermissionError):
+        hint = "; check the file's permissions (or set NIDSLAB_HOME / -o to a folder you can write)"
+    return f"{path}: {what}{hint}"
+
+
 class _Group(typer.core.TyperGroup):
-    """Root command group that turns nidslab's user errors into a message and exit code 2."""
+    """Root command group that turns nidslab's user errors into a message and exit code 2.
+
+    User errors are :class:`NidslabError` and the file-system errors of :func:`os_error_message` (a missing
+    or unwritable path, a full or read-only disk); anything else is a bug and keeps its traceback.
+    """
 
     def invoke(self, ctx):  # noqa: D102 - click API
         try:
             return super().invoke(ctx)
         except NidslabError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            message = os_error_message(exc)
+            if message is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished work is kept; run again to resume")

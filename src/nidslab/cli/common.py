@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
@@ -93,10 +94,11 @@ def progress_bar(description: str, *, bytes_: bool = False) -> Iterator[progress
     counter = (DownloadColumn(), TransferSpeedColumn()) if bytes_ else (MofNCompleteColumn(),)
     with Progress(TextColumn("{task.description}"), BarColumn(), *counter, TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err, transient=True) as bar:
+        description = escape(description)  # file names and messages are text, not rich markup
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int | None = None, message: str = "") -> None:
-            bar.update(task, completed=done, total=total, description=message or description)
+            bar.update(task, completed=done, total=total, description=escape(message) if message else description)
 
         yield update
 

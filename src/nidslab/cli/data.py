@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nidslab.cli.common import err, progress_bar
@@ -34,7 +35,7 @@ def import_(
     _check_policy(nonfinite)
     with progress_bar(f"importing {features.name}") as update:
         ds = import_dataset(features, labels, name, nonfinite=nonfinite, progress=update)
-    console.print(f"cached [bold]{ds.name}[/]: {ds.n_rows:,} rows x {ds.n_features} features at {ds.path}")
+    console.print(f"cached [bold]{ds.name}[/]: {ds.n_rows:,} rows x {ds.n_features} features at {escape(str(ds.path))}")
 
 
 @data_app.command("download")
@@ -51,12 +52,12 @@ def download(
     with progress_bar(f"downloading {attack}", bytes_=True) as update:
         paths = fetch(attack, dest=dest, progress=update)
     for part, p in paths.items():
-        console.print(f"{part}: {p}")
+        console.print(f"{part}: {escape(str(p))}")
     if cache:
         name = f"kitsune-{attack.lower().replace('-', '_')}"
         with progress_bar(f"parsing {paths['features'].name}") as update:
             ds = import_dataset(paths["features"], paths["labels"], name, progress=update)
-        console.print(f"cached [bold]{ds.name}[/]: {ds.n_rows:,} rows at {ds.path}")
+        console.print(f"cached [bold]{ds.name}[/]: {ds.n_rows:,} rows at {escape(str(ds.path))}")
 
 
 @data_app.command("describe")
@@ -92,7 +93,7 @@ def describe(
 @data_app.command("list")
 def list_() -> None:
     """Cached datasets, and the built-in ones not made yet."""
-    from nidslab.data import BUILTIN_DATASETS, default_dataset, list_datasets
+    from nidslab.data import BUILTIN_DATASETS, default_dataset, list_datasets, list_leftovers
 
     rows = list_datasets()
     t = Table(title="datasets")
@@ -108,6 +109,14 @@ def list_() -> None:
             t.add_row(b + (" (default)" if b == default_dataset() else ""), "-", "-", "-", "-", "-",
                       "built in, made on first use")
     console.print(t)
+    for left in list_leftovers():
+        state = (f"being written by process {left.pid}" if left.live else
+                 f"left by a killed run (process {left.pid} is gone); the next build or import removes it"
+                 if left.pid is not None else
+                 f"no owner recorded, {left.age_s / 3600:.1f} h old; the next build or import removes it "
+                 "once it is a day old")
+        console.print(f"unfinished: {escape(str(left.path))} ({left.bytes / 2**20:,.1f} MiB), {state}",
+                      highlight=False)
 
 
 @data_app.command("build")
@@ -121,7 +130,7 @@ def build(
 
     with progress_bar(f"building {dataset}") as update:
         ds = open_dataset(dataset, rows=rows, seed=seed, progress=update)
-    console.print(repr(ds))
+    console.print(escape(repr(ds)))
 
 
 @data_app.command("remove")
@@ -129,7 +138,7 @@ def remove(name: str = typer.Argument(..., help="Cached dataset to delete.")) ->
     """Delete a cached dataset (a built-in one is made again on next use)."""
     from nidslab.data import remove_dataset
 
-    err.print(f"removed {remove_dataset(name)}")
+    err.print(f"removed {escape(str(remove_dataset(name)))}")
 
 
 def _n(x) -> str:

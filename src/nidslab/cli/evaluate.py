@@ -6,9 +6,10 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from nidslab.cli.common import DATA_DEFAULTS, console, metrics_table, open_prepared
-from nidslab.errors import ConfigError
+from nidslab.errors import ConfigError, DataError
 
 
 def _test_split(saved):
@@ -16,6 +17,11 @@ def _test_split(saved):
     data = {**DATA_DEFAULTS, "seed": 0, **(saved.metrics.get("data") or {})}
     p = open_prepared(data["dataset"], data["features"], data["fraction"], data["seed"])
     saved.check_features(p.feature_names, source=f"dataset {data['dataset']!r}")
+    if data.get("fingerprint") and data["fingerprint"] != p.fingerprint:
+        raise DataError(f"dataset {data['dataset']!r} has changed since {saved.path} was trained on it "
+                        f"(fingerprint {p.fingerprint}, the model recorded {data['fingerprint']}): it was imported or "
+                        "built again, so its test split is other rows. Train again, or import the original data "
+                        "under another name and train on that")
     return p
 
 
@@ -29,7 +35,7 @@ def evaluate_cmd(
 
     saved = load_model(model_dir)
     p = _test_split(saved)
-    console.print(metrics_table(f"{model_dir} on the test split ({len(p.y_test):,} rows)",
+    console.print(metrics_table(f"{escape(str(model_dir))} on the test split ({len(p.y_test):,} rows)",
                                 evaluate(saved.model, p.X_test, p.y_test, threshold=threshold)))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nidslab.errors import DataError
@@ -73,9 +74,9 @@ def extract(
     seconds = time.perf_counter() - start
     write_features(output, X, column_names(layout))
     for message in report.messages():
-        console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
     console.print(
-        f"{X.shape[0]:,} packets x {X.shape[1]} features ({layout}) -> {output} "
+        f"{X.shape[0]:,} packets x {X.shape[1]} features ({layout}) -> {escape(str(output))} "
         f"in {seconds:.1f} s ({X.shape[0] / max(seconds, 1e-9):,.0f} packets/s)",
         highlight=False,
     )

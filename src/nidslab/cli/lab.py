@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console()
@@ -47,20 +48,20 @@ def lab(
         spec = dataclasses.replace(spec, fraction=fraction)
     start = time.perf_counter()
     run_dir = new_run_dir(out)
-    console.print(f"[bold]nidslab lab[/bold]: {spec.title}" + (" [yellow](quick)[/yellow]" if quick else ""))
+    console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else ""))
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
                   TimeElapsedColumn(), console=console, transient=False) as bars:
         whole = bars.add_task("study", total=None, msg="")
         part = bars.add_task("  part", total=None, msg="")
 
         def on_part(done: int, total: int | None, message: str = "") -> None:
-            bars.update(whole, completed=done, total=total, msg=message)
+            bars.update(whole, completed=done, total=total, msg=escape(message))
             if not console.is_terminal:  # a log (make lab | tee, CI) gets one line per part instead of bars
-                console.print(f"[{done}/{total}] {message}  ({time.perf_counter() - start:.0f} s)")
-            bars.update(part, completed=0, total=None, msg="", description=f"  {message}"[:34])
+                console.print(escape(f"[{done}/{total}] {message}  ({time.perf_counter() - start:.0f} s)"))
+            bars.update(part, completed=0, total=None, msg="", description=escape(f"  {message}"[:34]))
 
         def on_detail(done: int, total: int | None, message: str = "") -> None:
-            bars.update(part, completed=done, total=total, msg=message)
+            bars.update(part, completed=done, total=total, msg=escape(message))
 
         results = run_study(spec, data=data, out_dir=run_dir, quick=quick, fresh=fresh, progress=on_part,
                             detail=on_detail)
@@ -68,7 +69,7 @@ def lab(
     meta = results["meta"]
     cached = sum(1 for p in meta["parts"].values() if p["cached"])
     console.print(f"Done in {meta['wall_s']:.1f} s ({cached} of {len(meta['parts'])} parts from the cache).")
-    console.print(f"Report: [bold]{run_dir / 'report.html'}[/bold]  (also {latest}/report.md, results.json)")
+    console.print(f"Report: [bold]{escape(str(run_dir / 'report.html'))}[/bold]  (also {escape(str(latest))}/report.md, results.json)")
 
 
 @lab_app.command("report")
@@ -81,7 +82,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder holding result
         written = write_report(run_dir / "results.json", run_dir)
     except (FileNotFoundError, ValueError) as exc:  # a user's mistake: say it in one line
         raise NidslabError(str(exc)) from None
-    console.print(f"Wrote {written['html']} and {written['md']}")
+    console.print(escape(f"Wrote {written['html']} and {written['md']}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,8 @@ def predict_cmd(
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"{out}: output must be .csv or .parquet")
+    if out.is_dir():
+        raise DataError(f"{out}: is a folder; expected the path of a .csv or .parquet file to write")
     if not 0 <= threshold <= 1:
         raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
     saved = load_model(model_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nidslab.errors import DataError
@@ -21,7 +22,7 @@ def _summary(sim, seconds: float) -> None:
     truth = int(sim.labels_truth.sum())
     kits = int(sim.labels_kitsune.sum())
     console.print(
-        f"{n:,} packets -> {sim.path} in {seconds:.1f} s; onset at packet {sim.onset_index:,} "
+        f"{n:,} packets -> {escape(str(sim.path))} in {seconds:.1f} s; onset at packet {sim.onset_index:,} "
         f"({sim.end_time - sim.start_time:,.0f} s of traffic)",
         highlight=False,
     )
@@ -42,7 +43,7 @@ def _summary(sim, seconds: float) -> None:
 def _print_compare(result: dict) -> None:
     from nidslab.simulate.compare import table_rows
 
-    tab = Table(title=f"simulated benign phase (first {result['window_s']:.0f} s) vs {result['real_path']}",
+    tab = Table(title=f"simulated benign phase (first {result['window_s']:.0f} s) vs {escape(str(result['real_path']))}",
                 title_justify="left")
     for col in ("measure", "real", "simulated", "distance"):
         tab.add_column(col, justify="left" if col == "measure" else "right")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DATA_DEFAULTS, DROPOUT, HEAD, MC_DROPOUT, N_LAYERS, N_NODES,
                                 console, given, make_fit, make_spec, metrics_table, open_prepared, task_bar)
@@ -57,14 +58,17 @@ def train(
     early_stopping: int = typer.Option(None, "--early-stopping", help="Stop after this many epochs without a lower val_loss."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last epoch's checkpoint."),
     step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT even if it is a file or a folder of "
+                                                              "other files (a model folder is always replaced)."),
 ) -> None:
     """Train the lab's network on a dataset and save it as a model folder, with its curves."""
     from nidslab.evaluate import evaluate
     from nidslab.figures import write_curves
     from nidslab.model import build_model
-    from nidslab.saved_model import save_model
+    from nidslab.saved_model import check_destination, save_model
     from nidslab.train import fit
 
+    check_destination(out, overwrite=overwrite)  # before training: the mistake should cost nothing
     cfg = read_config(config)
     spec = make_spec({**cfg.get("model", {}), **given(
         n_layers=n_layers, n_nodes=n_nodes, activation=activation, batch_norm=batch_norm, dropout=dropout,
@@ -73,6 +77,8 @@ def train(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
         device=device, threads=threads, early_stopping=early_stopping, step=step)})
     data = {**DATA_DEFAULTS, **cfg.get("data", {}), **given(dataset=dataset, features=features, fraction=fraction)}
+    if fit_cfg.epochs < 1:
+        raise ConfigError(f"--epochs {fit_cfg.epochs}: train for at least 1 epoch (0 would save an untrained model)")
 
     p = open_prepared(data["dataset"], data["features"], data["fraction"], fit_cfg.seed)
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
@@ -90,9 +96,10 @@ def train(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     metrics = evaluate(model, p.X_test, p.y_test)
-    metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed}, "fit": fit_cfg.to_dict()}
+    metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed, "fingerprint": p.fingerprint},
+                   "fit": fit_cfg.to_dict()}
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
-               metrics=metrics_doc, history=history)
+               metrics=metrics_doc, history=history, overwrite=overwrite)
     curves = write_curves(out, history.to_dict())
     shutil.rmtree(checkpoints, ignore_errors=True)
     s = sum(history.epoch_seconds)
@@ -100,7 +107,7 @@ def train(
     shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2", "loss",
              "confusion_matrix")
     console.print(metrics_table("test split", {k: metrics[k] for k in shown if k in metrics}))
-    console.print(f"saved [bold]{out}[/] (curves: {', '.join(str(c) for c in curves)})")
+    console.print(f"saved [bold]{escape(str(out))}[/] (curves: {escape(', '.join(str(c) for c in curves))})")
 
 
 def register(app: typer.Typer) -> None:

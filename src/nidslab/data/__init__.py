@@ -9,6 +9,7 @@ pyarrow is loaded only by the readers, urllib only by the downloader.
     write_dataset, list_datasets, DEFAULT_DATASET nidslab.data.datasets
     describe, Description                         nidslab.data.description
     make_synthetic                                nidslab.data.synthetic
+    fingerprint                                   nidslab.data.fingerprint
     Standardizer, Split, lab_split, kfold,
     subsample, prepare, Prepared                  nidslab.data.prep
 """
@@ -21,10 +22,10 @@ _WHERE = {
     "read_features": "readers", "read_labels": "readers", "read_table": "readers",
     "download": "downloader", "KITSUNE_ATTACKS": "downloader",
     "Dataset": "datasets", "open_dataset": "datasets", "import_dataset": "datasets",
-    "write_dataset": "datasets", "list_datasets": "datasets", "remove_dataset": "datasets",
+    "write_dataset": "datasets", "list_datasets": "datasets", "remove_dataset": "datasets", "list_leftovers": "datasets",
     "default_dataset": "datasets", "DEFAULT_DATASET": "datasets", "BUILTIN_DATASETS": "datasets",
     "describe": "description", "Description": "description",
-    "make_synthetic": "synthetic",
+    "make_synthetic": "synthetic", "fingerprint": "fingerprint",
     "Standardizer": "prep", "Split": "prep", "lab_split": "prep", "kfold": "prep",
     "subsample": "prep", "prepare": "prep", "Prepared": "prep",
 }

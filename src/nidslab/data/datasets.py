@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from nidslab import __version__, schema
+from nidslab.data.leftovers import OWNER_FILE, Leftover, clean_stale, find_leftovers, make_temp_dir
 from nidslab.errors import CacheError, DataError
 from nidslab.paths import datasets_dir
 from nidslab.progress import Progress
@@ -147,7 +148,9 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
             raise DataError(f"label set {kind!r}: needs a lower-case name and {len(y):,} rows, got {len(v):,}")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    if dest.parent == datasets_dir():  # only the cache: a folder of the user's is not ours to tidy
+        clean_stale(dest.parent)
+    tmp = make_temp_dir(dest.parent, dest.name)
     try:
         files = {"features.npy": X, "labels.npy": y}
         files.update({f"labels-{k}.npy": v for k, v in extra_labels.items()})
@@ -175,6 +178,7 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
             "extra": extra or {},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        (tmp / OWNER_FILE).unlink()
         _replace_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -401,6 +405,11 @@ def list_datasets() -> list[dict[str, Any]]:
     return out
 
 
+def list_leftovers() -> list[Leftover]:
+    """Temporary folders and captures in the cache: unfinished writes, live or left by a killed one."""
+    return find_leftovers(datasets_dir())
+
+
 def remove_dataset(name: str) -> Path:
     """Delete a cached dataset's folder; returns the path removed."""
     folder = dataset_dir(name)
@@ -418,6 +427,7 @@ def _build_mirai_sim(name: str, packets: int, seed: int, progress: Progress | No
     from nidslab.features import extract_features
     from nidslab.simulate import simulate_capture
 
+    clean_stale(datasets_dir())  # a killed build's capture and folders go before a new one is made
     work = datasets_dir() / ".build"
     work.mkdir(parents=True, exist_ok=True)
     pcap = work / f"{name}.{os.getpid()}.pcap"

@@ -4,14 +4,17 @@ Files live at ``<base_url>/<folder>/<file>``, e.g. ``00516/mirai/Mirai_dataset.c
 Only the standard library is used (urllib), so a download needs no extra packages.
 
 A transfer writes to ``<name>.part`` and is renamed to ``<name>`` (``os.replace``) only once the
-byte count matches the size the server announced, so a final file on disk is always complete.
-Hence an existing final file is trusted without any network request (unless the caller passes
-``expected_size`` and the size differs); a ``.part`` file left by an interrupted run is resumed
-with an HTTP ``Range`` request.
+byte count matches the size the server announced and the archive itself is whole (a ``.gz`` file
+decompresses to its end with good CRCs, a ``.zip`` passes ``testzip``), so a final file on disk is
+always complete: a server that sends no Content-Length and stops early, or answers 200 with an HTML
+page, is caught. Hence an existing final file is trusted without any network request once its first
+bytes are those of its kind of archive (unless the caller passes ``expected_size`` and the size
+differs); a ``.part`` file left by an interrupted run is resumed with an HTTP ``Range`` request.
 """
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import os
 import re
@@ -19,6 +22,8 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,17 +220,19 @@ def download_file(url: str, path: str | os.PathLike, *, progress: Progress | Non
                   dataset_name: str = "kitsune-mirai", retries: int = RETRIES) -> Path:
     """Download ``url`` to ``path`` via ``path.part``, resuming it when present; return ``path``.
 
-    If ``path`` exists it is returned without any request (it can only have been written
-    complete), unless ``expected_size`` (bytes) is given and differs, in which case it is fetched
-    again. A dropped connection is resumed with ``Range: bytes=N-`` up to ``retries`` times; a
-    server answering 200 instead of 206 restarts from byte 0. The final size must equal the
-    server's Content-Length / Content-Range total (and ``expected_size`` when given), else
-    :class:`DataError` is raised and the ``.part`` is kept for a later resume. ``progress`` is
-    called as ``progress(done_bytes, total_bytes or None, message)``; ``timeout`` is in seconds
-    per socket operation. ``dataset_name`` only fills the hint in the offline error message.
+    If ``path`` exists and starts like its kind of archive it is returned without any request (it
+    can only have been written complete), unless ``expected_size`` (bytes) is given and differs, in
+    which case it is fetched again. A dropped connection is resumed with ``Range: bytes=N-`` up to
+    ``retries`` times; a server answering 200 instead of 206 restarts from byte 0. The final size
+    must equal the server's Content-Length / Content-Range total (and ``expected_size`` when given),
+    and the archive must be whole (:func:`check_archive`; a gzip stream that stops early counts as a
+    dropped connection), else :class:`DataError` is raised: the ``.part`` is kept for a later
+    resume when it is a prefix of the file, removed when it is something else (an HTML page).
+    ``progress`` is called as ``progress(done_bytes, total_bytes or None, message)``; ``timeout``
+    is in seconds per socket operation. ``dataset_name`` only fills the hint in the offline error.
     """
     path = Path(path)
-    if path.exists() and (expected_size is None or path.stat().st_size == expected_size):
+    if path.exists() and (expected_size is None or path.stat().st_size == expected_size) and _looks_whole(path):
         if progress is not None:
             size = path.stat().st_size
             progress(size, size, f"{path.name} already downloaded")
@@ -237,6 +244,9 @@ def download_file(url: str, path: str | os.PathLike, *, progress: Progress | Non
         try:
             total = _fetch_once(url, part, progress=progress, timeout=timeout, chunk=chunk,
                                 dataset_name=dataset_name)
+            size = part.stat().st_size
+            if total is None or size == total:
+                _check_part(url, part, path.name, progress, resumable=total is None)
             break
         except _Dropped as e:
             drops += 1
@@ -245,7 +255,6 @@ def download_file(url: str, path: str | os.PathLike, *, progress: Progress | Non
                 raise DataError(
                     f"download of {url} failed: {e}; gave up after {retries} resumes with "
                     f"{have} bytes in {part} (run again to resume)") from None
-    size = part.stat().st_size
     bad_total = total is not None and size != total
     if bad_total or (expected_size is not None and size != expected_size):
         want = expected_size if expected_size is not None else total
@@ -253,3 +262,74 @@ def download_file(url: str, path: str | os.PathLike, *, progress: Progress | Non
                         f"kept {part} for a later resume")
     os.replace(part, path)
     return path
+
+
+class _Cut(Exception):
+    """The archive stops before its end: a prefix of a good file, which a Range request can resume."""
+
+
+def check_archive(path: str | os.PathLike, name: str | None = None) -> None:
+    """Raise :class:`DataError` unless the file is a whole archive of the kind its ``name`` says.
+
+    ``.gz``: every gzip member decompressed to its end (CRC and length checked) in 1 MiB blocks, so
+    memory stays flat (about 3 s per GB of content). ``.zip``: ``zipfile.testzip``. Other names are
+    not checked. A gzip stream that is whole so far but stops early raises ``_Cut``.
+    """
+    path = Path(path)
+    name = (name or path.name).lower()
+    if name.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path}: not a whole zip archive ({exc}); {_describe(path)}") from None
+        if bad is not None:
+            raise DataError(f"{path}: member {bad!r} of the zip archive is corrupt")
+        return
+    if not name.endswith(".gz"):
+        return
+    if not _looks_whole(path, name):
+        raise DataError(f"{path}: not a gzip file; {_describe(path)}")
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 20):
+                pass
+    except EOFError:
+        raise _Cut(f"the gzip stream stops early after {path.stat().st_size} bytes") from None
+    except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path}: corrupt gzip data ({exc})") from None
+
+
+def _looks_whole(path: Path, name: str | None = None) -> bool:
+    """Cheap test of a finished file: a .gz/.zip starts with its magic bytes (a saved HTML page does not)."""
+    name = (name or path.name).lower()
+    magic = b"\x1f\x8b" if name.endswith(".gz") else b"PK" if name.endswith(".zip") else b""
+    with open(path, "rb") as fh:
+        return fh.read(len(magic)) == magic
+
+
+def _describe(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if b"<html" in head.lower() or b"<!doctype" in head.lower():
+        return "the server sent an HTML page instead (an error or login page?)"
+    return f"it starts with {head[:16]!r}"
+
+
+def _check_part(url: str, part: Path, name: str, progress: Progress | None, *, resumable: bool) -> None:
+    """check_archive on a finished transfer. A cut stream of unknown length is a drop (resumed);
+    a cut one the server said was complete, or anything else, removes the .part."""
+    if progress is not None:
+        size = part.stat().st_size
+        progress(size, size, f"checking {name}")
+    try:
+        try:
+            check_archive(part, name)
+        except _Cut as e:
+            if resumable:
+                raise _Dropped(str(e)) from None
+            raise DataError(f"{part}: {e}, though the server called it complete") from None
+    except DataError as e:
+        part.unlink(missing_ok=True)
+        raise DataError(f"download of {url} is not a usable archive: {e}; removed the partial file. "
+                        "The file may have moved: check the UCI page of dataset 516") from None

@@ -23,6 +23,8 @@ from sklearn.preprocessing import StandardScaler
 
 from nidslab import schema
 from nidslab.progress import Progress
+from nidslab.data.fingerprint import fingerprint as data_fingerprint
+from nidslab.errors import ConfigError, UnknownNameError
 
 
 #: rows per chunk when fitting or applying the standardiser (bounds the float64 temporaries)
@@ -171,7 +173,7 @@ def subsample(y: np.ndarray, fraction: float, *, seed: int = 0, temporal: bool =
     """Row indices (ascending) of a ``fraction`` of the rows: stratified random, or the first rows."""
     y = np.asarray(y)
     if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise ConfigError(f"fraction (the share of the rows used) must be in (0, 1], got {fraction}")
     n = len(y)
     if fraction == 1:
         return np.arange(n, dtype=np.int64)
@@ -200,6 +202,8 @@ class Prepared:
     fraction: float = 1.0
     seed: int = 0
     temporal: bool = False
+    #: :func:`nidslab.data.fingerprint.fingerprint` of the whole dataset the rows came from
+    fingerprint: str = ""
 
     @property
     def n_features(self) -> int:
@@ -221,7 +225,7 @@ def select_columns(dataset_names: Sequence[str], features: str | Sequence[str] |
     wanted = schema.select(features)
     missing = [n for n in wanted if n not in names]
     if missing:
-        raise KeyError(f"the dataset has no column(s) {', '.join(missing[:5])}"
+        raise UnknownNameError(f"the dataset has no column(s) {', '.join(missing[:5])}"
                        f"{' ...' if len(missing) > 5 else ''} (feature selection {features!r})")
     pos = {n: i for i, n in enumerate(names)}
     return [pos[n] for n in wanted], tuple(wanted)
@@ -251,7 +255,7 @@ def prepare(dataset: Any, *, features: str | Sequence[str] | None = "lab", fract
         X_val=scaler.transform(take(split.validation)), y_val=y[split.validation],
         X_test=scaler.transform(take(split.test)), y_test=y[split.test],
         feature_names=names, split=split, standardizer=scaler, dataset=getattr(dataset, "name", ""),
-        fraction=fraction, seed=seed, temporal=temporal)
+        fraction=fraction, seed=seed, temporal=temporal, fingerprint=data_fingerprint(X, y))
 
 
 def _as_2d(X: np.ndarray) -> np.ndarray:

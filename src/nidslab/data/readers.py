@@ -82,7 +82,8 @@ def read_table(path: str | os.PathLike, *, nonfinite: str = "error",
         arr = _load_npy(path)
         if arr.ndim != 2:
             raise DataError(f"{path}: features must be a 2-D array (rows x columns), got shape {arr.shape}")
-        X = _positional(path, arr.shape[1], lambda idx: np.asarray(arr[:, idx], dtype=np.float32))
+        X = _positional(path, arr.shape[1], lambda idx: np.asarray(arr[:, idx], dtype=np.float32),
+                        lambda j: np.asarray(arr[:, j]), offset=0)
     else:
         if kind == "parquet":
             names, cols = _parquet_columns(path)
@@ -140,16 +141,62 @@ def _load_npy(path: Path) -> np.ndarray:
     return arr
 
 
+#: bytes of a text file read to sniff its first line; a Kitsune row is about 2 KB, a header about 3 KB
+SNIFF_BYTES = 1 << 20
+#: bytes a line may reach on the error path before the file is called "not a table of rows"
+MAX_LINE_BYTES = 1 << 24
+#: bytes read at a time when a parse error is looked for again
+SCAN_BLOCK = 1 << 24
+
+
+def _open_bytes(path: Path):
+    """A binary file object of a (possibly gzipped) file."""
+    return gzip.open(path, "rb") if _gz(path) else open(path, "rb")
+
+
 def _first_line(path: Path) -> str:
-    """The first line of a (possibly gzipped) text file; DataError for a broken gzip."""
+    """The first line of a (possibly gzipped) text file, without a UTF-8 BOM or the line break.
+
+    Reads at most :data:`SNIFF_BYTES`, so a file of the wrong kind fails fast: :class:`DataError` for a broken
+    gzip, binary (non-UTF-8) bytes, a first line with no line break in that prefix, or a `;`/tab delimiter.
+    """
     try:
-        if path.name.lower().endswith(".gz"):
-            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
-                return fh.readline()
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.readline()
+        with _open_bytes(path) as fh:
+            head = fh.read(SNIFF_BYTES)
+            more = bool(head) and bool(fh.read(1))
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: truncated or corrupt gzip file ({exc})") from None
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    _check_text(path, head, complete=not more)
+    end = head.find(b"\n")
+    if end < 0 and more:
+        raise DataError(f"{path}: no line break in the first {SNIFF_BYTES >> 20} MiB; expected a CSV table with one "
+                        "row per line (a row of Kitsune features is about 2 KB). Is this a CSV file?")
+    line = (head if end < 0 else head[:end]).decode("utf-8").rstrip("\r")
+    if "," not in line:
+        for sep, what in ((";", "semicolons"), ("\t", "tabs")):
+            if line.count(sep) >= 2:
+                raise DataError(f"{path}: line 1 has no commas but {line.count(sep)} {what}; nidslab reads "
+                                "comma-separated files with '.' as the decimal point: save the file as CSV with "
+                                "commas (e.g. pandas: read_csv(sep=';', decimal=','), then to_csv())")
+    return line
+
+
+def _check_text(path: Path, head: bytes, *, complete: bool) -> None:
+    """DataError naming the line and column of the first byte of ``head`` that is not UTF-8 text."""
+    bad = head.find(b"\x00")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut by the end of the prefix is fine
+        if complete or exc.start < len(head) - 3 or exc.reason != "unexpected end of data":
+            bad = exc.start if bad < 0 else min(bad, exc.start)
+    if bad < 0:
+        return
+    line = head.count(b"\n", 0, bad) + 1
+    column = head.count(b",", head.rfind(b"\n", 0, bad) + 1, bad) + 1
+    raise DataError(f"{path}: line {line}, column {column}: byte 0x{head[bad]:02x} is not text (UTF-8); expected "
+                    "a CSV of numbers. Is this a binary file, or a CSV in another encoding?")
 
 
 def _is_number(cell: str) -> bool:
@@ -168,31 +215,109 @@ def _gz(path: Path) -> bool:
 
 
 def _explain_csv_error(path: Path, msg: str, names: list[str], header: bool) -> DataError:
-    """Turn PyArrow's parse error into one naming the line and column (found again on the error path only)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
+    """Turn PyArrow's parse error into one naming the line and column (found again on the error path only).
 
-    lines = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=["line"], skip_rows=int(header),
-                                                                block_size=1 << 24),
-                           parse_options=pacsv.ParseOptions(delimiter="\x01", quote_char=False),
-                           convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()},
-                                                                strings_can_be_null=False))["line"]
+    Memory stays bounded whatever the file: a bad cell is looked for in that one column (read as bytes), a
+    ragged line by counting commas block by block.
+    """
     m = _ARROW_CELL.search(msg)
     if m:
         col, value = int(m.group(1)), m.group(2)
-        cells = pc.list_element(pc.split_pattern(lines, ","), col)
-        i = int(np.argmax(np.asarray(pc.equal(pc.utf8_trim(cells, '" '), value).to_numpy(zero_copy_only=False))))
-        return DataError(f"{path}: line {i + 1 + int(header)}, column {col + 1} ({names[col]}): {value!r} is not a number")
-    if "columns" in msg:
-        widths = np.asarray(pc.count_substring(lines, ",").to_numpy(zero_copy_only=False)) + 1
-        bad = np.flatnonzero(widths != len(names))
-        if bad.size:
-            i = int(bad[0])
-            return DataError(f"{path}: line {i + 1 + int(header)} has {widths[i]} columns; the first line has {len(names)}")
+        row = _find_cell(path, col, value, len(names), header)
+        where = f"line {row + 1 + int(header)}, " if row is not None else ""
+        shown = _cell_text(path, col, row, len(names), header) if row is not None and "\ufffd" in value else value
+        return DataError(f"{path}: {where}column {col + 1} ({names[col]}): '{shown}' is not a number")
+    if "columns" in msg or "straddling" in msg or "block" in msg:
+        found = _find_ragged_line(path, len(names))
+        if found is not None:
+            line, width = found
+            if width is None:
+                return DataError(f"{path}: line {line} is longer than {MAX_LINE_BYTES >> 20} MiB without a line "
+                                 "break; expected one row of numbers per line")
+            return DataError(f"{path}: line {line} has {width} columns; the first line has {len(names)}")
     if _gz(path) or "compress" in msg.lower():
         return DataError(f"{path}: truncated or corrupt gzip file ({msg})")
-    return DataError(f"{path}: not a readable CSV ({msg})")
+    return DataError(f"{path}: not a readable CSV ({msg[:200]})")
+
+
+def _column_bytes(path: Path, col: int, width: int, header: bool):
+    """Column ``col`` of the CSV as a PyArrow binary array (no number or UTF-8 conversion)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(width)]
+    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=int(header),
+                                                               block_size=1 << 24),
+                          convert_options=pacsv.ConvertOptions(include_columns=[names[col]],
+                                                               column_types={names[col]: pa.binary()}))[0]
+
+
+def _find_cell(path: Path, col: int, value: str, width: int, header: bool) -> int | None:
+    """Row (0-based, after the header) of the first cell of column ``col`` PyArrow could not convert."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        cells = _column_bytes(path, col, width, header).combine_chunks()
+    except (pa.ArrowException, OSError, EOFError):
+        return None
+    if "\ufffd" in value:  # PyArrow shows bytes that are not UTF-8 as U+FFFD: find the first non-ASCII cell
+        offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + len(cells) + 1]
+        data = np.frombuffer(cells.buffers()[2], dtype=np.uint8) if cells.buffers()[2] else np.empty(0, np.uint8)
+        high = np.flatnonzero(data[offsets[0]:offsets[-1]] >= 0x80)
+        if high.size:
+            return int(np.searchsorted(offsets, offsets[0] + high[0], side="right") - 1)
+        return None
+    hits = pc.equal(cells, pa.scalar(value.encode("utf-8"), pa.binary())).fill_null(False)
+    hits = np.asarray(hits.to_numpy(zero_copy_only=False))
+    return int(np.argmax(hits)) if hits.any() else None
+
+
+def _cell_text(path: Path, col: int, row: int, width: int, header: bool) -> str:
+    """The text of one cell (for messages), bytes that are not UTF-8 shown as escapes."""
+    cell = _column_bytes(path, col, width, header)[row].as_py() or b""
+    return cell.decode("utf-8", "backslashreplace")
+
+
+def _find_ragged_line(path: Path, width: int) -> tuple[int, int | None] | None:
+    """(line number, its column count) of the first non-empty line whose column count is not ``width``.
+
+    Reads :data:`SCAN_BLOCK` bytes at a time and counts commas with NumPy. A line longer than :data:`MAX_LINE_BYTES`
+    comes back as (line, None). None when every line has ``width`` columns.
+    """
+    line0, carry = 1, b""
+    try:
+        with _open_bytes(path) as fh:
+            while True:
+                chunk = fh.read(SCAN_BLOCK)
+                data = carry + chunk
+                if not chunk:
+                    if not data:
+                        return None
+                    data += b"\n"
+                buf = np.frombuffer(data, dtype=np.uint8)
+                ends = np.flatnonzero(buf == 10)
+                if ends.size == 0:
+                    carry = data
+                    if len(carry) > MAX_LINE_BYTES:
+                        return line0, None
+                    continue
+                starts = np.r_[0, ends[:-1] + 1]
+                commas = np.flatnonzero(buf[: ends[-1]] == 44)
+                widths = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+                lengths = ends - starts
+                blank = (lengths == 0) | ((lengths == 1) & (buf[np.minimum(starts, len(buf) - 1)] == 13))
+                bad = np.flatnonzero((widths != width) & ~blank)
+                if bad.size:
+                    return line0 + int(bad[0]), int(widths[bad[0]])
+                line0 += len(ends)
+                carry = data[ends[-1] + 1:]
+                if not chunk:
+                    return None
+                if len(carry) > MAX_LINE_BYTES:
+                    return line0, None
+    except (OSError, EOFError, zlib.error):
+        return None
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[np.ndarray], bool]:
@@ -270,7 +395,7 @@ def _features_from_named(path: Path, names: list[str], cols: list[np.ndarray], h
         return X, y
     labelled = [n for n in names if n.lower() in _LABEL_NAMES or n == "Normal"] if header else []
     feats = [c for n, c in zip(names, cols) if n not in labelled]
-    X = _positional(path, len(feats), lambda idx: _stack([feats[i] for i in idx]))
+    X = _positional(path, len(feats), lambda idx: _stack([feats[i] for i in idx]), lambda j: feats[j], offset)
     y = None
     if labelled:
         n = labelled[0]
@@ -280,13 +405,41 @@ def _features_from_named(path: Path, names: list[str], cols: list[np.ndarray], h
     return X, y
 
 
-def _positional(path: Path, width: int, take: Callable[[list[int]], np.ndarray]) -> np.ndarray:
+def _positional(path: Path, width: int, take: Callable[[list[int]], np.ndarray],
+                column: Callable[[int], np.ndarray], offset: int) -> np.ndarray:
+    """The 115 features by position: all ``width`` columns, or all but the index column first (checked)."""
     if width == _N + 1:
+        _check_index(path, column(0), column(_N), offset)
         return np.ascontiguousarray(take(list(range(1, _N + 1))))  # the index column first: drop it
     if width == _N:
         return np.ascontiguousarray(take(list(range(_N))))
     hint = " (that is the kitsune-py layout; nidslab reads the released 115)" if width == 100 else ""
     raise DataError(f"{path}: {width} columns{hint}; expected {_N} features, or {_N + 1} with the index column first")
+
+
+def _check_index(path: Path, first: np.ndarray, last: np.ndarray, offset: int) -> None:
+    """Refuse to drop column 1 of a 116-column table unless it is a row index.
+
+    A row index holds distinct whole numbers >= 0 (the released table's 0, 1, 2, ..., or a subset of it, in
+    any order). Anything else means the extra column is elsewhere, e.g. a label column last.
+    """
+    v = np.asarray(first, dtype=np.float64)
+    whole = np.isfinite(v) & (v >= 0) & (v == np.floor(v))
+    if whole.all():
+        d = np.diff(v)
+        if (d > 0).all() or np.unique(v).size == v.size:
+            return
+        i = int(np.flatnonzero(np.diff(np.sort(v)) == 0)[0])
+        problem = f"the value {np.sort(v)[i]:g} appears more than once"
+    else:
+        i = int(np.argmin(whole))
+        problem = f"{_where(i, offset)} holds {v[i]:.9g}"
+    hint = ""
+    if np.isin(np.asarray(last), (0, 1)).all():
+        hint = (f" Column {_N + 1} holds only 0 and 1: if it is a label column, name it in a header line "
+                "(`label`) or move it into a labels file.")
+    raise DataError(f"{path}: {_N + 1} columns, so column 1 should be the row index (0, 1, 2, ...) and is "
+                    f"dropped; but {problem}.{hint}")
 
 
 def _stack(cols: list[np.ndarray]) -> np.ndarray:

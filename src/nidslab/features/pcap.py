@@ -446,6 +446,11 @@ def _iter_pcap(path: Path, chunk: int, limit: int | None, report: ReadReport):
             done += n
             report.packets = done
             yield packets
+        if status == _CORRUPT:
+            incl = int.from_bytes(bytes(buf[pos_next + 8:pos_next + 12]), order)
+            snaplen = int.from_bytes(bytes(buf[16:20]), order)
+            _corrupt(path, pos_next, done, len(buf), f"captured length {incl:,} bytes, more than the "
+                     f"{_MAX_RECORD:,}-byte limit; the file's snap length is {snaplen:,}")
         if status != _OK:
             _truncated(report, path, status, pos_next, done, len(buf))
             return
@@ -473,12 +478,22 @@ def _iter_pcapng(path: Path, chunk: int, limit: int | None, report: ReadReport):
             done += n
             report.packets = done
             yield packets
+        if status == _CORRUPT:
+            _corrupt(path, pos_next, done, len(buf), "an impossible block length or interface")
         if status != _OK:
             _truncated(report, path, status, pos_next, done, len(buf))
             return
         if n < want:
             return
         pos = pos_next
+
+
+def _corrupt(path, pos, done, size, what) -> None:
+    """A corrupt record is an error, not a warning: features of the packets before it would pass for the whole
+    capture (a file cut short at its end stays a warning: see _truncated)."""
+    raise DataError(f"{path}: corrupt record at byte {pos:,} ({what}) after {done:,} good packet(s); "
+                    f"{size - pos:,} bytes of the capture are unreadable past it. Repair the capture (e.g. "
+                    f"`pcapfix`) or keep the packets before it (`editcap -r {Path(path).name} out.pcap 1-{done}`)")
 
 
 def _truncated(report, path, status, pos, done, size) -> None:

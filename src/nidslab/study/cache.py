@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from nidslab.data.fingerprint import fingerprint  # noqa: F401 - the study's key uses the data layer's
 from nidslab.paths import atomic_write
 
 #: Bump when the shape of a cached result changes, so old entries are not reused.
@@ -27,19 +28,6 @@ def key_of(part: str, settings: Any, fingerprint: str) -> str:
     blob = json.dumps({"part": part, "settings": settings, "data": fingerprint, "format": CACHE_FORMAT},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def fingerprint(X: np.ndarray, y: np.ndarray, sample_rows: int = 4096) -> str:
-    """A cheap fingerprint of a dataset: shape, all labels, and an evenly spaced sample of rows.
-
-    Reads ``sample_rows`` rows, not the whole (possibly memory-mapped) table.
-    """
-    h = hashlib.sha256()
-    h.update(repr((X.shape, str(X.dtype), y.shape)).encode())
-    h.update(np.ascontiguousarray(y).tobytes())
-    rows = np.unique(np.linspace(0, len(X) - 1, num=min(sample_rows, len(X)), dtype=np.int64)) if len(X) else []
-    h.update(np.ascontiguousarray(X[rows]).tobytes())
-    return h.hexdigest()[:16]
 
 
 class ResultCache:
