@@ -33,7 +33,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ import numpy as np
 
 from nidslab import __version__, schema
 from nidslab.errors import CacheError, DataError
-from nidslab.paths import datasets_dir
+from nidslab.paths import datasets_dir, temp_dir
 
 Progress = Callable[..., None]
 
@@ -147,7 +146,7 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
             raise DataError(f"label set {kind!r}: needs a lower-case name and {len(y):,} rows, got {len(v):,}")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    tmp = temp_dir(dest)
     try:
         files = {"features.npy": X, "labels.npy": y}
         files.update({f"labels-{k}.npy": v for k, v in extra_labels.items()})
