@@ -22,6 +22,13 @@ SMALL = {
 }
 
 
+def _fake_dataset():
+    """A dataset as open_dataset returns it (only what the runner reads: name, meta, y)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name="fake", meta={"name": "fake", "rows": 20, "sources": []}, y=np.zeros(20))
+
+
 class FakeLab:
     """Stands in for backend.Lab: records which parts ran, returns results shaped like the real ones."""
 
@@ -35,6 +42,7 @@ class FakeLab:
         self.X_raw = np.arange(60, dtype=np.float32).reshape(20, 3)
         self.y_all = (np.arange(20) % 2).astype(np.uint8)
         self.device, self.threads = "cpu", None
+        self.dataset = _fake_dataset()
 
     @classmethod
     def open(cls, study, data, *, detail):

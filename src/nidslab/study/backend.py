@@ -93,7 +93,7 @@ class Lab:
         cw = balanced_class_weight(self.train[1])
         rc = d.random_chance
         return {
-            "dataset": self.name,
+            "dataset": self.dataset.name,
             "rows": int(d.rows),
             "n_features": len(self.feature_names),
             "features": self.study.features,

@@ -110,6 +110,11 @@ def build_blocks(r: dict[str, Any]) -> list[Block]:
     meta = r.get("meta", {})
     b: list[Block] = [("h1", meta.get("title", "nidslab study"))]
     quick = " on quick settings (a fraction of the data, fewer epochs, passes, folds and trials)" if meta.get("quick") else ""
+    source = meta.get("dataset_source") or {}
+    b.append(("p", f"Data: {source.get('description') or meta.get('dataset', '?')}"))
+    if source.get("simulated"):
+        b.append(("p", "Every number below was measured on this generated data, not on real network traffic; "
+                       "run `nidslab lab --data kitsune-mirai` for the real Kitsune capture."))
     b.append(("p", f"Dataset {meta.get('dataset', '?')}{quick}. Study file: {meta.get('study_file', '?')}. "
                    f"Whole study: {fmt(meta.get('wall_s'), 's')}. Every number here is in results.json beside this file."))
 

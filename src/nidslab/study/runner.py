@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nidslab import __version__
+from nidslab.data.provenance import provenance
 from nidslab.paths import atomic_write
 from nidslab.study import backend
 from nidslab.study.cache import ResultCache, _plain, fingerprint, key_of
@@ -94,6 +95,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     progress(0, len(parts), f"opening dataset {data}")
     lab = backend.Lab.open(study, data, detail=detail)
     fp = fingerprint(lab.X_raw, lab.y_all)
+    source = provenance(lab.dataset, data)
 
     results: dict[str, Any] = {"meta": {}, "hardware": describe_hardware()}
     results["hardware"]["device"] = lab.device
@@ -169,7 +171,8 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         "title": study.title,
         "study_file": study.source,
         "quick": study.is_quick,
-        "dataset": data,
+        "dataset": source["name"],
+        "dataset_source": source,
         "dataset_fingerprint": fp,
         "nidslab_version": __version__,
         "finished_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
