@@ -87,3 +87,21 @@ def test_lab_help_shows_no_subcommand_placeholder_and_no_bool_metavar():
     assert "<bool>" not in result.output.lower() and "BOOLEAN" not in result.output
     # the report subcommand is still there, and said to be one
     assert "report" in result.output and "--quick" in result.output
+
+
+# ----------------------------------------------------------------------------- item 11: nidslab bench
+
+
+def test_bench_reports_step_memory_growing_with_the_batch():
+    from conftest import import_learnable_dataset
+
+    from nidslab.cli import app
+
+    name = import_learnable_dataset("bench-mem", rows=4_000, seed=2)
+    result = CliRunner().invoke(app, ["bench", "--data", name, "--batch-sizes", "100,1000"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "step memory (MiB)" in result.output
+    rows = [line.split("│") for line in result.output.splitlines() if line.count("│") >= 5]
+    mib = [float(cells[4]) for cells in rows if cells[1].strip().replace(",", "").isdigit()]
+    assert len(mib) == 2 and mib[0] < mib[1], result.output

@@ -32,6 +32,13 @@ def _experiment(title, part, acc, bal, params=2301, **settings):
     }
 
 
+def _step_memory(batch_size: int) -> dict:
+    """What nidslab.memory.step_memory counts for a 2 x 20 SGD step on 92 inputs."""
+    m = {"batch": batch_size * 94 * 4, "parameters": 2301 * 4, "saved_for_backward": batch_size * 41 * 4,
+         "gradients": 2301 * 4, "optimizer_state": 0}
+    return {**m, "total": sum(m.values())}
+
+
 def sample_results() -> dict:
     """A complete results dict as run_study writes it, with made-up numbers."""
     exps = {
@@ -64,9 +71,9 @@ def sample_results() -> dict:
         "batch_size_timing": {"experiment": "balanced_2x20", "device": "cpu", "train_rows": 700, "timed_rows": 700,
                               "scaled": False, "slowdown_smallest_vs_largest": 41.3,
                               "rows": [{"batch_size": b, "seconds_per_epoch": s, "updates_per_epoch": u,
-                                        "peak_memory_bytes": m, "memory_kind": "cpu-rss", "val_accuracy": v}
-                                       for b, s, u, m, v in ((100, 4.13, 7, 1 << 20, 0.9), (1000, 0.5, 1, 2 << 20, 0.85),
-                                                             (10000, 0.1, 1, 5 << 20, 0.84))]},
+                                        "step_memory_bytes": m, "step_memory": _step_memory(b), "val_accuracy": v}
+                                       for b, s, u, v in ((100, 4.13, 7, 0.9), (1000, 0.5, 1, 0.85), (10000, 0.1, 1, 0.84))
+                                       for m in [_step_memory(b)["total"]]]},
         "search": {"seed": 0, "trials_run": 20, "trials_budget": 24, "timeout_s": 60.0, "wall_s": 55.2, "epochs": 6,
                    "train_rows": 140, "objective": "validation balanced accuracy", "space": {"n_layers": [1, 6]},
                    "trials": [{"number": i, "value": 0.8 + i / 100, "params": {}, "seconds": 1.0} for i in range(5)],

@@ -65,3 +65,65 @@ def test_report_and_results_name_the_simulated_dataset_at_the_top(tmp_path, monk
     assert "mirai-sim" in top and "SIMULATED" in top and "seed 3" in top and "default" not in top.split("Study")[0]
     html = (tmp_path / "run" / "report.html").read_text()
     assert html.index("SIMULATED") < html.index("<h2>")
+
+
+# ----------------------------------------------------------------------------- item 11: memory per batch size
+
+
+def test_step_memory_is_the_steps_tensors_and_grows_linearly_with_the_batch():
+    import torch
+
+    from nidslab.memory import step_memory
+    from nidslab.model import ModelSpec, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(n_layers=2, n_nodes=20), 92)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    totals = []
+    for bs in (100, 1000, 10_000):
+        m = step_memory(model, 92, bs)
+        # 2 x 20 sigmoid, BCE with logits: x, y, w (94 floats a row); two sigmoid outputs and the logit
+        # (41 floats a row) kept for backward; 2,301 weights and as many gradients; plain SGD keeps no state
+        assert m == {"batch": bs * 94 * 4, "parameters": 2301 * 4, "saved_for_backward": bs * 41 * 4,
+                     "gradients": 2301 * 4, "optimizer_state": 0, "total": bs * 135 * 4 + 2 * 2301 * 4}
+        totals.append(m["total"])
+    assert totals[0] < totals[1] < totals[2]
+    adam = step_memory(model, 92, 100, optimizer="adam")
+    assert adam["optimizer_state"] >= 2 * 2301 * 4            # Adam's two moments per weight
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())   # model left alone
+
+
+def test_batch_size_timing_reports_step_memory_that_grows_with_the_batch(tmp_path):
+    from conftest import import_learnable_dataset
+
+    from nidslab.study import backend
+    from nidslab.study.config import parse_study
+
+    name = import_learnable_dataset("truth-timing", rows=6_000, seed=1)
+    study = parse_study({"experiments": {"b": {"epochs": 1}},
+                         "batch_size_timing": {"experiment": "b", "batch_sizes": [100, 1000, 3000], "max_rows": 3000}})
+    lab = backend.Lab.open(study, name, detail=lambda *a, **k: None)
+    part = lab.batch_size_timing(study.batch_size_timing, study.experiment("b"))
+    mem = [row["step_memory_bytes"] for row in part["rows"]]
+    assert mem[0] < mem[1] < mem[2], mem
+    assert all(row["step_memory"]["total"] == row["step_memory_bytes"] for row in part["rows"])
+    assert "peak_memory_bytes" not in part["rows"][0]
+
+
+def test_memory_answers_quote_the_step_memory_and_say_what_it_counts():
+    from test_report import sample_results
+
+    from nidslab.study.questions import answer_questions
+
+    r = sample_results()
+    answers = {q["id"]: q for q in answer_questions(r)}
+    for qid in (3, 7, 8, 11):
+        cited = [ev["path"][-1] for ev in answers[qid]["evidence"]]
+        assert "peak_memory_bytes" not in cited and "resident" not in answers[qid]["answer"]
+        assert any(p in ("step_memory_bytes", "total") for p in cited), (qid, cited)
+    assert "backpropagation" in answers[3]["answer"] and "counted" in answers[3]["answer"].lower()
+    rows = r["batch_size_timing"]["rows"]
+    small, large = rows[0]["step_memory_bytes"], rows[-1]["step_memory_bytes"]
+    from nidslab.study.numbers import fmt
+
+    assert fmt(small, "bytes") in answers[11]["answer"] and fmt(large, "bytes") in answers[11]["answer"]

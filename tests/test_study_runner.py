@@ -272,13 +272,3 @@ def test_cuda_cores_from_sm_count_and_compute_capability():
     assert cuda_cores(9, 0, 132) == 16_896     # H100 SXM
     assert cuda_cores(8, 0, 108) == 6_912      # A100
     assert cuda_cores(1, 0, 10) is None
-
-
-def test_peak_memory_sees_an_allocation():
-    from nidslab.study.hardware import PeakMemory
-
-    with PeakMemory(gpu=False) as peak:
-        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
-        block.sum()
-        del block
-    assert peak.kind == "cpu-rss" and peak.bytes >= 48 * 2**20

@@ -372,9 +372,12 @@ def bench(
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch."),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
-    """Time one training epoch (with its validation pass) per batch size: seconds, updates, peak memory."""
+    """Time one training epoch (with its validation pass) per batch size: seconds, updates, and the bytes
+    of tensors one training step holds (batch, activations kept for backward, weights, gradients,
+    optimiser state; counted from a real step, see nidslab.memory)."""
     import torch
 
+    from nidslab.memory import step_memory
     from nidslab.model import build_model
     from nidslab.train import fit
 
@@ -386,40 +389,17 @@ def bench(
                                    batch_norm=batch_norm, dropout=dropout))
     p = _open(dataset, "lab", 1.0, 0)
     t = Table(title=f"one epoch on {len(p.y_train):,} x {p.X_train.shape[1]} rows (+ validation {len(p.y_val):,})")
-    for col in ("batch size", "seconds", "updates", "peak memory (MiB)", "val accuracy"):
+    for col in ("batch size", "seconds", "updates", "step memory (MiB)", "val accuracy"):
         t.add_column(col, justify="right")
     for bs in sizes:
         torch.manual_seed(0)
         model = build_model(spec, p.X_train.shape[1])
-        with _PeakRSS() as peak:
-            h = fit(model, (p.X_train, p.y_train), validation=(p.X_val, p.y_val), optimizer=optimizer,
-                    batch_size=bs, epochs=1, threads=threads, device=device)
-        t.add_row(f"{bs:,}", f"{h.epoch_seconds[0]:.3f}", f"{h.updates_per_epoch:,}", f"{peak.mib:.0f}",
-                  f"{h.val_accuracy[0]:.4f}")
+        memory = step_memory(model, p.X_train.shape[1], bs, optimizer=optimizer, class_weighted=False)
+        h = fit(model, (p.X_train, p.y_train), validation=(p.X_val, p.y_val), optimizer=optimizer,
+                batch_size=bs, epochs=1, threads=threads, device=device)
+        t.add_row(f"{bs:,}", f"{h.epoch_seconds[0]:.3f}", f"{h.updates_per_epoch:,}",
+                  f"{memory['total'] / 2**20:.2f}", f"{h.val_accuracy[0]:.4f}")
     console.print(t)
-
-
-class _PeakRSS:
-    """Peak resident memory of this process during the block (CUDA: peak allocated), in MiB."""
-
-    def __enter__(self):
-        import torch
-
-        self.cuda = torch.cuda.is_available()
-        if self.cuda:
-            torch.cuda.reset_peak_memory_stats()
-        return self
-
-    def __exit__(self, *exc):
-        import resource
-
-        import torch
-
-        if self.cuda:
-            self.mib = torch.cuda.max_memory_allocated() / 2**20
-        else:  # ru_maxrss is the process's lifetime peak (KiB on Linux)
-            self.mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return False
 
 
 # --------------------------------------------------------------------------- model summary

@@ -140,9 +140,12 @@ def _q3(r: dict, c: _Cite) -> str:
         return text + "."
     i = _timing_row(r, max(row["batch_size"] for row in r["batch_size_timing"]["rows"]))
     row = r["batch_size_timing"]["rows"][i]
-    return text + (f"; the peak measured during an epoch at batch {fmt(row['batch_size'], 'int')} was "
-                   f"{c(['batch_size_timing', 'rows', i, 'peak_memory_bytes'], 'mib')} "
-                   f"({row['memory_kind']}).")
+    p = ["batch_size_timing", "rows", i, "step_memory"]
+    return text + (f". Counted from the tensors of one real training step at batch {fmt(row['batch_size'], 'int')}: "
+                   f"{c(p + ['total'], 'bytes')} in all, of which the batch {c(p + ['batch'], 'bytes')}, the layer "
+                   f"outputs kept for backpropagation {c(p + ['saved_for_backward'], 'bytes')}, the weights "
+                   f"{c(p + ['parameters'], 'bytes')}, their gradients {c(p + ['gradients'], 'bytes')} and the "
+                   f"optimiser's state {c(p + ['optimizer_state'], 'bytes')}.")
 
 
 def _q4(r: dict, c: _Cite) -> str:
@@ -189,9 +192,10 @@ def _timing_lr(r: dict) -> str:
 def _q7(r: dict, c: _Cite) -> str:
     rows = _rows(r)
     lo, hi = 0, len(rows) - 1
-    return ("Memory, and learning: the network's activations and gradients grow with the batch (peak memory "
-            f"{c(['batch_size_timing', 'rows', lo, 'peak_memory_bytes'], 'mib')} at batch "
-            f"{fmt(rows[lo]['batch_size'], 'int')}, {c(['batch_size_timing', 'rows', hi, 'peak_memory_bytes'], 'mib')} "
+    return ("Memory, and learning: the batch and the network's activations kept for backpropagation grow with "
+            "the batch (one training step holds "
+            f"{c(['batch_size_timing', 'rows', lo, 'step_memory_bytes'], 'bytes')} of tensors at batch "
+            f"{fmt(rows[lo]['batch_size'], 'int')}, {c(['batch_size_timing', 'rows', hi, 'step_memory_bytes'], 'bytes')} "
             f"at {fmt(rows[hi]['batch_size'], 'int')}), so all {c(['data', 'split', 'train'], 'int')} training rows "
             "at once may not fit, above all on a GPU; and one batch per epoch means one weight update per epoch "
             f"instead of {c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')} at batch "
@@ -205,12 +209,14 @@ def _q8(r: dict, c: _Cite) -> str:
     p = ["batch_size_timing", "rows", i]
     if r["hardware"].get("gpu"):
         return (f"At batch 100 an epoch took {c(p + ['seconds_per_epoch'], 's')} for "
-                f"{c(p + ['updates_per_epoch'], 'int')} small steps and the GPU's peak allocated memory was "
-                f"{c(p + ['peak_memory_bytes'], 'mib')}: each step is too small to keep the GPU's cores busy, so "
+                f"{c(p + ['updates_per_epoch'], 'int')} small steps, each holding "
+                f"{c(p + ['step_memory_bytes'], 'bytes')} of tensors (batch, activations, weights, gradients; "
+                "counted from one step) beside the data: each step is too small to keep the GPU's cores busy, so "
                 "time goes to per-step overhead (utilisation itself was not sampled).")
     return (f"No GPU here. On the CPU an epoch at batch 100 took {c(p + ['seconds_per_epoch'], 's')} for "
-            f"{c(p + ['updates_per_epoch'], 'int')} weight updates, and the process's resident memory grew by "
-            f"{c(p + ['peak_memory_bytes'], 'mib')} at its peak.")
+            f"{c(p + ['updates_per_epoch'], 'int')} weight updates; each step held "
+            f"{c(p + ['step_memory_bytes'], 'bytes')} of tensors (batch, activations, weights, gradients; counted "
+            "from one step) beside the training data.")
 
 
 def _q9(r: dict, c: _Cite) -> str:
@@ -235,8 +241,9 @@ def _q11(r: dict, c: _Cite) -> str:
     rows = _rows(r)
     hi = len(rows) - 1
     return ("Memory first: the batch's activations, gradients and data must fit in the device's memory "
-            f"(peak {c(['batch_size_timing', 'rows', hi, 'peak_memory_bytes'], 'mib')} at batch "
-            f"{fmt(rows[hi]['batch_size'], 'int')} for this small network; it grows linearly with the batch). "
+            f"(one training step of this small network holds {c(['batch_size_timing', 'rows', hi, 'step_memory_bytes'], 'bytes')} "
+            f"at batch {fmt(rows[hi]['batch_size'], 'int')} against {c(['batch_size_timing', 'rows', 0, 'step_memory_bytes'], 'bytes')} "
+            f"at {fmt(rows[0]['batch_size'], 'int')}: it grows linearly with the batch). "
             "Then learning: fewer updates per epoch and less gradient noise, which generalises worse at the "
             f"same learning rate and epoch count: after one epoch at lr {_timing_lr(r)} the validation accuracy was "
             f"{c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')} at batch {fmt(rows[0]['batch_size'], 'int')} "

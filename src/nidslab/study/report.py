@@ -208,12 +208,14 @@ def _timing_blocks(t: dict | None) -> list[Block]:
     how = (f"timed on {fmt(t['timed_rows'], 'int')} of the {fmt(t['train_rows'], 'int')} training rows and scaled to a "
            "full epoch" if t.get("scaled") else f"a full epoch of {fmt(t['train_rows'], 'int')} training rows")
     rows = [[fmt(x["batch_size"], "int"), fmt(x["seconds_per_epoch"], "s"), fmt(x["updates_per_epoch"], "int"),
-             fmt(x["peak_memory_bytes"], "mib"), fmt(x["val_accuracy"], "acc")] for x in t["rows"]]
-    mem = "GPU memory allocated by torch" if t["rows"][0]["memory_kind"] == "gpu" else "growth of the process's resident memory"
+             fmt(x["step_memory_bytes"], "bytes"), fmt(x["val_accuracy"], "acc")] for x in t["rows"]]
+    mem = ("the bytes of the tensors one training step holds (the batch, the layer outputs kept for "
+           "backpropagation, the weights, their gradients and the optimiser's state), counted from a real step "
+           "at that batch size; the training data itself is not included")
     return [("h2", "Part 13: batch size"),
             ("p", f"One training epoch of {t['experiment']} from fresh weights at each batch size, lr fixed ({how}), "
-                  f"on {t['device']}. Peak memory: {mem}. Validation accuracy after that one epoch."),
-            ("table", ["batch size", "seconds per epoch", "weight updates per epoch", "peak memory",
+                  f"on {t['device']}. Step memory: {mem}. Validation accuracy after that one epoch."),
+            ("table", ["batch size", "seconds per epoch", "weight updates per epoch", "step memory",
                        "validation accuracy after 1 epoch"], rows),
             ("figure", "batch_size_timing", "Seconds and weight updates per epoch against batch size.")]
 
