@@ -127,3 +127,47 @@ def test_memory_answers_quote_the_step_memory_and_say_what_it_counts():
     from nidslab.study.numbers import fmt
 
     assert fmt(small, "bytes") in answers[11]["answer"] and fmt(large, "bytes") in answers[11]["answer"]
+
+
+# ----------------------------------------------------------------------------- item 13: the summary chart
+
+
+def test_summary_chart_shows_logistic_regression_and_its_legend_covers_no_bar():
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from test_report import sample_results
+
+    from nidslab.study.figures import summary_figure
+
+    r = sample_results()
+    fig = summary_figure(r)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "LightGBM" in labels and "logistic regression" in labels
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(bars) == 2 * len(labels)
+    for bar in bars:
+        assert not legend.overlaps(bar.get_window_extent(renderer)), bar
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- item 13: the study's cache
+
+
+def test_study_cache_lives_under_nidslab_home_not_beside_the_runs(tmp_path, monkeypatch):
+    from test_study_runner import FakeLab
+
+    monkeypatch.setattr(runner.backend, "Lab", FakeLab)
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path / "home"))
+    study = parse_study({"experiments": {"b": {}}}, source="t.toml")
+    runs = tmp_path / "runs"
+    first = runner.run_study(study, data="fake", out_dir=runs / "one")
+    assert not (runs / ".cache").exists()
+    assert list((tmp_path / "home" / "study-cache").rglob("*.json"))
+    second = runner.run_study(study, data="fake", out_dir=tmp_path / "elsewhere" / "two")
+    assert all(p["cached"] for p in second["meta"]["parts"].values())
+    assert first["experiments"] == second["experiments"]

@@ -20,6 +20,11 @@ def datasets_dir() -> Path:
     return home() / "datasets"
 
 
+def study_cache_dir() -> Path:
+    """Folder of the study's per-part result cache (``nidslab lab``), shared by every run folder."""
+    return home() / "study-cache"
+
+
 def _umask() -> int:
     """This process's umask, read without changing it where Linux says it (/proc), else set and restored."""
     with contextlib.suppress(OSError, ValueError):

@@ -20,7 +20,7 @@ from typing import Any
 
 from nidslab import __version__
 from nidslab.data.provenance import provenance
-from nidslab.paths import atomic_write
+from nidslab.paths import atomic_write, study_cache_dir
 from nidslab.study import backend
 from nidslab.study.cache import ResultCache, _plain, fingerprint, key_of
 from nidslab.study.config import Study
@@ -79,7 +79,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     figures/ into ``out_dir``.
 
     ``quick`` runs the study's ``[quick]`` settings. Results are cached per part under ``cache_dir``
-    (default: ``out_dir``'s parent folder's ``.cache``); ``fresh`` recomputes every part.
+    (default: :func:`nidslab.paths.study_cache_dir`, under ``$NIDSLAB_HOME``); ``fresh`` recomputes every part.
     ``progress(done, total, message)`` is called per part, ``detail(done, total, message)`` within a
     part (epochs, trials, folds, passes). Returns the results dict (what results.json holds).
     """
@@ -88,7 +88,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     progress, detail = progress or _noop, detail or _noop
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cache = ResultCache(Path(cache_dir) if cache_dir is not None else out.parent / ".cache", fresh=fresh)
+    cache = ResultCache(Path(cache_dir) if cache_dir is not None else study_cache_dir(), fresh=fresh)
     started = time.perf_counter()
     parts = plan(study)
     meta_parts: dict[str, dict[str, Any]] = {}
