@@ -49,6 +49,12 @@ def sample_results() -> dict:
         "relu_2x20": _experiment("2 x 20 ReLU", "Part 16", 0.9032, 0.8801, activation="relu"),
         "adam_2x20": _experiment("2 x 20 Adam", "Part 17", 0.9244, 0.9011, optimizer="adam"),
         "dropout_2x20": _experiment("2 x 20 dropout", "Part 18", 0.8846, 0.8633, dropout=0.5),
+        "linear_2x20": _experiment("2 x 20 linear", "Part 11", 0.85, 0.8021, activation="linear"),
+        "lr_low_2x20": _experiment("2 x 20 lr 0.01", "Part 13", 0.8406, 0.6012, lr=0.01),
+        "lr_high_2x20": _experiment("2 x 20 lr 1", "Part 13", 0.8912, 0.8701, lr=1.0),
+        "deeper_4x20": _experiment("4 x 20", "Part 14", 0.8406, 0.5, params=3141, n_layers=4),
+        "batchnorm_4x20": _experiment("4 x 20 + BN", "Part 15", 0.8841, 0.8655, params=3301, n_layers=4,
+                                      batch_norm=True),
     }
     final = _experiment("best found", "Part 19", 0.9426, 0.9301, params=20000, n_layers=3, n_nodes=80,
                         activation="relu", optimizer="adam", lr=0.01, dropout=0.2, epochs=4)
