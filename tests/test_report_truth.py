@@ -171,3 +171,75 @@ def test_study_cache_lives_under_nidslab_home_not_beside_the_runs(tmp_path, monk
     second = runner.run_study(study, data="fake", out_dir=tmp_path / "elsewhere" / "two")
     assert all(p["cached"] for p in second["meta"]["parts"].values())
     assert first["experiments"] == second["experiments"]
+
+
+# ----------------------------------------------------------------------------- item 12: findings and Q5, Q12, Q14
+
+
+def _claims(r):
+    from nidslab.study.questions import findings
+
+    return {f["claim"]: f for f in findings(r)}
+
+
+def test_a_difference_within_the_noise_does_not_hold():
+    from test_report import sample_results
+
+    r = sample_results()
+    r["experiments"]["sigmoid_2x20"]["test"]["balanced_accuracy"] = 0.9800
+    r["experiments"]["balanced_2x20"]["test"]["balanced_accuracy"] = 0.9801
+    f = _claims(r)["Balanced class weights lift balanced accuracy"]
+    assert f["holds"] is False
+    assert "does not hold here" in f["text"] and "within the noise" in f["text"]
+    assert "0.9800" in f["text"] and "0.9801" in f["text"]
+    # the noise it was judged by is the measured CV sd, cited
+    assert ["cross_validation", "balanced_accuracy", "sd"] in [ev["path"] for ev in f["evidence"]]
+    # a lift well beyond the noise holds, and says so
+    r["experiments"]["balanced_2x20"]["test"]["balanced_accuracy"] = 0.9950
+    f = _claims(r)["Balanced class weights lift balanced accuracy"]
+    assert f["holds"] is True and "it holds" in f["text"]
+
+
+def test_the_findings_table_says_does_not_hold(tmp_path):
+    from test_report import sample_results
+
+    from nidslab.study.report import render
+
+    r = sample_results()
+    r["experiments"]["relu_2x20"]["test"]["balanced_accuracy"] = 0.8513     # ReLU: +0.0001 over sigmoid
+    render(r, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| ReLU and Adam"))
+    assert "| does not hold |" in row and "within the noise" in row
+
+
+def test_q5_q12_q14_answer_from_the_experiments_they_ask_about():
+    from test_report import sample_results
+
+    from nidslab.study.questions import answer_questions
+
+    r = sample_results()
+    a = {q["id"]: q for q in answer_questions(r)}
+    cited = {qid: {tuple(ev["path"][:2]) for ev in a[qid]["evidence"]} for qid in (5, 12, 14)}
+    assert ("experiments", "linear_2x20") in cited[5]
+    assert {("experiments", "lr_low_2x20"), ("experiments", "balanced_2x20"), ("experiments", "lr_high_2x20")} <= cited[12]
+    assert {("experiments", "deeper_4x20"), ("experiments", "batchnorm_4x20")} <= cited[14]
+    assert "0.8655" in a[14]["answer"] and "0.5000" in a[14]["answer"]
+    # without the experiments the answers say they were not measured, instead of answering from elsewhere
+    for name in ("linear_2x20", "lr_low_2x20", "batchnorm_4x20"):
+        del r["experiments"][name]
+    a = {q["id"]: q for q in answer_questions(r)}
+    for qid in (5, 12, 14):
+        assert a[qid]["answer"].startswith("Not measured"), a[qid]["answer"]
+
+
+def test_the_lab_study_runs_those_experiments():
+    from nidslab.study.config import load_study
+
+    s = load_study()
+    by = {e.name: e for e in s.experiments}
+    assert by["linear_2x20"].activation == "linear"
+    assert sorted(e.lr for e in s.experiments if e.n_layers == 2 and e.n_nodes == 20 and e.activation == "sigmoid"
+                  and not e.batch_norm and not e.dropout and e.optimizer == "sgd" and e.class_weight == "balanced") \
+        == [0.01, 0.1, 1.0]
+    assert by["batchnorm_4x20"].batch_norm and by["batchnorm_4x20"].n_layers == 4
