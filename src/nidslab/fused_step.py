@@ -94,6 +94,8 @@ def supports(model: nn.Module) -> bool:
     layers :func:`nidslab.model.build_model` makes (anything else trains with autograd)."""
     if type(model) is not DNN or any(p.device.type != "cpu" or p.dtype != torch.float32 for p in model.parameters()):
         return False
+    if model.spec.activation not in ("sigmoid", "relu", "tanh", "elu", "gelu"):  # those it has kernels for
+        return False
     kinds = (nn.Linear, nn.BatchNorm1d, Dropout, *ACTIVATIONS.values())
     return all(type(m) in kinds or isinstance(m, Dropout) for m in model.children())
 

@@ -26,7 +26,7 @@ DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fract
 
 N_LAYERS = typer.Option(None, "--n-layers", help="Hidden Dense layers (default 2).")
 N_NODES = typer.Option(None, "--n-nodes", help="Nodes per hidden layer (default 20).")
-ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | elu | gelu (default sigmoid).")
+ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | elu | gelu | linear (none: the layers stay linear) (default sigmoid).")
 BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.")
 DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (default 0: none).")
 MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).")
