@@ -105,3 +105,57 @@ def test_bench_reports_step_memory_growing_with_the_batch():
     rows = [line.split("│") for line in result.output.splitlines() if line.count("│") >= 5]
     mib = [float(cells[4]) for cells in rows if cells[1].strip().replace(",", "").isdigit()]
     assert len(mib) == 2 and mib[0] < mib[1], result.output
+
+
+# ----------------------------------------------------------------------------- item 13: nidslab train --target
+
+
+def _regression_dataset(tmp_path):
+    """A Kitsune-schema dataset where HH_L0.1_mean is a function of five other lab columns (not of its own
+    statistics, which are noise here), so a regressor that sees only the others can learn it."""
+    from nidslab import schema
+    from nidslab.data import write_dataset
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, schema.N_FEATURES)).astype(np.float32)
+    y = (rng.random(3000) < 0.8).astype(np.uint8)
+    src = [n for n in schema.LAB_FEATURES if not n.startswith("HH_L0.1_")][:5]
+    X[:, schema.INDEX["HH_L0.1_mean"]] = 300.0 + 40.0 * X[:, schema.indices(src)].sum(axis=1)
+    return write_dataset(tmp_path / "reg", X, y)
+
+
+def test_train_regression_target_predicts_that_column_without_its_own_statistics(tmp_path):
+    import json
+
+    from nidslab.cli import app
+
+    _regression_dataset(tmp_path)
+    out = tmp_path / "m"
+    r = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "reg"), "-o", str(out), "--head", "regression",
+                                 "--target", "HH_L0.1_mean", "--activation", "relu", "--optimizer", "adam",
+                                 "--lr", "0.01", "--batch-size", "100", "--epochs", "15"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    features = json.loads((out / "features.json").read_text())
+    names = features if isinstance(features, list) else features.get("feature_names", features.get("names"))
+    assert "HH_L0.1_mean" not in names and not any(n.startswith("HH_L0.1_") for n in names)
+    assert metrics["target"]["name"] == "HH_L0.1_mean" and "HH_L0.1_std" in metrics["target"]["excluded"]
+    test = metrics["test"]
+    # in the column's own units (bytes), and far better than always predicting the mean: not 0/1 labels
+    assert test["r2"] > 0.8 and test["mae"] < 0.5 * test["mean_baseline_mae"], test
+    assert test["mean_baseline_mae"] > 50
+    again = CliRunner().invoke(app, ["evaluate", str(out)], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert "HH_L0.1_mean" in again.output and "r2" in again.output and "balanced_accuracy" not in again.output
+
+
+@pytest.mark.parametrize("args, message", [(["--head", "regression"], "needs --target"),
+                                           (["--target", "HH_L0.1_mean"], "needs --head regression"),
+                                           (["--head", "regression", "--target", "HH_L9_mean"], "not a column")])
+def test_train_target_mistakes_are_one_line_errors(tmp_path, args, message):
+    from nidslab.cli import app
+
+    _regression_dataset(tmp_path)
+    r = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "reg"), "-o", str(tmp_path / "m"), "--epochs", "1",
+                                 *args], env={"COLUMNS": "200"})
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output

@@ -20,7 +20,7 @@ err = Console(stderr=True)
 model_app = typer.Typer(help="Inspect network shapes.", no_args_is_help=True)
 
 # Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
-DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0}
+DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0, "target": None}
 
 # --------------------------------------------------------------------------- shared option types
 
@@ -30,7 +30,7 @@ ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | el
 BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.")
 DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (default 0: none).")
 MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).")
-HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression fits the 0/1 labels by MSE).")
+HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression needs --target).")
 
 
 def _spec_fields(**given: Any) -> dict[str, Any]:
@@ -80,15 +80,27 @@ def _read_config(path: Path | None) -> dict[str, dict[str, Any]]:
     return doc
 
 
-def _open(dataset: str, features: str, fraction: float, seed: int):
+def _open(dataset: str, features: str, fraction: float, seed: int, target: str | None = None):
+    """The prepared dataset; with ``target`` a (Prepared, Target) pair whose y is that feature column."""
     from nidslab.data import open_dataset
     from nidslab.data.prep import prepare
+    from nidslab.data.target import prepare_regression
 
     with _progress() as bar:
         task = bar.add_task(f"opening {dataset}", total=None)
         ds = open_dataset(dataset, progress=lambda d, t, m="": bar.update(task, completed=d, total=t,
                                                                           description=m or f"opening {dataset}"))
+    if target is not None:
+        return prepare_regression(ds, target, features=features, fraction=fraction, seed=seed)
     return prepare(ds, features=features, fraction=fraction, seed=seed)
+
+
+def _check_target(head: str, target: str | None) -> None:
+    if head == "regression" and target is None:
+        raise ConfigError("--head regression needs --target COLUMN, the feature to predict (the lab's Part 22: "
+                          "--target HH_L0.1_mean); without one it would fit the 0/1 labels")
+    if target is not None and head != "regression":
+        raise ConfigError(f"--target {target} needs --head regression")
 
 
 def _progress() -> Progress:
@@ -131,6 +143,8 @@ def train(
     early_stopping: int = typer.Option(None, "--early-stopping", help="Stop after this many epochs without a lower val_loss."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last epoch's checkpoint."),
     step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
+    target: str = typer.Option(None, "--target", help="With --head regression: the feature column to predict, e.g. "
+                                                     "HH_L0.1_mean (Part 22); it and its own statistics leave the inputs."),
 ) -> None:
     """Train the lab's network on a dataset and save it as a model folder, with its curves."""
     from nidslab.evaluate import evaluate
@@ -145,9 +159,11 @@ def train(
     fit_cfg = _make_fit({**cfg.get("fit", {}), **_spec_fields(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
         device=device, threads=threads, early_stopping=early_stopping, step=step)})
-    data = {**DATA_DEFAULTS, **cfg.get("data", {}), **_spec_fields(dataset=dataset, features=features, fraction=fraction)}
-
-    p = _open(data["dataset"], data["features"], data["fraction"], fit_cfg.seed)
+    data = {**DATA_DEFAULTS, **cfg.get("data", {}), **_spec_fields(dataset=dataset, features=features, fraction=fraction,
+                                                                   target=target)}
+    _check_target(spec.head, data["target"])
+    p = _open(data["dataset"], data["features"], data["fraction"], fit_cfg.seed, data["target"])
+    p, tgt = p if data["target"] is not None else (p, None)
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
     n_epochs = fit_cfg.epochs
     with _progress() as bar:
@@ -162,8 +178,10 @@ def train(
                           checkpoint_dir=out.with_name(f".{out.name}.checkpoint"), resume=resume, callback=on_epoch)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    metrics = evaluate(model, p.X_test, p.y_test)
+    metrics = _test_metrics(model, p, tgt)
     metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed}, "fit": fit_cfg.to_dict()}
+    if tgt is not None:
+        metrics_doc["target"] = tgt.to_dict()
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
                metrics=metrics_doc, history=history)
     curves = write_curves(out, history.to_dict())
@@ -172,10 +190,21 @@ def train(
     shutil.rmtree(out.with_name(f".{out.name}.checkpoint"), ignore_errors=True)
     s = sum(history.epoch_seconds)
     console.print(f"trained {history.epochs} epochs in {s:.1f} s ({history.updates_per_epoch:,} updates per epoch)")
-    shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2", "loss",
-             "confusion_matrix")
-    console.print(_metrics_table("test split", {k: metrics[k] for k in shown if k in metrics}))
+    shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2",
+             "mean_baseline_mae", "loss", "confusion_matrix")
+    where = "test split" if tgt is None else (f"test split: {tgt.name} in its own units (left out of the inputs too: "
+                                              f"{', '.join(tgt.excluded) or 'nothing'})")
+    console.print(_metrics_table(where, {k: metrics[k] for k in shown if k in metrics}))
     console.print(f"saved [bold]{out}[/] (curves: {', '.join(str(c) for c in curves)})")
+
+
+def _test_metrics(model, p, target) -> dict[str, Any]:
+    """evaluate() on the test split; for a target column, its metrics in the column's own units."""
+    from nidslab.evaluate import evaluate, evaluate_target
+
+    if target is None:
+        return evaluate(model, p.X_test, p.y_test)
+    return evaluate_target(model, p.X_test, target.test, mean=target.mean, sd=target.sd)
 
 
 def write_curves(folder: Path, history: dict[str, list[float]]) -> list[Path]:
@@ -221,10 +250,12 @@ def _load(model_dir: Path):
 
 def _test_split(saved):
     data = saved.metrics.get("data") or DATA_DEFAULTS
+    target = data.get("target")
     p = _open(data.get("dataset", "default"), data.get("features", "lab"), data.get("fraction", 1.0),
-              data.get("seed", 0))
+              data.get("seed", 0), target)
+    p, tgt = p if target is not None else (p, None)
     saved.check_features(p.feature_names, source=f"dataset {data.get('dataset', 'default')!r}")
-    return p
+    return p, tgt
 
 
 def evaluate_cmd(
@@ -235,9 +266,11 @@ def evaluate_cmd(
     from nidslab.evaluate import evaluate
 
     saved = _load(model_dir)
-    p = _test_split(saved)
-    console.print(_metrics_table(f"{model_dir} on the test split ({len(p.y_test):,} rows)",
-                                 evaluate(saved.model, p.X_test, p.y_test, threshold=threshold)))
+    p, tgt = _test_split(saved)
+    metrics = (evaluate(saved.model, p.X_test, p.y_test, threshold=threshold) if tgt is None
+               else _test_metrics(saved.model, p, tgt))
+    what = "" if tgt is None else f", predicting {tgt.name} in its own units"
+    console.print(_metrics_table(f"{model_dir} on the test split ({len(p.y_test):,} rows{what})", metrics))
 
 
 def uncertainty_cmd(
@@ -249,7 +282,7 @@ def uncertainty_cmd(
     from nidslab.uncertainty import mc_dropout
 
     saved = _load(model_dir)
-    p = _test_split(saved)
+    p, _ = _test_split(saved)
     try:
         t0 = time.perf_counter()
         r = mc_dropout(saved.model, p.X_test, p.y_test, passes=passes, seed=seed)
