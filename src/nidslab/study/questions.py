@@ -73,6 +73,8 @@ def _trend(new: float, old: float, tol: float = 5e-4) -> str:
 NOISE_SDS = 2.0
 #: the noise assumed when the study ran no cross-validation to measure it (balanced accuracy / accuracy)
 FALLBACK_NOISE = 0.005
+#: the least noise assumed: folds that all predict one class have sd 0, yet a rerun is not exact
+MIN_NOISE = 0.001
 
 
 def _noise(r: dict, c: _Cite, metric: str = "balanced_accuracy") -> tuple[float, str]:
@@ -80,8 +82,12 @@ def _noise(r: dict, c: _Cite, metric: str = "balanced_accuracy") -> tuple[float,
     cross-validation folds where the study ran them, else :data:`FALLBACK_NOISE`. Returns (sd, words)."""
     cv = r.get("cross_validation") or {}
     if (cv.get(metric) or {}).get("sd") is not None:
-        return cv[metric]["sd"], (f"{c(['cross_validation', metric, 'sd'], 'num')}, the sd of {metric.replace('_', ' ')} "
-                                  f"over the {c(['cross_validation', 'folds'], 'int')} cross-validation folds")
+        sd = cv[metric]["sd"]
+        words = (f"the sd of {metric.replace('_', ' ')} over the {c(['cross_validation', 'folds'], 'int')} "
+                 f"cross-validation folds, {c(['cross_validation', metric, 'sd'], 'num')}")
+        if sd < MIN_NOISE:
+            return MIN_NOISE, f"{fmt(MIN_NOISE, 'num')} (a floor: {words}, is below it)"
+        return sd, words
     return FALLBACK_NOISE, f"{fmt(FALLBACK_NOISE, 'num')} (assumed: this study ran no cross-validation to measure it)"
 
 
