@@ -52,3 +52,10 @@ def test_a_key_outside_any_table_is_called_that(tmp_path):
     path.write_text("title = 'x'\n[experiments.a]\n")
     with pytest.raises(ConfigError, match="'title' stands outside any table"):
         load_study(path)
+
+
+def test_every_part_table_counts_as_something_to_run():
+    from nidslab.study.config import _PARTS, parse_study
+
+    assert "kitnet" in _PARTS and "tree_baseline" in _PARTS
+    assert parse_study({"kitnet": {}}).kitnet is not None

@@ -169,6 +169,17 @@ activation = "relu"
 optimizer = "adam"
 [experiments.dropout_2x20]
 dropout = 0.5
+[experiments.linear_2x20]
+activation = "linear"
+[experiments.lr_low_2x20]
+lr = 0.01
+[experiments.lr_high_2x20]
+lr = 1.0
+[experiments.deeper_4x20]
+n_layers = 4
+[experiments.batchnorm_4x20]
+n_layers = 4
+batch_norm = true
 [batch_size_timing]
 experiment = "balanced_2x20"
 batch_sizes = [100, 1000, 10000]

@@ -261,9 +261,9 @@ def load_study(path: str | Path | None = None) -> Study:
 
 
 #: the tables of a study that run something (besides its experiments)
-_PARTS = ("batch_size_timing", "search", "mc_dropout", "cross_validation", "regression", "tree_baseline")
 _TOP = ("study", "defaults", "experiments", "batch_size_timing", "search", "mc_dropout",
         "cross_validation", "regression", "tree_baseline", "kitnet", "quick")
+_PARTS = tuple(t for t in _TOP if t not in ("study", "defaults", "experiments", "quick"))
 
 
 def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
