@@ -32,6 +32,13 @@ def _experiment(title, part, acc, bal, params=2301, **settings):
     }
 
 
+def _step_memory(batch_size: int) -> dict:
+    """What nidslab.memory.step_memory counts for a 2 x 20 SGD step on 92 inputs."""
+    m = {"batch": batch_size * 94 * 4, "parameters": 2301 * 4, "saved_for_backward": batch_size * 41 * 4,
+         "gradients": 2301 * 4, "optimizer_state": 0}
+    return {**m, "total": sum(m.values())}
+
+
 def sample_results() -> dict:
     """A complete results dict as run_study writes it, with made-up numbers."""
     exps = {
@@ -42,6 +49,12 @@ def sample_results() -> dict:
         "relu_2x20": _experiment("2 x 20 ReLU", "Part 16", 0.9032, 0.8801, activation="relu"),
         "adam_2x20": _experiment("2 x 20 Adam", "Part 17", 0.9244, 0.9011, optimizer="adam"),
         "dropout_2x20": _experiment("2 x 20 dropout", "Part 18", 0.8846, 0.8633, dropout=0.5),
+        "linear_2x20": _experiment("2 x 20 linear", "Part 11", 0.85, 0.8021, activation="linear"),
+        "lr_0_01_2x20": _experiment("2 x 20 lr 0.01", "Part 13", 0.8406, 0.6012, lr=0.01),
+        "lr_1_2x20": _experiment("2 x 20 lr 1", "Part 13", 0.8912, 0.8701, lr=1.0),
+        "deeper_4x20": _experiment("4 x 20", "Part 14", 0.8406, 0.5, params=3141, n_layers=4),
+        "batchnorm_4x20": _experiment("4 x 20 + BN", "Part 15", 0.8841, 0.8655, params=3301, n_layers=4,
+                                      batch_norm=True),
     }
     final = _experiment("best found", "Part 19", 0.9426, 0.9301, params=20000, n_layers=3, n_nodes=80,
                         activation="relu", optimizer="adam", lr=0.01, dropout=0.2, epochs=4)
@@ -64,9 +77,9 @@ def sample_results() -> dict:
         "batch_size_timing": {"experiment": "balanced_2x20", "device": "cpu", "train_rows": 700, "timed_rows": 700,
                               "scaled": False, "slowdown_smallest_vs_largest": 41.3,
                               "rows": [{"batch_size": b, "seconds_per_epoch": s, "updates_per_epoch": u,
-                                        "peak_memory_bytes": m, "memory_kind": "cpu-rss", "val_accuracy": v}
-                                       for b, s, u, m, v in ((100, 4.13, 7, 1 << 20, 0.9), (1000, 0.5, 1, 2 << 20, 0.85),
-                                                             (10000, 0.1, 1, 5 << 20, 0.84))]},
+                                        "step_memory_bytes": m, "step_memory": _step_memory(b), "val_accuracy": v}
+                                       for b, s, u, v in ((100, 4.13, 7, 0.9), (1000, 0.5, 1, 0.85), (10000, 0.1, 1, 0.84))
+                                       for m in [_step_memory(b)["total"]]]},
         "search": {"seed": 0, "trials_run": 20, "trials_budget": 24, "timeout_s": 60.0, "wall_s": 55.2, "epochs": 6,
                    "train_rows": 140, "objective": "validation balanced accuracy", "space": {"n_layers": [1, 6]},
                    "trials": [{"number": i, "value": 0.8 + i / 100, "params": {}, "seconds": 1.0} for i in range(5)],

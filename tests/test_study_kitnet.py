@@ -63,7 +63,7 @@ def test_kitnet_table_is_parsed_and_checked():
     assert quick.max_rows == 200_000 and quick.ad_grace == 50000
     s = parse_study({"kitnet": {"max_ae": 5, "calibration": 0.25}})
     assert s.kitnet.max_ae == 5 and s.kitnet.calibration == 0.25 and s.kitnet.fm_grace == 5000
-    assert parse_study({}).kitnet is None
+    assert parse_study({"experiments": {"a": {}}}).kitnet is None
     with pytest.raises(ConfigError, match=r"\[kitnet\] target_fpr must be in \(0, 1\)"):
         parse_study({"kitnet": {"target_fpr": 1.5}})
     with pytest.raises(ConfigError, match=r"\[kitnet\] unknown key 'grace'"):

@@ -22,6 +22,13 @@ SMALL = {
 }
 
 
+def _fake_dataset():
+    """A dataset as open_dataset returns it (only what the runner reads: name, meta, y)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name="fake", meta={"name": "fake", "rows": 20, "sources": []}, y=np.zeros(20))
+
+
 class FakeLab:
     """Stands in for backend.Lab: records which parts ran, returns results shaped like the real ones."""
 
@@ -35,6 +42,7 @@ class FakeLab:
         self.X_raw = np.arange(60, dtype=np.float32).reshape(20, 3)
         self.y_all = (np.arange(20) % 2).astype(np.uint8)
         self.device, self.threads = "cpu", None
+        self.dataset = _fake_dataset()
 
     @classmethod
     def open(cls, study, data, *, detail):
@@ -161,6 +169,17 @@ activation = "relu"
 optimizer = "adam"
 [experiments.dropout_2x20]
 dropout = 0.5
+[experiments.linear_2x20]
+activation = "linear"
+[experiments.lr_low_2x20]
+lr = 0.01
+[experiments.lr_high_2x20]
+lr = 1.0
+[experiments.deeper_4x20]
+n_layers = 4
+[experiments.batchnorm_4x20]
+n_layers = 4
+batch_norm = true
 [batch_size_timing]
 experiment = "balanced_2x20"
 batch_sizes = [100, 1000, 10000]
@@ -264,13 +283,3 @@ def test_cuda_cores_from_sm_count_and_compute_capability():
     assert cuda_cores(9, 0, 132) == 16_896     # H100 SXM
     assert cuda_cores(8, 0, 108) == 6_912      # A100
     assert cuda_cores(1, 0, 10) is None
-
-
-def test_peak_memory_sees_an_allocation():
-    from nidslab.study.hardware import PeakMemory
-
-    with PeakMemory(gpu=False) as peak:
-        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
-        block.sum()
-        del block
-    assert peak.kind == "cpu-rss" and peak.bytes >= 48 * 2**20

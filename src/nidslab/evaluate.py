@@ -128,5 +128,15 @@ def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, *, head: str | None
     return binary_metrics(y, raw, threshold)
 
 
-__all__ = ["predict_scores", "predict_raw", "evaluate", "binary_metrics", "regression_metrics",
+def evaluate_target(model: nn.Module, X: np.ndarray, y: np.ndarray, *, mean: float, sd: float,
+                    batch_size: int = EVAL_BATCH) -> dict:
+    """Metrics of a regression network trained on a standardised target (``(value - mean) / sd``, see
+    :func:`nidslab.data.target.prepare_regression`), in the target's own units: :func:`regression_metrics`
+    of ``output * sd + mean`` against ``y`` (n,), plus ``mean_baseline_mae`` (always predicting ``mean``)."""
+    pred = predict_scores(model, X, batch_size=batch_size).astype(np.float64) * sd + mean
+    y = np.asarray(y, dtype=np.float64)
+    return {**regression_metrics(y, pred), "mean_baseline_mae": float(np.abs(y - mean).mean()) if len(y) else None}
+
+
+__all__ = ["predict_scores", "predict_raw", "evaluate", "evaluate_target", "binary_metrics", "regression_metrics",
            "expected_calibration_error"]

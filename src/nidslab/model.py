@@ -22,8 +22,9 @@ from nidslab import settings
 from nidslab.settings import ModelSpec
 
 #: the module of each activation name :class:`ModelSpec` accepts (names: ``nidslab.settings.ACTIVATIONS``)
+#: ("linear" is no activation at all: the lab's Question 5, Dense layers stacked without one)
 ACTIVATIONS: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU,
-                                           "gelu": nn.GELU}
+                                           "gelu": nn.GELU, "linear": nn.Identity}
 if tuple(ACTIVATIONS) != settings.ACTIVATIONS:  # pragma: no cover - a table edited on one side only
     raise ImportError("nidslab.model.ACTIVATIONS and nidslab.settings.ACTIVATIONS name different activations")
 HEADS = settings.HEADS

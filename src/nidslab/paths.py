@@ -30,17 +30,53 @@ def datasets_dir() -> Path:
     return home() / "datasets"
 
 
+def study_cache_dir() -> Path:
+    """Folder of the study's per-part result cache (``nidslab lab``), shared by every run folder."""
+    return home() / "study-cache"
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it where Linux says it (/proc), else set and restored."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _final_mode(path: Path, default: int) -> int:
+    """The mode a file written at ``path`` gets: an existing file keeps its own, a new one
+    ``default`` less the umask (as ``open()`` or ``mkdir`` would give it; mkstemp would give 0600)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return default & ~_umask()
+
+
+def temp_dir(dest: str | os.PathLike) -> Path:
+    """A fresh hidden temporary folder beside ``dest`` (``.NAME.XXXX.tmp``), with the mode ``mkdir`` would
+    give ``dest`` under the umask; the caller fills it and renames it onto ``dest``."""
+    dest = Path(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     """Open a temporary file beside ``path``; on success rename it over ``path``.
 
     On any exception the temporary file is removed and ``path`` is left as it was, so a
-    reader never sees a half-written file.
+    reader never sees a half-written file. The file gets the umask's mode (an existing file keeps its own).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _final_mode(path, 0o666))
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -56,11 +92,12 @@ def atomic_path(path: str | os.PathLike) -> Path:
     """A fresh temporary path beside ``path`` for writers that need a filename (np.save, pyarrow).
 
     The caller writes to it and then calls ``os.replace(tmp, path)``; see :func:`atomic_write`
-    for the file-object form.
+    for the file-object form. The file has the umask's mode (an existing ``path``'s own mode).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, _final_mode(path, 0o666))
     os.close(fd)
     return Path(tmp)
 

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 
 from nidslab.errors import CacheError, DataError, UnknownNameError
 from nidslab.model import DNN, ModelSpec, build_model
-from nidslab.paths import write_bytes_atomic
+from nidslab.paths import temp_dir, write_bytes_atomic
 
 FORMAT = 1
 FILES = ("weights.pt", "spec.json", "standardizer.json", "features.json", "metrics.json", "history.json", "meta.json")
@@ -167,7 +166,7 @@ def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = Non
     if len(feature_names) != n_inputs:
         raise ValueError(f"{len(feature_names)} feature names for a model of {n_inputs} inputs")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = temp_dir(path)
     try:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         buf = io.BytesIO()

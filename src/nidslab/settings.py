@@ -16,7 +16,7 @@ import numpy as np
 from nidslab.errors import ConfigError
 
 #: activation names a :class:`ModelSpec` accepts (``nidslab.model.ACTIVATIONS`` maps each to its module)
-ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu")
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu", "linear")
 HEADS = ("binary", "regression")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: how ``fit`` computes gradients: the fused step where it applies, the fused step, autograd

@@ -44,12 +44,30 @@ def os_error_message(exc: OSError) -> str | None:
     return f"{path}: {what}{hint}"
 
 
+def _quiet_flags(command, ctx) -> None:
+    """Blank the value placeholder of every on/off flag of ``command`` and the commands below it.
+
+    typer's rich help prints a type after every option, so a flag that takes no value (``--quick``,
+    ``--help``) read ``<bool>`` as if it took one; an empty metavar leaves its cell empty.
+    """
+    params = [*command.params, command.get_help_option(ctx)]
+    for p in params:
+        if isinstance(p, typer.core.TyperOption) and p.is_flag:
+            p.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _quiet_flags(sub, ctx)
+
+
 class _Group(typer.core.TyperGroup):
     """Root command group that turns nidslab's user errors into a message and exit code 2.
 
     User errors are :class:`NidslabError` and the file-system errors of :func:`os_error_message` (a missing
     or unwritable path, a full or read-only disk); anything else is a bug and keeps its traceback.
     """
+
+    def main(self, *args, **kwargs):  # noqa: D102 - click API
+        _quiet_flags(self, self.context_class(self, info_name="nidslab"))
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx):  # noqa: D102 - click API
         try:
@@ -85,8 +103,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from nidslab import __version__
+
+        print(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print nidslab's version and exit."),
+) -> None:
     # A callback keeps `nidslab` a command group even while it has a single command.
     pass
 

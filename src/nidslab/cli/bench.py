@@ -1,4 +1,4 @@
-"""`nidslab bench`: seconds per training epoch, weight updates and peak memory per batch size."""
+"""`nidslab bench`: seconds per training epoch, weight updates and the training step's memory per batch size."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ def bench(
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch."),
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda (default auto)."),
 ) -> None:
-    """Time one training epoch (with its validation pass) per batch size: seconds, updates, peak memory."""
+    """Time one training epoch (with its validation pass) per batch size: seconds, updates, and the bytes
+    of tensors one training step holds (batch, activations kept for backward, weights, gradients,
+    optimiser state; counted from a real step, see nidslab.memory)."""
+    from nidslab.memory import step_memory
     from nidslab.model import build_model
-    from nidslab.peak_memory import PeakRSS
     from nidslab.train import fit
 
     try:
@@ -33,14 +35,15 @@ def bench(
     fit_cfg = make_fit({"epochs": 1, **given(optimizer=optimizer, threads=threads, device=device)})
     p = open_prepared(dataset, "lab", 1.0, 0)
     t = Table(title=f"one epoch on {len(p.y_train):,} x {p.X_train.shape[1]} rows (+ validation {len(p.y_val):,})")
-    for col in ("batch size", "seconds", "updates", "peak memory (MiB)", "val accuracy"):
+    for col in ("batch size", "seconds", "updates", "step memory (MiB)", "val accuracy"):
         t.add_column(col, justify="right")
     for bs in sizes:
         model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
-        with PeakRSS() as peak:
-            h = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg.replace(batch_size=bs))
-        t.add_row(f"{bs:,}", f"{h.epoch_seconds[0]:.3f}", f"{h.updates_per_epoch:,}", f"{peak.mib:.0f}",
-                  f"{h.val_accuracy[0]:.4f}")
+        memory = step_memory(model, p.X_train.shape[1], bs, optimizer=fit_cfg.optimizer, lr=fit_cfg.lr,
+                             class_weighted=fit_cfg.class_weight is not None)
+        h = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg.replace(batch_size=bs))
+        t.add_row(f"{bs:,}", f"{h.epoch_seconds[0]:.3f}", f"{h.updates_per_epoch:,}",
+                  f"{memory['total'] / 2**20:.2f}", f"{h.val_accuracy[0]:.4f}")
     console.print(t)
 
 

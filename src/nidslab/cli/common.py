@@ -21,16 +21,16 @@ console = Console()
 err = Console(stderr=True)
 
 # Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
-DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0}
+DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0, "target": None}
 
 # ModelSpec's options (None: the spec's default).
 N_LAYERS = typer.Option(None, "--n-layers", help="Hidden Dense layers (default 2).")
 N_NODES = typer.Option(None, "--n-nodes", help="Nodes per hidden layer (default 20).")
-ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | elu | gelu (default sigmoid).")
+ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | elu | gelu | linear (none: the layers stay linear) (default sigmoid).")
 BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.")
 DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (default 0: none).")
 MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).")
-HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression fits the 0/1 labels by MSE).")
+HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression needs --target).")
 
 
 def given(**options: Any) -> dict[str, Any]:
@@ -64,14 +64,27 @@ def task_bar() -> Progress:
                     console=err, transient=True)
 
 
-def open_prepared(dataset: str, features: str, fraction: float, seed: int):
-    """Open ``dataset`` behind a progress bar and prepare it as the lab does (:func:`nidslab.data.prep.prepare`)."""
+def open_prepared(dataset: str, features: str, fraction: float, seed: int, target: str | None = None):
+    """Open ``dataset`` behind a progress bar and prepare it as the lab does (:func:`nidslab.data.prep.prepare`);
+    with ``target`` a (Prepared, Target) pair whose y is that feature column (:mod:`nidslab.data.target`)."""
     from nidslab.data import open_dataset
     from nidslab.data.prep import prepare
+    from nidslab.data.target import prepare_regression
 
     with progress_bar(f"opening {dataset}") as update:
         ds = open_dataset(dataset, progress=update)
+    if target is not None:
+        return prepare_regression(ds, target, features=features, fraction=fraction, seed=seed)
     return prepare(ds, features=features, fraction=fraction, seed=seed)
+
+
+def score_test_split(model, p, target) -> dict[str, Any]:
+    """evaluate() on the test split; for a target column, its metrics in the column's own units."""
+    from nidslab.evaluate import evaluate, evaluate_target
+
+    if target is None:
+        return evaluate(model, p.X_test, p.y_test)
+    return evaluate_target(model, p.X_test, target.test, mean=target.mean, sd=target.sd)
 
 
 def metrics_table(title: str, metrics: dict[str, Any]) -> Table:

@@ -8,21 +8,23 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from nidslab.cli.common import DATA_DEFAULTS, console, metrics_table, open_prepared
+from nidslab.cli.common import DATA_DEFAULTS, console, metrics_table, open_prepared, score_test_split
 from nidslab.errors import ConfigError, DataError
 
 
 def _test_split(saved):
     """The prepared dataset a saved model was trained on (its test split is what it never saw)."""
     data = {**DATA_DEFAULTS, "seed": 0, **(saved.metrics.get("data") or {})}
-    p = open_prepared(data["dataset"], data["features"], data["fraction"], data["seed"])
+    target = data.get("target")
+    p = open_prepared(data["dataset"], data["features"], data["fraction"], data["seed"], target)
+    p, tgt = p if target is not None else (p, None)
     saved.check_features(p.feature_names, source=f"dataset {data['dataset']!r}")
     if data.get("fingerprint") and data["fingerprint"] != p.fingerprint:
         raise DataError(f"dataset {data['dataset']!r} has changed since {saved.path} was trained on it "
                         f"(fingerprint {p.fingerprint}, the model recorded {data['fingerprint']}): it was imported or "
                         "built again, so its test split is other rows. Train again, or import the original data "
                         "under another name and train on that")
-    return p
+    return p, tgt
 
 
 def evaluate_cmd(
@@ -34,9 +36,11 @@ def evaluate_cmd(
     from nidslab.saved_model import load_model
 
     saved = load_model(model_dir)
-    p = _test_split(saved)
-    console.print(metrics_table(f"{escape(str(model_dir))} on the test split ({len(p.y_test):,} rows)",
-                                evaluate(saved.model, p.X_test, p.y_test, threshold=threshold)))
+    p, tgt = _test_split(saved)
+    metrics = (evaluate(saved.model, p.X_test, p.y_test, threshold=threshold) if tgt is None
+               else score_test_split(saved.model, p, tgt))
+    what = "" if tgt is None else f", predicting {tgt.name} in its own units"
+    console.print(metrics_table(f"{escape(str(model_dir))} on the test split ({len(p.y_test):,} rows{what})", metrics))
 
 
 def uncertainty_cmd(
@@ -49,7 +53,7 @@ def uncertainty_cmd(
     from nidslab.uncertainty import mc_dropout
 
     saved = load_model(model_dir)
-    p = _test_split(saved)
+    p, _ = _test_split(saved)
     try:
         t0 = time.perf_counter()
         r = mc_dropout(saved.model, p.X_test, p.y_test, passes=passes, seed=seed)

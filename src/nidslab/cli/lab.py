@@ -17,6 +17,8 @@ lab_app = typer.Typer(
     help="Run every part of the DNN lab on a dataset and write a report that answers its 21 questions.",
     invoke_without_command=True,
     no_args_is_help=False,
+    # `nidslab lab` runs the study itself; its one subcommand is optional
+    subcommand_metavar="[report RUN_DIR]",
 )
 
 

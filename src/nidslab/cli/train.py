@@ -12,7 +12,8 @@ import typer
 from rich.markup import escape
 
 from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DATA_DEFAULTS, DROPOUT, HEAD, MC_DROPOUT, N_LAYERS, N_NODES,
-                                console, given, make_fit, make_spec, metrics_table, open_prepared, task_bar)
+                                console, given, make_fit, make_spec, metrics_table, open_prepared, task_bar,
+                                score_test_split)
 from nidslab.errors import ConfigError
 
 
@@ -39,6 +40,15 @@ def read_config(path: Path | None) -> dict[str, dict[str, Any]]:
     return doc
 
 
+def check_target(head: str, target: str | None) -> None:
+    """A regression head predicts a feature column (``--target``); a target needs the regression head."""
+    if head == "regression" and target is None:
+        raise ConfigError("--head regression needs --target COLUMN, the feature to predict (the lab's Part 22: "
+                          "--target HH_L0.1_mean); without one it would fit the 0/1 labels")
+    if target is not None and head != "regression":
+        raise ConfigError(f"--target {target} needs --head regression")
+
+
 def train(
     out: Path = typer.Option(Path("model"), "--out", "-o", help="Model folder to write."),
     dataset: str = typer.Option(None, "--data", help="Dataset name or path (default: the embedded default)."),
@@ -60,9 +70,10 @@ def train(
     step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT even if it is a file or a folder of "
                                                               "other files (a model folder is always replaced)."),
+    target: str = typer.Option(None, "--target", help="With --head regression: the feature column to predict, e.g. "
+                                                     "HH_L0.1_mean (Part 22); it and its own statistics leave the inputs."),
 ) -> None:
     """Train the lab's network on a dataset and save it as a model folder, with its curves."""
-    from nidslab.evaluate import evaluate
     from nidslab.figures import write_curves
     from nidslab.model import build_model
     from nidslab.saved_model import check_destination, save_model
@@ -76,11 +87,14 @@ def train(
     fit_cfg = make_fit({**cfg.get("fit", {}), **given(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
         device=device, threads=threads, early_stopping=early_stopping, step=step)})
-    data = {**DATA_DEFAULTS, **cfg.get("data", {}), **given(dataset=dataset, features=features, fraction=fraction)}
+    data = {**DATA_DEFAULTS, **cfg.get("data", {}), **given(dataset=dataset, features=features, fraction=fraction,
+                                                                     target=target)}
     if fit_cfg.epochs < 1:
         raise ConfigError(f"--epochs {fit_cfg.epochs}: train for at least 1 epoch (0 would save an untrained model)")
 
-    p = open_prepared(data["dataset"], data["features"], data["fraction"], fit_cfg.seed)
+    check_target(spec.head, data["target"])
+    p = open_prepared(data["dataset"], data["features"], data["fraction"], fit_cfg.seed, data["target"])
+    p, tgt = p if data["target"] is not None else (p, None)
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
     checkpoints = out.with_name(f".{out.name}.checkpoint")
     with task_bar() as bar:
@@ -95,18 +109,22 @@ def train(
                           checkpoint_dir=checkpoints, resume=resume, callback=on_epoch)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    metrics = evaluate(model, p.X_test, p.y_test)
+    metrics = score_test_split(model, p, tgt)
     metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed, "fingerprint": p.fingerprint},
                    "fit": fit_cfg.to_dict()}
+    if tgt is not None:
+        metrics_doc["target"] = tgt.to_dict()
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
                metrics=metrics_doc, history=history, overwrite=overwrite)
     curves = write_curves(out, history.to_dict())
     shutil.rmtree(checkpoints, ignore_errors=True)
     s = sum(history.epoch_seconds)
     console.print(f"trained {history.epochs} epochs in {s:.1f} s ({history.updates_per_epoch:,} updates per epoch)")
-    shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2", "loss",
-             "confusion_matrix")
-    console.print(metrics_table("test split", {k: metrics[k] for k in shown if k in metrics}))
+    shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2",
+             "mean_baseline_mae", "loss", "confusion_matrix")
+    where = "test split" if tgt is None else (f"test split: {tgt.name} in its own units (left out of the inputs too: "
+                                              f"{', '.join(tgt.excluded) or 'nothing'})")
+    console.print(metrics_table(where, {k: metrics[k] for k in shown if k in metrics}))
     console.print(f"saved [bold]{escape(str(out))}[/] (curves: {escape(', '.join(str(c) for c in curves))})")
 
 

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,8 +48,10 @@ class Leftover:
 
 def make_temp_dir(parent: Path, name: str) -> Path:
     """A fresh ``parent/.<name>.XXXX.tmp`` folder with this process recorded as its owner."""
+    from nidslab.paths import temp_dir
+
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent))
+    tmp = temp_dir(parent / name)  # the umask's mode, as the folder it becomes
     (tmp / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n")
     return tmp
 

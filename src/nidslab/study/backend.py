@@ -19,7 +19,6 @@ from nidslab import schema
 from nidslab.progress import Progress
 from nidslab.study.config import (BatchSizeTiming, CrossValidation, Experiment, MCDropout, Regression, Search, Study,
                                   settings_of, split_settings)
-from nidslab.study.hardware import PeakMemory
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -93,7 +92,7 @@ class Lab:
         cw = balanced_class_weight(self.train[1])
         rc = d.random_chance
         return {
-            "dataset": self.name,
+            "dataset": self.dataset.name,
             "rows": int(d.rows),
             "n_features": len(self.feature_names),
             "features": self.study.features,
@@ -150,9 +149,12 @@ class Lab:
         return result
 
     def batch_size_timing(self, t: BatchSizeTiming, e: Experiment) -> dict[str, Any]:
-        """Part 13: one training epoch from fresh weights per batch size (time, updates, peak memory,
-        validation accuracy after it). With ``max_rows`` the epoch runs on that many rows and its time
-        is scaled to the full training split."""
+        """Part 13: one training epoch from fresh weights per batch size (time, updates, validation
+        accuracy after it) and the bytes one training step holds at that batch size
+        (:func:`nidslab.memory.step_memory`). With ``max_rows`` the epoch runs on that many rows and its
+        time is scaled to the full training split."""
+        from nidslab.memory import step_memory
+
         n = len(self.train[1])
         rows = n if t.max_rows <= 0 else min(n, t.max_rows)
         train = self.train if rows == n else (self.train[0][:rows], self.train[1][:rows])
@@ -160,14 +162,15 @@ class Lab:
         for i, bs in enumerate(t.batch_sizes):
             self.detail(i, len(t.batch_sizes), f"batch size {bs:,}")
             settings = {**e.settings(), "batch_size": bs, "epochs": 1}
-            with PeakMemory() as peak:
-                result, _ = self.train_eval(settings, train, self.validation, None)
+            result, model = self.train_eval(settings, train, self.validation, None)
+            memory = step_memory(model, train[0].shape[1], bs, optimizer=settings["optimizer"], lr=settings["lr"],
+                                 class_weighted=settings["class_weight"] not in (None, "none"))
             epoch_s = result["history"]["epoch_seconds"][0]
             # updates on the full split: ceil(n / bs), as the trainer counts them on the rows it had
             out.append({"batch_size": bs, "seconds_per_epoch": epoch_s * n / rows,
                         "timed_seconds": epoch_s, "timed_updates": result["updates_per_epoch"],
                         "updates_per_epoch": -(-n // bs),
-                        "peak_memory_bytes": peak.bytes, "memory_kind": peak.kind,
+                        "step_memory_bytes": memory["total"], "step_memory": memory,
                         "val_accuracy": result["history"]["val_accuracy"][-1]})
         slow = out[0]["seconds_per_epoch"] / out[-1]["seconds_per_epoch"] if out[-1]["seconds_per_epoch"] else None
         return {"experiment": e.name, "device": self.device, "train_rows": n, "timed_rows": rows,

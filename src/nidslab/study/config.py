@@ -260,15 +260,21 @@ def load_study(path: str | Path | None = None) -> Study:
     return parse_study(raw, source=str(path))
 
 
+#: the tables of a study that run something (besides its experiments)
 _TOP = ("study", "defaults", "experiments", "batch_size_timing", "search", "mc_dropout",
         "cross_validation", "regression", "tree_baseline", "kitnet", "quick")
+_PARTS = tuple(t for t in _TOP if t not in ("study", "defaults", "experiments", "quick"))
 
 
 def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
     """Check a study already parsed from TOML (a dict of tables) and build the :class:`Study`."""
     for key, value in raw.items():
+        if key not in _TOP and not isinstance(value, dict):
+            raise ConfigError(f"{source}: key {key!r} stands outside any table; study settings such as {key!r} "
+                              f"go in the study table, and every part in its own table ({', '.join(_TOP)})")
         if key not in _TOP:
-            raise ConfigError(f"{source}: unknown table [{key}]; expected one of {', '.join(_TOP)}")
+            raise ConfigError(f"{source}: unknown table [{key}]: no part of a study is called {key!r}; expected "
+                              f"one of {', '.join(_TOP)}")
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [{key}] must be a table, got {type(value).__name__}")
 
@@ -308,6 +314,9 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
         parts["regression"] = Regression(spec=spec, fit=fit, **target)
     study = dataclasses.replace(study, **parts)
     _check_parts(study, source)
+    if not study.experiments and all(getattr(study, k) is None for k in _PARTS):
+        raise ConfigError(f"{source}: a study with no parts to run: it defines no experiments.NAME table and none "
+                          f"of {', '.join(_PARTS)}; an empty study would write an empty report")
     return study
 
 

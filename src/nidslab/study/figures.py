@@ -36,22 +36,29 @@ def curves(exp: dict[str, Any]) -> bytes:
 
 def summary(results: dict[str, Any]) -> bytes | None:
     """Test accuracy and balanced accuracy of every model, with the naive classifier as a line."""
+    fig = summary_figure(results)
+    return None if fig is None else png_bytes(fig)
+
+
+def summary_figure(results: dict[str, Any]) -> Any:
+    """The figure of :func:`summary` (None when no model was trained): the lab's networks, the search's
+    choice, LightGBM and logistic regression, one row each; the legend sits above the bars."""
     names, acc, bal = [], [], []
     for e in results.get("experiments", {}).values():
         names.append(e["title"])
         acc.append(e["test"]["accuracy"])
         bal.append(e["test"]["balanced_accuracy"])
-    extra = [("search", "best found (search)"), ("tree_baseline", "LightGBM")]
-    for key, label in extra:
-        part = results.get(key) or {}
-        test = (part.get("final") or part).get("test") if part else None
+    tree = results.get("tree_baseline") or {}
+    extra = [("best found (search)", ((results.get("search") or {}).get("final") or {}).get("test")),
+             ("LightGBM", tree.get("test")), ("logistic regression", (tree.get("linear") or {}).get("test"))]
+    for label, test in extra:
         if test:
             names.append(label)
             acc.append(test["accuracy"])
             bal.append(test["balanced_accuracy"])
     if not names:
         return None
-    fig, ax = plt.subplots(figsize=(9, 0.38 * len(names) + 1.2))
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(names) + 1.6))
     y = range(len(names))
     ax.barh([i + 0.2 for i in y], acc, height=0.4, color=TRAIN, label="accuracy")
     ax.barh([i - 0.2 for i in y], bal, height=0.4, color=ACCENT, label="balanced accuracy")
@@ -62,9 +69,10 @@ def summary(results: dict[str, Any]) -> bytes | None:
     ax.invert_yaxis()
     ax.set_xlim(min(0.4, min(bal + acc) - 0.05), 1.0)
     ax.set_xlabel("test score")
-    ax.legend(fontsize=8, loc="lower right")
+    # above the axes, outside them: inside, it covered the bars of the last rows
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    return png_bytes(fig)
+    return fig
 
 
 def batch_timing(part: dict[str, Any] | None) -> bytes | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -112,63 +111,6 @@ def describe_hardware() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
-
-
-# ----------------------------------------------------------------------------- peak memory
-
-
-def _rss_bytes() -> int:
-    """Resident set size of this process now (Linux /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
-        return 0
-
-
-class PeakMemory:
-    """Peak memory while a block runs: GPU bytes allocated by torch on a GPU, else the growth of
-    this process's resident memory, sampled every ``interval_s`` by a background thread.
-
-    ``with PeakMemory() as peak: ...`` then ``peak.bytes`` and ``peak.kind`` ("gpu" or "cpu-rss").
-    """
-
-    def __init__(self, interval_s: float = 0.001, gpu: bool | None = None):
-        self.interval_s = interval_s
-        self.gpu = gpu_info() is not None if gpu is None else gpu
-        self.kind = "gpu" if self.gpu else "cpu-rss"
-        self.bytes = 0
-        self._stop = threading.Event()
-
-    def __enter__(self) -> PeakMemory:
-        if self.gpu:
-            import torch
-
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self._base = torch.cuda.memory_allocated()
-        else:
-            self._base = self._peak = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._peak = max(self._peak, _rss_bytes())
-            time.sleep(self.interval_s)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.gpu:
-            import torch
-
-            torch.cuda.synchronize()
-            self.bytes = int(torch.cuda.max_memory_allocated())
-        else:
-            self._stop.set()
-            self._thread.join()
-            self._peak = max(self._peak, _rss_bytes())
-            self.bytes = int(self._peak - self._base)
 
 
 @contextlib.contextmanager

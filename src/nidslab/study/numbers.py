@@ -10,14 +10,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-KINDS = ("acc", "pct", "int", "s", "ms", "x", "mib", "gib", "num", "float")
+KINDS = ("acc", "pct", "int", "s", "ms", "x", "bytes", "mib", "gib", "num", "float")
 
 
 def fmt(value: Any, kind: str) -> str:
     """Format ``value`` as the report writes it.
 
     kinds: ``acc`` 0.8406 (4 decimals), ``pct`` 84.1%, ``int`` 534,895, ``s`` seconds (3 significant
-    digits, e.g. ``12.3 s``), ``ms`` milliseconds, ``x`` ratio (``4.2x``), ``mib`` bytes as MiB,
+    digits, e.g. ``12.3 s``), ``ms`` milliseconds, ``x`` ratio (``4.2x``), ``bytes`` bytes as KiB below
+    1 MiB and as MiB above (``70.7 KiB``, ``5.2 MiB``), ``mib`` bytes as MiB,
     ``gib`` bytes as GiB, ``num`` 4 significant digits (``%.4g``), ``float`` the value as Python prints it.
     """
     if value is None:
@@ -36,6 +37,8 @@ def fmt(value: Any, kind: str) -> str:
         return f"{_sig(1000 * value, 3)} ms"
     if kind == "x":
         return f"{_sig(value, 3)}x"
+    if kind == "bytes":
+        return f"{value / 2**10:,.1f} KiB" if abs(value) < 2**20 else f"{value / 2**20:,.1f} MiB"
     if kind == "mib":
         return f"{value / 2**20:,.1f} MiB"
     if kind == "gib":

@@ -69,6 +69,37 @@ def _trend(new: float, old: float, tol: float = 5e-4) -> str:
     return "stayed level"
 
 
+#: how many noise sds a difference must exceed to count as a change (about a 95 % two-sided band)
+NOISE_SDS = 2.0
+#: the noise assumed when the study ran no cross-validation to measure it (balanced accuracy / accuracy)
+FALLBACK_NOISE = 0.005
+#: the least noise assumed: folds that all predict one class have sd 0, yet a rerun is not exact
+MIN_NOISE = 0.001
+
+
+def _noise(r: dict, c: _Cite, metric: str = "balanced_accuracy") -> tuple[float, str]:
+    """The run-to-run noise of a test ``metric`` (``accuracy`` or ``balanced_accuracy``): the sd over the
+    cross-validation folds where the study ran them, else :data:`FALLBACK_NOISE`. Returns (sd, words)."""
+    cv = r.get("cross_validation") or {}
+    if (cv.get(metric) or {}).get("sd") is not None:
+        sd = cv[metric]["sd"]
+        words = (f"the sd of {metric.replace('_', ' ')} over the {c(['cross_validation', 'folds'], 'int')} "
+                 f"cross-validation folds, {c(['cross_validation', metric, 'sd'], 'num')}")
+        if sd < MIN_NOISE:
+            return MIN_NOISE, f"{fmt(MIN_NOISE, 'num')} (a floor: {words}, is below it)"
+        return sd, words
+    return FALLBACK_NOISE, f"{fmt(FALLBACK_NOISE, 'num')} (assumed: this study ran no cross-validation to measure it)"
+
+
+def _change(new: float, old: float, noise: float) -> str:
+    """``rose`` / ``fell`` when ``new - old`` exceeds :data:`NOISE_SDS` noise sds, else ``stayed within the noise``."""
+    if new - old > NOISE_SDS * noise:
+        return "rose"
+    if old - new > NOISE_SDS * noise:
+        return "fell"
+    return "stayed within the noise"
+
+
 def _exp_with(results: dict, **want: Any) -> str | None:
     """Name of the first experiment whose settings match ``want`` (e.g. n_layers=4, n_nodes=50)."""
     for name, e in results.get("experiments", {}).items():
@@ -145,9 +176,12 @@ def _q3(r: dict, c: _Cite) -> str:
         return text + "."
     i = _timing_row(r, max(row["batch_size"] for row in r["batch_size_timing"]["rows"]))
     row = r["batch_size_timing"]["rows"][i]
-    return text + (f"; the peak measured during an epoch at batch {fmt(row['batch_size'], 'int')} was "
-                   f"{c(['batch_size_timing', 'rows', i, 'peak_memory_bytes'], 'mib')} "
-                   f"({row['memory_kind']}).")
+    p = ["batch_size_timing", "rows", i, "step_memory"]
+    return text + (f". Counted from the tensors of one real training step at batch {fmt(row['batch_size'], 'int')}: "
+                   f"{c(p + ['total'], 'bytes')} in all, of which the batch {c(p + ['batch'], 'bytes')}, the layer "
+                   f"outputs kept for backpropagation {c(p + ['saved_for_backward'], 'bytes')}, the weights "
+                   f"{c(p + ['parameters'], 'bytes')}, their gradients {c(p + ['gradients'], 'bytes')} and the "
+                   f"optimiser's state {c(p + ['optimizer_state'], 'bytes')}.")
 
 
 def _q4(r: dict, c: _Cite) -> str:
@@ -161,15 +195,22 @@ def _q4(r: dict, c: _Cite) -> str:
 
 
 def _q5(r: dict, c: _Cite) -> str:
-    lin = c(["tree_baseline", "linear", "test", "accuracy"], "acc")
-    lin_bal = c(["tree_baseline", "linear", "test", "balanced_accuracy"], "acc")
-    best = _best_experiment(r)
-    return ("Without activations, stacked Dense layers compose to a single linear map, so with the final "
-            "sigmoid the network is only logistic regression whatever its depth: logistic regression on the "
-            f"same split scores test accuracy {lin} (balanced {lin_bal}), against "
-            f"{c(['experiments', best, 'test', 'accuracy'], 'acc')} (balanced "
-            f"{c(['experiments', best, 'test', 'balanced_accuracy'], 'acc')}) for the best lab network, "
-            f"{r['experiments'][best]['title']}.")
+    base, lin = _pair(r, activation="linear")
+    e = r["experiments"]
+    noise, words = _noise(r, c)
+    text = ("Without activations, stacked Dense layers compose to a single linear map, so with the final sigmoid "
+            "the network is only logistic regression whatever its depth. Measured: the 2 x 20 network with no "
+            f"activation ({e[lin]['title']}) reached test accuracy {c(['experiments', lin, 'test', 'accuracy'], 'acc')} "
+            f"(balanced {c(['experiments', lin, 'test', 'balanced_accuracy'], 'acc')}), against "
+            f"{c(['experiments', base, 'test', 'accuracy'], 'acc')} (balanced "
+            f"{c(['experiments', base, 'test', 'balanced_accuracy'], 'acc')}) with sigmoids; balanced accuracy "
+            f"{_change(e[lin]['test']['balanced_accuracy'], e[base]['test']['balanced_accuracy'], noise)} without "
+            f"them (noise: {words})")
+    if (r.get("tree_baseline") or {}).get("linear"):
+        text += (f". Logistic regression itself, on the same split, scored "
+                 f"{c(['tree_baseline', 'linear', 'test', 'accuracy'], 'acc')} (balanced "
+                 f"{c(['tree_baseline', 'linear', 'test', 'balanced_accuracy'], 'acc')})")
+    return text + "."
 
 
 def _q6(r: dict, c: _Cite) -> str:
@@ -194,9 +235,10 @@ def _timing_lr(r: dict) -> str:
 def _q7(r: dict, c: _Cite) -> str:
     rows = _rows(r)
     lo, hi = 0, len(rows) - 1
-    return ("Memory, and learning: the network's activations and gradients grow with the batch (peak memory "
-            f"{c(['batch_size_timing', 'rows', lo, 'peak_memory_bytes'], 'mib')} at batch "
-            f"{fmt(rows[lo]['batch_size'], 'int')}, {c(['batch_size_timing', 'rows', hi, 'peak_memory_bytes'], 'mib')} "
+    return ("Memory, and learning: the batch and the network's activations kept for backpropagation grow with "
+            "the batch (one training step holds "
+            f"{c(['batch_size_timing', 'rows', lo, 'step_memory_bytes'], 'bytes')} of tensors at batch "
+            f"{fmt(rows[lo]['batch_size'], 'int')}, {c(['batch_size_timing', 'rows', hi, 'step_memory_bytes'], 'bytes')} "
             f"at {fmt(rows[hi]['batch_size'], 'int')}), so all {c(['data', 'split', 'train'], 'int')} training rows "
             "at once may not fit, above all on a GPU; and one batch per epoch means one weight update per epoch "
             f"instead of {c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')} at batch "
@@ -210,12 +252,14 @@ def _q8(r: dict, c: _Cite) -> str:
     p = ["batch_size_timing", "rows", i]
     if r["hardware"].get("gpu"):
         return (f"At batch 100 an epoch took {c(p + ['seconds_per_epoch'], 's')} for "
-                f"{c(p + ['updates_per_epoch'], 'int')} small steps and the GPU's peak allocated memory was "
-                f"{c(p + ['peak_memory_bytes'], 'mib')}: each step is too small to keep the GPU's cores busy, so "
+                f"{c(p + ['updates_per_epoch'], 'int')} small steps, each holding "
+                f"{c(p + ['step_memory_bytes'], 'bytes')} of tensors (batch, activations, weights, gradients; "
+                "counted from one step) beside the data: each step is too small to keep the GPU's cores busy, so "
                 "time goes to per-step overhead (utilisation itself was not sampled).")
     return (f"No GPU here. On the CPU an epoch at batch 100 took {c(p + ['seconds_per_epoch'], 's')} for "
-            f"{c(p + ['updates_per_epoch'], 'int')} weight updates, and the process's resident memory grew by "
-            f"{c(p + ['peak_memory_bytes'], 'mib')} at its peak.")
+            f"{c(p + ['updates_per_epoch'], 'int')} weight updates; each step held "
+            f"{c(p + ['step_memory_bytes'], 'bytes')} of tensors (batch, activations, weights, gradients; counted "
+            "from one step) beside the training data.")
 
 
 def _q9(r: dict, c: _Cite) -> str:
@@ -240,24 +284,51 @@ def _q11(r: dict, c: _Cite) -> str:
     rows = _rows(r)
     hi = len(rows) - 1
     return ("Memory first: the batch's activations, gradients and data must fit in the device's memory "
-            f"(peak {c(['batch_size_timing', 'rows', hi, 'peak_memory_bytes'], 'mib')} at batch "
-            f"{fmt(rows[hi]['batch_size'], 'int')} for this small network; it grows linearly with the batch). "
+            f"(one training step of this small network holds {c(['batch_size_timing', 'rows', hi, 'step_memory_bytes'], 'bytes')} "
+            f"at batch {fmt(rows[hi]['batch_size'], 'int')} against {c(['batch_size_timing', 'rows', 0, 'step_memory_bytes'], 'bytes')} "
+            f"at {fmt(rows[0]['batch_size'], 'int')}: it grows linearly with the batch). "
             "Then learning: fewer updates per epoch and less gradient noise, which generalises worse at the "
             f"same learning rate and epoch count: after one epoch at lr {_timing_lr(r)} the validation accuracy was "
             f"{c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')} at batch {fmt(rows[0]['batch_size'], 'int')} "
             f"and {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')} at {fmt(rows[hi]['batch_size'], 'int')}.")
 
 
+def _lr_runs(r: dict) -> list[str]:
+    """The base 2 x 20 network's experiments at the base batch size and epochs, one per learning rate, by lr."""
+    base = _exp_with(r, **_BASE)
+    if base is None:
+        raise KeyError("no 2 x 20 base experiment")
+    s0 = r["experiments"][base]["settings"]
+    same = {**_BASE, "batch_size": s0.get("batch_size"), "epochs": s0.get("epochs")}
+    by_lr: dict[float, str] = {}
+    for name, e in r["experiments"].items():
+        s = e.get("settings", {})
+        if _exp_with({"experiments": {name: e}}, **same) and s.get("lr") not in by_lr:
+            by_lr[s.get("lr")] = name
+    if len(by_lr) < 3:
+        raise KeyError("the base network was trained at fewer than 3 learning rates")
+    return [by_lr[lr] for lr in sorted(by_lr)]
+
+
 def _q12(r: dict, c: _Cite) -> str:
     rows = _rows(r)
     hi = len(rows) - 1
+    runs = _lr_runs(r)
+    e = r["experiments"]
+    s0 = e[runs[0]]["settings"]
+    at = ", ".join(f"lr {fmt(e[n]['settings']['lr'], 'num')}: {c(['experiments', n, 'test', 'balanced_accuracy'], 'acc')}"
+                   for n in runs)
+    best = max(runs, key=lambda n: e[n]["test"]["balanced_accuracy"])
     return ("A larger batch averages the gradient over more rows (less noise) but takes fewer steps per epoch, "
             "so the learning rate is scaled up with the batch size (roughly linearly) and lowered when the batch "
-            f"is decreased, to keep the progress per epoch and stability. Measured at the same lr {_timing_lr(r)}, one epoch "
-            f"at batch {fmt(rows[0]['batch_size'], 'int')} made {c(['batch_size_timing', 'rows', 0, 'updates_per_epoch'], 'int')} "
-            f"updates and reached validation accuracy {c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')}, "
-            f"at batch {fmt(rows[hi]['batch_size'], 'int')} {c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')} "
-            f"updates and {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')}.")
+            "is decreased, to keep the progress per epoch and stability. Measured: the 2 x 20 network at batch "
+            f"{fmt(s0['batch_size'], 'int')} for {fmt(s0['epochs'], 'int')} epochs "
+            f"({c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')} updates per epoch at batch "
+            f"{fmt(rows[hi]['batch_size'], 'int')}) reached test balanced accuracy {at}; the best was lr "
+            f"{fmt(e[best]['settings']['lr'], 'num')}. At one lr ({_timing_lr(r)}) a single epoch at batch "
+            f"{fmt(rows[0]['batch_size'], 'int')} made {c(['batch_size_timing', 'rows', 0, 'updates_per_epoch'], 'int')} "
+            f"updates and reached validation accuracy {c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')}, at "
+            f"batch {fmt(rows[hi]['batch_size'], 'int')} {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')}.")
 
 
 def _q13(r: dict, c: _Cite) -> str:
@@ -280,15 +351,24 @@ def _pair(r: dict, **change: Any) -> tuple[str, str]:
 
 def _q14(r: dict, c: _Cite) -> str:
     base, bn = _pair(r, batch_norm=True)
+    deep = _exp_with(r, **{**_BASE, "n_layers": 4})
+    deep_bn = _exp_with(r, **{**_BASE, "n_layers": 4, "batch_norm": True})
+    if deep is None or deep_bn is None:
+        raise KeyError("no deep (4-layer) network trained both with and without batch normalisation")
     e = r["experiments"]
+    noise, words = _noise(r, c)
+
+    def pair(with_bn: str, without: str) -> str:
+        new, old = e[with_bn]["test"]["balanced_accuracy"], e[without]["test"]["balanced_accuracy"]
+        return (f"test balanced accuracy {c(['experiments', with_bn, 'test', 'balanced_accuracy'], 'acc')} with batch "
+                f"normalisation against {c(['experiments', without, 'test', 'balanced_accuracy'], 'acc')} without "
+                f"(it {_change(new, old, noise)})")
+
     return ("Batch normalisation re-centres and re-scales each layer's outputs over the batch, so the next layer "
-            "sees inputs of a stable scale while the weights change: sigmoids stay out of saturation, gradients "
-            "keep their size through many layers, and higher learning rates train deep stacks. Here 2 x 20 with "
-            f"batch normalisation reached test accuracy {c(['experiments', bn, 'test', 'accuracy'], 'acc')} "
-            f"(balanced {c(['experiments', bn, 'test', 'balanced_accuracy'], 'acc')}) against "
-            f"{c(['experiments', base, 'test', 'accuracy'], 'acc')} (balanced "
-            f"{c(['experiments', base, 'test', 'balanced_accuracy'], 'acc')}) without; its balanced accuracy "
-            f"{_trend(e[bn]['test']['balanced_accuracy'], e[base]['test']['balanced_accuracy'])}.")
+            "sees inputs of a stable scale while the weights change: sigmoids stay out of saturation and gradients "
+            "keep their size through many layers, which matters most for deep stacks. Measured: the deep network "
+            f"({e[deep]['title']}, {fmt(e[deep]['settings']['n_layers'], 'int')} sigmoid layers) had "
+            f"{pair(deep_bn, deep)}; the 2 x 20 network had {pair(bn, base)}. Noise: {words}.")
 
 
 def _q15(r: dict, c: _Cite) -> str:
@@ -377,10 +457,10 @@ def _q21(r: dict, c: _Cite) -> str:
 # The parts of results.json each answer needs; without them it says the part was not run.
 _NEEDS: dict[int, tuple[str, ...]] = {
     1: ("hardware",), 2: ("hardware",), 3: ("hardware", "data", "experiments"), 4: ("data",),
-    5: ("tree_baseline", "experiments"), 6: ("experiments",), 13: ("experiments",), 14: ("experiments",),
+    5: ("experiments",), 6: ("experiments",), 13: ("experiments",), 14: ("experiments",),
     15: ("experiments",), 16: ("experiments",), 17: ("search",), 18: ("mc_dropout",), 19: ("cross_validation",),
     20: ("cross_validation", "mc_dropout"), 21: ("regression",),
-    **{q: ("batch_size_timing", "data") for q in range(7, 13)},
+    **{q: ("batch_size_timing", "data") for q in range(7, 13)}, 12: ("batch_size_timing", "data", "experiments"),
 }
 
 _ANSWERS: dict[int, Answer] = {
@@ -434,46 +514,49 @@ def findings(r: dict) -> list[dict[str, Any]]:
                        f"{c(['experiments', name, 'test', 'balanced_accuracy'], 'acc')}, share of packets predicted "
                        f"malicious {c(['experiments', name, 'test', 'positive_rate'], 'acc')}: {verdict}.")
 
+    def measured(c: _Cite, metric: str, new_path: list, old_path: list, what: str) -> tuple[bool, str]:
+        """Whether ``new`` beats ``old`` by more than the noise, and a sentence that says so either way."""
+        new, old = get(r, new_path), get(r, old_path)
+        noise, words = _noise(r, c, metric)
+        holds = new - old > NOISE_SDS * noise
+        verdict = ("it holds" if holds else "it does not hold here: " + (
+            "the difference is within the noise" if abs(new - old) <= NOISE_SDS * noise else "it went the other way"))
+        return holds, (f"{what}: {c(new_path, 'acc')} against {c(old_path, 'acc')}, a difference of "
+                       f"{fmt(new - old, 'num')}; the noise is {words}, so a real difference exceeds "
+                       f"{fmt(NOISE_SDS * noise, 'num')}: {verdict}.")
+
     def weights(c: _Cite) -> tuple[bool, str]:
         a = _exp_with(r, **{**_BASE, "class_weight": None})
         b = _exp_with(r, **_BASE)
         if a is None or b is None:
             raise KeyError("no pair")
-        new, old = r["experiments"][b]["test"]["balanced_accuracy"], r["experiments"][a]["test"]["balanced_accuracy"]
-        return new > old, (f"Balanced class weights took the 2 x 20 network's balanced accuracy from "
-                           f"{c(['experiments', a, 'test', 'balanced_accuracy'], 'acc')} to "
-                           f"{c(['experiments', b, 'test', 'balanced_accuracy'], 'acc')} (it {_trend(new, old)}).")
+        return measured(c, "balanced_accuracy", ["experiments", b, "test", "balanced_accuracy"],
+                        ["experiments", a, "test", "balanced_accuracy"],
+                        "Test balanced accuracy of the 2 x 20 network with balanced class weights against without")
 
     def better_than_naive(c: _Cite) -> tuple[bool, str]:
         best = _best_experiment(r)
-        acc = r["experiments"][best]["test"]["accuracy"]
-        return acc > r["data"]["test_naive_accuracy"], (
-            f"The best lab network ({r['experiments'][best]['title']}) scored test accuracy "
-            f"{c(['experiments', best, 'test', 'accuracy'], 'acc')} against the naive classifier's "
-            f"{c(['data', 'test_naive_accuracy'], 'acc')}.")
+        return measured(c, "accuracy", ["experiments", best, "test", "accuracy"], ["data", "test_naive_accuracy"],
+                        f"Test accuracy of the best lab network ({r['experiments'][best]['title']}) against the "
+                        "naive classifier's")
 
     def relu_adam(c: _Cite) -> tuple[bool, str]:
         base, relu = _pair(r, activation="relu")
         _, adam = _pair(r, optimizer="adam")
-        e = r["experiments"]
-        b = e[base]["test"]["balanced_accuracy"]
-        holds = e[relu]["test"]["balanced_accuracy"] > b and e[adam]["test"]["balanced_accuracy"] > b
-        return holds, (f"ReLU and Adam each against the sigmoid SGD 2 x 20 (balanced accuracy "
-                       f"{c(['experiments', base, 'test', 'balanced_accuracy'], 'acc')}): ReLU "
-                       f"{c(['experiments', relu, 'test', 'balanced_accuracy'], 'acc')}, Adam "
-                       f"{c(['experiments', adam, 'test', 'balanced_accuracy'], 'acc')}.")
+        base_path = ["experiments", base, "test", "balanced_accuracy"]
+        relu_holds, relu_text = measured(c, "balanced_accuracy", ["experiments", relu, "test", "balanced_accuracy"],
+                                         base_path, "ReLU against sigmoid (test balanced accuracy)")
+        adam_holds, adam_text = measured(c, "balanced_accuracy", ["experiments", adam, "test", "balanced_accuracy"],
+                                         base_path, "Adam against SGD")
+        return relu_holds and adam_holds, f"{relu_text} {adam_text}"
 
     def tree(c: _Cite) -> tuple[bool, str]:
         t = r.get("tree_baseline")
         if not t:
             raise KeyError("no tree baseline")
-        gap = t["gap"]["balanced_accuracy"]
-        return gap > 0, (f"LightGBM on the same split: test accuracy {c(['tree_baseline', 'test', 'accuracy'], 'acc')}, "
-                         f"balanced {c(['tree_baseline', 'test', 'balanced_accuracy'], 'acc')}, against the best "
-                         f"network's balanced {c(['tree_baseline', 'best_dnn', 'balanced_accuracy'], 'acc')} "
-                         f"({t['best_dnn']['title']}): tree minus network "
-                         f"{c(['tree_baseline', 'gap', 'balanced_accuracy'], 'num')}, "
-                         + ("the tree does better." if gap > 0 else "the network does as well or better."))
+        return measured(c, "balanced_accuracy", ["tree_baseline", "test", "balanced_accuracy"],
+                        ["tree_baseline", "best_dnn", "balanced_accuracy"],
+                        f"LightGBM's test balanced accuracy against the best network's ({t['best_dnn']['title']})")
 
     add("2 x 20 sigmoid SGD without class weights gets stuck at the majority class", stuck)
     add("Balanced class weights lift balanced accuracy", weights)

@@ -117,6 +117,11 @@ def build_blocks(r: dict[str, Any]) -> list[Block]:
     meta = r.get("meta", {})
     b: list[Block] = [("h1", meta.get("title", "nidslab study"))]
     quick = " on quick settings (a fraction of the data, fewer epochs, passes, folds and trials)" if meta.get("quick") else ""
+    source = meta.get("dataset_source") or {}
+    b.append(("p", f"Data: {source.get('description') or meta.get('dataset', '?')}"))
+    if source.get("simulated"):
+        b.append(("p", "Every number below was measured on this generated data, not on real network traffic; "
+                       "run `nidslab lab --data kitsune-mirai` for the real Kitsune capture."))
     b.append(("p", f"Dataset {meta.get('dataset', '?')}{quick}. Study file: {meta.get('study_file', '?')}. "
                    f"Whole study: {fmt(meta.get('wall_s'), 's')}. Every number here is in results.json beside this file."))
 
@@ -211,12 +216,14 @@ def _timing_blocks(t: dict | None) -> list[Block]:
     how = (f"timed on {fmt(t['timed_rows'], 'int')} of the {fmt(t['train_rows'], 'int')} training rows and scaled to a "
            "full epoch" if t.get("scaled") else f"a full epoch of {fmt(t['train_rows'], 'int')} training rows")
     rows = [[fmt(x["batch_size"], "int"), fmt(x["seconds_per_epoch"], "s"), fmt(x["updates_per_epoch"], "int"),
-             fmt(x["peak_memory_bytes"], "mib"), fmt(x["val_accuracy"], "acc")] for x in t["rows"]]
-    mem = "GPU memory allocated by torch" if t["rows"][0]["memory_kind"] == "gpu" else "growth of the process's resident memory"
+             fmt(x["step_memory_bytes"], "bytes"), fmt(x["val_accuracy"], "acc")] for x in t["rows"]]
+    mem = ("the bytes of the tensors one training step holds (the batch, the layer outputs kept for "
+           "backpropagation, the weights, their gradients and the optimiser's state), counted from a real step "
+           "at that batch size; the training data itself is not included")
     return [("h2", "Part 13: batch size"),
             ("p", f"One training epoch of {t['experiment']} from fresh weights at each batch size, lr fixed ({how}), "
-                  f"on {t['device']}. Peak memory: {mem}. Validation accuracy after that one epoch."),
-            ("table", ["batch size", "seconds per epoch", "weight updates per epoch", "peak memory",
+                  f"on {t['device']}. Step memory: {mem}. Validation accuracy after that one epoch."),
+            ("table", ["batch size", "seconds per epoch", "weight updates per epoch", "step memory",
                        "validation accuracy after 1 epoch"], rows),
             ("figure", "batch_size_timing", "Seconds and weight updates per epoch against batch size.")]
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from nidslab import __version__
-from nidslab.paths import atomic_write
+from nidslab.data.provenance import provenance
+from nidslab.paths import atomic_write, study_cache_dir
 from nidslab.progress import Progress, no_progress
 from nidslab.study import backend
 from nidslab.study.cache import ResultCache, fingerprint, key_of, plain
@@ -76,7 +77,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     figures/ into ``out_dir``.
 
     ``quick`` runs the study's ``[quick]`` settings. Results are cached per part under ``cache_dir``
-    (default: ``out_dir``'s parent folder's ``.cache``); ``fresh`` recomputes every part.
+    (default: :func:`nidslab.paths.study_cache_dir`, under ``$NIDSLAB_HOME``); ``fresh`` recomputes every part.
     ``progress(done, total, message)`` is called per part, ``detail(done, total, message)`` within a
     part (epochs, trials, folds, passes). Returns the results dict (what results.json holds).
     """
@@ -85,13 +86,14 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     progress, detail = progress or no_progress, detail or no_progress
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cache = ResultCache(Path(cache_dir) if cache_dir is not None else out.parent / ".cache", fresh=fresh)
+    cache = ResultCache(Path(cache_dir) if cache_dir is not None else study_cache_dir(), fresh=fresh)
     started = time.perf_counter()
     parts = plan(study)
     meta_parts: dict[str, dict[str, Any]] = {}
     progress(0, len(parts), f"opening dataset {data}")
     lab = backend.Lab.open(study, data, detail=detail)
     fp = fingerprint(lab.X_raw, lab.y_all)
+    source = provenance(lab.dataset, data)
 
     results: dict[str, Any] = {"meta": {}, "hardware": describe_hardware()}
     results["hardware"]["device"] = lab.device
@@ -174,7 +176,8 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         "title": study.title,
         "study_file": study.source,
         "quick": study.is_quick,
-        "dataset": data,
+        "dataset": source["name"],
+        "dataset_source": source,
         "dataset_fingerprint": fp,
         "nidslab_version": __version__,
         "finished_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
