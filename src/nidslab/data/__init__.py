@@ -10,6 +10,7 @@ pyarrow is loaded only by the readers, urllib only by the downloader.
     describe, Description                         nidslab.data.description
     make_synthetic                                nidslab.data.synthetic
     Standardizer, Split, lab_split, kfold,
+    temporal_split, blocked_kfold,
     subsample, prepare, Prepared                  nidslab.data.prep
 """
 
@@ -26,6 +27,7 @@ _WHERE = {
     "describe": "description", "Description": "description",
     "make_synthetic": "synthetic",
     "Standardizer": "prep", "Split": "prep", "lab_split": "prep", "kfold": "prep",
+    "temporal_split": "prep", "blocked_kfold": "prep",
     "subsample": "prep", "prepare": "prep", "Prepared": "prep",
 }
 
