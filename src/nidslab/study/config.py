@@ -3,7 +3,7 @@
 A study is the lab written as data: shared settings (``[study]``, ``[defaults]``), one
 ``[experiments.NAME]`` table per trained network, and one table per other part of the lab
 (``[batch_size_timing]``, ``[search]``, ``[mc_dropout]``, ``[cross_validation]``,
-``[regression]``, ``[tree_baseline]``), plus ``[quick]``: the smaller settings of ``--quick``.
+``[regression]``, ``[tree_baseline]``, ``[evaluation]``), plus ``[quick]``: the smaller settings of ``--quick``.
 A part whose table is absent is not run. Any unknown table or key, or a value of the wrong type
 or out of range, raises :class:`nidslab.errors.ConfigError` naming the file, table and key.
 """
@@ -23,7 +23,8 @@ from nidslab.errors import ConfigError
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 CLASS_WEIGHTS = ("none", "balanced")
-SPLITS = ("stratified", "temporal")
+SPLITS = ("random", "temporal")
+SPLIT_ALIASES = {"stratified": "random"}  # the name study files used before the temporal split was per class
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,24 @@ class TreeBaseline:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """Would the model work on new traffic (issue #12): the other split, operating points, detection over
+    time on a capture the models never saw, and transfer to reference data (see
+    :mod:`nidslab.study.evaluation_part`)."""
+
+    target_fprs: tuple[float, ...] = (1e-3, 1e-2, 1e-4)   # the first is the default operating point
+    experiment: str = "balanced_2x20"   # the lab's baseline, retrained under the other split
+    best: bool = True                   # also the search's best network (when the study searches)
+    tree: bool = True                   # also LightGBM (when the study has [tree_baseline])
+    sim_packets: int = 250_000          # the unseen simulated capture
+    sim_seed: int = 1
+    sim_flood_type: str = "syn"
+    sim_n_vulnerable: int = 2
+    reference_data: str = "../shared/data"   # resolved against the current folder; $NIDSLAB_REFERENCE_DATA wins
+    timeline_bins: int = 300
+
+
+@dataclass(frozen=True)
 class Quick:
     """What ``--quick`` shrinks: a fraction of the rows, and caps on every count."""
 
@@ -131,6 +150,7 @@ class Quick:
     depth_timing: tuple[int, ...] = (2, 4)
     tree_estimators: int = 20
     random_chance_draws: int = 100
+    eval_sim_packets: int = 30_000
 
 
 @dataclass(frozen=True)
@@ -140,7 +160,7 @@ class Study:
     title: str = "nidslab study"
     seed: int = 0
     features: str = "lab"
-    split: str = "stratified"
+    split: str = "random"
     fraction: float = 1.0
     random_chance_draws: int = 1_000
     experiments: tuple[Experiment, ...] = ()
@@ -150,6 +170,7 @@ class Study:
     cross_validation: CrossValidation | None = None
     regression: Regression | None = None
     tree_baseline: TreeBaseline | None = None
+    evaluation: Evaluation | None = None
     quick: Quick = field(default_factory=Quick)
     source: str = ""
     is_quick: bool = False
@@ -190,6 +211,8 @@ class Study:
             regression=self.regression and rep(self.regression, epochs=min(self.regression.epochs, q.epochs)),
             tree_baseline=self.tree_baseline
             and rep(self.tree_baseline, n_estimators=min(self.tree_baseline.n_estimators, q.tree_estimators)),
+            evaluation=self.evaluation
+            and rep(self.evaluation, sim_packets=min(self.evaluation.sim_packets, q.eval_sim_packets)),
             is_quick=True,
         )
 
@@ -226,7 +249,7 @@ def load_study(path: str | Path | None = None) -> Study:
 
 
 _TOP = ("study", "defaults", "experiments", "batch_size_timing", "search", "mc_dropout",
-        "cross_validation", "regression", "tree_baseline", "quick")
+        "cross_validation", "regression", "tree_baseline", "evaluation", "quick")
 
 
 def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
@@ -239,7 +262,9 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
 
     study_kw = _table(raw.get("study", {}), "study", source, Study,
                       skip=("experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
-                            "regression", "tree_baseline", "quick", "source", "is_quick"))
+                            "regression", "tree_baseline", "evaluation", "quick", "source", "is_quick"))
+    if "split" in study_kw:
+        study_kw["split"] = SPLIT_ALIASES.get(study_kw["split"], study_kw["split"])
     defaults = _table(raw.get("defaults", {}), "defaults", source, Experiment, skip=("name", "title", "part"))
     experiments = []
     for name, table in raw.get("experiments", {}).items():
@@ -254,7 +279,7 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
     parts: dict[str, Any] = {}
     for key, cls in (("batch_size_timing", BatchSizeTiming), ("search", Search), ("mc_dropout", MCDropout),
                      ("cross_validation", CrossValidation), ("regression", Regression),
-                     ("tree_baseline", TreeBaseline), ("quick", Quick)):
+                     ("tree_baseline", TreeBaseline), ("evaluation", Evaluation), ("quick", Quick)):
         if key in raw:
             parts[key] = cls(**_table(raw[key], key, source, cls))
     study = dataclasses.replace(study, **parts)
@@ -328,7 +353,7 @@ def _check_experiment(e: Experiment, where: str, source: str) -> Experiment:
 def _check_study(s: Study, source: str) -> None:
     _need(s.features == "lab" or s.features == "all", source, "[study] features", "must be 'lab' or 'all'",
           s.features)
-    _need(s.split in SPLITS, source, "[study] split", f"must be one of {SPLITS}", s.split)
+    _need(s.split in SPLITS, source, "[study] split", f"must be one of {SPLITS} ('stratified' = 'random')", s.split)
     _need(0.0 < s.fraction <= 1.0, source, "[study] fraction", "must be in (0, 1]", s.fraction)
     _need(s.random_chance_draws >= 1, source, "[study] random_chance_draws", "must be at least 1",
           s.random_chance_draws)
@@ -391,7 +416,17 @@ def _check_parts(s: Study, source: str) -> None:
                   f"[tree_baseline] {key}", "is too small", getattr(t, key))
         _need(t.learning_rate > 0, source, "[tree_baseline] learning_rate", "must be positive", t.learning_rate)
         _need(t.max_rows >= 0, source, "[tree_baseline] max_rows", "must be 0 or more", t.max_rows)
+    if (v := s.evaluation) is not None:
+        w = "[evaluation]"
+        known(f"{w} experiment", v.experiment)
+        _need(all(0 < f < 1 for f in v.target_fprs), source, f"{w} target_fprs", "must lie in (0, 1)", v.target_fprs)
+        _need(v.sim_packets >= 1_000, source, f"{w} sim_packets", "must be at least 1000", v.sim_packets)
+        _need(v.sim_flood_type in ("udp", "syn", "ack"), source, f"{w} sim_flood_type", "must be udp, syn or ack",
+              v.sim_flood_type)
+        _need(0 <= v.sim_n_vulnerable <= 3, source, f"{w} sim_n_vulnerable", "must be 0-3", v.sim_n_vulnerable)
+        _need(v.timeline_bins >= 10, source, f"{w} timeline_bins", "must be at least 10", v.timeline_bins)
     q = s.quick
+    _need(q.eval_sim_packets >= 1_000, source, "[quick] eval_sim_packets", "must be at least 1000", q.eval_sim_packets)
     _need(0 < q.fraction <= 1, source, "[quick] fraction", "must be in (0, 1]", q.fraction)
     for key in ("epochs", "final_epochs", "trials", "search_epochs", "mc_passes", "folds", "tree_estimators",
                 "random_chance_draws"):

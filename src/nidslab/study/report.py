@@ -17,6 +17,7 @@ from typing import Any
 
 from nidslab.paths import atomic_write
 from nidslab.study import figures as figs
+from nidslab.study import evaluation_report
 from nidslab.study.numbers import fmt
 from nidslab.study.questions import answer_questions, findings
 
@@ -145,6 +146,7 @@ def build_blocks(r: dict[str, Any]) -> list[Block]:
     b += _cv_blocks(r.get("cross_validation"))
     b += _regression_blocks(r.get("regression"))
     b += _tree_blocks(tree)
+    b += evaluation_report.blocks(r.get("evaluation"))
     b.append(("h2", "The lab's 21 questions"))
     for q in r.get("questions", []):
         b.append(("h3", f"Question {q['id']} ({q['part']}): {q['question']}"))

@@ -1,7 +1,7 @@
 """Run a study: every part of the lab, measured, into one results dict (results.json) and a report.
 
 Parts run in the lab's order: data, the experiments, batch-size timing, search, Monte Carlo dropout,
-cross-validation, regression, tree baseline. Each part's result is cached under ``cache_dir`` by a hash
+cross-validation, regression, tree baseline, evaluation on new traffic. Each part's result is cached under ``cache_dir`` by a hash
 of its settings and the data (see :mod:`nidslab.study.cache`), so an interrupted run resumes and a
 changed experiment alone re-runs. Library code: it returns values and reports progress through
 callbacks; the CLI draws the bars.
@@ -31,7 +31,7 @@ from nidslab.study.tree import tree_baseline
 Progress = Callable[[int, "int | None", str], None]
 
 TOP_KEYS = ("hardware", "data", "experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
-            "regression", "tree_baseline", "questions")
+            "regression", "tree_baseline", "evaluation", "questions")
 
 
 def _noop(done: int, total: int | None, message: str = "") -> None:
@@ -41,7 +41,8 @@ def _noop(done: int, total: int | None, message: str = "") -> None:
 def plan(study: Study) -> list[str]:
     """The parts a study runs, in order (names as they appear in the progress messages and meta)."""
     parts = ["data"] + [f"experiments/{e.name}" for e in study.experiments]
-    for key in ("batch_size_timing", "search", "mc_dropout", "cross_validation", "regression", "tree_baseline"):
+    for key in ("batch_size_timing", "search", "mc_dropout", "cross_validation", "regression", "tree_baseline",
+                "evaluation"):
         if getattr(study, key) is not None:
             parts.append(key)
     return parts
@@ -162,6 +163,14 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         tree = run_part(i, "tree_baseline", dataclasses.asdict(tb),
                         lambda: tree_baseline(tb, lab.train, lab.test, seed=study.seed, threads=lab.threads))
         results["tree_baseline"] = {**tree, **_gap(tree, results)}
+        i += 1
+
+    results["evaluation"] = None
+    if (ev := study.evaluation) is not None:
+        from nidslab.study import evaluation_part
+
+        results["evaluation"] = run_part(i, "evaluation", evaluation_part.cache_settings(ev, study, results),
+                                         lambda: evaluation_part.run(ev, lab, results))
         i += 1
 
     progress(len(parts), len(parts), "writing the report")
