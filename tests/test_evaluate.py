@@ -149,3 +149,11 @@ def test_roc_points_are_thinned_but_keep_the_ends_and_the_auc():
     assert np.all(np.diff(roc["fpr"]) >= 0)
     assert roc["auc"] == pytest.approx(metrics.roc_auc_score(y, s))
     assert roc_points(np.zeros(5), s[:5]) is None
+
+
+def test_threshold_of_float32_scores_holds_in_float32_and_float64():
+    from nidslab.evaluate import threshold_for_fpr
+
+    s = np.random.default_rng(2).standard_normal(1_000).astype(np.float32)
+    t = threshold_for_fpr(s, 0.01)
+    assert np.sum(s >= t) == 10 and np.sum(s.astype(np.float64) >= t) == 10

@@ -144,9 +144,14 @@ def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float = 1e-3) -> fl
     malicious, any monotone scale (logits, probabilities, reconstruction errors). A row is flagged when its
     score is ``>= threshold``. The threshold lies just above the (k+1)-th largest score, k = floor(f * n),
     so at most k benign rows score at or above it, ties included. When ``f * n < 1`` that is just above
-    the largest benign score (the rate cannot be resolved below 1/n). Returns a float (the scores' scale).
+    the largest benign score (the rate cannot be resolved below 1/n). Returns a float (the scores' scale;
+    for float32 scores, a float32 value, so the rule holds whether they are compared in float32 or float64).
     """
-    s = np.asarray(benign_scores, dtype=np.float64).ravel()
+    raw = np.asarray(benign_scores)
+    # the step above the k-th score is taken in the scores' own precision, so float32 scores compared with
+    # the threshold (NumPy compares a float32 array with a Python float in float32) still clear it
+    step = np.float32 if raw.dtype == np.float32 else np.float64
+    s = raw.astype(np.float64).ravel()
     if s.size == 0:
         raise ValueError("no benign scores to pick a threshold from")
     if not 0.0 <= target_fpr < 1.0:
@@ -155,7 +160,7 @@ def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float = 1e-3) -> fl
         raise ValueError("benign scores must be finite")
     k = int(np.floor(target_fpr * s.size + 1e-9))
     kth = np.partition(s, s.size - 1 - k)[s.size - 1 - k]  # the (k+1)-th largest
-    return float(np.nextafter(kth, np.inf))
+    return float(np.nextafter(step(kth), step(np.inf)))
 
 
 def wilson_interval(k: int | np.ndarray, n: int | np.ndarray, z: float = Z95) -> tuple[float, float]:
