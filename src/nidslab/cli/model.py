@@ -20,7 +20,8 @@ err = Console(stderr=True)
 model_app = typer.Typer(help="Inspect network shapes.", no_args_is_help=True)
 
 # Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
-DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0}
+DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0, "split": "random"}
+SPLITS = ("random", "temporal")
 
 # --------------------------------------------------------------------------- shared option types
 
@@ -80,7 +81,7 @@ def _read_config(path: Path | None) -> dict[str, dict[str, Any]]:
     return doc
 
 
-def _open(dataset: str, features: str, fraction: float, seed: int):
+def _open(dataset: str, features: str, fraction: float, seed: int, split: str = "random"):
     from nidslab.data import open_dataset
     from nidslab.data.prep import prepare
 
@@ -88,7 +89,9 @@ def _open(dataset: str, features: str, fraction: float, seed: int):
         task = bar.add_task(f"opening {dataset}", total=None)
         ds = open_dataset(dataset, progress=lambda d, t, m="": bar.update(task, completed=d, total=t,
                                                                           description=m or f"opening {dataset}"))
-    return prepare(ds, features=features, fraction=fraction, seed=seed)
+    if split not in SPLITS:
+        raise ConfigError(f"--split must be random or temporal, got {split!r}")
+    return prepare(ds, features=features, fraction=fraction, seed=seed, temporal=split == "temporal")
 
 
 def _progress() -> Progress:
@@ -117,6 +120,8 @@ def train(
     dataset: str = typer.Option(None, "--data", help="Dataset name or path (default: the embedded default)."),
     features: str = typer.Option(None, "--features", help="Feature selection (default lab: the lab's 92)."),
     fraction: float = typer.Option(None, "--fraction", help="Share of the rows to use (default 1)."),
+    split: str = typer.Option(None, "--split", help="random (the lab's shuffled 70/15/15) | temporal (each class cut "
+                                                    "in time order; no test-period row in training). Default random."),
     config: Path = typer.Option(None, "--config", help="TOML with [model], [fit], [data] tables; flags override it."),
     n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
     dropout: float = DROPOUT, mc_dropout: bool = MC_DROPOUT, head: str = HEAD,
@@ -145,9 +150,10 @@ def train(
     fit_cfg = _make_fit({**cfg.get("fit", {}), **_spec_fields(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
         device=device, threads=threads, early_stopping=early_stopping, step=step)})
-    data = {**DATA_DEFAULTS, **cfg.get("data", {}), **_spec_fields(dataset=dataset, features=features, fraction=fraction)}
+    data = {**DATA_DEFAULTS, **cfg.get("data", {}), **_spec_fields(dataset=dataset, features=features, fraction=fraction,
+                                                                   split=split)}
 
-    p = _open(data["dataset"], data["features"], data["fraction"], fit_cfg.seed)
+    p = _open(data["dataset"], data["features"], data["fraction"], fit_cfg.seed, data["split"])
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
     n_epochs = fit_cfg.epochs
     with _progress() as bar:
@@ -164,8 +170,14 @@ def train(
             raise ConfigError(str(exc)) from None
     metrics = evaluate(model, p.X_test, p.y_test)
     metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed}, "fit": fit_cfg.to_dict()}
+    thresholds = None
+    if spec.head == "binary" and (p.y_val == 0).any():  # thresholds for target FPRs from validation benign rows
+        from nidslab.evaluate import predict_raw
+        from nidslab.saved_model import thresholds_doc
+
+        thresholds = thresholds_doc(predict_raw(model, p.X_val[p.y_val == 0]), split=data["split"])
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
-               metrics=metrics_doc, history=history)
+               metrics=metrics_doc, history=history, thresholds=thresholds)
     curves = write_curves(out, history.to_dict())
     import shutil
 
@@ -175,6 +187,9 @@ def train(
     shown = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "r2", "loss",
              "confusion_matrix")
     console.print(_metrics_table("test split", {k: metrics[k] for k in shown if k in metrics}))
+    if thresholds:
+        console.print("thresholds (logit) for target false-positive rates, from the validation split's benign rows: "
+                      + ", ".join(f"{q['target_fpr']:g}: {q['threshold']:.4g}" for q in thresholds["points"]))
     console.print(f"saved [bold]{out}[/] (curves: {', '.join(str(c) for c in curves)})")
 
 
@@ -222,7 +237,7 @@ def _load(model_dir: Path):
 def _test_split(saved):
     data = saved.metrics.get("data") or DATA_DEFAULTS
     p = _open(data.get("dataset", "default"), data.get("features", "lab"), data.get("fraction", 1.0),
-              data.get("seed", 0))
+              data.get("seed", 0), data.get("split", "random"))
     saved.check_features(p.feature_names, source=f"dataset {data.get('dataset', 'default')!r}")
     return p
 
@@ -230,14 +245,30 @@ def _test_split(saved):
 def evaluate_cmd(
     model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train`."),
     threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    target_fpr: float = typer.Option(None, "--target-fpr", help="Use the model's stored threshold for this false-"
+                                     "positive rate (1e-3, 1e-2 or 1e-4; picked from validation benign rows) "
+                                     "instead of --threshold, and show test TPR/FPR with 95% Wilson intervals."),
 ) -> None:
     """Every metric of a saved model on the test split of the data it was trained on."""
-    from nidslab.evaluate import evaluate
+    import numpy as np
+
+    from nidslab.evaluate import evaluate, predict_raw, rates_at
 
     saved = _load(model_dir)
+    t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     p = _test_split(saved)
+    if t_logit is not None:
+        threshold = float(1.0 / (1.0 + np.exp(-t_logit)))  # the same cut on the probability scale, for evaluate()
     console.print(_metrics_table(f"{model_dir} on the test split ({len(p.y_test):,} rows)",
                                  evaluate(saved.model, p.X_test, p.y_test, threshold=threshold)))
+    if t_logit is not None:
+        r = rates_at(p.y_test, predict_raw(saved.model, p.X_test), t_logit)
+        rows = {"target FPR": f"{target_fpr:g}", "threshold (logit)": f"{t_logit:.6g}"}
+        for k in ("tpr", "fpr"):
+            if r[k] is not None:
+                lo, hi = r[f"{k}_ci"]
+                rows[f"test {k.upper()} [95% CI]"] = f"{r[k]:.4g} [{lo:.4g}, {hi:.4g}]"
+        console.print(_metrics_table("at the stored threshold", rows))
 
 
 def uncertainty_cmd(
@@ -273,6 +304,8 @@ def predict_cmd(
     source: Path = typer.Argument(..., help="Features (.csv, .parquet, .npy; 115 columns) or a capture (.pcap, .pcapng)."),
     out: Path = typer.Option(..., "--out", "-o", help="Scores and labels to write: .csv or .parquet."),
     threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    target_fpr: float = typer.Option(None, "--target-fpr", help="Flag rows with the model's stored threshold for "
+                                     "this false-positive rate (1e-3, 1e-2 or 1e-4) instead of --threshold."),
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
 ) -> None:
     """Score rows of features or the packets of a capture; write score and label per row."""
@@ -285,6 +318,7 @@ def predict_cmd(
     if not 0 <= threshold <= 1:
         raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
     saved = _load(model_dir)
+    t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     ts = None
     if source.suffix.lower() in _CAPTURES:
         X, ts = _capture_features(source)
@@ -294,7 +328,13 @@ def predict_cmd(
         X = read_features(source)
     X = _model_inputs(saved, X, source)
     scores = predict_scores(saved.model, X)
-    labels = (scores >= threshold).astype(np.uint8)
+    if t_logit is None:
+        labels = (scores >= threshold).astype(np.uint8)
+    else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split
+        from nidslab.evaluate import predict_raw
+
+        labels = (predict_raw(saved.model, X) >= t_logit).astype(np.uint8)
+        threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
     columns = {"score": scores, "label": labels}
     if ts is not None:
         columns = {"time": ts, **columns}
