@@ -71,6 +71,18 @@ def test_blocked_kfold_folds_are_contiguous_and_cover_every_row_once():
         list(blocked_kfold(3, 5))
 
 
+def test_blocked_kfold_by_class_cuts_each_class_into_contiguous_blocks():
+    y = lab_labels(1000, 160)
+    folds = list(blocked_kfold(len(y), 4, y=y))
+    tested = np.concatenate([te for _, te in folds])
+    assert np.array_equal(np.sort(tested), np.arange(1000))
+    for _, te in folds:
+        assert set(np.unique(y[te])) == {0, 1}  # both classes in every fold
+        for c in (0, 1):
+            assert np.all(np.diff(te[y[te] == c]) == 1)  # contiguous within each class
+        assert (y[te] == 0).sum() == 40
+
+
 def test_kfold_is_the_labs_stratified_10_fold_with_seed_1234():
     from sklearn.model_selection import StratifiedKFold
 

@@ -197,21 +197,34 @@ def temporal_split(y: np.ndarray, *, test_size: float = 0.3, rows: np.ndarray | 
     return Split(train, val, test)
 
 
-def blocked_kfold(n: int | np.ndarray, n_splits: int = 5) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def blocked_kfold(n: int | np.ndarray, n_splits: int = 5, *,
+                  y: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Cross-validation for a time series: the rows cut into ``n_splits`` contiguous blocks in time order.
 
     ``n``: the number of rows, or an array whose length it is. Yields (train, test) positions (int64,
     ascending) per fold; fold i tests on block i and trains on every other block. Every row is in exactly
-    one test fold. (Training on blocks after the test block still uses the future; what the blocks remove
-    is the shuffled split's neighbouring-packet leak, except at the two block edges.)
+    one test fold. With labels ``y`` (n,), each class is cut into its own ``n_splits`` contiguous blocks
+    and fold i tests on the i-th block of every class (for time-cut labels, where one cut of the whole
+    series would give folds of a single class). Training on blocks after the test block still uses the
+    future; what blocks remove is the shuffled split's neighbouring-packet leak, except at block edges.
     """
     n = int(n) if isinstance(n, (int, np.integer)) else len(n)
     if not 2 <= n_splits <= n:
         raise ValueError(f"n_splits must be in [2, {n}] for {n} rows, got {n_splits}")
-    edges = np.linspace(0, n, n_splits + 1).round().astype(np.int64)
+    groups = [np.arange(n, dtype=np.int64)]
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} labels for {n} rows")
+        groups = [np.flatnonzero(y == c).astype(np.int64) for c in np.unique(y)]
+    fold_of = np.empty(n, np.int64)
+    for g in groups:
+        edges = np.linspace(0, len(g), n_splits + 1).round().astype(np.int64)
+        fold_of[g] = np.searchsorted(edges, np.arange(len(g)), side="right") - 1
     every = np.arange(n, dtype=np.int64)
-    for a, b in zip(edges[:-1], edges[1:]):
-        yield np.concatenate([every[:a], every[b:]]), every[a:b]
+    for i in range(n_splits):
+        test = fold_of == i
+        yield every[~test], every[test]
 
 
 def kfold(y: np.ndarray, n_splits: int = 10, seed: int = 1234) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -266,12 +266,18 @@ def _mc_blocks(m: dict | None) -> list[Block]:
             ("figure", "mc_dropout", "Left: test accuracy of each pass. Right: per-packet predictive uncertainty.")]
 
 
+def _cv_kind(c: dict) -> str:
+    if c.get("kind") == "blocked":
+        return "blocked cross-validation (each class cut into contiguous blocks in time, no shuffling)"
+    return f"stratified cross-validation (shuffled, random_state {c['seed']})"
+
+
 def _cv_blocks(c: dict | None) -> list[Block]:
     if not c:
         return []
     a = c["accuracy"]
     return [("h2", "Part 21: cross-validation"),
-            ("p", f"{fmt(c['folds'], 'int')}-fold stratified cross-validation (shuffled, random_state {c['seed']}) of "
+            ("p", f"{fmt(c['folds'], 'int')}-fold {_cv_kind(c)} of "
                   f"{c['experiment']}, class weights computed per fold, standardiser fitted per fold, in "
                   f"{fmt(c['seconds'], 's')}: test accuracy mean {fmt(a['mean'], 'acc')}, sd {fmt(a['sd'], 'num')} "
                   f"(balanced accuracy mean {fmt(c['balanced_accuracy']['mean'], 'acc')}, sd "
