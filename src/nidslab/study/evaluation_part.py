@@ -121,6 +121,7 @@ def run(cfg: Evaluation, lab: Any, results: dict[str, Any]) -> dict[str, Any]:
 
     study, detail = lab.study, lab.detail
     seconds: dict[str, float] = {}
+    cpu = time.process_time()  # this process's CPU seconds (all threads): a load-independent cost next to wall time
     clock = time.perf_counter()
     temporal = prepare(lab.dataset, features=study.features, fraction=study.fraction, seed=study.seed,
                        temporal=True)
@@ -165,6 +166,7 @@ def run(cfg: Evaluation, lab: Any, results: dict[str, Any]) -> dict[str, Any]:
     clock = time.perf_counter()
     transfer = _transfer(cfg, models, points, unseen, study.features, temporal.standardizer, detection)
     seconds["transfer"] = time.perf_counter() - clock
+    seconds["cpu_total"] = time.process_time() - cpu
     return {
         "study_split": study.split,
         "temporal_split": {"train": len(temporal.y_train), "validation": len(temporal.y_val),
