@@ -133,7 +133,8 @@ def test_wilson_interval_known_values():
     from nidslab.evaluate import wilson_interval
 
     lo, hi = wilson_interval(0, 100)
-    assert lo == pytest.approx(0.0, abs=1e-12) and hi == pytest.approx(0.03699, abs=1e-4)
+    assert lo == 0.0 and hi == pytest.approx(0.03699, abs=1e-4)
+    assert wilson_interval(100, 100)[1] == 1.0
     lo, hi = wilson_interval(50, 100)
     assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)
 

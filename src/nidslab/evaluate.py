@@ -172,7 +172,9 @@ def wilson_interval(k: int | np.ndarray, n: int | np.ndarray, z: float = Z95) ->
     den = 1.0 + z * z / n
     mid = (p + z * z / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return float(max(0.0, mid - half)), float(min(1.0, mid + half))
+    lo = 0.0 if k <= 0 else max(0.0, mid - half)  # exact ends: rounding would leave 1e-19 for k = 0
+    hi = 1.0 if k >= n else min(1.0, mid + half)
+    return float(lo), float(hi)
 
 
 def rates_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:

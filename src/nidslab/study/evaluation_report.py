@@ -57,19 +57,22 @@ def _gap_blocks(ev: dict[str, Any]) -> list[Block]:
         g = r["gap"]
         rows.append([r["title"], "gap (random - temporal)", fmt(g["accuracy"], "acc"), fmt(g["balanced_accuracy"], "acc"),
                      fmt(g["roc_auc"], "acc"), fmt(g["f1"], "acc")])
-    gaps = [r["gap"]["balanced_accuracy"] for r in ev["split_gap"] if r["gap"]["balanced_accuracy"] is not None]
+    gaps = [(r["title"], r["gap"]["balanced_accuracy"]) for r in ev["split_gap"]
+            if r["gap"]["balanced_accuracy"] is not None]
     if gaps:
-        lo, hi = min(gaps), max(gaps)
-        if hi > 0.005:
-            direction = (f"The random split reads {fmt(lo, 'acc')} to {fmt(hi, 'acc')} higher in balanced accuracy "
-                         "than the temporal one.")
-        elif lo < -0.005:
-            direction = (f"Here the temporal split reads higher (the gap runs from {fmt(lo, 'acc')} to "
-                         f"{fmt(hi, 'acc')}): its test period is easier for these models than a random draw, "
-                         "which does not make the random split's numbers trustworthy.")
-        else:
-            direction = (f"Here the two splits agree to within {fmt(max(abs(lo), abs(hi)), 'acc')} in balanced "
-                         "accuracy.")
+        each = "; ".join(f"{t}: {fmt(g, 'acc')}" for t, g in gaps)
+        higher = [t for t, g in gaps if g > 0.005]
+        lower = [t for t, g in gaps if g < -0.005]
+        same = [t for t, g in gaps if abs(g) <= 0.005]
+        parts = [f"Balanced accuracy, random minus temporal: {each}."]
+        if higher:
+            parts.append(f"The random split flatters {', '.join(higher)}.")
+        if lower:
+            parts.append(f"{', '.join(lower)} read higher on the temporal split, whose test period suits them; that "
+                         "does not make the random split's number trustworthy.")
+        if same:
+            parts.append(f"For {', '.join(same)} the two splits agree to within 0.005.")
+        direction = " ".join(parts)
     else:
         direction = "The random split's numbers were not available to compare."
     why = ("Why they differ: the random split shuffles the packets of one capture, so nearly every test packet "
