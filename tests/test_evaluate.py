@@ -150,6 +150,12 @@ def test_roc_points_are_thinned_but_keep_the_ends_and_the_auc():
     assert np.all(np.diff(roc["fpr"]) >= 0)
     assert roc["auc"] == pytest.approx(metrics.roc_auc_score(y, s))
     assert roc_points(np.zeros(5), s[:5]) is None
+    # a detector that separates most positives at FPR 0 keeps that point after thinning
+    y2 = np.r_[np.zeros(5_000), np.ones(5_000)]
+    s2 = np.r_[rng.standard_normal(5_000), np.where(np.arange(5_000) < 4_000, 10.0, rng.standard_normal(5_000))]
+    s2[5_000:9_000] += np.linspace(0, 1, 4_000)  # distinct scores, so the curve has many points at FPR 0
+    thin = roc_points(y2, s2, max_points=20)
+    assert max(t for f, t in zip(thin["fpr"], thin["tpr"]) if f == 0) == pytest.approx(0.8)
 
 
 def test_threshold_of_float32_scores_holds_in_float32_and_float64():

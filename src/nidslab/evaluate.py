@@ -219,8 +219,9 @@ def roc_points(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -> dict
     fpr, tpr, _ = roc_curve(y, s, drop_intermediate=True)
     if len(fpr) > max_points:
         pos = np.log10(np.maximum(fpr, 1e-7))
-        keep = np.unique(np.concatenate([[0, len(fpr) - 1], np.searchsorted(
-            pos, np.linspace(pos[0], pos[-1], max_points - 2)).clip(0, len(fpr) - 1)]))
+        # the last point at or below each target: the highest TPR reached at that FPR (ties at FPR 0 included)
+        at = np.searchsorted(pos, np.linspace(pos[0], pos[-1], max_points - 2), side="right") - 1
+        keep = np.unique(np.concatenate([[0, len(fpr) - 1], at.clip(0, len(fpr) - 1)]))
         fpr, tpr = fpr[keep], tpr[keep]
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": float(roc_auc_score(y, s))}
 

@@ -222,7 +222,8 @@ def figures(ev: dict[str, Any] | None) -> dict[str, bytes]:
         ax.plot(t, [float("nan") if v is None else v for v in tl["malicious"]["median"]], lw=0.8, color="#d62728",
                 label="malicious: median")
         ax.axhline(tl["threshold"], ls="--", color="black", lw=0.8, label="threshold")
-        ax.set_ylabel("score")
+        ax.set_yscale("symlog", linthresh=1.0)  # logits of an overconfident network reach 1e7; the threshold's region stays legible
+        ax.set_ylabel("score (symlog)")
         ax.set_title(titles.get(key, key), fontsize=9)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=4, loc="upper left")
