@@ -1,10 +1,10 @@
 """Run a study: every part of the lab, measured, into one results dict (results.json) and a report.
 
 Parts run in the lab's order: data, the experiments, batch-size timing, search, Monte Carlo dropout,
-cross-validation, regression, tree baseline, evaluation on new traffic. Each part's result is cached under ``cache_dir`` by a hash
-of its settings and the data (see :mod:`nidslab.study.cache`), so an interrupted run resumes and a
-changed experiment alone re-runs. Library code: it returns values and reports progress through
-callbacks; the CLI draws the bars.
+cross-validation, regression, tree baseline, evaluation on new traffic. Each part's result is cached
+under ``cache_dir`` by a hash of its settings and the data (see :mod:`nidslab.study.cache`), so an
+interrupted run resumes and a changed experiment alone re-runs. Library code: it returns values and
+reports progress through callbacks; the CLI draws the bars.
 """
 
 from __future__ import annotations
