@@ -55,7 +55,8 @@ def _gap_blocks(ev: dict[str, Any]) -> list[Block]:
             rows.append([r["title"], side, fmt(m.get("accuracy"), "acc"), fmt(m.get("balanced_accuracy"), "acc"),
                          fmt(m.get("roc_auc"), "acc"), fmt(m.get("f1"), "acc")])
         g = r["gap"]
-        rows.append([r["title"], "gap (random - temporal)", fmt(g["accuracy"], "acc"), fmt(g["balanced_accuracy"], "acc"),
+        rows.append([r["title"], "gap (random - temporal)", fmt(g["accuracy"], "acc"),
+                     fmt(g["balanced_accuracy"], "acc"),
                      fmt(g["roc_auc"], "acc"), fmt(g["f1"], "acc")])
     gaps = [(r["title"], r["gap"]["balanced_accuracy"]) for r in ev["split_gap"]
             if r["gap"]["balanced_accuracy"] is not None]
@@ -129,13 +130,15 @@ def _detection_blocks(ev: dict[str, Any]) -> list[Block]:
     first = next(iter(ev["detection"].values()))
     flagged = first.get("labels_disagree_flagged_share")
     text = (f"A capture simulated for this check ({fmt(u['packets'], 'int')} packets; {u['differs_from_training']}): "
-            f"the outbreak starts {fmt(u['onset_s_from_start'], 's')} in, the capture lasts {fmt(u['duration_s'], 's')}. "
+            f"the outbreak starts {fmt(u['onset_s_from_start'], 's')} in, the capture lasts "
+            f"{fmt(u['duration_s'], 's')}. "
             f"At each model's threshold for FPR {_fpr_label(default)}: the time from the onset to the first alert "
             "(any packet, and the first on a malicious packet), false alarms per hour on the benign traffic before "
             "the onset and on every benign packet of the capture, and the share of malicious packets flagged. "
             "Phases overlap (scanning goes on throughout): a phase's recall is over the malicious packets sent in "
             "its time window.")
-    disagree = (f"The time-cut labels call every packet after the onset malicious; {fmt(first['labels_disagree'], 'int')} "
+    disagree = ("The time-cut labels call every packet after the onset malicious; "
+                f"{fmt(first['labels_disagree'], 'int')} "
                 "of those are benign background in the packet truth. Scored against the time cut, a model that leaves "
                 "that background alone is charged with missing it (lower TPR), and one that flags it is credited; "
                 "against the truth, the same flags are false alarms. "
@@ -222,7 +225,7 @@ def figures(ev: dict[str, Any] | None) -> dict[str, bytes]:
         ax.plot(t, [float("nan") if v is None else v for v in tl["malicious"]["median"]], lw=0.8, color="#d62728",
                 label="malicious: median")
         ax.axhline(tl["threshold"], ls="--", color="black", lw=0.8, label="threshold")
-        ax.set_yscale("symlog", linthresh=1.0)  # logits of an overconfident network reach 1e7; the threshold's region stays legible
+        ax.set_yscale("symlog", linthresh=1.0)  # overconfident logits reach 1e7; the threshold's region stays legible
         ax.set_ylabel("score (symlog)")
         ax.set_title(titles.get(key, key), fontsize=9)
         ax.grid(alpha=0.3)
