@@ -145,6 +145,9 @@ class Kitnet:
     target_fpr: float = 1e-3
     calibration: float = 0.5   # share of the benign rows between the grace periods and the onset
     max_rows: int = 0          # rows of the capture used (0: all)
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """Would the model work on new traffic (issue #12): the other split, operating points, detection over
     time on a capture the models never saw, and transfer to reference data (see
