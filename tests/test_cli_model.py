@@ -111,3 +111,43 @@ def test_train_step_option_is_checked(tmp_path):
     r = runner.invoke(app, ["train", "--data", str(tmp_path / "ds"), "-o", str(tmp_path / "m"), "--epochs", "1",
                             "--step", "autograd", "--device", "cpu"])
     assert r.exit_code == 0, r.output
+
+
+def test_train_on_the_temporal_split_stores_thresholds_that_evaluate_and_predict_use(tmp_path):
+    from nidslab.data.datasets import write_dataset
+    from nidslab.evaluate import predict_raw
+    from nidslab.saved_model import load_model
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, schema.N_FEATURES)).astype(np.float32)
+    y = np.zeros(3000, np.uint8)
+    y[600:] = 1  # a time cut: benign first
+    X[:, schema.indices(schema.LAB_FEATURES)[:5]] += 1.5 * y[:, None]
+    write_dataset(tmp_path / "ds", X, y)
+    out = tmp_path / "m"
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "ds"), "-o", str(out), "--epochs", "3", "--split",
+                            "temporal", "--batch-size", "100", "--optimizer", "adam", "--lr", "0.05", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    saved = load_model(out)
+    assert saved.metrics["data"]["split"] == "temporal" and saved.thresholds["split"] == "temporal"
+    assert saved.thresholds["validation_benign_rows"] == 90  # 15 % of the 600 benign rows, the earliest after training
+    t = saved.threshold_for(0.01)
+    r = runner.invoke(app, ["evaluate", str(out), "--target-fpr", "0.01"])
+    assert r.exit_code == 0, r.output
+    assert "test TPR [95% CI]" in r.output and "test FPR [95% CI]" in r.output
+    r = runner.invoke(app, ["evaluate", str(out), "--target-fpr", "0.05"])
+    assert r.exit_code == 2 and "threshold for a false-positive rate of 0.05; stored: 0.001, 0.01, 0.0001" in " ".join(r.output.split())
+
+    np.save(tmp_path / "x.npy", X[:200])
+    scores = tmp_path / "scores.csv"
+    r = runner.invoke(app, ["predict", str(out), str(tmp_path / "x.npy"), "-o", str(scores), "--target-fpr", "0.01"])
+    assert r.exit_code == 0, r.output
+    import pyarrow.csv as pacsv
+
+    from nidslab.data.prep import Standardizer
+
+    labels = pacsv.read_csv(scores).to_pydict()["label"]
+    Z = Standardizer.from_dict(saved.standardizer).transform(X[:200, schema.indices(schema.LAB_FEATURES)])
+    assert labels == (predict_raw(saved.model, Z) >= t).astype(int).tolist()
+    r = runner.invoke(app, ["train", "--data", str(tmp_path / "ds"), "-o", str(out), "--split", "shuffled"])
+    assert r.exit_code == 2 and "--split must be random or temporal" in r.output

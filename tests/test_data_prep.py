@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nidslab import schema
-from nidslab.data.prep import Standardizer, kfold, lab_split, prepare, subsample
+from nidslab.data.prep import Standardizer, blocked_kfold, kfold, lab_split, prepare, subsample, temporal_split
 from nidslab.data.synthetic import make_synthetic
 
 
@@ -30,10 +30,57 @@ def test_lab_split_is_a_partition_stratified_and_seeded():
     assert not np.array_equal(lab_split(y, seed=4).test, s.test)
 
 
-def test_temporal_split_keeps_time_order():
-    s = lab_split(lab_labels(1000, 159), temporal=True)
-    assert s.train.max() < s.validation.min() and s.validation.max() < s.test.min()
+def test_temporal_split_keeps_time_order_within_each_class():
+    y = lab_labels(1000, 160)
+    s = lab_split(y, temporal=True)
+    for c in (0, 1):
+        tr, va, te = (r[y[r] == c] for r in (s.train, s.validation, s.test))
+        assert tr.max() < va.min() and va.max() < te.min()
     assert s.sizes() == (700, 150, 150)
+    assert np.array_equal(np.sort(np.concatenate([s.train, s.validation, s.test])), np.arange(1000))
+
+
+def test_temporal_split_never_puts_a_test_period_row_into_training():
+    # interleaved classes in bursts, and a subset of rows: for each class, the test period (from its first
+    # test row on) holds no training or validation row of that class
+    rng = np.random.default_rng(0)
+    y = np.repeat(rng.integers(0, 2, 300), rng.integers(1, 20, 300)).astype(np.uint8)
+    rows = np.sort(rng.choice(len(y), size=len(y) // 2, replace=False))
+    s = temporal_split(y, rows=rows)
+    assert set(np.concatenate([s.train, s.validation, s.test])) == set(rows)
+    for c in (0, 1):
+        first_test = s.test[y[s.test] == c].min()
+        assert not np.any(s.train[y[s.train] == c] >= first_test)
+        assert not np.any(s.validation[y[s.validation] == c] >= first_test)
+        assert s.train[y[s.train] == c].max() < s.validation[y[s.validation] == c].min()
+    for part in (s.train, s.validation, s.test):
+        assert set(np.unique(y[part])) == {0, 1}
+
+
+def test_blocked_kfold_folds_are_contiguous_and_cover_every_row_once():
+    n = 1003
+    folds = list(blocked_kfold(n, 5))
+    assert len(folds) == 5
+    tested = np.concatenate([te for _, te in folds])
+    assert np.array_equal(np.sort(tested), np.arange(n))  # every row in exactly one test fold
+    for tr, te in folds:
+        assert np.all(np.diff(te) == 1)  # one contiguous block
+        assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == n
+    assert [te[0] for _, te in folds] == sorted(te[0] for _, te in folds)
+    with pytest.raises(ValueError, match="n_splits"):
+        list(blocked_kfold(3, 5))
+
+
+def test_blocked_kfold_by_class_cuts_each_class_into_contiguous_blocks():
+    y = lab_labels(1000, 160)
+    folds = list(blocked_kfold(len(y), 4, y=y))
+    tested = np.concatenate([te for _, te in folds])
+    assert np.array_equal(np.sort(tested), np.arange(1000))
+    for _, te in folds:
+        assert set(np.unique(y[te])) == {0, 1}  # both classes in every fold
+        for c in (0, 1):
+            assert np.all(np.diff(te[y[te] == c]) == 1)  # contiguous within each class
+        assert (y[te] == 0).sum() == 40
 
 
 def test_kfold_is_the_labs_stratified_10_fold_with_seed_1234():
@@ -52,7 +99,8 @@ def test_subsample_fraction_is_stratified_sorted_and_seeded():
     half = subsample(y, 0.5, seed=0)
     assert len(half) == 5_000 and np.all(np.diff(half) > 0)
     assert abs(y[half].mean() - y.mean()) < 1e-3
-    assert np.array_equal(subsample(y, 0.25, temporal=True), np.arange(2_500))
+    first = subsample(y, 0.25, temporal=True)  # the first quarter of each class
+    assert np.array_equal(first, np.concatenate([np.arange(398), 1_592 + np.arange(2_102)]))
     with pytest.raises(ValueError, match="fraction"):
         subsample(y, 1.5)
 
@@ -106,3 +154,22 @@ def test_prepare_with_a_fraction_and_a_group():
     assert p.X_train.shape == (1_400, 15)
     with pytest.raises(KeyError, match="unknown feature"):
         prepare(_Table(X, y), features="nope")
+
+
+def test_a_leaky_random_split_scores_higher_than_the_temporal_split_where_the_future_is_informative():
+    # A drifting series (a random walk) whose label switches in time blocks: a row's neighbours in time
+    # share its features and its label, so a shuffled split lets the model look them up (the leak);
+    # under the temporal split the test period's features lie where training never went.
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    n = 6_000
+    X = np.cumsum(rng.standard_normal((n, 3)), axis=0).astype(np.float32)
+    y = ((np.arange(n) // 300) % 2).astype(np.uint8)
+
+    def score(s):
+        knn = KNeighborsClassifier(n_neighbors=5).fit(X[s.train], y[s.train])
+        return float(np.mean(knn.predict(X[s.test]) == y[s.test]))
+
+    leaky, honest = score(lab_split(y, seed=0)), score(lab_split(y, temporal=True))
+    assert leaky > 0.95 and leaky - honest > 0.2, (leaky, honest)

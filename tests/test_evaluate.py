@@ -91,3 +91,76 @@ def test_wrong_width_is_refused():
     m, X, y = model_and_data()
     with pytest.raises(ValueError, match="5 columns; the model takes 4"):
         evaluate(m, np.zeros((3, 5), np.float32), y[:3])
+
+
+# ----------------------------------------------------------------------------- operating points
+
+
+def test_threshold_for_fpr_on_a_known_distribution_gives_an_fpr_within_the_interval():
+    from scipy.stats import norm
+
+    from nidslab.evaluate import rates_at, threshold_for_fpr
+
+    rng = np.random.default_rng(0)
+    val_benign = rng.standard_normal(200_000)  # validation benign scores ~ N(0, 1)
+    for f in (1e-2, 1e-3, 1e-4):
+        t = threshold_for_fpr(val_benign, f)
+        assert np.mean(val_benign >= t) <= f  # never above the budget on the rows it was chosen from
+        true_fpr = norm.sf(t)  # the known distribution's rate at the chosen threshold
+        assert abs(true_fpr - f) < 4 * np.sqrt(f / len(val_benign))
+        # fresh test rows from the same distributions: the Wilson intervals hold the true rates
+        y = np.r_[np.zeros(400_000), np.ones(10_000)].astype(np.uint8)
+        s = np.r_[rng.standard_normal(400_000), rng.standard_normal(10_000) + 4.0]
+        r = rates_at(y, s, t)
+        assert r["fpr_ci"][0] <= true_fpr <= r["fpr_ci"][1]
+        assert r["tpr_ci"][0] <= norm.sf(t - 4.0) <= r["tpr_ci"][1]
+
+
+def test_threshold_for_fpr_with_ties_and_too_few_rows():
+    from nidslab.evaluate import operating_points, threshold_for_fpr
+
+    s = np.array([0.0] * 990 + [1.0] * 10)  # ten tied top scores
+    assert np.mean(s >= threshold_for_fpr(s, 0.01)) == pytest.approx(0.01)
+    assert np.mean(s >= threshold_for_fpr(s, 0.005)) == 0.0  # 5 of 10 tied rows cannot be flagged alone
+    pts = operating_points(s, np.array([0, 1]), np.array([0.0, 2.0]), targets=(1e-2, 1e-4))
+    assert [p["resolvable"] for p in pts] == [True, False]
+    assert pts[1]["threshold"] > 1.0 and pts[1]["tpr"] == 1.0 and pts[1]["fpr"] == 0.0
+    with pytest.raises(ValueError, match="target_fpr"):
+        threshold_for_fpr(s, 1.5)
+
+
+def test_wilson_interval_known_values():
+    from nidslab.evaluate import wilson_interval
+
+    lo, hi = wilson_interval(0, 100)
+    assert lo == 0.0 and hi == pytest.approx(0.03699, abs=1e-4)
+    assert wilson_interval(100, 100)[1] == 1.0
+    lo, hi = wilson_interval(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)
+
+
+def test_roc_points_are_thinned_but_keep_the_ends_and_the_auc():
+    from nidslab.evaluate import roc_points
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 20_000)
+    s = rng.standard_normal(20_000) + y
+    roc = roc_points(y, s, max_points=50)
+    assert len(roc["fpr"]) <= 50 and roc["fpr"][0] == 0.0 and roc["tpr"][-1] == 1.0
+    assert np.all(np.diff(roc["fpr"]) >= 0)
+    assert roc["auc"] == pytest.approx(metrics.roc_auc_score(y, s))
+    assert roc_points(np.zeros(5), s[:5]) is None
+    # a detector that separates most positives at FPR 0 keeps that point after thinning
+    y2 = np.r_[np.zeros(5_000), np.ones(5_000)]
+    s2 = np.r_[rng.standard_normal(5_000), np.where(np.arange(5_000) < 4_000, 10.0, rng.standard_normal(5_000))]
+    s2[5_000:9_000] += np.linspace(0, 1, 4_000)  # distinct scores, so the curve has many points at FPR 0
+    thin = roc_points(y2, s2, max_points=20)
+    assert max(t for f, t in zip(thin["fpr"], thin["tpr"]) if f == 0) == pytest.approx(0.8)
+
+
+def test_threshold_of_float32_scores_holds_in_float32_and_float64():
+    from nidslab.evaluate import threshold_for_fpr
+
+    s = np.random.default_rng(2).standard_normal(1_000).astype(np.float32)
+    t = threshold_for_fpr(s, 0.01)
+    assert np.sum(s >= t) == 10 and np.sum(s.astype(np.float64) >= t) == 10

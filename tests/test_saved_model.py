@@ -78,3 +78,24 @@ def test_weights_file_is_never_unpickled(tmp_path):
     torch.save({"x": Evil()}, tmp_path / "m" / "weights.pt")
     with pytest.raises(CacheError, match="cannot be read"):
         load_model(tmp_path / "m")
+
+
+def test_thresholds_are_saved_with_the_model_and_looked_up_by_rate(tmp_path):
+    from nidslab.evaluate import predict_raw
+    from nidslab.saved_model import thresholds_doc
+
+    m, spec, h, X = trained()
+    benign = predict_raw(m, X[X[:, 1] <= 0])  # the benign rows' logits stand in for a validation split
+    doc = thresholds_doc(benign, split="temporal", targets=(0.01, 0.1))
+    assert [p["target_fpr"] for p in doc["points"]] == [0.01, 0.1]
+    assert all(p["validation_fpr"] <= p["target_fpr"] for p in doc["points"])
+    out = save_model(tmp_path / "m", m, spec, feature_names=NAMES, thresholds=doc)
+    s = load_model(out)
+    t = s.threshold_for(0.1)
+    assert t == doc["points"][1]["threshold"] and np.mean(benign >= t) <= 0.1
+    with pytest.raises(DataError, match="no threshold for a false-positive rate of 0.001; stored: 0.01, 0.1"):
+        s.threshold_for(0.001)
+    plain = load_model(save_model(tmp_path / "old", m, spec, feature_names=NAMES))  # a folder without thresholds
+    assert plain.thresholds is None
+    with pytest.raises(DataError, match="trained before thresholds were saved"):
+        plain.threshold_for(0.001)

@@ -34,6 +34,7 @@ def test_the_lab_study_has_the_lab_settings():
     assert (s.cross_validation.folds, s.cross_validation.seed) == (10, 1234)
     assert s.search.trials >= 20
     assert s.regression.target in LAB_FEATURES
+    assert s.split == "random" and s.evaluation.target_fprs[0] == 1e-3 and s.evaluation.experiment == "balanced_2x20"
 
 
 def test_quick_version_shrinks_every_count():
@@ -44,6 +45,7 @@ def test_quick_version_shrinks_every_count():
     assert q.regression.fit.epochs <= s.quick.epochs
     assert q.mc_dropout.passes < s.mc_dropout.passes and q.cross_validation.folds < s.cross_validation.folds
     assert q.search.trials < s.search.trials and q.batch_size_timing.max_rows > 0
+    assert q.evaluation.sim_packets == s.quick.eval_sim_packets < s.evaluation.sim_packets
     assert q.quick_version() is q
 
 
@@ -65,6 +67,22 @@ def test_a_minimal_study_takes_defaults_and_runs_only_what_it_names(tmp_path):
     s = load_study(_write(tmp_path, MINIMAL))
     assert s.title == "mine" and s.experiments[0].spec.n_layers == 3 and s.experiments[0].spec.n_nodes == 20
     assert s.search is None and s.mc_dropout is None and s.tree_baseline is None
+
+
+def test_split_is_random_or_temporal_and_stratified_is_an_alias_of_random(tmp_path):
+    assert load_study(_write(tmp_path, '[study]\nsplit = "stratified"\n[experiments.a]\n')).split == "random"
+    assert load_study(_write(tmp_path, '[study]\nsplit = "temporal"\n[experiments.a]\n')).split == "temporal"
+    with pytest.raises(ConfigError, match=r"\[study\] split must be one of \('random', 'temporal'\)"):
+        load_study(_write(tmp_path, '[study]\nsplit = "shuffled"\n[experiments.a]\n'))
+
+
+def test_evaluation_table_is_checked(tmp_path):
+    ok = load_study(_write(tmp_path, '[experiments.a]\n[evaluation]\nexperiment = "a"\nsim_packets = 5000\n'))
+    assert ok.evaluation.sim_packets == 5000 and ok.evaluation.sim_flood_type == "syn"
+    with pytest.raises(ConfigError, match=r"\[evaluation\] experiment must name an experiment \(a\)"):
+        load_study(_write(tmp_path, '[experiments.a]\n[evaluation]\n'))
+    with pytest.raises(ConfigError, match=r"\[evaluation\] target_fprs must lie in \(0, 1\)"):
+        load_study(_write(tmp_path, '[experiments.a]\n[evaluation]\nexperiment = "a"\ntarget_fprs = [0.5, 2]\n'))
 
 
 def test_defaults_table_applies_to_every_experiment(tmp_path):

@@ -82,8 +82,8 @@ def _run(study, tmp_path, name, **kw):
 def test_plan_lists_every_part_in_the_lab_order():
     parts = runner.plan(load_study())
     assert parts[0] == "data" and parts[1] == "experiments/sigmoid_2x20"
-    assert parts[-7:] == ["batch_size_timing", "search", "mc_dropout", "cross_validation", "regression",
-                          "tree_baseline", "kitnet"]
+    assert parts[-8:] == ["batch_size_timing", "search", "mc_dropout", "cross_validation", "regression",
+                          "tree_baseline", "kitnet", "evaluation"]
 
 
 def test_a_second_run_comes_from_the_cache(fake_lab, tmp_path):
@@ -200,8 +200,12 @@ folds = 2
 epochs = 2
 [tree_baseline]
 n_estimators = 10
+[evaluation]
+sim_packets = 3000
+timeline_bins = 50
 [quick]
 fraction = 0.5
+eval_sim_packets = 2000
 """
 
 
@@ -234,6 +238,21 @@ def test_quick_study_end_to_end_through_the_cli(tiny_dataset, tmp_path):
             assert ev["text"] in q["answer"]
     html = (latest / "report.html").read_text()
     assert all(q["answer"].replace("'", "&#x27;") in html for q in results["questions"])
+    # the evaluation section: both splits per model, operating points, detection on the unseen capture
+    ev = results["evaluation"]
+    assert [r["model"] for r in ev["split_gap"]] == ["baseline", "best", "tree"]
+    assert all(r["random"] and r["temporal"] for r in ev["split_gap"])
+    assert ev["split_gap"][0]["random"] == results["experiments"]["balanced_2x20"]["test"]  # reused, not retrained
+    assert ev["unseen_capture"]["packets"] == 2000 and ev["unseen_capture"]["flood_type"] == "syn"
+    for key in ("baseline", "best", "tree"):
+        assert [p["target_fpr"] for p in ev["operating_points"][key]] == [1e-3, 1e-2, 1e-4]
+        d = ev["detection"][key]["per_target"][0]
+        assert {p["phase"] for p in d["phases"]} <= {"scan", "bruteforce", "loader", "propagation", "flood"}
+        assert d["false_alarms_before_onset"]["hours"] > 0
+    assert [s["available"] for s in ev["transfer"]["sets"]][0] is True
+    assert "Would it work on new traffic?" in html
+    assert (latest / "figures" / "evaluation_timeline.png").is_file() and (latest / "figures" / "evaluation_roc.png").is_file()
+    assert results["meta"]["parts"]["evaluation"]["seconds"] > 0
 
     # the report is rebuilt from results.json alone
     (latest / "report.html").unlink()

@@ -10,6 +10,8 @@ Layout::
       metrics.json       evaluation metrics (any JSON dict)
       history.json       the training History
       meta.json          format version, nidslab and torch versions
+      thresholds.json    optional: decision thresholds for target false-positive rates (on the logit scale),
+                         picked from validation benign rows at training time (see :func:`thresholds_doc`)
 
 The folder is built beside its destination and renamed into place, so a reader never sees half of one.
 """
@@ -48,6 +50,18 @@ class SavedModel:
     feature_names: list[str]
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
+    thresholds: dict | None = None
+
+    def threshold_for(self, target_fpr: float) -> float:
+        """The stored logit threshold for ``target_fpr`` (flag a row when its logit is ``>=`` it).
+
+        Raises :class:`DataError` when the folder has no thresholds or none for that rate."""
+        points = (self.thresholds or {}).get("points", [])
+        for p in points:
+            if abs(p["target_fpr"] - target_fpr) <= 1e-12 * max(1.0, target_fpr):
+                return float(p["threshold"])
+        have = ", ".join(f"{p['target_fpr']:g}" for p in points) or "none (trained before thresholds were saved)"
+        raise DataError(f"{self.path} has no threshold for a false-positive rate of {target_fpr:g}; stored: {have}")
 
     def check_features(self, names: Sequence[str], *, source: str = "the data") -> None:
         """Raise :class:`DataError` unless ``names`` are this model's features in this order."""
@@ -150,14 +164,31 @@ def check_destination(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
                     "output folder, or pass --overwrite to replace it")
 
 
+def thresholds_doc(val_benign_logits: np.ndarray, *, split: str, targets: Sequence[float] | None = None) -> dict:
+    """The thresholds.json document: for each target false-positive rate, the logit threshold picked from
+    the validation split's benign rows (:func:`nidslab.evaluate.threshold_for_fpr`), the rate it reaches
+    there, and whether the rows can resolve it (``target * rows >= 1``)."""
+    from nidslab.evaluate import TARGET_FPRS, threshold_for_fpr
+
+    s = np.asarray(val_benign_logits).ravel()
+    points = []
+    for f in targets or TARGET_FPRS:
+        t = threshold_for_fpr(s, f)  # in the logits' own precision (see threshold_for_fpr)
+        points.append({"target_fpr": float(f), "threshold": t, "validation_fpr": float(np.mean(s >= t)),
+                       "resolvable": bool(f * s.size >= 1)})
+    return {"score": "logit", "rule": "malicious when logit >= threshold", "split": split,
+            "validation_benign_rows": int(s.size), "points": points}
+
+
 def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = None, *, standardizer: Any = None,
                feature_names: Sequence[str], metrics: dict | None = None, history: Any = None,
-               overwrite: bool = False) -> Path:
+               thresholds: dict | None = None, overwrite: bool = False) -> Path:
     """Write ``model`` and what it needs to be used again as folder ``path``; returns the folder's path.
 
     An existing model folder at ``path`` is replaced; anything else there (a file, a folder of other files) is
     refused with :class:`DataError` unless ``overwrite`` (see :func:`check_destination`). ``standardizer``: a dict
-    (or anything with ``to_dict()``); ``history``: a History or dict. A full disk raises OSError(ENOSPC) and
+    (or anything with ``to_dict()``); ``history``: a History or dict; ``thresholds``: a :func:`thresholds_doc`
+    (written as thresholds.json). A full disk raises OSError(ENOSPC) and
     leaves ``path`` as it was.
     """
     path = check_destination(path, overwrite=overwrite)
@@ -180,6 +211,8 @@ def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = Non
             "history.json": _jsonable(history or {}),
             "meta.json": {"format": FORMAT, "nidslab": _version(), "torch": torch.__version__},
         }
+        if thresholds is not None:
+            docs["thresholds.json"] = _jsonable(thresholds)
         for name, doc in docs.items():
             (tmp / name).write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n")
         old = None
@@ -248,7 +281,8 @@ def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None =
         raise CacheError(f"{path / 'weights.pt'} does not fit spec.json: {exc}") from None
     model.eval()
     saved = SavedModel(path=path, model=model, spec=spec, standardizer=read("standardizer.json"),
-                       feature_names=list(names), metrics=read("metrics.json"), history=read("history.json"))
+                       feature_names=list(names), metrics=read("metrics.json"), history=read("history.json"),
+                       thresholds=read("thresholds.json") if (path / "thresholds.json").is_file() else None)
     if feature_names is not None:
         saved.check_features(feature_names)
     return saved
@@ -262,4 +296,5 @@ def _version() -> str:
     return "unknown"
 
 
-__all__ = ["save_model", "load_model", "SavedModel", "check_features", "check_destination", "is_model_folder"]
+__all__ = ["save_model", "load_model", "SavedModel", "check_features", "check_destination", "is_model_folder",
+           "thresholds_doc"]

@@ -21,7 +21,9 @@ console = Console()
 err = Console(stderr=True)
 
 # Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
-DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0, "target": None}
+DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0, "target": None,
+                                 "split": "random"}
+SPLITS = ("random", "temporal")
 
 # ModelSpec's options (None: the spec's default).
 N_LAYERS = typer.Option(None, "--n-layers", help="Hidden Dense layers (default 2).")
@@ -64,18 +66,21 @@ def task_bar() -> Progress:
                     console=err, transient=True)
 
 
-def open_prepared(dataset: str, features: str, fraction: float, seed: int, target: str | None = None):
+def open_prepared(dataset: str, features: str, fraction: float, seed: int, target: str | None = None,
+                  split: str = "random"):
     """Open ``dataset`` behind a progress bar and prepare it as the lab does (:func:`nidslab.data.prep.prepare`);
     with ``target`` a (Prepared, Target) pair whose y is that feature column (:mod:`nidslab.data.target`)."""
     from nidslab.data import open_dataset
     from nidslab.data.prep import prepare
     from nidslab.data.target import prepare_regression
 
+    if split not in SPLITS:
+        raise ConfigError(f"--split must be random or temporal, got {split!r}")
     with progress_bar(f"opening {dataset}") as update:
         ds = open_dataset(dataset, progress=update)
     if target is not None:
         return prepare_regression(ds, target, features=features, fraction=fraction, seed=seed)
-    return prepare(ds, features=features, fraction=fraction, seed=seed)
+    return prepare(ds, features=features, fraction=fraction, seed=seed, temporal=split == "temporal")
 
 
 def score_test_split(model, p, target) -> dict[str, Any]:

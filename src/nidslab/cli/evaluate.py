@@ -16,7 +16,8 @@ def _test_split(saved):
     """The prepared dataset a saved model was trained on (its test split is what it never saw)."""
     data = {**DATA_DEFAULTS, "seed": 0, **(saved.metrics.get("data") or {})}
     target = data.get("target")
-    p = open_prepared(data["dataset"], data["features"], data["fraction"], data["seed"], target)
+    p = open_prepared(data["dataset"], data["features"], data["fraction"], data["seed"], target,
+                      data.get("split", "random"))
     p, tgt = p if target is not None else (p, None)
     saved.check_features(p.feature_names, source=f"dataset {data['dataset']!r}")
     if data.get("fingerprint") and data["fingerprint"] != p.fingerprint:
@@ -30,17 +31,33 @@ def _test_split(saved):
 def evaluate_cmd(
     model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train`."),
     threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    target_fpr: float = typer.Option(None, "--target-fpr", help="Use the model's stored threshold for this false-"
+                                     "positive rate (1e-3, 1e-2 or 1e-4; picked from validation benign rows) "
+                                     "instead of --threshold, and show test TPR/FPR with 95% Wilson intervals."),
 ) -> None:
     """Every metric of a saved model on the test split of the data it was trained on."""
-    from nidslab.evaluate import evaluate
+    import numpy as np
+
+    from nidslab.evaluate import evaluate, predict_raw, rates_at
     from nidslab.saved_model import load_model
 
     saved = load_model(model_dir)
+    t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     p, tgt = _test_split(saved)
+    if t_logit is not None:
+        threshold = float(1.0 / (1.0 + np.exp(-t_logit)))  # the same cut on the probability scale, for evaluate()
     metrics = (evaluate(saved.model, p.X_test, p.y_test, threshold=threshold) if tgt is None
                else score_test_split(saved.model, p, tgt))
     what = "" if tgt is None else f", predicting {tgt.name} in its own units"
     console.print(metrics_table(f"{escape(str(model_dir))} on the test split ({len(p.y_test):,} rows{what})", metrics))
+    if t_logit is not None:
+        r = rates_at(p.y_test, predict_raw(saved.model, p.X_test), t_logit)
+        rows = {"target FPR": f"{target_fpr:g}", "threshold (logit)": f"{t_logit:.6g}"}
+        for k in ("tpr", "fpr"):
+            if r[k] is not None:
+                lo, hi = r[f"{k}_ci"]
+                rows[f"test {k.upper()} [95% CI]"] = f"{r[k]:.4g} [{lo:.4g}, {hi:.4g}]"
+        console.print(metrics_table("at the stored threshold", rows))
 
 
 def uncertainty_cmd(

@@ -33,6 +33,8 @@ def lab(
     fraction: float = typer.Option(None, "--fraction", min=0.0, max=1.0,
                                    help="Share of the rows to use, e.g. 0.5 or 0.25 (the lab's half and quarter "
                                         "datasets); overrides the study file."),
+    split: str = typer.Option(None, "--split", help="random | temporal: the split every part trains on; overrides "
+                                                    "the study file (the evaluation part trains the other one too)."),
 ) -> None:
     """Run the study: results.json, report.html and report.md in OUT/TIMESTAMP/ (OUT/latest points at it).
 
@@ -48,6 +50,13 @@ def lab(
         if fraction <= 0:
             raise typer.BadParameter("--fraction must be in (0, 1]")
         spec = dataclasses.replace(spec, fraction=fraction)
+    if split is not None:
+        from nidslab.study.config import SPLIT_ALIASES, SPLITS
+
+        split = SPLIT_ALIASES.get(split, split)
+        if split not in SPLITS:
+            raise typer.BadParameter(f"--split must be random or temporal, got {split!r}")
+        spec = dataclasses.replace(spec, split=split)
     start = time.perf_counter()
     run_dir = new_run_dir(out)
     console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else ""))

@@ -17,10 +17,13 @@ def predict_cmd(
     source: Path = typer.Argument(..., help="Features (.csv, .parquet, .npy; 115 columns) or a capture (.pcap, .pcapng)."),
     out: Path = typer.Option(..., "--out", "-o", help="Scores and labels to write: .csv or .parquet."),
     threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    target_fpr: float = typer.Option(None, "--target-fpr", help="Flag rows with the model's stored threshold for "
+                                     "this false-positive rate (1e-3, 1e-2 or 1e-4) instead of --threshold."),
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
 ) -> None:
     """Score rows of features or the packets of a capture; write score and label per row."""
-    from nidslab.predict import CAPTURE_SUFFIXES, predict_capture
+    from nidslab.evaluate import predict_raw
+    from nidslab.predict import CAPTURE_SUFFIXES, capture_features
     from nidslab.saved_model import load_model
 
     if out.suffix.lower() not in (".csv", ".parquet"):
@@ -30,16 +33,23 @@ def predict_cmd(
     if not 0 <= threshold <= 1:
         raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
     saved = load_model(model_dir)
+    t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     times = None
     if source.suffix.lower() in CAPTURE_SUFFIXES:
         with progress_bar(f"reading {source.name}") as update:
-            scored = predict_capture(saved, source, progress=update)
-        times, scores = scored.times, scored.scores
+            X, times = capture_features(source, progress=update)
     else:
         from nidslab.data import read_features
 
-        scores = saved.predict(read_features(source), source=str(source))
-    labels = (scores >= threshold).astype(np.uint8)
+        X = read_features(source)
+    inputs = saved.inputs(X, source=str(source))
+    logits = predict_raw(saved.model, inputs)
+    scores = logits if saved.spec.head == "regression" else (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+    if t_logit is None:
+        labels = (scores >= threshold).astype(np.uint8)
+    else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split
+        labels = (logits >= t_logit).astype(np.uint8)
+        threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
     write_table(out, {"score": scores, "label": labels} if times is None else
                 {"time": times, "score": scores, "label": labels})
     flagged = int(labels.sum())

@@ -54,6 +54,8 @@ def train(
     dataset: str = typer.Option(None, "--data", help="Dataset name or path (default: the embedded default)."),
     features: str = typer.Option(None, "--features", help="Feature selection (default lab: the lab's 92)."),
     fraction: float = typer.Option(None, "--fraction", help="Share of the rows to use (default 1)."),
+    split: str = typer.Option(None, "--split", help="random (the lab's shuffled 70/15/15) | temporal (each class cut "
+                                                    "in time order; no test-period row in training). Default random."),
     config: Path = typer.Option(None, "--config", help="TOML with [model], [fit], [data] tables; flags override it."),
     n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
     dropout: float = DROPOUT, mc_dropout: bool = MC_DROPOUT, head: str = HEAD,
@@ -88,12 +90,13 @@ def train(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
         device=device, threads=threads, early_stopping=early_stopping, step=step)})
     data = {**DATA_DEFAULTS, **cfg.get("data", {}), **given(dataset=dataset, features=features, fraction=fraction,
-                                                                     target=target)}
+                                                                     target=target, split=split)}
     if fit_cfg.epochs < 1:
         raise ConfigError(f"--epochs {fit_cfg.epochs}: train for at least 1 epoch (0 would save an untrained model)")
 
     check_target(spec.head, data["target"])
-    p = open_prepared(data["dataset"], data["features"], data["fraction"], fit_cfg.seed, data["target"])
+    p = open_prepared(data["dataset"], data["features"], data["fraction"], fit_cfg.seed, data["target"],
+                      data["split"])
     p, tgt = p if data["target"] is not None else (p, None)
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
     checkpoints = out.with_name(f".{out.name}.checkpoint")
@@ -114,8 +117,14 @@ def train(
                    "fit": fit_cfg.to_dict()}
     if tgt is not None:
         metrics_doc["target"] = tgt.to_dict()
+    thresholds = None
+    if spec.head == "binary" and (p.y_val == 0).any():  # thresholds for target FPRs from validation benign rows
+        from nidslab.evaluate import predict_raw
+        from nidslab.saved_model import thresholds_doc
+
+        thresholds = thresholds_doc(predict_raw(model, p.X_val[p.y_val == 0]), split=data["split"])
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
-               metrics=metrics_doc, history=history, overwrite=overwrite)
+               metrics=metrics_doc, history=history, thresholds=thresholds, overwrite=overwrite)
     curves = write_curves(out, history.to_dict())
     shutil.rmtree(checkpoints, ignore_errors=True)
     s = sum(history.epoch_seconds)
@@ -125,6 +134,9 @@ def train(
     where = "test split" if tgt is None else (f"test split: {tgt.name} in its own units (left out of the inputs too: "
                                               f"{', '.join(tgt.excluded) or 'nothing'})")
     console.print(metrics_table(where, {k: metrics[k] for k in shown if k in metrics}))
+    if thresholds:
+        console.print("thresholds (logit) for target false-positive rates, from the validation split's benign rows: "
+                      + ", ".join(f"{q['target_fpr']:g}: {q['threshold']:.4g}" for q in thresholds["points"]))
     console.print(f"saved [bold]{escape(str(out))}[/] (curves: {escape(', '.join(str(c) for c in curves))})")
 
 

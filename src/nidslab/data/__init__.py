@@ -11,6 +11,7 @@ pyarrow is loaded only by the readers, urllib only by the downloader.
     make_synthetic                                nidslab.data.synthetic
     fingerprint                                   nidslab.data.fingerprint
     Standardizer, Split, lab_split, kfold,
+    temporal_split, blocked_kfold,
     subsample, prepare, Prepared                  nidslab.data.prep
 """
 
@@ -27,6 +28,7 @@ _WHERE = {
     "describe": "description", "Description": "description",
     "make_synthetic": "synthetic", "fingerprint": "fingerprint",
     "Standardizer": "prep", "Split": "prep", "lab_split": "prep", "kfold": "prep",
+    "temporal_split": "prep", "blocked_kfold": "prep",
     "subsample": "prep", "prepare": "prep", "Prepared": "prep",
 }
 

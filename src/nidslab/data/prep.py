@@ -5,8 +5,14 @@ Two decisions differ from the lab's notebook, on purpose:
 * The standardiser is fitted on the training split only. The lab standardises the whole table before
   splitting, which leaks the test rows' mean and spread into training.
 * ``fraction`` (the lab's "half" and "quarter" datasets) takes a stratified random subset of the rows,
-  kept in their original order; with ``temporal=True`` it takes the first ``fraction`` of the rows
-  instead, so the timeline stays intact.
+  kept in their original order; with ``temporal=True`` it takes the first ``fraction`` of each class's
+  rows instead, so the timeline stays intact.
+
+The random split shuffles the packets of one time series, so a test packet's neighbours in time (whose
+decayed statistics it nearly shares) sit in training: the future leaks into the model. The temporal split
+(``temporal=True``) cuts each class in time order instead (train = the earliest 70 % of each class's
+rows, then validation, then test), and :func:`blocked_kfold` cuts the rows into k contiguous blocks.
+Rows are assumed to be in capture (time) order, as every nidslab dataset is.
 
 Row indices always address the dataset's full table, so a split can be saved, compared and reused.
 """
@@ -143,12 +149,15 @@ def lab_split(y: np.ndarray | int, *, seed: int = 0, stratify: bool = True, temp
     """The lab's 70 / 15 / 15 split: ``train_test_split(test_size=0.3)``, then the rest halved.
 
     For 764,137 rows this gives 534,895 / 114,621 / 114,621, as in the lab. ``stratify`` keeps the
-    class shares equal in the three sets; ``temporal`` takes the first 70 % for training, the next
-    15 % for validation and the last 15 % for test (no shuffling). ``rows`` restricts the split to
-    those row indices (e.g. a :func:`subsample`); the result still addresses the full table.
+    class shares equal in the three sets. ``temporal`` cuts each class in time order (see
+    :func:`temporal_split`): no shuffling, and no row of a class's test period is in training.
+    ``rows`` restricts the split to those row indices (e.g. a :func:`subsample`); the result still
+    addresses the full table.
     """
     y = np.arange(y) if isinstance(y, (int, np.integer)) else np.asarray(y)
     idx = np.arange(len(y), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    if temporal:
+        return temporal_split(y, test_size=test_size, rows=idx)
     labels = y[idx] if stratify and not temporal else None
     if len(idx) < 4:
         raise ValueError(f"cannot split {len(idx)} rows into training, validation and test sets")
@@ -161,6 +170,65 @@ def lab_split(y: np.ndarray | int, *, seed: int = 0, stratify: bool = True, temp
     return Split(np.sort(train), np.sort(val), np.sort(test))
 
 
+def temporal_split(y: np.ndarray, *, test_size: float = 0.3, rows: np.ndarray | None = None) -> Split:
+    """Each class cut in time order: its first ``1 - test_size`` rows train, the next half of the rest
+    validate, the last half test (70 / 15 / 15 by default).
+
+    ``y`` (n,) labels of rows in time order; ``rows`` restricts the split to those row indices. Per class
+    c, every training row of c precedes every validation row of c, which precedes every test row of c, so
+    no row of a class's test period is ever in training. Cutting per class (not the whole series at one
+    time) keeps both classes in every set when the labels are a time cut (Kitsune's: benign, then
+    malicious), where one global cut would leave a test set of one class.
+    """
+    y = np.asarray(y)
+    idx = np.arange(len(y), dtype=np.int64) if rows is None else np.sort(np.asarray(rows, dtype=np.int64))
+    if len(idx) < 4:
+        raise ValueError(f"cannot split {len(idx)} rows into training, validation and test sets")
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+    labels = y[idx]
+    for c in np.unique(labels):
+        r = idx[labels == c]  # this class's rows, in time order
+        n_rest = int(np.ceil(len(r) * test_size)) if len(r) >= 3 else 0
+        n_test = n_rest // 2 + n_rest % 2 if n_rest else 0  # test gets the odd row, as train_test_split does
+        cut_train, cut_val = len(r) - n_rest, len(r) - n_test
+        for part, block in zip(parts, (r[:cut_train], r[cut_train:cut_val], r[cut_val:])):
+            part.append(block)
+    train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
+    return Split(train, val, test)
+
+
+def blocked_kfold(n: int | np.ndarray, n_splits: int = 5, *,
+                  y: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation for a time series: the rows cut into ``n_splits`` contiguous blocks in time order.
+
+    ``n``: the number of rows, or an array whose length it is. Yields (train, test) positions (int64,
+    ascending) per fold; fold i tests on block i and trains on every other block. Every row is in exactly
+    one test fold. With labels ``y`` (n,), each class is cut into its own ``n_splits`` contiguous blocks
+    and fold i tests on the i-th block of every class (for time-cut labels, where one cut of the whole
+    series would give folds of a single class). Training on blocks after the test block still uses the
+    future; what blocks remove is the shuffled split's neighbouring-packet leak, except at block edges.
+    """
+    n = int(n) if isinstance(n, (int, np.integer)) else len(n)
+    if not 2 <= n_splits <= n:
+        raise ValueError(f"n_splits must be in [2, {n}] for {n} rows, got {n_splits}")
+    groups = [np.arange(n, dtype=np.int64)]
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} labels for {n} rows")
+        groups = [np.flatnonzero(y == c).astype(np.int64) for c in np.unique(y)]
+    fold_of = np.empty(n, np.int64)
+    for g in groups:
+        edges = np.linspace(0, len(g), n_splits + 1).round().astype(np.int64)
+        fold_of[g] = np.searchsorted(edges, np.arange(len(g)), side="right") - 1
+    every = np.arange(n, dtype=np.int64)
+    for i in range(n_splits):
+        test = fold_of == i
+        yield every[~test], every[test]
+
+
 def kfold(y: np.ndarray, n_splits: int = 10, seed: int = 1234) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The lab's cross-validation: ``StratifiedKFold(n_splits, shuffle=True, random_state=seed)``.
 
@@ -170,7 +238,8 @@ def kfold(y: np.ndarray, n_splits: int = 10, seed: int = 1234) -> Iterator[tuple
 
 
 def subsample(y: np.ndarray, fraction: float, *, seed: int = 0, temporal: bool = False) -> np.ndarray:
-    """Row indices (ascending) of a ``fraction`` of the rows: stratified random, or the first rows."""
+    """Row indices (ascending) of a ``fraction`` of the rows: stratified random, or (``temporal``) the
+    first ``fraction`` of each class's rows, so each class's timeline stays contiguous."""
     y = np.asarray(y)
     if not 0 < fraction <= 1:
         raise ConfigError(f"fraction (the share of the rows used) must be in (0, 1], got {fraction}")
@@ -179,7 +248,8 @@ def subsample(y: np.ndarray, fraction: float, *, seed: int = 0, temporal: bool =
         return np.arange(n, dtype=np.int64)
     k = max(4, int(round(n * fraction)))
     if temporal:
-        return np.arange(min(k, n), dtype=np.int64)
+        keep = [r[:max(1, int(round(len(r) * fraction)))] for r in (np.flatnonzero(y == c) for c in np.unique(y))]
+        return np.sort(np.concatenate(keep)).astype(np.int64)
     strat = y if _smallest_class(y) >= 2 else None
     keep, _ = train_test_split(np.arange(n, dtype=np.int64), train_size=k, random_state=seed, stratify=strat)
     return np.sort(keep)

@@ -229,15 +229,17 @@ class Lab:
         }
 
     def cross_validation(self, c: CrossValidation, e: Experiment) -> dict[str, Any]:
-        """Part 21: stratified k-fold over every row the study uses; per fold a standardiser and class
+        """Part 21: stratified k-fold over every row the study uses (blocked folds, each class cut into
+        contiguous blocks in time, when the study's split is temporal); per fold a standardiser and class
         weights fitted on the fold's training rows, a fresh network, and the fold's test accuracy."""
-        from nidslab.data.prep import Standardizer, kfold
+        from nidslab.data.prep import Standardizer, blocked_kfold, kfold
 
         rows = np.sort(np.concatenate(list(self.split_rows.values())))
         y = self.y_all[rows]
         acc, bal = [], []
         start = time.perf_counter()
-        folds = list(kfold(y, n_splits=c.folds, seed=c.seed))
+        blocked = self.study.split == "temporal"
+        folds = list(blocked_kfold(len(y), c.folds, y=y) if blocked else kfold(y, n_splits=c.folds, seed=c.seed))
         for i, (tr, te) in enumerate(folds):
             self.detail(i, c.folds, f"fold {i + 1}/{c.folds}")
             scaler = Standardizer().fit(self.X_raw[rows[tr]])
@@ -249,6 +251,7 @@ class Lab:
         seconds = time.perf_counter() - start
         a, b = np.asarray(acc), np.asarray(bal, dtype=np.float64)
         return {"experiment": e.name, "folds": c.folds, "seed": c.seed, "rows": len(rows), "seconds": seconds,
+                "kind": "blocked" if blocked else "stratified",
                 "accuracy": {"mean": float(a.mean()), "sd": float(a.std()), "per_fold": a.tolist()},
                 "balanced_accuracy": {"mean": float(b.mean()), "sd": float(b.std()), "per_fold": b.tolist()}}
 

@@ -3,7 +3,8 @@
 A study is the lab written as data: shared settings (``[study]``, ``[defaults]``), one
 ``[experiments.NAME]`` table per trained network, and one table per other part of the lab
 (``[batch_size_timing]``, ``[search]``, ``[mc_dropout]``, ``[cross_validation]``,
-``[regression]``, ``[tree_baseline]``, ``[kitnet]``), plus ``[quick]``: the smaller settings of ``--quick``.
+``[regression]``, ``[tree_baseline]``, ``[kitnet]``, ``[evaluation]``), plus ``[quick]``: the smaller settings
+of ``--quick``.
 A part whose table is absent is not run. Any unknown table or key, or a value of the wrong type
 or out of range, raises :class:`nidslab.errors.ConfigError` naming the file, table and key.
 """
@@ -21,7 +22,8 @@ from nidslab import schema
 from nidslab.errors import ConfigError
 from nidslab.settings import ACTIVATIONS, OPTIMIZERS, FitConfig, ModelSpec
 
-SPLITS = ("stratified", "temporal")
+SPLITS = ("random", "temporal")
+SPLIT_ALIASES = {"stratified": "random"}  # the name study files used before the temporal split was per class
 #: what an ``[experiments.*]`` or ``[defaults]`` table may set, split by the class that holds it; the
 #: same keys, in this order, make an experiment's ``settings`` dict in results.json
 SPEC_KEYS = ("n_layers", "n_nodes", "activation", "batch_norm", "dropout")
@@ -146,6 +148,24 @@ class Kitnet:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """Would the model work on new traffic (issue #12): the other split, operating points, detection over
+    time on a capture the models never saw, and transfer to reference data (see
+    :mod:`nidslab.study.evaluation_part`)."""
+
+    target_fprs: tuple[float, ...] = (1e-3, 1e-2, 1e-4)   # the first is the default operating point
+    experiment: str = "balanced_2x20"   # the lab's baseline, retrained under the other split
+    best: bool = True                   # also the search's best network (when the study searches)
+    tree: bool = True                   # also LightGBM (when the study has [tree_baseline])
+    sim_packets: int = 250_000          # the unseen simulated capture
+    sim_seed: int = 1
+    sim_flood_type: str = "syn"
+    sim_n_vulnerable: int = 2
+    reference_data: str = "../shared/data"   # resolved against the current folder; $NIDSLAB_REFERENCE_DATA wins
+    timeline_bins: int = 300
+
+
+@dataclass(frozen=True)
 class Quick:
     """What ``--quick`` shrinks: a fraction of the rows, and caps on every count."""
 
@@ -162,6 +182,7 @@ class Quick:
     tree_estimators: int = 20
     random_chance_draws: int = 100
     kitnet_max_rows: int = 200_000  # KitNET scores only the first rows (its grace periods stay as they are)
+    eval_sim_packets: int = 30_000
 
 
 @dataclass(frozen=True)
@@ -171,7 +192,7 @@ class Study:
     title: str = "nidslab study"
     seed: int = 0
     features: str = "lab"
-    split: str = "stratified"
+    split: str = "random"
     fraction: float = 1.0
     random_chance_draws: int = 1_000
     experiments: tuple[Experiment, ...] = ()
@@ -182,6 +203,7 @@ class Study:
     regression: Regression | None = None
     tree_baseline: TreeBaseline | None = None
     kitnet: Kitnet | None = None
+    evaluation: Evaluation | None = None
     quick: Quick = field(default_factory=Quick)
     source: str = ""
     is_quick: bool = False
@@ -225,6 +247,8 @@ class Study:
             and rep(self.tree_baseline, n_estimators=min(self.tree_baseline.n_estimators, q.tree_estimators)),
             kitnet=self.kitnet
             and rep(self.kitnet, max_rows=min(self.kitnet.max_rows or q.kitnet_max_rows, q.kitnet_max_rows)),
+            evaluation=self.evaluation
+            and rep(self.evaluation, sim_packets=min(self.evaluation.sim_packets, q.eval_sim_packets)),
             is_quick=True,
         )
 
@@ -262,7 +286,7 @@ def load_study(path: str | Path | None = None) -> Study:
 
 #: the tables of a study that run something (besides its experiments)
 _TOP = ("study", "defaults", "experiments", "batch_size_timing", "search", "mc_dropout",
-        "cross_validation", "regression", "tree_baseline", "kitnet", "quick")
+        "cross_validation", "regression", "tree_baseline", "kitnet", "evaluation", "quick")
 _PARTS = tuple(t for t in _TOP if t not in ("study", "defaults", "experiments", "quick"))
 
 
@@ -280,7 +304,10 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
 
     study_kw = _table(raw.get("study", {}), "study", source, Study,
                       skip=("experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
-                            "regression", "tree_baseline", "kitnet", "quick", "source", "is_quick"))
+                            "regression", "tree_baseline", "kitnet", "evaluation", "quick", "source",
+                            "is_quick"))
+    if "split" in study_kw:
+        study_kw["split"] = SPLIT_ALIASES.get(study_kw["split"], study_kw["split"])
     defaults = _settings_table(raw.get("defaults", {}), "defaults", source, SETTINGS_KEYS)
     _network(Experiment, defaults, "defaults", source)  # a bad default is named in [defaults]
     experiments = []
@@ -300,7 +327,7 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
     parts: dict[str, Any] = {}
     for key, cls in (("batch_size_timing", BatchSizeTiming), ("search", Search), ("mc_dropout", MCDropout),
                      ("cross_validation", CrossValidation), ("tree_baseline", TreeBaseline), ("kitnet", Kitnet),
-                     ("quick", Quick)):
+                     ("evaluation", Evaluation), ("quick", Quick)):
         if key in raw:
             parts[key] = cls(**_table(raw[key], key, source, cls))
     if "regression" in raw:
@@ -406,7 +433,7 @@ def _check_experiment(e: Experiment | Regression, where: str, source: str) -> Ex
 def _check_study(s: Study, source: str) -> None:
     _need(s.features == "lab" or s.features == "all", source, "[study] features", "must be 'lab' or 'all'",
           s.features)
-    _need(s.split in SPLITS, source, "[study] split", f"must be one of {SPLITS}", s.split)
+    _need(s.split in SPLITS, source, "[study] split", f"must be one of {SPLITS} ('stratified' = 'random')", s.split)
     _need(0.0 < s.fraction <= 1.0, source, "[study] fraction", "must be in (0, 1]", s.fraction)
     _need(s.random_chance_draws >= 1, source, "[study] random_chance_draws", "must be at least 1",
           s.random_chance_draws)
@@ -473,7 +500,17 @@ def _check_parts(s: Study, source: str) -> None:
             _need(getattr(k, key) > 0, source, f"{w} {key}", "must be positive", getattr(k, key))
         _need(0 < k.target_fpr < 1, source, f"{w} target_fpr", "must be in (0, 1)", k.target_fpr)
         _need(0 < k.calibration < 1, source, f"{w} calibration", "must be in (0, 1)", k.calibration)
+    if (v := s.evaluation) is not None:
+        w = "[evaluation]"
+        known(f"{w} experiment", v.experiment)
+        _need(all(0 < f < 1 for f in v.target_fprs), source, f"{w} target_fprs", "must lie in (0, 1)", v.target_fprs)
+        _need(v.sim_packets >= 1_000, source, f"{w} sim_packets", "must be at least 1000", v.sim_packets)
+        _need(v.sim_flood_type in ("udp", "syn", "ack"), source, f"{w} sim_flood_type", "must be udp, syn or ack",
+              v.sim_flood_type)
+        _need(0 <= v.sim_n_vulnerable <= 3, source, f"{w} sim_n_vulnerable", "must be 0-3", v.sim_n_vulnerable)
+        _need(v.timeline_bins >= 10, source, f"{w} timeline_bins", "must be at least 10", v.timeline_bins)
     q = s.quick
+    _need(q.eval_sim_packets >= 1_000, source, "[quick] eval_sim_packets", "must be at least 1000", q.eval_sim_packets)
     _need(0 < q.fraction <= 1, source, "[quick] fraction", "must be in (0, 1]", q.fraction)
     for key in ("epochs", "final_epochs", "trials", "search_epochs", "mc_passes", "folds", "tree_estimators",
                 "random_chance_draws"):

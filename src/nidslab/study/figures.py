@@ -198,4 +198,7 @@ def all_figures(results: dict[str, Any]) -> dict[str, bytes]:
     figs["mc_dropout"] = mc_dropout(results.get("mc_dropout"))
     figs["cross_validation"] = cross_validation(results.get("cross_validation"))
     figs["regression"] = regression(results.get("regression"))
+    from nidslab.study import evaluation_report  # imports this module's helpers
+
+    figs.update(evaluation_report.figures(results.get("evaluation")))
     return {k: v for k, v in figs.items() if v is not None}

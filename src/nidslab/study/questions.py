@@ -430,8 +430,9 @@ def _q18(r: dict, c: _Cite) -> str:
 
 
 def _q19(r: dict, c: _Cite) -> str:
-    return (f"Over {c(['cross_validation', 'folds'], 'int')} stratified folds (shuffled, random_state "
-            f"{r['cross_validation']['seed']}, class weights per fold) the test accuracy had mean "
+    how = ("blocked folds (each class cut into contiguous blocks in time" if r["cross_validation"].get("kind") == "blocked"
+           else f"stratified folds (shuffled, random_state {r['cross_validation']['seed']}")
+    return (f"Over {c(['cross_validation', 'folds'], 'int')} {how}, class weights per fold) the test accuracy had mean "
             f"{c(['cross_validation', 'accuracy', 'mean'], 'acc')} and sd {c(['cross_validation', 'accuracy', 'sd'], 'num')}.")
 
 

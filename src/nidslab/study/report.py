@@ -17,6 +17,7 @@ from typing import Any
 
 from nidslab.paths import atomic_write
 from nidslab.study import figures as figs
+from nidslab.study import evaluation_report
 from nidslab.study.numbers import fmt
 from nidslab.study.questions import answer_questions, findings
 
@@ -158,6 +159,7 @@ def build_blocks(r: dict[str, Any]) -> list[Block]:
     b += _regression_blocks(r.get("regression"))
     b += _tree_blocks(tree)
     b += _kitnet_blocks(r.get("kitnet"), r)
+    b += evaluation_report.blocks(r.get("evaluation"))
     b.append(("h2", "The lab's 21 questions"))
     for q in r.get("questions", []):
         b.append(("h3", f"Question {q['id']} ({q['part']}): {q['question']}"))
@@ -272,12 +274,18 @@ def _mc_blocks(m: dict | None) -> list[Block]:
             ("figure", "mc_dropout", "Left: test accuracy of each pass. Right: per-packet predictive uncertainty.")]
 
 
+def _cv_kind(c: dict) -> str:
+    if c.get("kind") == "blocked":
+        return "blocked cross-validation (each class cut into contiguous blocks in time, no shuffling)"
+    return f"stratified cross-validation (shuffled, random_state {c['seed']})"
+
+
 def _cv_blocks(c: dict | None) -> list[Block]:
     if not c:
         return []
     a = c["accuracy"]
     return [("h2", "Part 21: cross-validation"),
-            ("p", f"{fmt(c['folds'], 'int')}-fold stratified cross-validation (shuffled, random_state {c['seed']}) of "
+            ("p", f"{fmt(c['folds'], 'int')}-fold {_cv_kind(c)} of "
                   f"{c['experiment']}, class weights computed per fold, standardiser fitted per fold, in "
                   f"{fmt(c['seconds'], 's')}: test accuracy mean {fmt(a['mean'], 'acc')}, sd {fmt(a['sd'], 'num')} "
                   f"(balanced accuracy mean {fmt(c['balanced_accuracy']['mean'], 'acc')}, sd "

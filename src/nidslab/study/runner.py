@@ -1,10 +1,10 @@
 """Run a study: every part of the lab, measured, into one results dict (results.json) and a report.
 
 Parts run in the lab's order: data, the experiments, batch-size timing, search, Monte Carlo dropout,
-cross-validation, regression, tree baseline, KitNET. Each part's result is cached under ``cache_dir`` by a hash
-of its settings and the data (see :mod:`nidslab.study.cache`), so an interrupted run resumes and a
-changed experiment alone re-runs. Library code: it returns values and reports progress through
-callbacks; the CLI draws the bars.
+cross-validation, regression, tree baseline, KitNET, evaluation on new traffic. Each part's result is cached
+under ``cache_dir`` by a hash of its settings and the data (see :mod:`nidslab.study.cache`), so an
+interrupted run resumes and a changed experiment alone re-runs. Library code: it returns values and
+reports progress through callbacks; the CLI draws the bars.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from nidslab.study.tree import tree_baseline
 
 
 TOP_KEYS = ("hardware", "data", "experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
-            "regression", "tree_baseline", "kitnet", "questions")
+            "regression", "tree_baseline", "kitnet", "evaluation", "questions")
 
 
 def plan(study: Study) -> list[str]:
     """The parts a study runs, in order (names as they appear in the progress messages and meta)."""
     parts = ["data"] + [f"experiments/{e.name}" for e in study.experiments]
     for key in ("batch_size_timing", "search", "mc_dropout", "cross_validation", "regression", "tree_baseline",
-                "kitnet"):
+                "kitnet", "evaluation"):
         if getattr(study, key) is not None:
             parts.append(key)
     return parts
@@ -169,6 +169,14 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         ds = lab.dataset  # the whole capture in time order, every feature column
         results["kitnet"] = run_part(i, "kitnet", dataclasses.asdict(kc),
                                      lambda: kitnet_part(kc, ds.X, ds.y, truth=ds.labels.get("truth")))
+        i += 1
+
+    results["evaluation"] = None
+    if (ev := study.evaluation) is not None:
+        from nidslab.study import evaluation_part
+
+        results["evaluation"] = run_part(i, "evaluation", evaluation_part.cache_settings(ev, study, results),
+                                         lambda: evaluation_part.run(ev, lab, results))
         i += 1
 
     progress(len(parts), len(parts), "writing the report")
