@@ -38,7 +38,7 @@ app = typer.Typer(
         "Mirai botnet traffic, on Kitsune (AfterImage) features.\n\n"
         "Start with `nidslab lab` (the whole study, on the embedded default dataset), or "
         "walk the steps: `data`, `train`, `evaluate`, `predict`, `uncertainty`, `bench`, "
-        "`features extract`, `simulate`."
+        "`features extract`, `simulate`, `watch` (live scoring)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -62,9 +62,9 @@ def version() -> None:
 
 
 def _register_all() -> None:
-    from nidslab.cli import data, features, lab, model, simulate
+    from nidslab.cli import data, features, lab, model, simulate, watch
 
-    for module in (data, features, simulate, model, lab):
+    for module in (data, features, simulate, model, watch, lab):
         module.register(app)
 
 

@@ -1,0 +1,250 @@
+"""Live scoring: read a capture as it is written (a growing file, a pipe), score every packet.
+
+The loop works in chunks of whatever has arrived (up to :data:`~nidslab.features.follow.CHUNK`
+packets): read the new bytes, parse the complete records in bulk, extend the AfterImage
+statistics (one :class:`~nidslab.features.FeatureExtractor` for the whole stream, never
+re-reading), score the rows, yield them. A :class:`Scorer` turns (n, 115) features into (n,)
+scores; :class:`DNNScorer` wraps a model folder written by ``nidslab train``.
+
+>>> scorer = DNNScorer(load_model("models/m1"))                     # doctest: +SKIP
+>>> w = Watcher("capture.pcap", scorer, threshold=0.5, follow=True)  # doctest: +SKIP
+>>> for chunk in w:                                                  # doctest: +SKIP
+...     out.write(jsonl(chunk))
+>>> w.stats.packets, w.stats.latency_percentiles()                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from nidslab import schema
+from nidslab.errors import ConfigError, DataError
+from nidslab.features.extract import FeatureExtractor
+from nidslab.features.follow import CHUNK, READ_SIZE, StreamParser, iter_reads
+
+Progress = Callable[..., None]
+
+
+class Scorer(Protocol):
+    """Anything that scores packets from their 115 Kitsune features (``uci`` layout)."""
+
+    name: str
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Scores (n,) float (higher = more likely malicious) of features float32 (n, 115)."""
+
+    def threshold_for_fpr(self, fpr: float) -> float:
+        """The alert threshold stored for a target false-positive rate; ConfigError if none is."""
+
+
+class DNNScorer:
+    """A saved DNN (:class:`nidslab.saved_model.SavedModel`): its columns, its standardiser, its
+    malicious-class probability (:func:`nidslab.evaluate.predict_scores`)."""
+
+    def __init__(self, saved):
+        from nidslab.data.prep import Standardizer
+
+        self.saved = saved
+        self.name = f"DNN {saved.path}"
+        self._cols = schema.indices(saved.feature_names)
+        self._std = Standardizer.from_dict(saved.standardizer) if saved.standardizer else None
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        from nidslab.evaluate import predict_scores
+
+        X = features[:, self._cols]
+        if self._std is not None:
+            X = self._std.transform(X)
+        return predict_scores(self.saved.model, np.ascontiguousarray(X, np.float32))
+
+    def threshold_for_fpr(self, fpr: float) -> float:
+        return stored_threshold(self.saved.path, self.saved.metrics, fpr)
+
+
+def stored_threshold(model_dir: Path, metrics: dict, fpr: float) -> float:
+    """The threshold a model folder records for false-positive rate ``fpr`` (``metrics.json``'s
+    ``thresholds``: {fpr: threshold}). Raises :class:`ConfigError` saying how to get one."""
+    table = metrics.get("thresholds") if isinstance(metrics, dict) else None
+    if isinstance(table, dict):
+        for key, value in table.items():
+            try:
+                if math.isclose(float(key), fpr, rel_tol=1e-9):
+                    return float(value["threshold"] if isinstance(value, dict) else value)
+            except (TypeError, ValueError, KeyError):
+                continue
+        have = ", ".join(sorted(str(k) for k in table)) or "none"
+        raise ConfigError(f"{model_dir} stores thresholds for false-positive rates {have}, not {fpr}; "
+                          f"pass --threshold, or one of those rates")
+    raise ConfigError(f"{model_dir} stores no threshold for a target false-positive rate {fpr}: pass "
+                      f"--threshold P (a probability), or evaluate the model with a target FPR to store one")
+
+
+@dataclass
+class ScoredChunk:
+    """The packets scored in one step (n of them).
+
+    index: int64 (n,) record position in the capture (from 0); time: float64 (n,) capture
+    timestamp, seconds since the epoch; score: (n,) float; alert: bool (n,) score >= threshold;
+    arrived: clock time (``time.perf_counter()``) of the read that brought the chunk's first byte.
+    """
+
+    index: np.ndarray
+    time: np.ndarray
+    score: np.ndarray
+    alert: np.ndarray
+    arrived: float
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class WatchStats:
+    """Running totals of a watch; ``latencies``: seconds from a chunk's first byte being read to
+    its scores being handed on and the consumer coming back for more (one per chunk)."""
+
+    started: float = field(default_factory=time.perf_counter)
+    packets: int = 0
+    alerts: int = 0
+    bytes: int = 0
+    chunks: int = 0
+    last_alert: tuple[int, float, float] | None = None  # (index, capture time, score)
+    latencies: list[float] = field(default_factory=list)
+    ended: str | None = None  # why the watch stopped: "end of input", "idle timeout", "stopped"
+    truncated: str | None = None  # the input ended inside a record (message), or None
+    finished: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.perf_counter()) - self.started
+
+    @property
+    def rate(self) -> float:
+        """Packets per second since the start (wall clock)."""
+        return self.packets / self.elapsed if self.elapsed > 0 else 0.0
+
+    def latency_percentiles(self, qs=(50, 90, 99, 100)) -> dict[str, float]:
+        """Per-chunk latency percentiles in seconds, keyed ``p50``, ``p90``, ... (``p100`` = max)."""
+        if not self.latencies:
+            return {}
+        vals = np.percentile(np.asarray(self.latencies), qs)
+        return {f"p{q}": float(v) for q, v in zip(qs, vals)}
+
+    def to_dict(self) -> dict:
+        return {"packets": self.packets, "alerts": self.alerts, "bytes": self.bytes, "chunks": self.chunks,
+                "seconds": self.elapsed, "packets_per_s": self.rate, "last_alert": self.last_alert,
+                "latency_s": self.latency_percentiles(), "ended": self.ended, "truncated": self.truncated}
+
+
+class Watcher:
+    """Iterate over :class:`ScoredChunk` of a capture as it grows; totals in :attr:`stats`.
+
+    ``source``: a capture path, or a file descriptor of a pipe (``sys.stdin.fileno()``).
+    ``threshold``: alert when score >= it. ``follow``: for a file, wait for more at its end
+    (ends on ``stop()`` or ``idle_timeout`` seconds without new bytes). ``chunk``: most packets
+    per step. ``stop()``: asked between reads; true ends the watch cleanly after the chunk in
+    hand. ``progress(done, None, message)``: after each chunk and every ``poll`` s while idle.
+    Iterating raises :class:`DataError` for input that is not an Ethernet capture.
+    """
+
+    def __init__(self, source: str | os.PathLike | int, scorer: Scorer, *, threshold: float, follow: bool = False,
+                 idle_timeout: float | None = None, poll: float = 0.05, chunk: int = CHUNK,
+                 read_size: int = READ_SIZE, stop: Callable[[], bool] | None = None,
+                 progress: Progress | None = None):
+        self.source = source
+        self.name = f"fd {source}" if isinstance(source, int) else str(source)
+        if isinstance(source, int) and source == 0:
+            self.name = "stdin"
+        self.scorer = scorer
+        self.threshold = float(threshold)
+        self.follow = follow
+        self.idle_timeout = idle_timeout
+        self.poll = poll
+        self.read_size = read_size
+        self._stop = stop or (lambda: False)
+        self.progress = progress
+        self.parser = StreamParser(self.name, chunk=chunk)
+        self.extractor = FeatureExtractor("uci")
+        self.stats = WatchStats()
+
+    def __iter__(self) -> Iterator[ScoredChunk]:
+        st = self.stats
+        reads = iter_reads(self.source, follow=self.follow, idle_timeout=self.idle_timeout, poll=self.poll,
+                           stop=self._stop, read_size=self.read_size)
+        try:
+            for read in reads:
+                if read.ended:
+                    st.ended = read.ended
+                    break
+                self.parser.feed(read.data, read.arrived)
+                st.bytes += len(read.data)
+                while (packets := self.parser.packets()) is not None:
+                    if len(packets) == 0:  # every record of the step was malformed
+                        continue
+                    chunk = self._score(packets)
+                    yield chunk
+                    st.latencies.append(time.perf_counter() - chunk.arrived)
+                    self._report()
+                if not read.data:
+                    self._report()
+        finally:
+            st.finished = time.perf_counter()
+        if st.ended != "stopped":
+            st.truncated = self.parser.close_message()
+
+    def _score(self, packets) -> ScoredChunk:
+        X = self.extractor.transform(packets)
+        scores = np.asarray(self.scorer.score(X))
+        alert = scores >= self.threshold
+        st = self.stats
+        st.packets += len(packets)
+        st.chunks += 1
+        n_alerts = int(np.count_nonzero(alert))
+        if n_alerts:
+            st.alerts += n_alerts
+            i = int(np.flatnonzero(alert)[-1])
+            st.last_alert = (int(packets.index[i]), float(packets.ts[i]), float(scores[i]))
+        return ScoredChunk(packets.index, packets.ts, scores, alert, self.parser.oldest_arrival)
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.stats.packets, None, f"{self.stats.packets:,} packets, {self.stats.alerts:,} alerts")
+
+
+def jsonl(chunk: ScoredChunk) -> bytes:
+    """The chunk as JSON lines, one per packet: ``{"time": t, "index": i, "score": s, "alert": b}``.
+
+    Formatted column-wise by PyArrow (shortest round-trip floats; a NaN score becomes null).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(chunk)
+    if n == 0:
+        return b""
+
+    def text(values) -> pa.Array:
+        arr = pa.array(values)
+        s = pc.cast(arr, pa.string())
+        if pa.types.is_floating(arr.type):
+            s = pc.if_else(pc.is_finite(arr), s, pa.scalar("null"))
+        return s
+
+    alert = pc.if_else(pa.array(chunk.alert), pa.scalar("true"), pa.scalar("false"))
+    lines = pc.binary_join_element_wise(
+        '{"time": ', text(chunk.time), ', "index": ', text(chunk.index), ', "score": ', text(chunk.score),
+        ', "alert": ', alert, "}\n", "")
+    offsets = np.frombuffer(lines.buffers()[1], np.int32, n + 1, lines.offset * 4)
+    data = lines.buffers()[2]
+    return data.to_pybytes()[offsets[0]:offsets[-1]]
+
+
+__all__ = ["DNNScorer", "ScoredChunk", "Scorer", "WatchStats", "Watcher", "jsonl", "stored_threshold"]
