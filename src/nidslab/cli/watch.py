@@ -169,6 +169,9 @@ def _final_table(watcher, thr: float, out: Path | None) -> Table:
     if lat:
         t.add_row("latency per chunk", ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in lat.items())
                   + f" over {st.chunks:,} chunks")
+    busy = st.seconds_in
+    t.add_row("time in", ", ".join(f"{k} {v:.2f} s" for k, v in busy.items())
+              + f", reading/writing/waiting {max(0.0, st.elapsed - sum(busy.values())):.2f} s")
     t.add_row("scores", str(out) if out is not None else "stdout")
     return t
 
