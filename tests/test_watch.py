@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from nidslab.model import ModelSpec, build_model
 from nidslab.saved_model import load_model, save_model
 from nidslab.simulate import simulate_capture
 from nidslab.train import fit
-from nidslab.watch import DNNScorer, Watcher, jsonl
+from nidslab.scorers import DNNScorer
+from nidslab.watch import Watcher, jsonl
 
 CLI = [sys.executable, "-c", "from nidslab.cli import main; main()"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
@@ -77,16 +79,20 @@ def test_a_file_written_in_pieces_scores_as_the_whole_file(lab, tmp_path):
             with open(path, "ab") as fh:
                 fh.write(data[prev:c])
             prev = c
-            time.sleep(0.03)
+            deadline = time.monotonic() + 60  # let the watcher read this piece on its own
+            while w.parser.bytes_seen < c and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(0.02)
         done.set()
 
-    t = threading.Thread(target=writer)
-    t.start()
     w = Watcher(path, DNNScorer(load_model(lab["model"])), threshold=0.5, follow=True, idle_timeout=60, poll=0.01,
                 stop=lambda: done.is_set() and w.stats.packets == len(lab["batch"]))
+    t = threading.Thread(target=writer)
+    t.start()
     chunks = list(w)
     t.join()
-    assert len(chunks) >= len(cuts) - 2  # scored as the pieces came, not all at the end
+    # Scored as the pieces came: a chunk starts where each piece completed its first record.
+    assert {0, 100, 101, 500, 3001, 3002, 12_000} <= {int(c.index[0]) for c in chunks}
     index = np.concatenate([c.index for c in chunks])
     scores = np.concatenate([c.score for c in chunks])
     np.testing.assert_array_equal(index, np.arange(len(lab["batch"])))
@@ -108,12 +114,17 @@ def test_jsonl_lines_are_json_with_every_field():
                                     {"time": 1.7e9 + 0.5, "index": 8, "score": None, "alert": True}]
 
 
-def test_target_fpr_needs_a_stored_threshold(lab):
+def test_target_fpr_reads_the_thresholds_the_model_folder_stores(lab, tmp_path):
     scorer = DNNScorer(load_model(lab["model"]))
-    with pytest.raises(ConfigError, match="stores no threshold.*--threshold"):
+    with pytest.raises(ConfigError, match="stores no thresholds.*--threshold"):
         scorer.threshold_for_fpr(1e-3)
-    scorer.saved.metrics = {"thresholds": {"0.001": 0.93, "0.01": {"threshold": 0.7}}}
-    assert scorer.threshold_for_fpr(1e-3) == 0.93 and scorer.threshold_for_fpr(0.01) == 0.7
+    folder = tmp_path / "m"
+    shutil.copytree(lab["model"], folder)
+    doc = {"score": "logit", "points": [{"target_fpr": 0.001, "threshold": 2.0}, {"target_fpr": 0.01, "threshold": 0.0}]}
+    (folder / "thresholds.json").write_text(json.dumps(doc))
+    scorer = DNNScorer(load_model(folder))
+    assert scorer.threshold_for_fpr(1e-3) == pytest.approx(1 / (1 + np.exp(-2.0)), rel=1e-15)
+    assert scorer.threshold_for_fpr(0.01) == 0.5
     with pytest.raises(ConfigError, match="0.001, 0.01, not 0.0001"):
         scorer.threshold_for_fpr(1e-4)
 

@@ -3,10 +3,10 @@
 The loop works in chunks of whatever has arrived (up to :data:`~nidslab.features.follow.CHUNK`
 packets): read the new bytes, parse the complete records in bulk, extend the AfterImage
 statistics (one :class:`~nidslab.features.FeatureExtractor` for the whole stream, never
-re-reading), score the rows, yield them. A :class:`Scorer` turns (n, 115) features into (n,)
-scores; :class:`DNNScorer` wraps a model folder written by ``nidslab train``.
+re-reading), score the rows, yield them. A :class:`~nidslab.scorers.Scorer` turns features into
+(n,) scores (:mod:`nidslab.scorers`: a saved DNN, a saved KitNET).
 
->>> scorer = DNNScorer(load_model("models/m1"))                     # doctest: +SKIP
+>>> scorer = DNNScorer(load_model("models/m1"))  # nidslab.scorers                     # doctest: +SKIP
 >>> w = Watcher("capture.pcap", scorer, threshold=0.5, follow=True)  # doctest: +SKIP
 >>> for chunk in w:                                                  # doctest: +SKIP
 ...     out.write(jsonl(chunk))
@@ -15,91 +15,17 @@ scores; :class:`DNNScorer` wraps a model folder written by ``nidslab train``.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
-
-import numba
 import numpy as np
 
-from nidslab import schema
-from nidslab.errors import ConfigError, DataError
 from nidslab.features.extract import FeatureExtractor
 from nidslab.features.follow import CHUNK, READ_SIZE, StreamParser, iter_reads
+from nidslab.scorers import Scorer
 
 Progress = Callable[..., None]
-
-
-class Scorer(Protocol):
-    """Anything that scores packets from their 115 Kitsune features (``uci`` layout)."""
-
-    name: str
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        """Scores (n,) float (higher = more likely malicious) of features float32 (n, 115)."""
-
-    def threshold_for_fpr(self, fpr: float) -> float:
-        """The alert threshold stored for a target false-positive rate; ConfigError if none is."""
-
-
-class DNNScorer:
-    """A saved DNN (:class:`nidslab.saved_model.SavedModel`): its columns, its standardiser, its
-    malicious-class probability (:func:`nidslab.evaluate.predict_scores`), on ``threads`` torch
-    threads (default 1: a chunk of a small network is not worth a thread pool's hand-offs)."""
-
-    def __init__(self, saved, *, threads: int | None = 1):
-        from nidslab.data.prep import Standardizer
-
-        self.saved = saved
-        self.name = f"DNN {saved.path}"
-        self.threads = threads
-        self._cols = np.asarray(schema.indices(saved.feature_names), np.int64)
-        std = Standardizer.from_dict(saved.standardizer) if saved.standardizer else None
-        k = len(self._cols)
-        self._mean = np.zeros(k) if std is None else np.asarray(std.mean_, np.float64)
-        self._scale = np.ones(k) if std is None else np.asarray(std.scale_, np.float64)
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        from nidslab.evaluate import predict_scores, torch_threads
-
-        X = np.empty((len(features), len(self._cols)), np.float32)
-        _select_standardise(np.ascontiguousarray(features, np.float32), self._cols, self._mean, self._scale, X)
-        with torch_threads(self.threads):
-            return predict_scores(self.saved.model, X)
-
-    def threshold_for_fpr(self, fpr: float) -> float:
-        return stored_threshold(self.saved.path, self.saved.metrics, fpr)
-
-
-@numba.njit(cache=True)
-def _select_standardise(X, cols, mean, scale, out):
-    """out[i, j] = (X[i, cols[j]] - mean[j]) / scale[j], in float64 then rounded to float32: the
-    same numbers as ``Standardizer.transform(X[:, cols])`` in one pass, without the copies."""
-    for i in range(X.shape[0]):
-        for j in range(cols.shape[0]):
-            out[i, j] = (np.float64(X[i, cols[j]]) - mean[j]) / scale[j]
-
-
-def stored_threshold(model_dir: Path, metrics: dict, fpr: float) -> float:
-    """The threshold a model folder records for false-positive rate ``fpr`` (``metrics.json``'s
-    ``thresholds``: {fpr: threshold}). Raises :class:`ConfigError` saying how to get one."""
-    table = metrics.get("thresholds") if isinstance(metrics, dict) else None
-    if isinstance(table, dict):
-        for key, value in table.items():
-            try:
-                if math.isclose(float(key), fpr, rel_tol=1e-9):
-                    return float(value["threshold"] if isinstance(value, dict) else value)
-            except (TypeError, ValueError, KeyError):
-                continue
-        have = ", ".join(sorted(str(k) for k in table)) or "none"
-        raise ConfigError(f"{model_dir} stores thresholds for false-positive rates {have}, not {fpr}; "
-                          f"pass --threshold, or one of those rates")
-    raise ConfigError(f"{model_dir} stores no threshold for a target false-positive rate {fpr}: pass "
-                      f"--threshold P (a probability), or evaluate the model with a target FPR to store one")
 
 
 @dataclass
@@ -190,7 +116,7 @@ class Watcher:
         self._stop = stop or (lambda: False)
         self.progress = progress
         self.parser = StreamParser(self.name, chunk=chunk)
-        self.extractor = FeatureExtractor("uci")
+        self.extractor = FeatureExtractor(getattr(scorer, "layout", "uci"))
         self.stats = WatchStats()
 
     def __iter__(self) -> Iterator[ScoredChunk]:
@@ -272,4 +198,4 @@ def jsonl(chunk: ScoredChunk) -> bytes:
     return data.to_pybytes()[offsets[0]:offsets[-1]]
 
 
-__all__ = ["DNNScorer", "ScoredChunk", "Scorer", "WatchStats", "Watcher", "jsonl", "stored_threshold"]
+__all__ = ["ScoredChunk", "WatchStats", "Watcher", "jsonl"]

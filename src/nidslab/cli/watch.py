@@ -20,12 +20,16 @@ err = Console(stderr=True)
 
 
 def watch_cmd(
-    model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train`."),
+    model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train` (with --kitnet: a "
+                                               "saved KitNET, its folder or .npz)."),
     source: str = typer.Argument(..., help="A pcap/pcapng file (followed as it grows), or - for a stream on "
                                            "stdin (`tcpdump -w - | nidslab watch MODEL -`)."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the JSON lines here (default: stdout)."),
-    threshold: float = typer.Option(None, "--threshold", help="Alert at or above this score (a probability; "
-                                                              "default 0.5)."),
+    kitnet: bool = typer.Option(False, "--kitnet", help="MODEL is a saved KitNET (nidslab.detect); scores are "
+                                                        "its RMSEs."),
+    threshold: float = typer.Option(None, "--threshold", help="Alert at or above this score (DNN: a "
+                                                              "probability, default 0.5; KitNET: an RMSE, "
+                                                              "default the one it stores)."),
     target_fpr: float = typer.Option(None, "--target-fpr", help="Alert at the threshold the model folder stores "
                                                                 "for this false-positive rate."),
     follow: bool = typer.Option(True, "--follow/--no-follow", help="For a file: keep waiting at its end "
@@ -43,7 +47,7 @@ def watch_cmd(
     """
     from nidslab.watch import Watcher
 
-    scorer = _scorer(model_dir)
+    scorer = _scorer(model_dir, kitnet)
     thr = _threshold(scorer, threshold, target_fpr)
     if source == "-":
         src: int | Path = sys.stdin.fileno()
@@ -113,10 +117,19 @@ class _RecentRate:
         return (p1 - p0) / span if now - t1 < self.window else 0.0
 
 
-def _scorer(model_dir: Path):
-    from nidslab.saved_model import load_model
-    from nidslab.watch import DNNScorer
+def _scorer(model_dir: Path, kitnet: bool):
+    from nidslab.scorers import DNNScorer, KitNETScorer
 
+    if kitnet:
+        try:
+            return KitNETScorer.load(model_dir)
+        except FileNotFoundError as exc:
+            raise DataError(f"{exc} (save one with KitNET.save; see docs/detect.md)") from None
+    from nidslab.saved_model import load_model
+
+    if not model_dir.is_dir():
+        raise DataError(f"{model_dir} is not a model folder (train one with `nidslab train`; a saved KitNET "
+                        f"needs --kitnet)")
     return DNNScorer(load_model(model_dir))
 
 
@@ -128,8 +141,8 @@ def _threshold(scorer, threshold: float | None, target_fpr: float | None) -> flo
             raise ConfigError(f"--target-fpr must be a rate in (0, 1), got {target_fpr}")
         return scorer.threshold_for_fpr(target_fpr)
     if threshold is None:
-        return 0.5
-    if not 0 <= threshold <= 1:
+        return scorer.default_threshold()
+    if scorer.probability and not 0 <= threshold <= 1:
         raise ConfigError(f"--threshold must be a probability in [0, 1], got {threshold}")
     return threshold
 
