@@ -36,6 +36,8 @@ class Scorer(Protocol):
     def threshold_for_fpr(self, fpr: float) -> float:
         """The alert threshold stored for a target false-positive rate; ConfigError if none is."""
 
+    # Optional: ``warm_up(features)`` scores a throwaway row without changing the scorer.
+
 
 class DNNScorer:
     """A saved DNN (:class:`nidslab.saved_model.SavedModel`): its columns, its standardiser, its
@@ -63,6 +65,10 @@ class DNNScorer:
         _select_standardise(np.ascontiguousarray(features, np.float32), self._cols, self._mean, self._scale, X)
         with torch_threads(self.threads):
             return predict_scores(self.saved.model, X)
+
+    def warm_up(self, features: np.ndarray) -> None:
+        """Score ``features`` once and drop the result (loads the compiled kernels)."""
+        self.score(features)
 
     def default_threshold(self) -> float:
         return 0.5
@@ -138,6 +144,11 @@ class KitNETScorer:
         kit = self.kitnet
         X = features.astype(np.float64)
         return kit.score(X) if kit.trained else kit.process(X)
+
+    def warm_up(self, features: np.ndarray) -> None:
+        """Score ``features`` once if trained (scoring changes nothing then; training would)."""
+        if self.kitnet.trained:
+            self.score(features)
 
     def default_threshold(self) -> float:
         if self.kitnet.threshold is None:

@@ -119,8 +119,23 @@ class Watcher:
         self.extractor = FeatureExtractor(getattr(scorer, "layout", "uci"))
         self.stats = WatchStats()
 
+    def warm_up(self) -> None:
+        """Load the compiled kernels (parser, features, scorer) on a throwaway packet, so the first
+        packets of the stream do not wait for them; the watch's own state is left untouched."""
+        frame = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(8) + bytes([17]) + bytes(10) + bytes(8)
+        head = (0xA1B2C3D4).to_bytes(4, "little") + bytes(16) + (1).to_bytes(4, "little")
+        rec = bytes(8) + len(frame).to_bytes(4, "little") * 2 + frame
+        parser = StreamParser("warm-up")
+        parser.feed(head + rec)
+        X = FeatureExtractor(self.extractor.layout.name).transform(parser.packets())
+        warm = getattr(self.scorer, "warm_up", None)
+        if warm is not None:
+            warm(X)
+
     def __iter__(self) -> Iterator[ScoredChunk]:
+        self.warm_up()
         st = self.stats
+        st.started = time.perf_counter()
         reads = iter_reads(self.source, follow=self.follow, idle_timeout=self.idle_timeout, poll=self.poll,
                            stop=self._stop, read_size=self.read_size)
         try:
