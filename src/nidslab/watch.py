@@ -6,7 +6,7 @@ statistics (one :class:`~nidslab.features.FeatureExtractor` for the whole stream
 re-reading), score the rows, yield them. A :class:`~nidslab.scorers.Scorer` turns features into
 (n,) scores (:mod:`nidslab.scorers`: a saved DNN, a saved KitNET).
 
->>> scorer = DNNScorer(load_model("models/m1"))  # nidslab.scorers                     # doctest: +SKIP
+>>> scorer = DNNScorer(load_model("models/m1"))                     # doctest: +SKIP
 >>> w = Watcher("capture.pcap", scorer, threshold=0.5, follow=True)  # doctest: +SKIP
 >>> for chunk in w:                                                  # doctest: +SKIP
 ...     out.write(jsonl(chunk))
@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
 import numpy as np
 
 from nidslab.features.extract import FeatureExtractor
@@ -94,8 +95,8 @@ class Watcher:
     ``source``: a capture path, or a file descriptor of a pipe (``sys.stdin.fileno()``).
     ``threshold``: alert when score >= it. ``follow``: for a file, wait for more at its end
     (ends on ``stop()`` or ``idle_timeout`` seconds without new bytes). ``chunk``: most packets
-    per step. ``stop()``: asked between reads; true ends the watch cleanly after the chunk in
-    hand. ``progress(done, None, message)``: after each chunk and every ``poll`` s while idle.
+    per step. ``stop()``: asked after each chunk and between reads; true ends the watch cleanly
+    after the chunk in hand (bytes read but not scored yet are dropped). ``progress(done, None, message)``: after each chunk and every ``poll`` s while idle.
     Iterating raises :class:`DataError` for input that is not an Ethernet capture.
     """
 
@@ -157,6 +158,8 @@ class Watcher:
                     yield chunk
                     st.latencies.append(time.perf_counter() - chunk.arrived)
                     self._report()
+                    if self._stop():  # leave the rest of a backlog unscored
+                        break
                 if not read.data:
                     self._report()
         finally:
