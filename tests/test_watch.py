@@ -175,3 +175,25 @@ def test_ctrl_c_stops_a_follow_cleanly_with_a_summary(lab, tmp_path):
     assert "stopped" in err and f"{n:,} in" in err and "alerts" in err
     lines = read_lines(out)  # every line complete JSON
     assert [x["index"] for x in lines] == list(range(n))
+
+
+def test_a_saved_kitnet_scores_live_as_in_batch(lab, tmp_path):
+    from nidslab.detect import KitNET
+
+    from nidslab.scorers import KitNETScorer
+
+    X = extract_features(lab["capture"])
+    kit = KitNET(max_ae=10, fm_grace=500, ad_grace=2000).fit(X[:3000])
+    kit.threshold = float(np.quantile(kit.score(X[:3000]), 0.99))
+    kit.save(tmp_path / "kit")
+    batch = KitNET.load(tmp_path / "kit").score(X)
+    w = Watcher(lab["capture"], KitNETScorer.load(tmp_path / "kit"), threshold=kit.threshold)
+    scores = np.concatenate([c.score for c in w])
+    np.testing.assert_allclose(scores, batch, rtol=1e-9)
+    res = run_cli([tmp_path / "kit", lab["capture"], "--kitnet", "--no-follow", "--quiet"], b"")
+    assert res.returncode == 0, res.stderr.decode()
+    lines = read_lines(res.stdout)
+    np.testing.assert_allclose([x["score"] for x in lines], batch, rtol=1e-6)
+    assert [x["alert"] for x in lines] == (np.asarray([x["score"] for x in lines]) >= kit.threshold).tolist()
+    res = run_cli([tmp_path / "kit", lab["capture"], "--kitnet", "--target-fpr", "0.001", "--quiet"], b"")
+    assert res.returncode == 2 and "keeps one threshold" in " ".join(res.stderr.decode().split())
