@@ -20,6 +20,8 @@ says what it does where it has the cores to itself, which wall clock on a shared
 Batch scoring of the whole file (extract_features + standardise + predict)
 is timed first for reference. The kernels are warmed up on a 20,000-packet prefix before timing;
 that first call (loading compiled kernels) is reported on its own. torch uses 2 threads.
+With --kitnet, the pipe run is repeated with a KitNET scorer (trained on the capture's first 55,001
+rows, which are benign; alert threshold: the 99.9th percentile of its scores on the next benign rows).
 """
 
 from __future__ import annotations
@@ -73,13 +75,14 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(capture), "-", str(rate_bytes), str(1 << 20),
                                  str(limit_bytes)], stdout=subprocess.PIPE)
         source = proc.stdout.fileno()
-        w = Watcher(source, scorer, threshold=0.5)
+        w = Watcher(source, scorer, threshold=getattr(scorer, "threshold", 0.5))
     else:
         path = tmp / f"{mode}.pcap"
         path.write_bytes(b"")
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(capture), str(path), str(rate_bytes),
                                  str(1 << 20), str(limit_bytes)])
-        w = Watcher(path, scorer, threshold=0.5, follow=True, idle_timeout=10, poll=0.002,
+        w = Watcher(path, scorer, threshold=getattr(scorer, "threshold", 0.5), follow=True, idle_timeout=10,
+                    poll=0.002,
                     stop=lambda: done["n"] >= total)
     first = None
     cpu0 = time.process_time()
@@ -104,6 +107,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rate", type=float, default=50_000, help="packets/s of the paced runs")
     ap.add_argument("--paced-seconds", type=float, default=8.0)
+    ap.add_argument("--kitnet", action="store_true", help="also a pipe run with a KitNET (maxAE 10, FMgrace 5,000, "
+                                                           "ADgrace 50,000, trained on the benign prefix)")
     args = ap.parse_args()
     torch.set_num_threads(2)
 
@@ -143,6 +148,16 @@ def main() -> None:
     t_sc, c_sc = time.perf_counter() - t, time.process_time() - c
     print(f"batch: extract_features {t_fx:.2f} s + standardise and predict {t_sc:.2f} s = "
           f"{args.packets / (t_fx + t_sc):,.0f} packets/s wall, {args.packets / (c_fx + c_sc):,.0f} per CPU-second")
+    kit_scorer = None
+    if args.kitnet:
+        from nidslab.detect import KitNET
+        from nidslab.scorers import KitNETScorer
+
+        t = time.perf_counter()
+        kit = KitNET(max_ae=10, fm_grace=5000, ad_grace=50_000).fit(X[:55_001])
+        print(f"KitNET trained on the first 55,001 rows (benign prefix) in {time.perf_counter() - t:.1f} s")
+        kit_scorer = KitNETScorer(kit)
+        kit_scorer.threshold = float(np.quantile(kit.score(X[55_001:100_000]), 0.999))
     del X
     scorer = DNNScorer(saved)
     for _ in Watcher(prefix, scorer, threshold=0.5):
@@ -155,6 +170,11 @@ def main() -> None:
             run(scorer, "file", capture, tmp, total=args.packets, limit_bytes=len(data), rate_bytes=0),
             run(scorer, "paced pipe", capture, tmp, total=paced_n, limit_bytes=paced_bytes, rate_bytes=byte_rate),
             run(scorer, "paced file", capture, tmp, total=paced_n, limit_bytes=paced_bytes, rate_bytes=byte_rate)]
+    if kit_scorer is not None:
+        for _ in Watcher(prefix, kit_scorer, threshold=kit_scorer.threshold):
+            pass
+        runs.append(run(kit_scorer, "pipe, KitNET", capture, tmp, total=args.packets, limit_bytes=len(data),
+                        rate_bytes=0))
     print(f"\npaced runs: {args.rate:,.0f} packets/s offered ({byte_rate / 2**20:.1f} MiB/s) for {paced_n:,} packets\n")
     print("| input | packets | packets/s (wall) | packets per CPU-second | chunks (mean packets) | latency p50 / p90 / p99 / max (ms) | "
           "parse / features / score (s) |")

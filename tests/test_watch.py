@@ -194,6 +194,6 @@ def test_a_saved_kitnet_scores_live_as_in_batch(lab, tmp_path):
     assert res.returncode == 0, res.stderr.decode()
     lines = read_lines(res.stdout)
     np.testing.assert_allclose([x["score"] for x in lines], batch, rtol=1e-6)
-    assert [x["alert"] for x in lines] == (np.asarray([x["score"] for x in lines]) >= kit.threshold).tolist()
+    assert [x["alert"] for x in lines] == (np.asarray([x["score"] for x in lines]) > kit.threshold).tolist()
     res = run_cli([tmp_path / "kit", lab["capture"], "--kitnet", "--target-fpr", "0.001", "--quiet"], b"")
     assert res.returncode == 2 and "keeps one threshold" in " ".join(res.stderr.decode().split())

@@ -26,6 +26,7 @@ class Scorer(Protocol):
     name: str
     layout: str  # the feature layout it reads: "uci" (115 columns) or "kitsune-py" (100)
     probability: bool  # scores are probabilities in [0, 1] (thresholds too)
+    strict: bool  # alert when score > threshold (else >=)
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Scores (n,) float (higher = more likely malicious) of features float32 (n, columns of layout)."""
@@ -51,6 +52,7 @@ class DNNScorer:
         self.name = f"DNN {saved.path}"
         self.layout = "uci"
         self.probability = True
+        self.strict = False  # the evaluation's rule: malicious when logit >= threshold
         self.threads = threads
         self._cols = np.asarray(schema.indices(saved.feature_names), np.int64)
         std = Standardizer.from_dict(saved.standardizer) if saved.standardizer else None
@@ -127,6 +129,7 @@ class KitNETScorer:
         self.path = Path(path)
         self.name = f"KitNET {path}"
         self.probability = False
+        self.strict = True  # nidslab.detect's thresholds: at most the target share of benign scores above
         n = kitnet.n_features
         if n not in (None, 115, 100):
             raise DataError(f"{path}: the KitNET reads {n} features per row; nidslab watch makes 115 (uci) "

@@ -34,7 +34,8 @@ class ScoredChunk:
     """The packets scored in one step (n of them).
 
     index: int64 (n,) record position in the capture (from 0); time: float64 (n,) capture
-    timestamp, seconds since the epoch; score: (n,) float; alert: bool (n,) score >= threshold;
+    timestamp, seconds since the epoch; score: (n,) float; alert: bool (n,) score >= threshold
+    (score > threshold for a scorer with ``strict`` set, as KitNET's);
     arrived: clock time (``time.perf_counter()``) of the read that brought the chunk's first byte.
     """
 
@@ -93,7 +94,7 @@ class Watcher:
     """Iterate over :class:`ScoredChunk` of a capture as it grows; totals in :attr:`stats`.
 
     ``source``: a capture path, or a file descriptor of a pipe (``sys.stdin.fileno()``).
-    ``threshold``: alert when score >= it. ``follow``: for a file, wait for more at its end
+    ``threshold``: alert when score >= it (> it if ``scorer.strict``). ``follow``: for a file, wait for more at its end
     (ends on ``stop()`` or ``idle_timeout`` seconds without new bytes). ``chunk``: most packets
     per step. ``stop()``: asked after each chunk and between reads; true ends the watch cleanly
     after the chunk in hand (bytes read but not scored yet are dropped). ``progress(done, None, message)``: after each chunk and every ``poll`` s while idle.
@@ -110,6 +111,7 @@ class Watcher:
             self.name = "stdin"
         self.scorer = scorer
         self.threshold = float(threshold)
+        self._strict = bool(getattr(scorer, "strict", False))
         self.follow = follow
         self.idle_timeout = idle_timeout
         self.poll = poll
@@ -175,7 +177,7 @@ class Watcher:
         scores = np.asarray(self.scorer.score(X))
         st.seconds_in["features"] += t1 - t0
         st.seconds_in["score"] += time.perf_counter() - t1
-        alert = scores >= self.threshold
+        alert = scores > self.threshold if self._strict else scores >= self.threshold
         st.packets += len(packets)
         st.chunks += 1
         n_alerts = int(np.count_nonzero(alert))

@@ -147,6 +147,10 @@ def _threshold(scorer, threshold: float | None, target_fpr: float | None) -> flo
     return threshold
 
 
+def _rule(watcher) -> str:
+    return ">" if getattr(watcher.scorer, "strict", False) else ">="
+
+
 def _alert_text(stats) -> str:
     if stats.last_alert is None:
         return "none"
@@ -158,7 +162,7 @@ def _alert_text(stats) -> str:
 def _live_table(watcher, thr: float, rates: _RecentRate) -> Table:
     st = watcher.stats
     t = Table.grid(padding=(0, 2))
-    t.add_row("[bold]watching[/]", f"{watcher.name} with {watcher.scorer.name} (alert at score >= {thr:g})")
+    t.add_row("[bold]watching[/]", f"{watcher.name} with {watcher.scorer.name} (alert at score {_rule(watcher)} {thr:g})")
     t.add_row("packets", f"{st.packets:,}  ({rates.rate():,.0f}/s now, {st.rate:,.0f}/s overall)")
     t.add_row("alerts", f"[{'red' if st.alerts else 'green'}]{st.alerts:,}[/]")
     t.add_row("last alert", _alert_text(st))
@@ -176,7 +180,7 @@ def _final_table(watcher, thr: float, out: Path | None) -> Table:
     t.add_row("ended", st.ended or "?")
     t.add_row("packets", f"{st.packets:,} in {st.elapsed:.2f} s ({st.rate:,.0f} packets/s)")
     share = st.alerts / st.packets if st.packets else 0.0
-    t.add_row("alerts", f"{st.alerts:,} ({share:.2%}) at score >= {thr:g}")
+    t.add_row("alerts", f"{st.alerts:,} ({share:.2%}) at score {_rule(watcher)} {thr:g}")
     t.add_row("last alert", _alert_text(st))
     lat = st.latency_percentiles()
     if lat:
