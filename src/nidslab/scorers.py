@@ -99,8 +99,8 @@ def stored_threshold(model_dir: str | os.PathLike, fpr: float) -> float:
     path = Path(model_dir) / "thresholds.json"
     if not path.is_file():
         raise ConfigError(f"{model_dir} stores no thresholds for target false-positive rates (no thresholds.json): "
-                          f"pass --threshold P (a probability), or train the model again with this nidslab, "
-                          f"which stores them")
+                          f"pass --threshold P (a probability), or use a model folder whose evaluation stored "
+                          f"thresholds.json (target-FPR thresholds picked on its validation split)")
     try:
         doc = json.loads(path.read_text())
         points = [(float(p["target_fpr"]), float(p["threshold"])) for p in doc["points"]]
