@@ -27,9 +27,9 @@ def watch_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="Write the JSON lines here (default: stdout)."),
     kitnet: bool = typer.Option(False, "--kitnet", help="MODEL is a saved KitNET (nidslab.detect); scores are "
                                                         "its RMSEs."),
-    threshold: float = typer.Option(None, "--threshold", help="Alert at or above this score (DNN: a "
-                                                              "probability, default 0.5; KitNET: an RMSE, "
-                                                              "default the one it stores)."),
+    threshold: float = typer.Option(None, "--threshold", help="Alert threshold (DNN: a probability, "
+                                                              "alert at or above it, default 0.5; KitNET: an "
+                                                              "RMSE, alert above it, default the one it stores)."),
     target_fpr: float = typer.Option(None, "--target-fpr", help="Alert at the threshold the model folder stores "
                                                                 "for this false-positive rate."),
     follow: bool = typer.Option(True, "--follow/--no-follow", help="For a file: keep waiting at its end "
