@@ -1,0 +1,221 @@
+"""Live scoring: read a capture as it is written (a growing file, a pipe), score every packet.
+
+The loop works in chunks of whatever has arrived (up to :data:`~nidslab.features.follow.CHUNK`
+packets): read the new bytes, parse the complete records in bulk, extend the AfterImage
+statistics (one :class:`~nidslab.features.FeatureExtractor` for the whole stream, never
+re-reading), score the rows, yield them. A :class:`~nidslab.scorers.Scorer` turns features into
+(n,) scores (:mod:`nidslab.scorers`: a saved DNN, a saved KitNET).
+
+>>> scorer = DNNScorer(load_model("models/m1"))                     # doctest: +SKIP
+>>> w = Watcher("capture.pcap", scorer, threshold=0.5, follow=True)  # doctest: +SKIP
+>>> for chunk in w:                                                  # doctest: +SKIP
+...     out.write(jsonl(chunk))
+>>> w.stats.packets, w.stats.latency_percentiles()                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nidslab.features.extract import FeatureExtractor
+from nidslab.features.follow import CHUNK, READ_SIZE, StreamParser, iter_reads
+from nidslab.scorers import Scorer
+
+Progress = Callable[..., None]
+
+
+@dataclass
+class ScoredChunk:
+    """The packets scored in one step (n of them).
+
+    index: int64 (n,) record position in the capture (from 0); time: float64 (n,) capture
+    timestamp, seconds since the epoch; score: (n,) float; alert: bool (n,) score >= threshold
+    (score > threshold for a scorer with ``strict`` set, as KitNET's);
+    arrived: clock time (``time.perf_counter()``) of the read that brought the chunk's first byte.
+    """
+
+    index: np.ndarray
+    time: np.ndarray
+    score: np.ndarray
+    alert: np.ndarray
+    arrived: float
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class WatchStats:
+    """Running totals of a watch; ``latencies``: seconds from a chunk's first byte being read to
+    its scores being handed on and the consumer coming back for more (one per chunk);
+    ``seconds_in``: time spent parsing records, extracting features and scoring."""
+
+    started: float = field(default_factory=time.perf_counter)
+    packets: int = 0
+    alerts: int = 0
+    bytes: int = 0
+    chunks: int = 0
+    last_alert: tuple[int, float, float] | None = None  # (index, capture time, score)
+    latencies: list[float] = field(default_factory=list)
+    ended: str | None = None  # why the watch stopped: "end of input", "idle timeout", "stopped"
+    truncated: str | None = None  # the input ended inside a record (message), or None
+    finished: float | None = None
+    seconds_in: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "features": 0.0, "score": 0.0})
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.perf_counter()) - self.started
+
+    @property
+    def rate(self) -> float:
+        """Packets per second since the start (wall clock)."""
+        return self.packets / self.elapsed if self.elapsed > 0 else 0.0
+
+    def latency_percentiles(self, qs=(50, 90, 99, 100)) -> dict[str, float]:
+        """Per-chunk latency percentiles in seconds, keyed ``p50``, ``p90``, ... (``p100`` = max)."""
+        if not self.latencies:
+            return {}
+        vals = np.percentile(np.asarray(self.latencies), qs)
+        return {f"p{q}": float(v) for q, v in zip(qs, vals)}
+
+    def to_dict(self) -> dict:
+        return {"packets": self.packets, "alerts": self.alerts, "bytes": self.bytes, "chunks": self.chunks,
+                "seconds": self.elapsed, "packets_per_s": self.rate, "last_alert": self.last_alert,
+                "latency_s": self.latency_percentiles(), "seconds_in": dict(self.seconds_in), "ended": self.ended,
+                "truncated": self.truncated}
+
+
+class Watcher:
+    """Iterate over :class:`ScoredChunk` of a capture as it grows; totals in :attr:`stats`.
+
+    ``source``: a capture path, or a file descriptor of a pipe (``sys.stdin.fileno()``).
+    ``threshold``: alert when score >= it (> it if ``scorer.strict``). ``follow``: for a file, wait for more at its end
+    (ends on ``stop()`` or ``idle_timeout`` seconds without new bytes). ``chunk``: most packets
+    per step. ``stop()``: asked after each chunk and between reads; true ends the watch cleanly
+    after the chunk in hand (bytes read but not scored yet are dropped). ``progress(done, None, message)``: after each chunk and every ``poll`` s while idle.
+    Iterating raises :class:`DataError` for input that is not an Ethernet capture.
+    """
+
+    def __init__(self, source: str | os.PathLike | int, scorer: Scorer, *, threshold: float, follow: bool = False,
+                 idle_timeout: float | None = None, poll: float = 0.05, chunk: int = CHUNK,
+                 read_size: int = READ_SIZE, stop: Callable[[], bool] | None = None,
+                 progress: Progress | None = None):
+        self.source = source
+        self.name = f"fd {source}" if isinstance(source, int) else str(source)
+        if isinstance(source, int) and source == 0:
+            self.name = "stdin"
+        self.scorer = scorer
+        self.threshold = float(threshold)
+        self._strict = bool(getattr(scorer, "strict", False))
+        self.follow = follow
+        self.idle_timeout = idle_timeout
+        self.poll = poll
+        self.read_size = read_size
+        self._stop = stop or (lambda: False)
+        self.progress = progress
+        self.parser = StreamParser(self.name, chunk=chunk)
+        self.extractor = FeatureExtractor(getattr(scorer, "layout", "uci"))
+        self.stats = WatchStats()
+
+    def warm_up(self) -> None:
+        """Load the compiled kernels (parser, features, scorer) on a throwaway packet, so the first
+        packets of the stream do not wait for them; the watch's own state is left untouched."""
+        frame = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(8) + bytes([17]) + bytes(10) + bytes(8)
+        head = (0xA1B2C3D4).to_bytes(4, "little") + bytes(16) + (1).to_bytes(4, "little")
+        rec = bytes(8) + len(frame).to_bytes(4, "little") * 2 + frame
+        parser = StreamParser("warm-up")
+        parser.feed(head + rec)
+        X = FeatureExtractor(self.extractor.layout.name).transform(parser.packets())
+        warm = getattr(self.scorer, "warm_up", None)
+        if warm is not None:
+            warm(X)
+
+    def __iter__(self) -> Iterator[ScoredChunk]:
+        self.warm_up()
+        st = self.stats
+        st.started = time.perf_counter()
+        reads = iter_reads(self.source, follow=self.follow, idle_timeout=self.idle_timeout, poll=self.poll,
+                           stop=self._stop, read_size=self.read_size)
+        try:
+            for read in reads:
+                if read.ended:
+                    st.ended = read.ended
+                    break
+                self.parser.feed(read.data, read.arrived)
+                st.bytes += len(read.data)
+                while True:
+                    t0 = time.perf_counter()
+                    packets = self.parser.packets()
+                    st.seconds_in["parse"] += time.perf_counter() - t0
+                    if packets is None:
+                        break
+                    if len(packets) == 0:  # every record of the step was malformed
+                        continue
+                    chunk = self._score(packets)
+                    yield chunk
+                    st.latencies.append(time.perf_counter() - chunk.arrived)
+                    self._report()
+                    if self._stop():  # leave the rest of a backlog unscored
+                        break
+                if not read.data:
+                    self._report()
+        finally:
+            st.finished = time.perf_counter()
+        if st.ended != "stopped":
+            st.truncated = self.parser.close_message()
+
+    def _score(self, packets) -> ScoredChunk:
+        st = self.stats
+        t0 = time.perf_counter()
+        X = self.extractor.transform(packets)
+        t1 = time.perf_counter()
+        scores = np.asarray(self.scorer.score(X))
+        st.seconds_in["features"] += t1 - t0
+        st.seconds_in["score"] += time.perf_counter() - t1
+        alert = scores > self.threshold if self._strict else scores >= self.threshold
+        st.packets += len(packets)
+        st.chunks += 1
+        n_alerts = int(np.count_nonzero(alert))
+        if n_alerts:
+            st.alerts += n_alerts
+            i = int(np.flatnonzero(alert)[-1])
+            st.last_alert = (int(packets.index[i]), float(packets.ts[i]), float(scores[i]))
+        return ScoredChunk(packets.index, packets.ts, scores, alert, self.parser.oldest_arrival)
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.stats.packets, None, f"{self.stats.packets:,} packets, {self.stats.alerts:,} alerts")
+
+
+def jsonl(chunk: ScoredChunk) -> bytes:
+    """The chunk as JSON lines, one per packet: ``{"time": t, "index": i, "score": s, "alert": b}``.
+
+    Formatted column-wise by PyArrow (shortest round-trip floats; a NaN score becomes null).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(chunk)
+    if n == 0:
+        return b""
+
+    def text(values, finite: bool = True) -> pa.Array:
+        arr = pa.array(values)
+        s = pc.cast(arr, pa.string())
+        return s if finite else pc.if_else(pc.is_finite(arr), s, pa.scalar("null"))
+
+    alert = pc.if_else(pa.array(chunk.alert), pa.scalar("true"), pa.scalar("false"))
+    lines = pc.binary_join_element_wise(
+        '{"time": ', text(chunk.time), ', "index": ', text(chunk.index), ', "score": ', text(chunk.score, bool(np.isfinite(chunk.score).all())),
+        ', "alert": ', alert, "}\n", "")
+    offsets = np.frombuffer(lines.buffers()[1], np.int32, n + 1, lines.offset * 4)
+    data = lines.buffers()[2]
+    return data.to_pybytes()[offsets[0]:offsets[-1]]
+
+
+__all__ = ["ScoredChunk", "WatchStats", "Watcher", "jsonl"]
