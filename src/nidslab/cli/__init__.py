@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from nidslab.errors import NidslabError
 
@@ -23,7 +24,8 @@ class _Group(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except NidslabError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            # escaped: messages name tables and extras in brackets ([search], .[cluster]), not rich markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished work is kept; run again to resume")
