@@ -248,7 +248,7 @@ def matmuls_epoch(cfg, bs: int, threads: int):
     """
     import torch
 
-    from nidslab.train import EVAL_BATCH
+    from nidslab.model import EVAL_BATCH
 
     torch.set_num_threads(threads)
     widths = [N_INPUTS] + [cfg[1]] * cfg[0] + [1]

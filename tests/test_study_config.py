@@ -15,14 +15,20 @@ def test_the_lab_study_has_the_lab_settings():
     names = [e.name for e in s.experiments]
     assert len(names) == 9
     base = s.experiment("sigmoid_2x20")
-    assert (base.n_layers, base.n_nodes, base.activation, base.optimizer) == (2, 20, "sigmoid", "sgd")
-    assert (base.lr, base.batch_size, base.epochs, base.class_weight) == (0.1, 10_000, 20, "none")
-    assert s.experiment("balanced_2x20").class_weight == "balanced"
-    assert s.experiment("bigger_4x50").n_layers == 4 and s.experiment("bigger_4x50").n_nodes == 50
-    assert s.experiment("batchnorm_2x20").batch_norm
-    assert s.experiment("relu_2x20").activation == "relu"
-    assert s.experiment("adam_2x20").optimizer == "adam"
-    assert s.experiment("dropout_2x20").dropout == 0.5
+    assert (base.spec.n_layers, base.spec.n_nodes, base.spec.activation, base.fit.optimizer) == (2, 20, "sigmoid", "sgd")
+    assert (base.fit.lr, base.fit.batch_size, base.fit.epochs, base.fit.class_weight) == (0.1, 10_000, 20, None)
+    assert s.experiment("balanced_2x20").fit.class_weight == "balanced"
+    assert s.experiment("bigger_4x50").spec.n_layers == 4 and s.experiment("bigger_4x50").spec.n_nodes == 50
+    assert s.experiment("batchnorm_2x20").spec.batch_norm
+    assert s.experiment("relu_2x20").spec.activation == "relu"
+    assert s.experiment("adam_2x20").fit.optimizer == "adam"
+    assert s.experiment("dropout_2x20").spec.dropout == 0.5
+    # results.json's settings keep their keys
+    assert list(base.settings()) == ["n_layers", "n_nodes", "activation", "batch_norm", "dropout", "optimizer", "lr",
+                                     "batch_size", "epochs", "class_weight"]
+    g = s.regression
+    assert (g.spec.head, g.spec.activation, g.fit.optimizer, g.fit.lr) == ("regression", "relu", "adam", 0.01)
+    assert set(g.settings()) == {"n_layers", "n_nodes", "activation", "optimizer", "lr", "batch_size", "epochs"}
     assert s.batch_size_timing.batch_sizes == (100, 1_000, 10_000)
     assert s.mc_dropout.passes == 100
     assert (s.cross_validation.folds, s.cross_validation.seed) == (10, 1234)
@@ -34,7 +40,8 @@ def test_quick_version_shrinks_every_count():
     s = load_study()
     q = s.quick_version()
     assert q.is_quick and q.fraction < s.fraction
-    assert all(e.epochs <= s.quick.epochs for e in q.experiments)
+    assert all(e.fit.epochs <= s.quick.epochs for e in q.experiments)
+    assert q.regression.fit.epochs <= s.quick.epochs
     assert q.mc_dropout.passes < s.mc_dropout.passes and q.cross_validation.folds < s.cross_validation.folds
     assert q.search.trials < s.search.trials and q.batch_size_timing.max_rows > 0
     assert q.quick_version() is q
@@ -56,13 +63,13 @@ n_layers = 3
 
 def test_a_minimal_study_takes_defaults_and_runs_only_what_it_names(tmp_path):
     s = load_study(_write(tmp_path, MINIMAL))
-    assert s.title == "mine" and s.experiments[0].n_layers == 3 and s.experiments[0].n_nodes == 20
+    assert s.title == "mine" and s.experiments[0].spec.n_layers == 3 and s.experiments[0].spec.n_nodes == 20
     assert s.search is None and s.mc_dropout is None and s.tree_baseline is None
 
 
 def test_defaults_table_applies_to_every_experiment(tmp_path):
     s = load_study(_write(tmp_path, "[defaults]\nepochs = 7\n[experiments.a]\n[experiments.b]\nepochs = 2\n"))
-    assert [e.epochs for e in s.experiments] == [7, 2]
+    assert [e.fit.epochs for e in s.experiments] == [7, 2]
 
 
 @pytest.mark.parametrize(
@@ -76,6 +83,10 @@ def test_defaults_table_applies_to_every_experiment(tmp_path):
         ("[experiments.a]\ndropout = 1.5\n", ["[experiments.a] dropout", "[0, 1)"]),
         ("[experiments.a]\nbatch_norm = 1\n", ["[experiments.a] batch_norm", "true or false"]),
         ("[experiments.a]\nclass_weight = 'auto'\n", ["[experiments.a] class_weight"]),
+        ("[defaults]\noptimizer = 'lbfgs'\n", ["[defaults] optimizer", "lbfgs"]),
+        ("[regression]\nlr = 0\n", ["[regression] lr", "positive"]),
+        ("[regression]\nbatch_norm = true\n", ["[regression]", "'batch_norm'"]),
+        ("[search]\nclass_weight = 'auto'\n", ["[search] class_weight"]),
         ("[study]\nfraction = 0\n", ["[study] fraction", "(0, 1]"]),
         ("[experiments.a]\n[cross_validation]\nexperiment = 'b'\n", ["[cross_validation] experiment", "'b'"]),
         ("[experiments.a]\n[mc_dropout]\nexperiment = 'best'\n", ["[mc_dropout] experiment", "'best'"]),

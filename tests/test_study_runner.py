@@ -239,7 +239,7 @@ def test_bad_study_file_is_a_one_line_cli_error(tmp_path):
     result = CliRunner().invoke(app, ["lab", "--study", str(bad), "--out", str(tmp_path / "runs")])
     assert result.exit_code == 2
     # (the table name itself is in the ConfigError; see test_study_config.py for the message in full)
-    assert "bad.toml" in result.output and "n_nodes must be at least 1" in result.output
+    assert "bad.toml" in result.output and "n_nodes must be an integer >= 1" in result.output
     assert "Traceback" not in result.output
 
 

@@ -10,13 +10,22 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from nidslab.settings import FitConfig, ModelSpec
+
+# The defaults below are read from these, so they live in nidslab.settings only.
+_SPEC, _FIT = ModelSpec(), FitConfig()
+_SPEC_KEYS = ("n_layers", "n_nodes", "activation", "batch_norm", "dropout")
+_FIT_KEYS = ("optimizer", "lr", "batch_size", "epochs", "class_weight", "seed", "device", "threads")
+
 
 class DNNClassifier(ClassifierMixin, BaseEstimator):
     """The lab's dense network as a binary classifier (labels 0 benign, 1 malicious)."""
 
-    def __init__(self, n_layers: int = 2, n_nodes: int = 20, activation: str = "sigmoid", batch_norm: bool = False,
-                 dropout: float = 0.0, optimizer: str = "sgd", lr: float = 0.1, batch_size: int = 10_000,
-                 epochs: int = 20, class_weight=None, seed: int = 0, device: str = "auto", threads: int | None = None):
+    def __init__(self, n_layers: int = _SPEC.n_layers, n_nodes: int = _SPEC.n_nodes,
+                 activation: str = _SPEC.activation, batch_norm: bool = _SPEC.batch_norm,
+                 dropout: float = _SPEC.dropout, optimizer: str = _FIT.optimizer, lr: float = _FIT.lr,
+                 batch_size: int = _FIT.batch_size, epochs: int = _FIT.epochs, class_weight=_FIT.class_weight,
+                 seed: int = _FIT.seed, device: str = _FIT.device, threads: int | None = _FIT.threads):
         self.n_layers = n_layers
         self.n_nodes = n_nodes
         self.activation = activation
@@ -33,20 +42,14 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, validation=None):
         """Build a fresh network (seeded) and train it on ``X`` ``(n, d)`` and ``y`` ``(n,)`` 0/1."""
-        import torch
-
-        from nidslab.model import ModelSpec, build_model
+        from nidslab.model import build_model
         from nidslab.train import fit
 
         X = np.asarray(X, dtype=np.float32)
-        self.spec_ = ModelSpec(n_layers=self.n_layers, n_nodes=self.n_nodes, activation=self.activation,
-                               batch_norm=self.batch_norm, dropout=self.dropout)
-        torch.manual_seed(self.seed)
-        self.model_ = build_model(self.spec_, X.shape[1])
-        self.history_ = fit(self.model_, (X, np.asarray(y)), validation=validation, optimizer=self.optimizer,
-                            lr=self.lr, batch_size=self.batch_size, epochs=self.epochs,
-                            class_weight=self.class_weight, seed=self.seed, device=self.device,
-                            threads=self.threads)
+        self.spec_ = ModelSpec.from_dict({k: getattr(self, k) for k in _SPEC_KEYS})
+        self.fit_config_ = FitConfig.from_dict({k: getattr(self, k) for k in _FIT_KEYS})
+        self.model_ = build_model(self.spec_, X.shape[1], seed=self.fit_config_.seed)
+        self.history_ = fit(self.model_, (X, np.asarray(y)), validation, self.fit_config_)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[1]
         return self
@@ -76,8 +79,7 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
 
         saved = load_model(path)
         s = saved.spec
-        est = cls(n_layers=s.n_layers, n_nodes=s.n_nodes, activation=s.activation, batch_norm=s.batch_norm,
-                  dropout=s.dropout)
+        est = cls(**{k: getattr(s, k) for k in _SPEC_KEYS})
         est.spec_, est.model_, est.history_ = s, saved.model, saved.history
         est.classes_, est.n_features_in_ = np.array([0, 1]), saved.model.n_inputs
         return est

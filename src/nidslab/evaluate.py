@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nidslab.train import EVAL_BATCH
+from nidslab.model import EVAL_BATCH
 
 ECE_BINS = 15
 

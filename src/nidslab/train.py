@@ -30,11 +30,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab import fused_step
-from nidslab.model import seed_dropout
+from nidslab.model import EVAL_BATCH, seed_dropout
+from nidslab.settings import OPTIMIZERS, FitConfig, balanced_class_weight
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-STEPS = ("auto", "fused", "autograd")
-EVAL_BATCH = 16_384  # rows per inference batch: a 10x80 network's activations stay in cache (65,536: 1.4x slower)
+#: what ``fit`` calls after each epoch: ``callback(epoch, logs)``, epoch 1-based, logs that epoch's metrics
+EpochCallback = Callable[[int, dict], None]
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -67,21 +67,6 @@ class History:
     @property
     def epochs(self) -> int:
         return len(self.loss)
-
-
-def balanced_class_weight(y: np.ndarray) -> dict[int, float]:
-    """scikit-learn's ``compute_class_weight('balanced')``: ``n / (2 * count(c))`` for c in {0, 1}.
-
-    On the lab's training split this is ``{0: 3.137, 1: 0.595}``.
-    """
-    from sklearn.utils.class_weight import compute_class_weight
-
-    y = np.asarray(y)
-    classes = np.unique(y)
-    if not np.array_equal(classes, [0, 1]):
-        raise ValueError(f"balanced class weights need labels 0 and 1 both present, got classes {classes.tolist()}")
-    w = compute_class_weight("balanced", classes=classes, y=y)
-    return {0: float(w[0]), 1: float(w[1])}
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -150,31 +135,24 @@ def epoch_seed(seed: int, epoch: int) -> int:
 def fit(
     model: nn.Module,
     train: tuple[np.ndarray, np.ndarray],
-    *,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
-    optimizer: str = "sgd",
-    lr: float = 0.1,
-    batch_size: int = 10_000,
-    epochs: int = 20,
-    class_weight: None | str | dict = None,
-    seed: int = 0,
-    device: str = "auto",
-    early_stopping: None | int | dict = None,
+    config: FitConfig = FitConfig(),
+    *,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
-    threads: int | None = None,
-    callback: Callable[[int, dict], None] | None = None,
-    step: str = "auto",
+    callback: EpochCallback | None = None,
+    **overrides: Any,
 ) -> History:
-    """Train ``model`` in place on ``train = (X, y)`` and return its :class:`History`.
+    """Train ``model`` in place on ``train = (X, y)`` with the settings of ``config``; return its :class:`History`.
 
     X: ``(n, n_inputs)`` float32, already standardised. y: ``(n,)`` uint8 0/1 for a binary head,
-    float32 for a regression head. Each epoch visits every row once in a fresh random order, in
-    ``ceil(n / batch_size)`` weight updates. ``class_weight``: None, ``"balanced"`` (see
-    :func:`balanced_class_weight`) or ``{0: w0, 1: w1}``, applied as Keras does: the batch loss is
-    ``sum(w[y_i] * bce_i) / batch_rows`` (Keras 2's ``SUM_OVER_BATCH_SIZE`` and Keras 3's default
-    ``"sum_over_batch_size"`` reduction divide by the number of rows, not by the sum of weights). ``early_stopping``: patience in epochs (int) or
-    ``{"patience": int, "min_delta": float, "restore_best_weights": bool}`` on ``val_loss``.
+    float32 for a regression head; ``validation`` the same for the rows scored after each epoch.
+    ``config`` (:class:`nidslab.settings.FitConfig`) holds every training setting and its default;
+    keyword ``overrides`` (``lr=0.01``, ...) are ``config.replace(**overrides)``.
+    Each epoch visits every row once in a fresh random order, in ``ceil(n / batch_size)`` weight
+    updates. Class weights are applied as Keras does: the batch loss is ``sum(w[y_i] * bce_i) /
+    batch_rows`` (Keras 2's ``SUM_OVER_BATCH_SIZE`` and Keras 3's default ``"sum_over_batch_size"``
+    reduction divide by the number of rows, not by the sum of weights). Early stopping watches ``val_loss``.
     ``checkpoint_dir``: where ``checkpoint.pt`` is written after each epoch; with ``resume=True``
     training continues from it. ``threads`` sets torch's CPU thread count for the run. On the CPU
     the first call tunes glibc's malloc for the run's repeated large allocations (see
@@ -188,36 +166,33 @@ def fit(
     ``benchmarks/bench_step.py``), ``"autograd"`` is ``loss.backward()`` (any module, any device),
     ``"auto"`` the first that applies. Both give the same gradients to float32 rounding.
     """
+    cfg = config.replace(**overrides) if overrides else config
     head = getattr(getattr(model, "spec", None), "head", "binary")
     X, y = _check_arrays(train, head, "train")
+    Xv = yv = None
     if validation is not None:
         Xv, yv = _check_arrays(validation, head, "validation")
         if Xv.shape[1] != X.shape[1]:
             raise ValueError(f"validation has {Xv.shape[1]} columns, train has {X.shape[1]}")
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if not (isinstance(epochs, int) and epochs >= 0):
-        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    if step not in STEPS:
-        raise ValueError(f"step must be one of {', '.join(STEPS)}, got {step!r}")
-    stopper = _EarlyStopping.make(early_stopping, validation is not None)
-    dev = resolve_device(device)
+    if cfg.class_weight is not None and head != "binary":
+        raise ValueError("class_weight applies to the binary head only")
+    stopper = _EarlyStopping.make(cfg.early_stopping, validation is not None)
+    dev = resolve_device(cfg.device)
     if dev.type == "cpu":
         _tune_malloc()
     old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     try:
-        return _fit(model, X, y, Xv if validation is not None else None, yv if validation is not None else None,
-                    head=head, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
-                    class_weight=_class_weights(class_weight, y, head), seed=seed, dev=dev, stopper=stopper,
-                    checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, step=step)
+        return _fit(model, X, y, Xv, yv, cfg, head=head, class_weight=cfg.class_weights(y), dev=dev,
+                    stopper=stopper, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _fit(model, X, y, Xv, yv, *, head, optimizer, lr, batch_size, epochs, class_weight, seed, dev, stopper,
-         checkpoint_dir, resume, callback, step) -> History:
+def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stopper, checkpoint_dir, resume,
+         callback) -> History:
+    optimizer, lr, batch_size, epochs, seed, step = cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed, cfg.step
     model.to(dev)
     if step == "fused" and not fused_step.supports(model):
         raise ValueError("step='fused' trains a nidslab DNN on the CPU; use step='autograd' for this model or device")
@@ -369,21 +344,6 @@ def _check_arrays(pair, head: str, what: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _class_weights(class_weight, y: np.ndarray, head: str) -> dict[int, float] | None:
-    if class_weight is None:
-        return None
-    if head != "binary":
-        raise ValueError("class_weight applies to the binary head only")
-    if class_weight == "balanced":
-        return balanced_class_weight(y)
-    if isinstance(class_weight, dict):
-        cw = {int(k): float(v) for k, v in class_weight.items()}
-        if set(cw) != {0, 1}:
-            raise ValueError(f"class_weight needs keys 0 and 1, got {sorted(cw)}")
-        return cw
-    raise ValueError(f"class_weight must be None, 'balanced' or {{0: w0, 1: w1}}, got {class_weight!r}")
-
-
 # ----------------------------------------------------------------------------- early stopping
 
 
@@ -397,14 +357,12 @@ class _EarlyStopping:
 
     @classmethod
     def make(cls, spec, have_validation: bool) -> _EarlyStopping | None:
+        """From :attr:`FitConfig.early_stopping` (already checked there): None, a patience, or a dict."""
         if spec is None:
             return None
         if not have_validation:
             raise ValueError("early_stopping watches val_loss: pass validation=(X, y)")
-        es = cls(spec) if isinstance(spec, int) else cls(**spec)
-        if es.patience < 1:
-            raise ValueError(f"early stopping patience must be >= 1, got {es.patience}")
-        return es
+        return cls(spec) if isinstance(spec, int) else cls(**spec)
 
     def update(self, h: History, model: nn.Module) -> bool:
         if h.val_loss[-1] < self.best - self.min_delta:
@@ -460,4 +418,5 @@ def _load_checkpoint(path: Path, model, opt, config: dict, stopper, dev) -> tupl
     return int(state["epochs_done"]), History.from_dict(state["history"])
 
 
-__all__ = ["fit", "History", "balanced_class_weight", "make_optimizer", "resolve_device", "epoch_seed", "OPTIMIZERS"]
+__all__ = ["fit", "FitConfig", "History", "balanced_class_weight", "make_optimizer", "resolve_device", "epoch_seed",
+           "EpochCallback", "OPTIMIZERS"]

@@ -19,10 +19,7 @@ console = Console()
 err = Console(stderr=True)
 model_app = typer.Typer(help="Inspect network shapes.", no_args_is_help=True)
 
-# Defaults live in ModelSpec and fit(); these are the fit options the CLI exposes.
-FIT_DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "lr": 0.1, "batch_size": 10_000, "epochs": 20,
-                                "class_weight": "none", "seed": 0, "device": "auto", "threads": None,
-                                "early_stopping": None, "step": "auto"}
+# Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
 DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0}
 
 # --------------------------------------------------------------------------- shared option types
@@ -41,12 +38,21 @@ def _spec_fields(**given: Any) -> dict[str, Any]:
 
 
 def _make_spec(fields: dict[str, Any]):
-    from nidslab.model import ModelSpec
+    from nidslab.settings import ModelSpec
 
     try:
         return ModelSpec.from_dict(fields)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model settings: {exc}") from None
+
+
+def _make_fit(fields: dict[str, Any]):
+    from nidslab.settings import FitConfig
+
+    try:
+        return FitConfig.from_dict(fields)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"fit settings: {exc}") from None
 
 
 def _read_config(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -59,7 +65,12 @@ def _read_config(path: Path | None) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"{path}: no such config file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    known = {"model": None, "fit": set(FIT_DEFAULTS), "data": set(DATA_DEFAULTS)}
+    import dataclasses
+
+    from nidslab.settings import FitConfig, ModelSpec
+
+    known = {"model": {f.name for f in dataclasses.fields(ModelSpec)},
+             "fit": {f.name for f in dataclasses.fields(FitConfig)}, "data": set(DATA_DEFAULTS)}
     for table, value in doc.items():
         if table not in known or not isinstance(value, dict):
             raise ConfigError(f"{path}: unknown table [{table}]; expected [model], [fit] and [data]")
@@ -122,8 +133,6 @@ def train(
     step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
 ) -> None:
     """Train the lab's network on a dataset and save it as a model folder, with its curves."""
-    import torch
-
     from nidslab.evaluate import evaluate
     from nidslab.model import build_model
     from nidslab.saved_model import save_model
@@ -133,17 +142,14 @@ def train(
     spec = _make_spec({**cfg.get("model", {}), **_spec_fields(
         n_layers=n_layers, n_nodes=n_nodes, activation=activation, batch_norm=batch_norm, dropout=dropout,
         mc_dropout=mc_dropout, head=head)})
-    opts = {**FIT_DEFAULTS, **cfg.get("fit", {}), **_spec_fields(
+    fit_cfg = _make_fit({**cfg.get("fit", {}), **_spec_fields(
         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, class_weight=class_weight, seed=seed,
-        device=device, threads=threads, early_stopping=early_stopping, step=step)}
+        device=device, threads=threads, early_stopping=early_stopping, step=step)})
     data = {**DATA_DEFAULTS, **cfg.get("data", {}), **_spec_fields(dataset=dataset, features=features, fraction=fraction)}
-    if opts["class_weight"] not in ("none", "balanced"):
-        raise ConfigError(f"--class-weight must be none or balanced, got {opts['class_weight']!r}")
 
-    p = _open(data["dataset"], data["features"], data["fraction"], opts["seed"])
-    torch.manual_seed(opts["seed"])
-    model = build_model(spec, p.X_train.shape[1])
-    n_epochs = opts["epochs"]
+    p = _open(data["dataset"], data["features"], data["fraction"], fit_cfg.seed)
+    model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
+    n_epochs = fit_cfg.epochs
     with _progress() as bar:
         task = bar.add_task("epoch", total=n_epochs)
 
@@ -152,16 +158,12 @@ def train(
             bar.update(task, completed=epoch, description=f"epoch {epoch}/{n_epochs}  {shown}")
 
         try:
-            history = fit(model, (p.X_train, p.y_train), validation=(p.X_val, p.y_val), optimizer=opts["optimizer"],
-                          lr=opts["lr"], batch_size=opts["batch_size"], epochs=n_epochs,
-                          class_weight=None if opts["class_weight"] == "none" else opts["class_weight"],
-                          seed=opts["seed"], device=opts["device"], early_stopping=opts["early_stopping"],
-                          checkpoint_dir=out.with_name(f".{out.name}.checkpoint"), resume=resume,
-                          threads=opts["threads"], callback=on_epoch, step=opts["step"])
+            history = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg,
+                          checkpoint_dir=out.with_name(f".{out.name}.checkpoint"), resume=resume, callback=on_epoch)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     metrics = evaluate(model, p.X_test, p.y_test)
-    metrics_doc = {"test": metrics, "data": {**data, "seed": opts["seed"]}, "fit": opts}
+    metrics_doc = {"test": metrics, "data": {**data, "seed": fit_cfg.seed}, "fit": fit_cfg.to_dict()}
     save_model(out, model.cpu(), spec, standardizer=p.standardizer, feature_names=list(p.feature_names),
                metrics=metrics_doc, history=history)
     curves = write_curves(out, history.to_dict())
@@ -368,13 +370,11 @@ def bench(
     batch_sizes: str = typer.Option("100,1000,10000", "--batch-sizes", help="Comma-separated batch sizes."),
     n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
     dropout: float = DROPOUT,
-    optimizer: str = typer.Option("sgd", "--optimizer"),
+    optimizer: str = typer.Option(None, "--optimizer", help="sgd | adam | adamw | rmsprop (default sgd)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch."),
-    device: str = typer.Option("auto", "--device"),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda (default auto)."),
 ) -> None:
     """Time one training epoch (with its validation pass) per batch size: seconds, updates, peak memory."""
-    import torch
-
     from nidslab.model import build_model
     from nidslab.train import fit
 
@@ -388,12 +388,11 @@ def bench(
     t = Table(title=f"one epoch on {len(p.y_train):,} x {p.X_train.shape[1]} rows (+ validation {len(p.y_val):,})")
     for col in ("batch size", "seconds", "updates", "peak memory (MiB)", "val accuracy"):
         t.add_column(col, justify="right")
+    fit_cfg = _make_fit({"epochs": 1, **_spec_fields(optimizer=optimizer, threads=threads, device=device)})
     for bs in sizes:
-        torch.manual_seed(0)
-        model = build_model(spec, p.X_train.shape[1])
+        model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
         with _PeakRSS() as peak:
-            h = fit(model, (p.X_train, p.y_train), validation=(p.X_val, p.y_val), optimizer=optimizer,
-                    batch_size=bs, epochs=1, threads=threads, device=device)
+            h = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg.replace(batch_size=bs))
         t.add_row(f"{bs:,}", f"{h.epoch_seconds[0]:.3f}", f"{h.updates_per_epoch:,}", f"{peak.mib:.0f}",
                   f"{h.val_accuracy[0]:.4f}")
     console.print(t)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from nidslab import schema
-from nidslab.study.config import BatchSizeTiming, CrossValidation, Experiment, MCDropout, Regression, Search, Study
+from nidslab.study.config import (BatchSizeTiming, CrossValidation, Experiment, MCDropout, Regression, Search, Study,
+                                  settings_of, split_settings)
 from nidslab.study.hardware import PeakMemory
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -119,32 +120,26 @@ class Lab:
 
         Returns (result dict: settings, params, init, history, train_seconds, test metrics or None, model)."""
         from nidslab.evaluate import evaluate
-        from nidslab.model import ModelSpec, summary
+        from nidslab.model import build_model, summary
         from nidslab.train import fit
 
-        spec = ModelSpec(n_layers=settings["n_layers"], n_nodes=settings["n_nodes"],
-                         activation=settings["activation"], batch_norm=settings["batch_norm"],
-                         dropout=settings["dropout"], mc_dropout=mc_dropout)
+        spec, config = split_settings(settings)
+        spec = spec.replace(mc_dropout=mc_dropout)
+        config = config.replace(seed=self.study.seed if seed is None else seed, threads=self.threads)
         n_inputs = train[0].shape[1]
-        seed = self.study.seed if seed is None else seed
-        model = _seeded_build(spec, n_inputs, seed)
+        model = build_model(spec, n_inputs, seed=config.seed)
         init = _first_layer_init(model)
         params = int(summary(model, n_inputs).trainable_params)
-        epochs = settings["epochs"]
+        epochs = config.epochs
         detail = self.detail
 
-        def on_epoch(*args: Any, **kwargs: Any) -> None:
-            on_epoch.done += 1
-            detail(on_epoch.done, epochs, f"epoch {on_epoch.done}/{epochs}")
+        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+            detail(epoch, epochs, f"epoch {epoch}/{epochs}")
 
-        on_epoch.done = 0
         start = time.perf_counter()
-        history = fit(model, train=train, validation=validation, optimizer=settings["optimizer"], lr=settings["lr"],
-                      batch_size=settings["batch_size"], epochs=epochs,
-                      class_weight=None if settings["class_weight"] == "none" else settings["class_weight"],
-                      seed=seed, threads=self.threads, callback=on_epoch)
+        history = fit(model, train, validation, config, callback=on_epoch)
         seconds = time.perf_counter() - start
-        result = {"settings": dict(settings), "params": params, "init": init, "train_seconds": seconds,
+        result = {"settings": settings_of(spec, config), "params": params, "init": init, "train_seconds": seconds,
                   "history": _history(history), "updates_per_epoch": int(history.updates_per_epoch), "test": None}
         if test is not None:
             result["test"] = report_metrics(evaluate(model, test[0], test[1]))
@@ -258,7 +253,7 @@ class Lab:
     def regression(self, g: Regression) -> dict[str, Any]:
         """Part 22: the network with a linear head and MSE, predicting one feature from the others."""
         from nidslab.evaluate import predict_scores, regression_metrics
-        from nidslab.model import ModelSpec
+        from nidslab.model import build_model
         from nidslab.train import fit
 
         names = list(self.feature_names)
@@ -270,14 +265,12 @@ class Lab:
         mu, sigma = raw["train"].mean(), raw["train"].std() or 1.0
         z = {k: ((v - mu) / sigma).astype(np.float32) for k, v in raw.items()}
         X = {"train": self.train[0][:, keep], "validation": self.validation[0][:, keep], "test": self.test[0][:, keep]}
-        spec = ModelSpec(n_layers=g.n_layers, n_nodes=g.n_nodes, activation=g.activation, head="regression")
-        model = _seeded_build(spec, len(keep), self.study.seed)
+        config = g.fit.replace(seed=self.study.seed, threads=self.threads)
+        model = build_model(g.spec, len(keep), seed=config.seed)
         start = time.perf_counter()
-        history = fit(model, train=(X["train"], z["train"]), validation=(X["validation"], z["validation"]),
-                      optimizer=g.optimizer, lr=g.lr, batch_size=g.batch_size, epochs=g.epochs, seed=self.study.seed,
-                      threads=self.threads)
+        history = fit(model, (X["train"], z["train"]), (X["validation"], z["validation"]), config)
         seconds = time.perf_counter() - start
-        pred = predict_scores(model, X["test"], batch_size=g.batch_size).astype(np.float64) * sigma + mu
+        pred = predict_scores(model, X["test"], batch_size=config.batch_size).astype(np.float64) * sigma + mu
         truth = raw["test"]
         base = np.full_like(truth, mu)
 
@@ -298,8 +291,7 @@ class Lab:
                     "computed from it."),
             "excluded": list(g.exclude),
             "n_inputs": len(keep),
-            "settings": {"n_layers": g.n_layers, "n_nodes": g.n_nodes, "activation": g.activation,
-                         "optimizer": g.optimizer, "lr": g.lr, "batch_size": g.batch_size, "epochs": g.epochs},
+            "settings": g.settings(),
             "train_seconds": seconds,
             "history": _history(history),
             "test": scores(pred),
@@ -309,16 +301,6 @@ class Lab:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _seeded_build(spec: Any, n_inputs: int, seed: int) -> Any:
-    """build_model with its Glorot draw seeded (build_model draws from torch's global generator)."""
-    import torch  # only to seed the draw; everything else about torch stays in nidslab.model
-
-    from nidslab.model import build_model
-
-    torch.manual_seed(seed)
-    return build_model(spec, n_inputs)
 
 
 def _key(settings: dict[str, Any]) -> str:

@@ -19,37 +19,48 @@ from typing import Any
 
 from nidslab import schema
 from nidslab.errors import ConfigError
+from nidslab.settings import ACTIVATIONS, OPTIMIZERS, FitConfig, ModelSpec
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-CLASS_WEIGHTS = ("none", "balanced")
 SPLITS = ("stratified", "temporal")
+#: what an ``[experiments.*]`` or ``[defaults]`` table may set, split by the class that holds it; the
+#: same keys, in this order, make an experiment's ``settings`` dict in results.json
+SPEC_KEYS = ("n_layers", "n_nodes", "activation", "batch_norm", "dropout")
+FIT_KEYS = ("optimizer", "lr", "batch_size", "epochs", "class_weight")
+SETTINGS_KEYS = SPEC_KEYS + FIT_KEYS
+#: what a ``[regression]`` table may set besides its target (its results.json ``settings`` keys)
+REGRESSION_SPEC_KEYS = ("n_layers", "n_nodes", "activation")
+REGRESSION_FIT_KEYS = ("optimizer", "lr", "batch_size", "epochs")
+
+
+def settings_of(spec: ModelSpec, fit: FitConfig, keys: tuple[str, ...] = SETTINGS_KEYS) -> dict[str, Any]:
+    """The flat ``settings`` dict of a network and its training (results.json's form; the cache key)."""
+    d = {**spec.to_dict(), **fit.to_dict()}
+    return {k: d[k] for k in keys}
+
+
+def split_settings(settings: dict[str, Any]) -> tuple[ModelSpec, FitConfig]:
+    """The :class:`ModelSpec` and :class:`FitConfig` of a flat ``settings`` dict (:func:`settings_of`'s)."""
+    spec = ModelSpec.from_dict({k: v for k, v in settings.items() if k in SPEC_KEYS})
+    return spec, FitConfig.from_dict({k: v for k, v in settings.items() if k not in SPEC_KEYS})
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One network trained on the lab's split: architecture + optimiser settings."""
+    """One network trained on the lab's split: its shape and its training settings.
+
+    A study's experiments differ from the library's defaults in one setting: they train with balanced
+    class weights unless their table says ``class_weight = "none"`` (the lab's Parts 12 to 19).
+    """
 
     name: str
     title: str = ""
     part: str = ""
-    n_layers: int = 2
-    n_nodes: int = 20
-    activation: str = "sigmoid"
-    batch_norm: bool = False
-    dropout: float = 0.0
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    batch_size: int = 10_000
-    epochs: int = 20
-    class_weight: str = "balanced"
+    spec: ModelSpec = ModelSpec()
+    fit: FitConfig = FitConfig(class_weight="balanced")
 
     def settings(self) -> dict[str, Any]:
-        """Everything that changes the result (the cache key hashes this)."""
-        d = dataclasses.asdict(self)
-        for k in ("name", "title", "part"):
-            d.pop(k)
-        return d
+        """Everything that changes the result (the cache key hashes this), as results.json holds it."""
+        return settings_of(self.spec, self.fit)
 
 
 @dataclass(frozen=True)
@@ -97,15 +108,19 @@ class CrossValidation:
 
 @dataclass(frozen=True)
 class Regression:
+    """Part 22: a network with a linear head predicting feature ``target`` from the others.
+
+    Unless its table says otherwise: ReLU and Adam at learning rate 0.01 (the library's other defaults).
+    """
+
     target: str = "HH_L0.1_mean"
     exclude: tuple[str, ...] = ()
-    n_layers: int = 2
-    n_nodes: int = 20
-    activation: str = "relu"
-    optimizer: str = "adam"
-    lr: float = 0.01
-    batch_size: int = 10_000
-    epochs: int = 20
+    spec: ModelSpec = ModelSpec(activation="relu", head="regression")
+    fit: FitConfig = FitConfig(optimizer="adam", lr=0.01)
+
+    def settings(self) -> dict[str, Any]:
+        """The network's settings as results.json holds them."""
+        return settings_of(self.spec, self.fit, REGRESSION_SPEC_KEYS + REGRESSION_FIT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -166,8 +181,8 @@ class Study:
         q = self.quick
         if self.is_quick:
             return self
-        exps = tuple(dataclasses.replace(e, epochs=min(e.epochs, q.epochs)) for e in self.experiments)
         rep = dataclasses.replace
+        exps = tuple(rep(e, fit=e.fit.replace(epochs=min(e.fit.epochs, q.epochs))) for e in self.experiments)
         return rep(
             self,
             fraction=min(self.fraction, q.fraction),
@@ -188,7 +203,8 @@ class Study:
             mc_dropout=self.mc_dropout and rep(self.mc_dropout, passes=min(self.mc_dropout.passes, q.mc_passes)),
             cross_validation=self.cross_validation
             and rep(self.cross_validation, folds=min(self.cross_validation.folds, q.folds)),
-            regression=self.regression and rep(self.regression, epochs=min(self.regression.epochs, q.epochs)),
+            regression=self.regression
+            and rep(self.regression, fit=self.regression.fit.replace(epochs=min(self.regression.fit.epochs, q.epochs))),
             tree_baseline=self.tree_baseline
             and rep(self.tree_baseline, n_estimators=min(self.tree_baseline.n_estimators, q.tree_estimators)),
             is_quick=True,
@@ -241,23 +257,36 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
     study_kw = _table(raw.get("study", {}), "study", source, Study,
                       skip=("experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
                             "regression", "tree_baseline", "quick", "source", "is_quick"))
-    defaults = _table(raw.get("defaults", {}), "defaults", source, Experiment, skip=("name", "title", "part"))
+    defaults = _settings_table(raw.get("defaults", {}), "defaults", source, SETTINGS_KEYS)
+    _network(Experiment, defaults, "defaults", source)  # a bad default is named in [defaults]
     experiments = []
     for name, table in raw.get("experiments", {}).items():
         where = f"experiments.{name}"
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{where}] must be a table")
-        kw = {**defaults, **_table(table, where, source, Experiment, skip=("name",))}
-        experiments.append(_check_experiment(Experiment(name=name, **kw), where, source))
+        text = _table({k: v for k, v in table.items() if k in ("title", "part")}, where, source, Experiment,
+                      skip=("name", "spec", "fit"))
+        kw = {**defaults, **_settings_table({k: v for k, v in table.items() if k not in ("title", "part")}, where,
+                                            source, SETTINGS_KEYS, also=("title", "part"))}
+        spec, fit = _network(Experiment, kw, where, source)
+        experiments.append(_check_experiment(Experiment(name=name, spec=spec, fit=fit, **text), where, source))
     study = Study(source=source, experiments=tuple(experiments), **study_kw)
     _check_study(study, source)
 
     parts: dict[str, Any] = {}
     for key, cls in (("batch_size_timing", BatchSizeTiming), ("search", Search), ("mc_dropout", MCDropout),
-                     ("cross_validation", CrossValidation), ("regression", Regression),
-                     ("tree_baseline", TreeBaseline), ("quick", Quick)):
+                     ("cross_validation", CrossValidation), ("tree_baseline", TreeBaseline), ("quick", Quick)):
         if key in raw:
             parts[key] = cls(**_table(raw[key], key, source, cls))
+    if "regression" in raw:
+        keys = REGRESSION_SPEC_KEYS + REGRESSION_FIT_KEYS
+        table = raw["regression"]
+        target = _table({k: v for k, v in table.items() if k in ("target", "exclude")}, "regression", source,
+                        Regression, skip=("spec", "fit"))
+        net = _settings_table({k: v for k, v in table.items() if k not in ("target", "exclude")}, "regression",
+                              source, keys, also=("target", "exclude"))
+        spec, fit = _network(Regression, net, "regression", source)
+        parts["regression"] = Regression(spec=spec, fit=fit, **target)
     study = dataclasses.replace(study, **parts)
     _check_parts(study, source)
     return study
@@ -275,6 +304,33 @@ def _table(table: dict, where: str, source: str, cls: type, skip: tuple[str, ...
             raise ConfigError(f"{source}: [{where}] key {key!r} cannot be set here")
         out[key] = _convert(value, default, f"[{where}] {key}", source)
     return out
+
+
+def _settings_table(table: dict, where: str, source: str, keys: tuple[str, ...],
+                    also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The network settings ``keys`` of a TOML table, each converted to the type of its default in
+    :class:`ModelSpec` / :class:`FitConfig` (their values are checked when those are built)."""
+    like = {**ModelSpec().to_dict(), **FitConfig().to_dict()}
+    out = {}
+    for key, value in table.items():
+        if key not in keys:
+            raise ConfigError(f"{source}: [{where}] unknown key {key!r}; expected one of {', '.join(also + keys)}")
+        # class_weight's default is None: a string or a {0 = w0, 1 = w1} table, as FitConfig reads it
+        out[key] = value if like[key] is None else _convert(value, like[key], f"[{where}] {key}", source)
+    return out
+
+
+def _network(cls: type[Experiment] | type[Regression], settings: dict[str, Any], where: str,
+             source: str) -> tuple[ModelSpec, FitConfig]:
+    """``cls``'s default spec and fit config with a table's ``settings`` applied (and so checked);
+    errors name the table."""
+    spec_keys = {f.name for f in dataclasses.fields(ModelSpec)}
+    try:
+        spec = cls.spec.replace(**{k: v for k, v in settings.items() if k in spec_keys})
+        fit = cls.fit.replace(**{k: v for k, v in settings.items() if k not in spec_keys})
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: [{where}] {exc}") from None
+    return spec, fit
 
 
 def _convert(value: Any, like: Any, what: str, source: str) -> Any:
@@ -311,18 +367,11 @@ def _need(ok: bool, source: str, what: str, message: str, value: Any) -> None:
         raise ConfigError(f"{source}: {what} {message}, got {value!r}")
 
 
-def _check_experiment(e: Experiment, where: str, source: str) -> Experiment:
-    _need(e.n_layers >= 1, source, f"[{where}] n_layers", "must be at least 1", e.n_layers)
-    _need(e.n_nodes >= 1, source, f"[{where}] n_nodes", "must be at least 1", e.n_nodes)
-    _need(e.activation in ACTIVATIONS, source, f"[{where}] activation", f"must be one of {ACTIVATIONS}",
-          e.activation)
-    _need(0.0 <= e.dropout < 1.0, source, f"[{where}] dropout", "must be in [0, 1)", e.dropout)
-    _need(e.optimizer in OPTIMIZERS, source, f"[{where}] optimizer", f"must be one of {OPTIMIZERS}", e.optimizer)
-    _need(e.lr > 0, source, f"[{where}] lr", "must be positive", e.lr)
-    _need(e.batch_size >= 1, source, f"[{where}] batch_size", "must be at least 1", e.batch_size)
-    _need(e.epochs >= 1, source, f"[{where}] epochs", "must be at least 1", e.epochs)
-    _need(e.class_weight in CLASS_WEIGHTS, source, f"[{where}] class_weight", f"must be one of {CLASS_WEIGHTS}",
-          e.class_weight)
+def _check_experiment(e: Experiment | Regression, where: str, source: str) -> Experiment | Regression:
+    """What a study needs beyond a valid spec and fit config: a hidden layer, an epoch, a learning rate."""
+    _need(e.spec.n_layers >= 1, source, f"[{where}] n_layers", "must be at least 1", e.spec.n_layers)
+    _need(e.fit.lr > 0, source, f"[{where}] lr", "must be positive", e.fit.lr)
+    _need(e.fit.epochs >= 1, source, f"[{where}] epochs", "must be at least 1", e.fit.epochs)
     return e
 
 
@@ -365,8 +414,7 @@ def _check_parts(s: Study, source: str) -> None:
         _need(not bad_act, source, f"{w} activation", f"must be drawn from {ACTIVATIONS}", p.activation)
         bad_opt = [o for o in p.optimizer if o not in OPTIMIZERS]
         _need(not bad_opt, source, f"{w} optimizer", f"must be drawn from {OPTIMIZERS}", p.optimizer)
-        _need(p.class_weight in CLASS_WEIGHTS, source, f"{w} class_weight", f"must be one of {CLASS_WEIGHTS}",
-              p.class_weight)
+        _network(Experiment, {"class_weight": p.class_weight}, "search", source)
         for key in ("epochs", "final_epochs", "batch_size", "depth_timing_nodes", "depth_timing_epochs"):
             _need(getattr(p, key) >= 1, source, f"{w} {key}", "must be at least 1", getattr(p, key))
         _need(all(d >= 1 for d in p.depth_timing), source, f"{w} depth_timing", "must be positive", p.depth_timing)
@@ -382,11 +430,7 @@ def _check_parts(s: Study, source: str) -> None:
         for key, name in [("target", r.target)] + [("exclude", n) for n in r.exclude]:
             _need(name in schema.INDEX, source, f"{w} {key}", "must be a Kitsune feature name", name)
         _need(r.target not in r.exclude, source, f"{w} exclude", "must not hold the target", r.exclude)
-        _need(r.activation in ACTIVATIONS, source, f"{w} activation", f"must be one of {ACTIVATIONS}", r.activation)
-        _need(r.optimizer in OPTIMIZERS, source, f"{w} optimizer", f"must be one of {OPTIMIZERS}", r.optimizer)
-        for key in ("n_layers", "n_nodes", "batch_size", "epochs"):
-            _need(getattr(r, key) >= 1, source, f"{w} {key}", "must be at least 1", getattr(r, key))
-        _need(r.lr > 0, source, f"{w} lr", "must be positive", r.lr)
+        _check_experiment(r, "regression", source)
     if (t := s.tree_baseline) is not None:
         for key in ("n_estimators", "num_leaves"):
             _need(getattr(t, key) >= 2 if key == "num_leaves" else getattr(t, key) >= 1, source,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from nidslab.settings import FitConfig, ModelSpec
+from nidslab.study.config import settings_of
 from nidslab.study.numbers import fmt, get, has
 
 QUESTIONS: dict[int, tuple[str, str]] = {
@@ -71,13 +73,16 @@ def _exp_with(results: dict, **want: Any) -> str | None:
     """Name of the first experiment whose settings match ``want`` (e.g. n_layers=4, n_nodes=50)."""
     for name, e in results.get("experiments", {}).items():
         s = e.get("settings", {})
-        if all(s.get(k) == v for k, v in want.items()):
+        # class_weight None was written "none" by nidslab before FitConfig: old results.json files still match
+        if all(s.get(k) == v or (k == "class_weight" and {s.get(k), v} <= {None, "none"}) for k, v in want.items()):
             return name
     return None
 
 
-_BASE = {"n_layers": 2, "n_nodes": 20, "activation": "sigmoid", "batch_norm": False, "dropout": 0.0,
-         "optimizer": "sgd", "class_weight": "balanced"}
+#: the lab's base network (Part 12: the default ModelSpec and FitConfig with balanced class weights); its
+#: schedule is left out so a --quick study's shorter runs still match
+_BASE = {k: v for k, v in settings_of(ModelSpec(), FitConfig(class_weight="balanced")).items()
+         if k not in ("lr", "batch_size", "epochs")}
 
 
 def _timing_row(results: dict, batch_size: int) -> int | None:
@@ -409,7 +414,7 @@ def findings(r: dict) -> list[dict[str, Any]]:
         out.append({"claim": claim, "holds": holds, "text": text, "evidence": c.evidence})
 
     def stuck(c: _Cite) -> tuple[bool, str]:
-        name = _exp_with(r, **{**_BASE, "class_weight": "none"})
+        name = _exp_with(r, **{**_BASE, "class_weight": None})
         if name is None:
             raise KeyError("no unweighted 2 x 20")
         t = r["experiments"][name]["test"]
@@ -430,7 +435,7 @@ def findings(r: dict) -> list[dict[str, Any]]:
                        f"malicious {c(['experiments', name, 'test', 'positive_rate'], 'acc')}: {verdict}.")
 
     def weights(c: _Cite) -> tuple[bool, str]:
-        a = _exp_with(r, **{**_BASE, "class_weight": "none"})
+        a = _exp_with(r, **{**_BASE, "class_weight": None})
         b = _exp_with(r, **_BASE)
         if a is None or b is None:
             raise KeyError("no pair")

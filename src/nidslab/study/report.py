@@ -74,10 +74,17 @@ _METRIC_HEADERS = ["model", "part", "parameters", "epochs", "training time", "te
                    "balanced accuracy", "ROC-AUC"]
 
 
+def _class_weight_text(cw: Any) -> str:
+    """None (or "none", as results.json files before FitConfig hold it), "balanced" or the two weights."""
+    if isinstance(cw, dict):
+        return ", ".join(f"{k}: {fmt(v, 'num')}" for k, v in cw.items())
+    return cw or "none"
+
+
 def _settings_text(s: dict[str, Any]) -> str:
     bits = [f"{s['n_layers']} x {s['n_nodes']} {s['activation']}", f"{s['optimizer']} lr {fmt(s['lr'], 'num')}",
             f"batch {fmt(s['batch_size'], 'int')}", f"{fmt(s['epochs'], 'int')} epochs",
-            f"class weights: {s.get('class_weight', 'none')}"]
+            f"class weights: {_class_weight_text(s.get('class_weight'))}"]
     if s.get("batch_norm"):
         bits.append("batch normalisation")
     if s.get("dropout"):
