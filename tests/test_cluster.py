@@ -137,3 +137,60 @@ def test_a_task_whose_worker_is_killed_runs_again(ray_executor, tmp_path):
     thread.join(timeout=180)
     assert not thread.is_alive() and results == [[0, 1, 4, 9]]
     assert len(list(marker.glob("0-*"))) == 2  # killed once, run again once
+
+
+# --------------------------------------------------------------------------- the study on the cluster
+
+#: keys whose values are timings, memory, or where and when the run happened: they differ run to run
+TIMING_KEYS = ("seconds", "wall_s", "finished_utc", "hardware", "cached", "parts", "executor", "peak_memory",
+               "memory_kind", "slowdown", "questions")
+
+STUDY = {
+    "study": {"title": "cluster", "seed": 3},
+    "defaults": {"epochs": 2, "batch_size": 500},
+    "experiments": {"a": {"class_weight": "none"}, "b": {"n_nodes": 12, "dropout": 0.2}},
+    "batch_size_timing": {"experiment": "a", "batch_sizes": [100, 1000], "max_rows": 1000},
+    "search": {"trials": 4, "trials_per_batch": 2, "timeout_s": 3600, "fraction": 0.5, "epochs": 1,
+               "n_layers": [1, 3], "n_nodes": [4, 16], "batch_size": 500, "final_epochs": 2,
+               "depth_timing": [1, 2], "depth_timing_nodes": 8},
+    "mc_dropout": {"experiment": "best", "passes": 3},
+    "cross_validation": {"experiment": "b", "folds": 3},
+}
+
+
+def differences(a, b, path: str = "") -> list[str]:
+    """Paths where two results dicts differ, every number compared exactly, keys in TIMING_KEYS skipped."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{path}/{k}: only on one side" for k in set(a) ^ set(b)]
+        for k in sorted(set(a) & set(b)):
+            if not any(t in k for t in TIMING_KEYS):
+                out += differences(a[k], b[k], f"{path}/{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} vs {len(b)} items"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b or (a != a and b != b) else [f"{path}: {a!r} vs {b!r}"]
+
+
+def test_differences_sees_a_changed_number_and_skips_timings():
+    a = {"x": {"acc": [0.5, 0.25], "train_seconds": 1.0}, "meta": {"wall_s": 3}}
+    b = {"x": {"acc": [0.5, 0.2500001], "train_seconds": 2.0}, "meta": {"wall_s": 4}}
+    assert differences(a, b) == ["/x/acc[1]: 0.25 vs 0.2500001"]
+
+
+@pytest.mark.cluster
+def test_a_study_on_the_cluster_gives_the_local_numbers(ray_executor, tmp_path):
+    from conftest import import_learnable_dataset
+
+    from nidslab.study import run_study
+    from nidslab.study.config import parse_study
+
+    data = import_learnable_dataset("cluster-study", rows=3000, seed=1)
+    study = parse_study(STUDY)
+    local = run_study(study, data=data, out_dir=tmp_path / "local", cache_dir=tmp_path / "c1",
+                      executor=LocalExecutor(threads=ray_executor.threads))
+    remote = run_study(study, data=data, out_dir=tmp_path / "ray", cache_dir=tmp_path / "c2", executor=ray_executor)
+    assert remote["meta"]["executor"]["kind"] == "ray" and local["meta"]["executor"]["kind"] == "local"
+    assert remote["search"]["trials_run"] == 4 and len(remote["cross_validation"]["accuracy"]["per_fold"]) == 3
+    assert differences(local, remote) == []

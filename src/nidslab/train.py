@@ -92,6 +92,23 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run a block on ``threads`` torch CPU threads (None: as it is), restoring the count after.
+
+    Float sums split differently over different thread counts, so a network trained (or evaluated) on
+    2 threads differs in its last bits from one on 1: a cluster task and a local run agree bit for bit
+    when both run on the same count (``nidslab.cluster``).
+    """
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` is CUDA when present, else CPU."""
     if str(device) == "auto":
@@ -418,5 +435,5 @@ def _load_checkpoint(path: Path, model, opt, config: dict, stopper, dev) -> tupl
     return int(state["epochs_done"]), History.from_dict(state["history"])
 
 
-__all__ = ["fit", "FitConfig", "History", "balanced_class_weight", "make_optimizer", "resolve_device", "epoch_seed",
+__all__ = ["fit", "torch_threads", "FitConfig", "History", "balanced_class_weight", "make_optimizer", "resolve_device", "epoch_seed",
            "EpochCallback", "OPTIMIZERS"]

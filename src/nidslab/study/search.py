@@ -127,21 +127,27 @@ DEPTH_TIMING_ROWS = 200_000
 
 
 def depth_timing(cfg: Search, best_params: dict[str, Any], train: Arrays, train_eval: TrainEval,
-                 *, detail: Detail | None = None) -> list[dict[str, Any]]:
+                 *, detail: Detail | None = None, train_many: TrainMany | None = None) -> list[dict[str, Any]]:
     """Seconds per training epoch for the best configuration at each depth in ``cfg.depth_timing``
     (``cfg.depth_timing_nodes`` nodes per layer). Each depth trains on the first
     :data:`DEPTH_TIMING_ROWS` training rows and the time is scaled to a whole-split epoch. The fastest of
-    ``depth_timing_epochs`` epochs is kept, so one-off start-up costs do not count."""
+    ``depth_timing_epochs`` epochs is kept, so one-off start-up costs do not count. ``train_many``
+    (as :func:`run_search`'s, called with no test split) times every depth at once on a cluster."""
     n = len(train[1])
     rows = min(n, DEPTH_TIMING_ROWS)
     sub = (train[0][:rows], train[1][:rows])
-    out = []
-    for i, depth in enumerate(cfg.depth_timing):
-        params = {**best_params, "n_layers": depth, "n_nodes": cfg.depth_timing_nodes}
-        if detail:
-            detail(i, len(cfg.depth_timing), f"timing {depth} x {cfg.depth_timing_nodes}")
-        result, _ = train_eval(settings_of(params, cfg, cfg.depth_timing_epochs), sub, None, None)
-        out.append({"n_layers": depth, "n_nodes": cfg.depth_timing_nodes, "params": result["params"],
-                    "timed_rows": rows, "train_rows": n,
-                    "seconds_per_epoch": float(min(result["history"]["epoch_seconds"])) * n / rows})
-    return out
+    if train_many is None:
+        def train_many(batch: list[dict[str, Any]], tr: Arrays, te: Arrays | None) -> list[dict[str, Any]]:
+            out = []
+            for i, settings in enumerate(batch):
+                if detail:
+                    detail(i, len(batch), f"timing {settings['n_layers']} x {settings['n_nodes']}")
+                out.append(train_eval(settings, tr, None, te)[0])
+            return out
+
+    batch = [settings_of({**best_params, "n_layers": depth, "n_nodes": cfg.depth_timing_nodes}, cfg,
+                         cfg.depth_timing_epochs) for depth in cfg.depth_timing]
+    return [{"n_layers": depth, "n_nodes": cfg.depth_timing_nodes, "params": result["params"],
+             "timed_rows": rows, "train_rows": n,
+             "seconds_per_epoch": float(min(result["history"]["epoch_seconds"])) * n / rows}
+            for depth, result in zip(cfg.depth_timing, train_many(batch, sub, None))]
