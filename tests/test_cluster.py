@@ -39,6 +39,28 @@ def _slow_square(item: int, marker_dir: str) -> int:
     return item * item
 
 
+def _held_square(item: int, marker_dir: str) -> int:
+    """Records each attempt, then waits (up to 2 minutes) for the test to create ``release``."""
+    marker = Path(marker_dir)
+    (marker / f"{item}-{uuid.uuid4().hex}-{os.getpid()}").touch()
+    deadline = time.time() + 120
+    while not (marker / "release").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    return item * item
+
+
+def _worker_node_raylet(temp_dir: str) -> int:
+    """Pid of the raylet of the cluster's node that is not the head (its command line lacks --head)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if args and args[0].endswith(b"/raylet") and any(temp_dir.encode() in a for a in args) and b"--head" not in args:
+            return int(proc.name)
+    raise AssertionError("no raylet of a worker node found")
+
+
 @pytest.fixture(scope="module")
 def ray_executor(ray_cluster):
     """One connection to the test cluster for this module's tests."""
@@ -194,3 +216,23 @@ def test_a_study_on_the_cluster_gives_the_local_numbers(ray_executor, tmp_path):
     assert remote["meta"]["executor"]["kind"] == "ray" and local["meta"]["executor"]["kind"] == "local"
     assert remote["search"]["trials_run"] == 4 and len(remote["cross_validation"]["accuracy"]["per_fold"]) == 3
     assert differences(local, remote) == []
+
+
+@pytest.mark.cluster
+def test_tasks_of_a_stopped_worker_node_run_again_on_the_head(ray_cluster, ray_executor, tmp_path):
+    """Last in this module: the worker node is gone afterwards."""
+    marker = tmp_path / "attempts"
+    marker.mkdir()
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(ray_executor.map(_held_square, [2, 3], str(marker))))
+    thread.start()
+    deadline = time.time() + 120
+    while len(list(marker.glob("*-*"))) < 2 and time.time() < deadline:  # one task on each node's CPU
+        time.sleep(0.2)
+    assert len(list(marker.glob("*-*"))) == 2, "the two tasks did not both start"
+    os.kill(_worker_node_raylet(ray_cluster["temp_dir"]), signal.SIGKILL)  # the node dies with its raylet
+    time.sleep(1)
+    (marker / "release").touch()
+    thread.join(timeout=240)
+    assert not thread.is_alive() and results == [[4, 9]]
+    assert len(list(marker.glob("*-*"))) == 3  # the task of the stopped node ran again, on the head
