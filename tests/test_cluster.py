@@ -102,6 +102,9 @@ def test_without_ray_cluster_option_says_how_to_install(monkeypatch, tmp_path, c
     result = runner.invoke(app, ["features", "extract", *map(str, captures), "-o", str(tmp_path / "out"),
                                  "--cluster", "ray"])
     assert result.exit_code == 2 and "pip install -e '.[cluster]'" in " ".join(result.output.split())
+    result = runner.invoke(app, ["lab", "--quick", "--cluster", "ray", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "pip install -e '.[cluster]'" in " ".join(result.output.split())
+    assert not (tmp_path / "runs").exists()  # it stopped before making a run folder
 
 
 def test_unreachable_address_fails_in_seconds():
