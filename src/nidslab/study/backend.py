@@ -129,7 +129,10 @@ class Lab:
         return {"settings": settings, "seed": self.study.seed, "threads": self.threads}
 
     def shared(self, *arrays: Any) -> list[Any]:
-        """The executor's handles of ``arrays`` (each put once per run, then reused)."""
+        """The executor's handles of ``arrays``: on a cluster each is put once per run, then reused; in
+        this process they are the arrays themselves (nothing is kept)."""
+        if not self.executor.remote:
+            return list(arrays)
         out = []
         for a in arrays:
             if id(a) not in self.handles:
@@ -154,11 +157,11 @@ class Lab:
         """Part 13: one training epoch from fresh weights per batch size (time, updates, peak memory,
         validation accuracy after it). With ``max_rows`` the epoch runs on that many rows and its time
         is scaled to the full training split."""
+        from nidslab.study import tasks
+
         n = len(self.train[1])
         rows = n if t.max_rows <= 0 else min(n, t.max_rows)
         train = self.train if rows == n else (self.train[0][:rows], self.train[1][:rows])
-        from nidslab.study import tasks
-
         jobs = [self.job({**e.settings(), "batch_size": bs, "epochs": 1}) for bs in t.batch_sizes]
         timed = self.executor.map(tasks.timed_fit_task, jobs, *self.shared(train, self.validation),
                                   progress=lambda d, n: self.detail(d, n, f"{d}/{n} batch sizes"))
@@ -178,7 +181,6 @@ class Lab:
     def search(self, s: Search) -> dict[str, Any]:
         """Part 19: the Optuna search, the best configuration on the full split, and time against depth."""
         from nidslab.study import search as search_mod
-
         from nidslab.study import tasks
 
         def train_eval(settings, train, validation, test):
