@@ -166,7 +166,8 @@ def test_a_task_whose_worker_is_killed_runs_again(ray_executor, tmp_path):
 
 # --------------------------------------------------------------------------- the study on the cluster
 
-#: keys whose values are timings, memory, or where and when the run happened: they differ run to run
+#: keys whose values are timings, memory, or where and when the run happened (and the questions' answers,
+#: text that quotes timings): they differ run to run
 TIMING_KEYS = ("seconds", "wall_s", "finished_utc", "hardware", "cached", "parts", "executor", "peak_memory",
                "memory_kind", "slowdown", "questions")
 
