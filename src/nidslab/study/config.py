@@ -3,7 +3,7 @@
 A study is the lab written as data: shared settings (``[study]``, ``[defaults]``), one
 ``[experiments.NAME]`` table per trained network, and one table per other part of the lab
 (``[batch_size_timing]``, ``[search]``, ``[mc_dropout]``, ``[cross_validation]``,
-``[regression]``, ``[tree_baseline]``), plus ``[quick]``: the smaller settings of ``--quick``.
+``[regression]``, ``[tree_baseline]``, ``[kitnet]``), plus ``[quick]``: the smaller settings of ``--quick``.
 A part whose table is absent is not run. Any unknown table or key, or a value of the wrong type
 or out of range, raises :class:`nidslab.errors.ConfigError` naming the file, table and key.
 """
@@ -132,6 +132,21 @@ class TreeBaseline:
 
 
 @dataclass(frozen=True)
+class Kitnet:
+    """KitNET trained on the capture's benign prefix (see :mod:`nidslab.study.kitnet_part`)."""
+
+    max_ae: int = 10
+    fm_grace: int = 5_000
+    ad_grace: int = 50_000
+    lr: float = 0.1
+    hidden_ratio: float = 0.75
+    seed: int = 1234
+    target_fpr: float = 1e-3
+    calibration: float = 0.5   # share of the benign rows between the grace periods and the onset
+    max_rows: int = 0          # rows of the capture used (0: all)
+
+
+@dataclass(frozen=True)
 class Quick:
     """What ``--quick`` shrinks: a fraction of the rows, and caps on every count."""
 
@@ -147,6 +162,7 @@ class Quick:
     depth_timing: tuple[int, ...] = (2, 4)
     tree_estimators: int = 20
     random_chance_draws: int = 100
+    kitnet_max_rows: int = 200_000  # KitNET scores only the first rows (its grace periods stay as they are)
 
 
 @dataclass(frozen=True)
@@ -166,6 +182,7 @@ class Study:
     cross_validation: CrossValidation | None = None
     regression: Regression | None = None
     tree_baseline: TreeBaseline | None = None
+    kitnet: Kitnet | None = None
     quick: Quick = field(default_factory=Quick)
     source: str = ""
     is_quick: bool = False
@@ -207,6 +224,8 @@ class Study:
             and rep(self.regression, fit=self.regression.fit.replace(epochs=min(self.regression.fit.epochs, q.epochs))),
             tree_baseline=self.tree_baseline
             and rep(self.tree_baseline, n_estimators=min(self.tree_baseline.n_estimators, q.tree_estimators)),
+            kitnet=self.kitnet
+            and rep(self.kitnet, max_rows=min(self.kitnet.max_rows or q.kitnet_max_rows, q.kitnet_max_rows)),
             is_quick=True,
         )
 
@@ -243,7 +262,7 @@ def load_study(path: str | Path | None = None) -> Study:
 
 
 _TOP = ("study", "defaults", "experiments", "batch_size_timing", "search", "mc_dropout",
-        "cross_validation", "regression", "tree_baseline", "quick")
+        "cross_validation", "regression", "tree_baseline", "kitnet", "quick")
 
 
 def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
@@ -256,7 +275,7 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
 
     study_kw = _table(raw.get("study", {}), "study", source, Study,
                       skip=("experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
-                            "regression", "tree_baseline", "quick", "source", "is_quick"))
+                            "regression", "tree_baseline", "kitnet", "quick", "source", "is_quick"))
     defaults = _settings_table(raw.get("defaults", {}), "defaults", source, SETTINGS_KEYS)
     _network(Experiment, defaults, "defaults", source)  # a bad default is named in [defaults]
     experiments = []
@@ -275,7 +294,8 @@ def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
 
     parts: dict[str, Any] = {}
     for key, cls in (("batch_size_timing", BatchSizeTiming), ("search", Search), ("mc_dropout", MCDropout),
-                     ("cross_validation", CrossValidation), ("tree_baseline", TreeBaseline), ("quick", Quick)):
+                     ("cross_validation", CrossValidation), ("tree_baseline", TreeBaseline), ("kitnet", Kitnet),
+                     ("quick", Quick)):
         if key in raw:
             parts[key] = cls(**_table(raw[key], key, source, cls))
     if "regression" in raw:
@@ -437,6 +457,15 @@ def _check_parts(s: Study, source: str) -> None:
                   f"[tree_baseline] {key}", "is too small", getattr(t, key))
         _need(t.learning_rate > 0, source, "[tree_baseline] learning_rate", "must be positive", t.learning_rate)
         _need(t.max_rows >= 0, source, "[tree_baseline] max_rows", "must be 0 or more", t.max_rows)
+    if (k := s.kitnet) is not None:
+        w = "[kitnet]"
+        _need(k.max_ae >= 1, source, f"{w} max_ae", "must be at least 1", k.max_ae)
+        for key in ("fm_grace", "ad_grace", "max_rows"):
+            _need(getattr(k, key) >= 0, source, f"{w} {key}", "must be 0 or more", getattr(k, key))
+        for key in ("lr", "hidden_ratio"):
+            _need(getattr(k, key) > 0, source, f"{w} {key}", "must be positive", getattr(k, key))
+        _need(0 < k.target_fpr < 1, source, f"{w} target_fpr", "must be in (0, 1)", k.target_fpr)
+        _need(0 < k.calibration < 1, source, f"{w} calibration", "must be in (0, 1)", k.calibration)
     q = s.quick
     _need(0 < q.fraction <= 1, source, "[quick] fraction", "must be in (0, 1]", q.fraction)
     for key in ("epochs", "final_epochs", "trials", "search_epochs", "mc_passes", "folds", "tree_estimators",

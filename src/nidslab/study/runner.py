@@ -1,7 +1,7 @@
 """Run a study: every part of the lab, measured, into one results dict (results.json) and a report.
 
 Parts run in the lab's order: data, the experiments, batch-size timing, search, Monte Carlo dropout,
-cross-validation, regression, tree baseline. Each part's result is cached under ``cache_dir`` by a hash
+cross-validation, regression, tree baseline, KitNET. Each part's result is cached under ``cache_dir`` by a hash
 of its settings and the data (see :mod:`nidslab.study.cache`), so an interrupted run resumes and a
 changed experiment alone re-runs. Library code: it returns values and reports progress through
 callbacks; the CLI draws the bars.
@@ -25,6 +25,7 @@ from nidslab.study import backend
 from nidslab.study.cache import ResultCache, _plain, fingerprint, key_of
 from nidslab.study.config import Study
 from nidslab.study.hardware import describe_hardware
+from nidslab.study.kitnet_part import kitnet_part
 from nidslab.study.questions import answer_questions
 from nidslab.study.report import render
 from nidslab.study.tree import tree_baseline
@@ -32,7 +33,7 @@ from nidslab.study.tree import tree_baseline
 Progress = Callable[[int, "int | None", str], None]
 
 TOP_KEYS = ("hardware", "data", "experiments", "batch_size_timing", "search", "mc_dropout", "cross_validation",
-            "regression", "tree_baseline", "questions")
+            "regression", "tree_baseline", "kitnet", "questions")
 
 
 def _noop(done: int, total: int | None, message: str = "") -> None:
@@ -42,7 +43,8 @@ def _noop(done: int, total: int | None, message: str = "") -> None:
 def plan(study: Study) -> list[str]:
     """The parts a study runs, in order (names as they appear in the progress messages and meta)."""
     parts = ["data"] + [f"experiments/{e.name}" for e in study.experiments]
-    for key in ("batch_size_timing", "search", "mc_dropout", "cross_validation", "regression", "tree_baseline"):
+    for key in ("batch_size_timing", "search", "mc_dropout", "cross_validation", "regression", "tree_baseline",
+                "kitnet"):
         if getattr(study, key) is not None:
             parts.append(key)
     return parts
@@ -169,6 +171,13 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         tree = run_part(i, "tree_baseline", dataclasses.asdict(tb),
                         lambda: tree_baseline(tb, lab.train, lab.test, seed=study.seed, threads=lab.threads))
         results["tree_baseline"] = {**tree, **_gap(tree, results)}
+        i += 1
+
+    results["kitnet"] = None
+    if (kc := study.kitnet) is not None:
+        ds = lab.dataset  # the whole capture in time order, every feature column
+        results["kitnet"] = run_part(i, "kitnet", dataclasses.asdict(kc),
+                                     lambda: kitnet_part(kc, ds.X, ds.y, truth=ds.labels.get("truth")))
         i += 1
 
     progress(len(parts), len(parts), "writing the report")
