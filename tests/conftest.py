@@ -71,3 +71,63 @@ def pytest_runtest_makereport(item, call):
         if ALLOWED_CI_SKIP not in reason:
             report.outcome = "failed"
             report.longrepr = f"skipped in CI, where .ci/run must install what tests need: {reason}"
+
+
+# --------------------------------------------------------------------------- a local Ray cluster
+
+
+RAY_MISSING = "Ray is not installed: pip install -e .[cluster]"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A Ray cluster on this machine for the cluster tests: a head node and one worker node, one CPU each,
+    on 127.0.0.1, in a temporary folder of its own; yields ``{"address", "temp_dir", "ray"}``.
+
+    Stopped afterwards (``ray stop``, which stops both: they are processes of this machine), even when
+    starting it or a test failed. Skips only when Ray is not installed. Ray's token authentication is
+    off for it, explicitly (``RAY_AUTH_MODE=disabled`` for the nodes and this process): otherwise a
+    ``~/.ray/auth_token`` left by an earlier local ``ray.init()`` turns it on for the head node alone.
+    """
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    pytest.importorskip("ray", reason=RAY_MISSING)
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    # short: Ray puts unix sockets under it, and their paths are limited to 107 bytes
+    temp_dir = tempfile.mkdtemp(prefix="nray")
+    port = _free_port()
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_USAGE_STATS_ENABLED")}
+    os.environ.update(RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ)
+    env.pop("RAY_ADDRESS", None)
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=200000000",
+              f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+
+    def start(*args: str) -> None:
+        run = subprocess.run([ray_cli, "start", *args, *common], env=env, capture_output=True, text=True, timeout=300)
+        if run.returncode != 0:
+            raise RuntimeError(f"ray start {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+
+    try:
+        start("--head", f"--port={port}", "--include-dashboard=false")
+        start(f"--address=127.0.0.1:{port}")
+        yield {"address": f"127.0.0.1:{port}", "temp_dir": temp_dir, "ray": ray_cli}
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -30,7 +30,7 @@ def step_memory(model: nn.Module, n_inputs: int, batch_size: int, *, optimizer: 
     ``gradients``, ``optimizer_state`` and ``total`` (their sum, every storage counted once). The
     model is copied; ``model`` itself is left as it was.
     """
-    from nidslab.train import _loss, make_optimizer
+    from nidslab.train import batch_loss, make_optimizer
 
     net = copy.deepcopy(model).cpu().train()
     head = getattr(getattr(net, "spec", None), "head", "binary")
@@ -56,7 +56,7 @@ def step_memory(model: nn.Module, n_inputs: int, batch_size: int, *, optimizer: 
     out: dict[str, int] = {"batch": count([x, y, w]), "parameters": count(params)}
     saved: list[torch.Tensor] = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
-        loss = _loss(net(x), y, head, w)
+        loss = batch_loss(net(x), y, head, w)
     out["saved_for_backward"] = count(saved)
     loss.backward()
     out["gradients"] = count(p.grad for p in params)

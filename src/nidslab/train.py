@@ -92,6 +92,23 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run a block on ``threads`` torch CPU threads (None: as it is), restoring the count after.
+
+    Float sums split differently over different thread counts, so a network trained (or evaluated) on
+    2 threads differs in its last bits from one on 1: a cluster task and a local run agree bit for bit
+    when both run on the same count (``nidslab.cluster``).
+    """
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` is CUDA when present, else CPU."""
     if str(device) == "auto":
@@ -243,7 +260,7 @@ def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stoppe
                 loss, out = fused(xm, ym, wm)  # fills p.grad
             else:
                 out = model(xm)
-                loss = _loss(out, ym, head, wm)
+                loss = batch_loss(out, ym, head, wm)
                 for p in params:  # cheaper than opt.zero_grad(set_to_none=True), same effect
                     p.grad = None
                 loss.backward()
@@ -283,7 +300,7 @@ def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stoppe
     return history
 
 
-def _loss(out: torch.Tensor, target: torch.Tensor, head: str, weight: torch.Tensor | None) -> torch.Tensor:
+def batch_loss(out: torch.Tensor, target: torch.Tensor, head: str, weight: torch.Tensor | None) -> torch.Tensor:
     """Batch loss: BCE-with-logits, ``sum(w_i * l_i) / n`` over the batch's ``n`` rows as Keras reduces
     class-weighted losses (torch's weighted ``reduction="mean"`` is exactly that), or MSE."""
     if head == "regression":
@@ -299,7 +316,7 @@ def _validate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, head: str) -> 
     correct = torch.zeros((), dtype=torch.int64, device=X.device)
     for s in range(0, len(y), EVAL_BATCH):
         out, t = model(X[s:s + EVAL_BATCH]), y[s:s + EVAL_BATCH]
-        loss_sum += _loss(out, t, head, None).double() * len(t)
+        loss_sum += batch_loss(out, t, head, None).double() * len(t)
         if head == "binary":
             correct += ((out > 0) == (t > 0.5)).sum()
     model.train()
@@ -428,5 +445,5 @@ def _load_checkpoint(path: Path, model, opt, config: dict, stopper, dev) -> tupl
     return int(state["epochs_done"]), History.from_dict(state["history"])
 
 
-__all__ = ["fit", "FitConfig", "History", "balanced_class_weight", "make_optimizer", "resolve_device", "epoch_seed",
+__all__ = ["fit", "torch_threads", "FitConfig", "History", "balanced_class_weight", "make_optimizer", "resolve_device", "epoch_seed",
            "EpochCallback", "OPTIMIZERS"]

@@ -38,20 +38,38 @@ def write_features(path: Path, X, columns) -> None:
 
 @features_app.command("extract")
 def extract(
-    capture: Path = typer.Argument(..., help="libpcap or pcapng capture (Ethernet)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file: .parquet, .csv or .npy."),
+    captures: list[Path] = typer.Argument(..., help="libpcap or pcapng captures (Ethernet)."),
+    output: Path = typer.Option(
+        ..., "--output", "-o",
+        help="Output file: .parquet, .csv or .npy. With several captures: a folder that gets one file per "
+             "capture, named after it (format: --format).",
+    ),
     layout: str = typer.Option(
         "uci", "--layout", help="uci: the 115 released columns; kitsune-py: the reference's 100."
     ),
-    limit: int = typer.Option(None, "--limit", min=1, help="Read at most this many packets."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Read at most this many packets (of each capture)."),
+    fmt: str = typer.Option("parquet", "--format", help="With several captures: parquet, csv or npy."),
+    cluster: str = typer.Option("none", "--cluster", help="none: one capture after another here; ray: one Ray "
+                                "task per capture (needs the [cluster] extra)."),
+    address: str = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
+                                "$RAY_ADDRESS); 'local' starts Ray on this machine."),
 ) -> None:
-    """Compute per-packet Kitsune features of CAPTURE and write them to OUTPUT."""
-    from nidslab.features import LAYOUTS, CaptureWarning, ReadReport, column_names, extract_features
+    """Compute per-packet Kitsune features of each CAPTURE and write them to OUTPUT."""
+    from nidslab.features import LAYOUTS
 
-    if output.suffix.lower() not in _FORMATS:
-        raise DataError(f"output {output}: unknown format {output.suffix!r}; use one of {', '.join(_FORMATS)}")
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    if len(captures) == 1 and cluster == "none":
+        if output.suffix.lower() not in _FORMATS:
+            raise DataError(f"output {output}: unknown format {output.suffix!r}; use one of {', '.join(_FORMATS)}")
+        _extract_one(captures[0], output, layout, limit)
+        return
+    _extract_many(captures, output, layout, limit, fmt, cluster, address)
+
+
+def _extract_one(capture: Path, output: Path, layout: str, limit: int | None) -> None:
+    from nidslab.features import CaptureWarning, ReadReport, column_names, extract_features
+
     report = ReadReport(str(capture))
     columns = [
         TextColumn("[bold]features[/]"),
@@ -78,6 +96,42 @@ def extract(
     console.print(
         f"{X.shape[0]:,} packets x {X.shape[1]} features ({layout}) -> {escape(str(output))} "
         f"in {seconds:.1f} s ({X.shape[0] / max(seconds, 1e-9):,.0f} packets/s)",
+        highlight=False,
+    )
+
+
+def _extract_many(captures: list[Path], output: Path, layout: str, limit: int | None, fmt: str, cluster: str,
+                  address: str | None) -> None:
+    """Several captures (or one on a cluster): one task each, one output file each in the folder OUTPUT."""
+    from nidslab.cli.common import progress_bar
+    from nidslab.cluster import make_executor
+    from nidslab.features import column_names
+    from nidslab.features.many import extract_many
+
+    suffix = "." + fmt.lower().lstrip(".")
+    if suffix not in _FORMATS:
+        raise DataError(f"--format {fmt!r}: use one of {', '.join(f[1:] for f in _FORMATS)}")
+    if output.suffix.lower() in _FORMATS:
+        raise DataError(f"output {output}: with several captures (or --cluster) it is a folder, one file per capture")
+    targets = [output / (c.stem + suffix) for c in captures]
+    if len(set(targets)) < len(targets):
+        raise DataError("two captures have the same name; their outputs would overwrite each other")
+    start = time.perf_counter()
+    with make_executor(cluster, address) as executor, progress_bar("captures") as bar:
+        results = extract_many(captures, layout=layout, limit=limit, executor=executor,
+                               progress=lambda d, t: bar(d, t, f"{d}/{t} captures"))
+    seconds = time.perf_counter() - start
+    output.mkdir(parents=True, exist_ok=True)
+    packets = 0
+    for r, target in zip(results, targets):
+        write_features(target, r.X, column_names(layout))
+        for message in r.messages:
+            console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        console.print(f"{r.path}: {r.X.shape[0]:,} packets -> {target}", highlight=False)
+        packets += r.X.shape[0]
+    console.print(
+        f"{len(captures)} captures, {packets:,} packets x {len(column_names(layout))} features ({layout}) "
+        f"in {seconds:.1f} s ({cluster if cluster != 'none' else 'this process'})",
         highlight=False,
     )
 

@@ -35,6 +35,14 @@ def lab(
                                         "datasets); overrides the study file."),
     split: str = typer.Option(None, "--split", help="random | temporal: the split every part trains on; overrides "
                                                     "the study file (the evaluation part trains the other one too)."),
+    cluster: str = typer.Option("none", "--cluster", help="none: run here; ray: run the experiments, timings, "
+                                "search trials and CV folds as Ray tasks (needs the [cluster] extra)."),
+    address: str = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
+                                "$RAY_ADDRESS); 'local' starts Ray on this machine."),
+    cpus_per_task: int = typer.Option(1, "--cpus-per-task", min=1, help="With --cluster ray: CPUs (and torch "
+                                      "threads) per task."),
+    threads: int = typer.Option(None, "--threads", min=1, help="Without --cluster: torch threads (default: "
+                                "torch's). --threads 1 gives the numbers of a cluster run with one CPU per task."),
 ) -> None:
     """Run the study: results.json, report.html and report.md in OUT/TIMESTAMP/ (OUT/latest points at it).
 
@@ -43,6 +51,7 @@ def lab(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from nidslab.cluster import make_executor
     from nidslab.study import link_latest, load_study, new_run_dir, run_study
 
     spec = load_study(study)
@@ -58,6 +67,10 @@ def lab(
             raise typer.BadParameter(f"--split must be random or temporal, got {split!r}")
         spec = dataclasses.replace(spec, split=split)
     start = time.perf_counter()
+    executor = make_executor(cluster, address, cpus_per_task=cpus_per_task, threads=threads)  # fails before any output
+    if executor.remote:
+        console.print(f"Ray cluster at {executor.address}: {executor.workers} tasks at a time, "
+                      f"{executor.threads} CPU(s) each", highlight=False)
     run_dir = new_run_dir(out)
     console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else ""))
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
@@ -74,8 +87,9 @@ def lab(
         def on_detail(done: int, total: int | None, message: str = "") -> None:
             bars.update(part, completed=done, total=total, msg=escape(message))
 
-        results = run_study(spec, data=data, out_dir=run_dir, quick=quick, fresh=fresh, progress=on_part,
-                            detail=on_detail)
+        with executor:
+            results = run_study(spec, data=data, out_dir=run_dir, quick=quick, fresh=fresh, progress=on_part,
+                                detail=on_detail, executor=executor)
     latest = link_latest(out, run_dir)
     meta = results["meta"]
     cached = sum(1 for p in meta["parts"].values() if p["cached"])

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nidslab import schema
+from nidslab.cluster import Executor, LocalExecutor
 from nidslab.progress import Progress
 from nidslab.study.config import (BatchSizeTiming, CrossValidation, Experiment, MCDropout, Regression, Search, Study,
                                   settings_of, split_settings)
@@ -51,6 +52,10 @@ class Lab:
     detail: Progress
     #: trained models kept for later parts of the same run, by their settings (JSON)
     models: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: where the independent work (experiments, timings, trials, folds) runs (:mod:`nidslab.cluster`)
+    executor: Executor = dataclasses.field(default_factory=LocalExecutor)
+    #: the executor's handles of arrays already sent, by id (see :meth:`shared`)
+    handles: dict[int, Any] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ data
 
@@ -114,34 +119,33 @@ class Lab:
 
     def train_eval(self, settings: dict[str, Any], train: Arrays, validation: Arrays | None, test: Arrays | None,
                    *, seed: int | None = None, mc_dropout: bool = False) -> tuple[dict[str, Any], Any]:
-        """Build, train and evaluate one network of ``settings`` (see :meth:`Experiment.settings`).
+        """:func:`train_eval` with the study's seed (unless ``seed``), threads and progress."""
+        return train_eval(settings, train, validation, test, seed=self.study.seed if seed is None else seed,
+                          threads=self.threads, mc_dropout=mc_dropout, detail=self.detail)
 
-        Returns (result dict: settings, params, init, history, train_seconds, test metrics or None, model)."""
-        from nidslab.evaluate import evaluate
-        from nidslab.model import build_model, summary
-        from nidslab.train import fit
+    def job(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """What a task needs besides the data to train ``settings`` as :meth:`train_eval` would."""
+        return {"settings": settings, "seed": self.study.seed, "threads": self.threads}
 
-        spec, config = split_settings(settings)
-        spec = spec.replace(mc_dropout=mc_dropout)
-        config = config.replace(seed=self.study.seed if seed is None else seed, threads=self.threads)
-        n_inputs = train[0].shape[1]
-        model = build_model(spec, n_inputs, seed=config.seed)
-        init = _first_layer_init(model)
-        params = int(summary(model, n_inputs).trainable_params)
-        epochs = config.epochs
-        detail = self.detail
+    def shared(self, *arrays: Any) -> list[Any]:
+        """The executor's handles of ``arrays``: on a cluster each is put once per run, then reused; in
+        this process they are the arrays themselves (nothing is kept)."""
+        if not self.executor.remote:
+            return list(arrays)
+        out = []
+        for a in arrays:
+            if id(a) not in self.handles:
+                self.handles[id(a)] = (a, self.executor.put(a))  # keeps ``a`` alive: its id stays its own
+            out.append(self.handles[id(a)][1])
+        return out
 
-        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
-            detail(epoch, epochs, f"epoch {epoch}/{epochs}")
+    def experiments(self, es: list[Experiment]) -> list[dict[str, Any]]:
+        """Parts 10-18 for several experiments at once, as tasks on the executor (one each)."""
+        from nidslab.study import tasks
 
-        start = time.perf_counter()
-        history = fit(model, train, validation, config, callback=on_epoch)
-        seconds = time.perf_counter() - start
-        result = {"settings": settings_of(spec, config), "params": params, "init": init, "train_seconds": seconds,
-                  "history": _history(history), "updates_per_epoch": int(history.updates_per_epoch), "test": None}
-        if test is not None:
-            result["test"] = report_metrics(evaluate(model, test[0], test[1]))
-        return result, model
+        return self.executor.map(tasks.fit_task, [self.job(e.settings()) for e in es],
+                                 *self.shared(self.train, self.validation, self.test),
+                                 progress=lambda d, t: self.detail(d, t, f"{d}/{t} experiments"))
 
     def experiment(self, e: Experiment) -> dict[str, Any]:
         """Parts 10-18: one of the lab's networks on the lab's split."""
@@ -153,18 +157,16 @@ class Lab:
         accuracy after it) and the bytes one training step holds at that batch size
         (:func:`nidslab.memory.step_memory`). With ``max_rows`` the epoch runs on that many rows and its
         time is scaled to the full training split."""
-        from nidslab.memory import step_memory
+        from nidslab.study import tasks
 
         n = len(self.train[1])
         rows = n if t.max_rows <= 0 else min(n, t.max_rows)
         train = self.train if rows == n else (self.train[0][:rows], self.train[1][:rows])
+        jobs = [self.job({**e.settings(), "batch_size": bs, "epochs": 1}) for bs in t.batch_sizes]
+        timed = self.executor.map(tasks.timed_fit_task, jobs, *self.shared(train, self.validation),
+                                  progress=lambda d, n: self.detail(d, n, f"{d}/{n} batch sizes"))
         out = []
-        for i, bs in enumerate(t.batch_sizes):
-            self.detail(i, len(t.batch_sizes), f"batch size {bs:,}")
-            settings = {**e.settings(), "batch_size": bs, "epochs": 1}
-            result, model = self.train_eval(settings, train, self.validation, None)
-            memory = step_memory(model, train[0].shape[1], bs, optimizer=settings["optimizer"], lr=settings["lr"],
-                                 class_weighted=settings["class_weight"] not in (None, "none"))
+        for bs, (result, memory) in zip(t.batch_sizes, timed):
             epoch_s = result["history"]["epoch_seconds"][0]
             # updates on the full split: ceil(n / bs), as the trainer counts them on the rows it had
             out.append({"batch_size": bs, "seconds_per_epoch": epoch_s * n / rows,
@@ -179,14 +181,21 @@ class Lab:
     def search(self, s: Search) -> dict[str, Any]:
         """Part 19: the Optuna search, the best configuration on the full split, and time against depth."""
         from nidslab.study import search as search_mod
+        from nidslab.study import tasks
 
         def train_eval(settings, train, validation, test):
             return self.train_eval(settings, train, validation, test)
 
+        def train_many(batch, train, test):
+            """A batch of trials (or timings: ``test`` None) as tasks; ``train`` and ``test`` are put once."""
+            return self.executor.map(tasks.fit_task, [self.job(settings) for settings in batch],
+                                     *self.shared(train, None, test))
+
         out, model = search_mod.run_search(s, self.train, self.validation, self.test, train_eval,
-                                           seed=self.study.seed, detail=self.detail)
+                                           seed=self.study.seed, detail=self.detail, train_many=train_many)
         self.models[_key(out["final"]["settings"])] = (out["final"], model)
-        depth = search_mod.depth_timing(s, out["best"]["params"], self.train, train_eval, detail=self.detail)
+        depth = search_mod.depth_timing(s, out["best"]["params"], self.train, train_eval, detail=self.detail,
+                                        train_many=train_many)
         out["depth_timing"] = depth
         out["depth_slowdown"] = depth[-1]["seconds_per_epoch"] / depth[0]["seconds_per_epoch"] if len(depth) > 1 else None
         return out
@@ -232,22 +241,18 @@ class Lab:
         """Part 21: stratified k-fold over every row the study uses (blocked folds, each class cut into
         contiguous blocks in time, when the study's split is temporal); per fold a standardiser and class
         weights fitted on the fold's training rows, a fresh network, and the fold's test accuracy."""
-        from nidslab.data.prep import Standardizer, blocked_kfold, kfold
+        from nidslab.study import tasks
 
         rows = np.sort(np.concatenate(list(self.split_rows.values())))
-        y = self.y_all[rows]
-        acc, bal = [], []
         start = time.perf_counter()
         blocked = self.study.split == "temporal"
-        folds = list(blocked_kfold(len(y), c.folds, y=y) if blocked else kfold(y, n_splits=c.folds, seed=c.seed))
-        for i, (tr, te) in enumerate(folds):
-            self.detail(i, c.folds, f"fold {i + 1}/{c.folds}")
-            scaler = Standardizer().fit(self.X_raw[rows[tr]])
-            train = (scaler.transform(self.X_raw[rows[tr]]), y[tr])
-            test = (scaler.transform(self.X_raw[rows[te]]), y[te])
-            result, _ = self.train_eval(e.settings(), train, None, test)
-            acc.append(result["test"]["accuracy"])
-            bal.append(result["test"]["balanced_accuracy"])
+        # each task takes the study's rows (put once) and makes its own fold from (folds, seed, its number)
+        X, y = self.shared(self.X_raw[rows], self.y_all[rows])
+        results = self.executor.map(tasks.fold_task, range(c.folds), X, y, c.folds, c.seed, self.job(e.settings()),
+                                    blocked,
+                                    progress=lambda d, t: self.detail(d, t, f"{d}/{t} folds"))
+        acc = [r["test"]["accuracy"] for r in results]
+        bal = [r["test"]["balanced_accuracy"] for r in results]
         seconds = time.perf_counter() - start
         a, b = np.asarray(acc), np.asarray(bal, dtype=np.float64)
         return {"experiment": e.name, "folds": c.folds, "seed": c.seed, "rows": len(rows), "seconds": seconds,
@@ -303,6 +308,44 @@ class Lab:
             "mean_baseline": scores(base),
             "sample": {"true": truth[sample].tolist(), "pred": pred[sample].tolist()},
         }
+
+
+# ----------------------------------------------------------------------------- one network
+
+
+def train_eval(settings: dict[str, Any], train: Arrays, validation: Arrays | None, test: Arrays | None, *,
+               seed: int, threads: int | None = None, mc_dropout: bool = False,
+               detail: Detail | None = None) -> tuple[dict[str, Any], Any]:
+    """Build, train and evaluate one network of ``settings`` (see :meth:`Experiment.settings`), seeded
+    ``seed``, on ``threads`` torch threads; ``detail(epoch, epochs, message)`` after each epoch.
+
+    Returns (result dict: settings, params, init, history, train_seconds, test metrics or None, model)."""
+    from nidslab.evaluate import evaluate
+    from nidslab.model import build_model, summary
+    from nidslab.train import fit, torch_threads
+
+    spec, config = split_settings(settings)
+    spec = spec.replace(mc_dropout=mc_dropout)
+    config = config.replace(seed=seed, threads=threads)
+    n_inputs = train[0].shape[1]
+    model = build_model(spec, n_inputs, seed=config.seed)
+    init = _first_layer_init(model)
+    params = int(summary(model, n_inputs).trainable_params)
+    epochs = config.epochs
+
+    def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+        if detail is not None:
+            detail(epoch, epochs, f"epoch {epoch}/{epochs}")
+
+    with torch_threads(threads):  # evaluation too: its sums depend on the thread count as training's do
+        start = time.perf_counter()
+        history = fit(model, train, validation, config, callback=on_epoch)
+        seconds = time.perf_counter() - start
+        result = {"settings": settings_of(spec, config), "params": params, "init": init, "train_seconds": seconds,
+                  "history": _history(history), "updates_per_epoch": int(history.updates_per_epoch), "test": None}
+        if test is not None:
+            result["test"] = report_metrics(evaluate(model, test[0], test[1]))
+    return result, model
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -362,4 +405,4 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-__all__ = ["Lab", "report_metrics"]
+__all__ = ["Lab", "report_metrics", "train_eval"]

@@ -75,6 +75,7 @@ class BatchSizeTiming:
 @dataclass(frozen=True)
 class Search:
     trials: int = 24
+    trials_per_batch: int = 4
     timeout_s: float = 60.0
     fraction: float = 0.2
     epochs: int = 6
@@ -455,6 +456,7 @@ def _check_parts(s: Study, source: str) -> None:
     if (p := s.search) is not None:
         w = "[search]"
         _need(p.trials >= 1, source, f"{w} trials", "must be at least 1", p.trials)
+        _need(p.trials_per_batch >= 1, source, f"{w} trials_per_batch", "must be at least 1", p.trials_per_batch)
         _need(p.timeout_s > 0, source, f"{w} timeout_s", "must be positive", p.timeout_s)
         _need(0 < p.fraction <= 1, source, f"{w} fraction", "must be in (0, 1]", p.fraction)
         for key in ("n_layers", "n_nodes", "lr", "dropout"):

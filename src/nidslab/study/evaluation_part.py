@@ -92,7 +92,7 @@ def _candidates(cfg: Evaluation, lab: Any, results: dict[str, Any]) -> list[tupl
 
 def _fit(m: _Model, lab: Any, train, validation, test) -> _Model:
     """Train ``m`` on ``train`` and score it on ``test`` (metrics as the study reports them)."""
-    from nidslab.study.tree import _subsample, scored
+    from nidslab.study.tree import subsample_rows, scored
 
     if m.kind == "network":
         result, m.fitted = lab.train_eval(m.settings, train, validation, test)
@@ -101,7 +101,7 @@ def _fit(m: _Model, lab: Any, train, validation, test) -> _Model:
     import lightgbm as lgb
 
     s = m.settings
-    rows = _subsample(len(train[1]), s["max_rows"], lab.study.seed)
+    rows = subsample_rows(len(train[1]), s["max_rows"], lab.study.seed)
     m.fitted = lgb.LGBMClassifier(n_estimators=s["n_estimators"], num_leaves=s["num_leaves"],
                                   learning_rate=s["learning_rate"], class_weight="balanced",
                                   random_state=lab.study.seed, n_jobs=lab.threads or 0, verbose=-1,

@@ -188,7 +188,8 @@ def figures(ev: dict[str, Any] | None) -> dict[str, bytes]:
     """``evaluation_roc`` and ``evaluation_timeline`` PNGs; {} when the part did not run."""
     if not ev:
         return {}
-    from nidslab.study.figures import _png, plt
+    from nidslab.figures import png_bytes
+    from nidslab.study.figures import plt
 
     titles = {r["model"]: r["title"] for r in ev["split_gap"]}
     out = {}
@@ -206,7 +207,7 @@ def figures(ev: dict[str, Any] | None) -> dict[str, bytes]:
     ax.set_ylabel("true-positive rate")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    out["evaluation_roc"] = _png(fig)
+    out["evaluation_roc"] = png_bytes(fig)
 
     det = ev["detection"]
     fig, axes = plt.subplots(len(det), 1, figsize=(9, 2.2 * len(det)), sharex=True, squeeze=False)
@@ -231,7 +232,7 @@ def figures(ev: dict[str, Any] | None) -> dict[str, bytes]:
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=4, loc="upper left")
     axes[-1, 0].set_xlabel("seconds from the start of the capture")
-    out["evaluation_timeline"] = _png(fig)
+    out["evaluation_timeline"] = png_bytes(fig)
     return out
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nidslab import __version__
+from nidslab.cluster import Executor
 from nidslab.data.provenance import provenance
 from nidslab.paths import atomic_write, study_cache_dir
 from nidslab.progress import Progress, no_progress
@@ -72,7 +73,7 @@ def link_latest(root: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
 
 def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike, quick: bool = False,
               fresh: bool = False, cache_dir: str | os.PathLike | None = None, progress: Progress | None = None,
-              detail: Progress | None = None) -> dict[str, Any]:
+              detail: Progress | None = None, executor: Executor | None = None) -> dict[str, Any]:
     """Run every part of ``study`` on dataset ``data`` and write results.json, report.html, report.md and
     figures/ into ``out_dir``.
 
@@ -80,6 +81,9 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     (default: :func:`nidslab.paths.study_cache_dir`, under ``$NIDSLAB_HOME``); ``fresh`` recomputes every part.
     ``progress(done, total, message)`` is called per part, ``detail(done, total, message)`` within a
     part (epochs, trials, folds, passes). Returns the results dict (what results.json holds).
+    ``executor`` (:mod:`nidslab.cluster`; default: this process) runs the independent work: the
+    experiments, batch-size timings, search trials, depth timings and CV folds; its thread count is
+    the study's. The numbers do not depend on the executor, only on that thread count.
     """
     if quick:
         study = study.quick_version()
@@ -92,6 +96,8 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     meta_parts: dict[str, dict[str, Any]] = {}
     progress(0, len(parts), f"opening dataset {data}")
     lab = backend.Lab.open(study, data, detail=detail)
+    if executor is not None:
+        lab.executor, lab.threads = executor, executor.threads
     fp = fingerprint(lab.X_raw, lab.y_all)
     source = provenance(lab.dataset, data)
 
@@ -116,8 +122,9 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     results["data"] = run_part(i, "data", {"draws": study.random_chance_draws}, lab.data_part)
     i += 1
     results["experiments"] = {}
+    ahead = _experiments_ahead(lab, study, cache, fp)
     for e in study.experiments:
-        r = run_part(i, f"experiments/{e.name}", e.settings(), lambda e=e: lab.experiment(e))
+        r = run_part(i, f"experiments/{e.name}", e.settings(), lambda e=e: ahead.pop(e.name, None) or lab.experiment(e))
         results["experiments"][e.name] = {**r, "title": e.title or e.name, "part": e.part}
         i += 1
 
@@ -190,6 +197,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         "nidslab_version": __version__,
         "finished_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "wall_s": time.perf_counter() - started,
+        "executor": lab.executor.describe() if hasattr(lab, "executor") else None,
         "parts": meta_parts,
         "study": study.to_dict(),
     }
@@ -199,6 +207,17 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         json.dump(results, fh, indent=1)
     render(results, out)
     return results
+
+
+def _experiments_ahead(lab: Any, study: Study, cache: ResultCache, fp: str) -> dict[str, dict[str, Any]]:
+    """On a cluster, every experiment the cache lacks, trained at once as parallel tasks, by name
+    (in this process: none; each trains in its turn, with its epochs' progress)."""
+    if not getattr(getattr(lab, "executor", None), "remote", False):
+        return {}
+    todo = [e for e in study.experiments
+            if cache.get(f"experiments/{e.name}",
+                         key_of(f"experiments/{e.name}", {"settings": e.settings(), "study": _shared(study)}, fp)) is None]
+    return dict(zip([e.name for e in todo], lab.experiments(todo))) if todo else {}
 
 
 def _shared(study: Study) -> dict[str, Any]:

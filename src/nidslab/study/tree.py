@@ -26,7 +26,7 @@ def scored(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     return report_metrics(binary_metrics(np.asarray(y), np.log(p) - np.log1p(-p)))
 
 
-def _subsample(n: int, max_rows: int, seed: int) -> np.ndarray | slice:
+def subsample_rows(n: int, max_rows: int, seed: int) -> np.ndarray | slice:
     if max_rows <= 0 or n <= max_rows:
         return slice(None)
     return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
@@ -42,7 +42,7 @@ def tree_baseline(cfg: TreeBaseline, train: tuple[np.ndarray, np.ndarray], test:
     from sklearn.linear_model import LogisticRegression
 
     X, y = train
-    rows = _subsample(len(y), cfg.max_rows, seed)
+    rows = subsample_rows(len(y), cfg.max_rows, seed)
     Xs, ys = np.ascontiguousarray(X[rows]), np.asarray(y[rows])
     model = lgb.LGBMClassifier(n_estimators=cfg.n_estimators, num_leaves=cfg.num_leaves,
                                learning_rate=cfg.learning_rate, class_weight="balanced", random_state=seed,

@@ -1,0 +1,55 @@
+"""The study's independent pieces of work as tasks: module-level functions a :mod:`nidslab.cluster`
+executor runs here or on a Ray worker.
+
+Each task takes a ``job`` (the network's settings, its seed, its torch thread count) and the data it
+trains on (handles the executor resolves: the arrays are sent once per run, not per task), seeds
+everything it draws from the job, and returns plain data (no models): the same job gives the same
+numbers wherever it runs, on the same thread count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nidslab.study import backend
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, test: Arrays | None) -> dict[str, Any]:
+    """Train and evaluate one network (:func:`nidslab.study.backend.train_eval`); its result dict."""
+    result, _ = backend.train_eval(job["settings"], train, validation, test, seed=job["seed"], threads=job["threads"])
+    return result
+
+
+def timed_fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None) -> tuple[dict[str, Any], dict]:
+    """:func:`fit_task` with no test split, and the bytes one training step of that network holds at the
+    job's batch size (:func:`nidslab.memory.step_memory`: batch, saved activations, weights, gradients,
+    optimiser state)."""
+    from nidslab.memory import step_memory
+
+    s = job["settings"]
+    result, model = backend.train_eval(s, train, validation, None, seed=job["seed"], threads=job["threads"])
+    memory = step_memory(model, train[0].shape[1], s["batch_size"], optimizer=s["optimizer"], lr=s["lr"],
+                         class_weighted=s["class_weight"] not in (None, "none"))
+    return result, memory
+
+
+def fold_task(fold: int, X: np.ndarray, y: np.ndarray, folds: int, seed: int, job: dict[str, Any],
+              blocked: bool = False) -> dict[str, Any]:
+    """Fold ``fold`` of a stratified ``folds``-fold split (seeded ``seed``; with ``blocked``, contiguous
+    blocks in time cut per class, :func:`nidslab.data.prep.blocked_kfold`) of ``X`` (n, k) float32
+    (unstandardised, rows in time order) and ``y`` (n,) uint8: a standardiser fitted on the fold's
+    training rows, then :func:`fit_task` scored on its test rows. Every task derives the same split, so
+    only the fold's number travels with it."""
+    from nidslab.data.prep import Standardizer, blocked_kfold, kfold
+
+    splits = blocked_kfold(len(y), folds, y=y) if blocked else kfold(y, n_splits=folds, seed=seed)
+    tr, te = list(splits)[fold]
+    scaler = Standardizer().fit(X[tr])
+    return fit_task(job, (scaler.transform(X[tr]), y[tr]), None, (scaler.transform(X[te]), y[te]))
+
+
+__all__ = ["fit_task", "fold_task", "timed_fit_task"]
