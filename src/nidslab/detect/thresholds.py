@@ -7,7 +7,6 @@ a DNN's probability).
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -36,12 +35,12 @@ def threshold_for_fpr(benign_scores, target_fpr: float) -> float:
     Returns:
         the threshold (float); alert when ``score > threshold``.
     """
-    if not 0.0 <= target_fpr < 1.0:
-        raise ValueError(f"target_fpr must be in [0, 1), got {target_fpr}")
+    from nidslab import operating_points
+
     s = _benign(benign_scores, "threshold_for_fpr")
-    k = int(math.floor(target_fpr * s.size))
-    pos = s.size - 1 - k
-    return float(np.partition(s, pos)[pos])
+    # one rule for every detector (nidslab.operating_points, flag at score >= t); KitNET alerts at score > t,
+    # so its threshold is the float64 just below the shared one: the (k+1)-th largest benign score
+    return float(np.nextafter(operating_points.threshold_for_fpr(s, target_fpr), -np.inf))
 
 
 def fit_lognormal(benign_scores) -> tuple[float, float]:
