@@ -67,8 +67,14 @@ def predict_raw(model: nn.Module, X: np.ndarray, *, batch_size: int = EVAL_BATCH
 def predict_scores(model: nn.Module, X: np.ndarray, *, batch_size: int = EVAL_BATCH) -> np.ndarray:
     """Scores ``(n,)`` float32: the probability of the malicious class for a binary head
     (sigmoid of the logits), the predicted value for a regression head."""
-    raw = predict_raw(model, X, batch_size=batch_size)
-    if getattr(getattr(model, "spec", None), "head", "binary") == "regression":
+    return scores_of(predict_raw(model, X, batch_size=batch_size),
+                     getattr(getattr(model, "spec", None), "head", "binary"))
+
+
+def scores_of(raw: np.ndarray, head: str = "binary") -> np.ndarray:
+    """Scores ``(n,)`` float32 from raw outputs ``(n,)``: the sigmoid of the logits for a binary head, the
+    outputs themselves for a regression head (what :func:`predict_scores` returns)."""
+    if head == "regression":
         return raw
     return (1.0 / (1.0 + np.exp(-raw.astype(np.float64)))).astype(np.float32)
 
@@ -163,6 +169,6 @@ def evaluate_target(model: nn.Module, X: np.ndarray, y: np.ndarray, *, mean: flo
 
 
 
-__all__ = ["predict_scores", "predict_raw", "evaluate", "evaluate_target", "binary_metrics", "regression_metrics",
+__all__ = ["predict_scores", "predict_raw", "scores_of", "evaluate", "evaluate_target", "binary_metrics", "regression_metrics",
            "expected_calibration_error", "threshold_for_fpr", "wilson_interval", "rates_at", "operating_points",
            "roc_points", "TARGET_FPRS"]

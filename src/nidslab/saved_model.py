@@ -99,6 +99,13 @@ class SavedModel:
 
         return predict_scores(self.model, self.inputs(X, source=source))
 
+    def predict_raw(self, X: np.ndarray, *, source: str = "the data") -> np.ndarray:
+        """Raw outputs ``(n,)`` float32 of raw features ``X`` (see :meth:`inputs`): logits for a binary head,
+        on the scale of the stored thresholds (:meth:`threshold_for`)."""
+        from nidslab.evaluate import predict_raw
+
+        return predict_raw(self.model, self.inputs(X, source=source))
+
 
 def check_features(expected: list[str], got: list[str], *, model: Any = "the model", source: str = "the data") -> None:
     """Raise :class:`DataError` naming what differs between the model's and the data's features."""

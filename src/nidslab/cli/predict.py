@@ -22,7 +22,7 @@ def predict_cmd(
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
 ) -> None:
     """Score rows of features or the packets of a capture; write score and label per row."""
-    from nidslab.evaluate import predict_raw
+    from nidslab.evaluate import scores_of
     from nidslab.predict import CAPTURE_SUFFIXES, capture_features
     from nidslab.saved_model import load_model
 
@@ -42,9 +42,8 @@ def predict_cmd(
         from nidslab.data import read_features
 
         X = read_features(source)
-    inputs = saved.inputs(X, source=str(source))
-    logits = predict_raw(saved.model, inputs)
-    scores = logits if saved.spec.head == "regression" else (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+    logits = saved.predict_raw(X, source=str(source))
+    scores = scores_of(logits, saved.spec.head)
     if t_logit is None:
         labels = (scores >= threshold).astype(np.uint8)
     else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split

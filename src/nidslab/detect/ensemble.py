@@ -31,6 +31,20 @@ def _sigmoid(a):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, inline="always")
+def _encode(xn, W, w0, hb, h0, nv, nh, y):  # pragma: no cover - compiled
+    """Hidden layer y[:nh] = s(xn[:nv] W + hb): the dot product first, then the bias (the reference's rounding)."""
+    for h in range(nh):
+        y[h] = 0.0
+    for i in range(nv):
+        xi = xn[i]
+        row = w0 + i * nh
+        for h in range(nh):
+            y[h] += xi * W[row + h]
+    for h in range(nh):
+        y[h] = _sigmoid(y[h] + hb[h0 + h])
+
+
+@numba.njit(cache=True, inline="always")
 def _ae_train(x, W, w0, hb, h0, vb, nmax, nmin, v0, nv, nh, lr, xn, y, e, g):  # pragma: no cover
     """One SGD step of one autoencoder on x[:nv]; returns its RMSE before the step.
 
@@ -44,16 +58,9 @@ def _ae_train(x, W, w0, hb, h0, vb, nmax, nmin, v0, nv, nh, lr, xn, y, e, g):  #
         if x[i] < nmin[v0 + i]:
             nmin[v0 + i] = x[i]
         xn[i] = (x[i] - nmin[v0 + i]) / (nmax[v0 + i] - nmin[v0 + i] + EPS)
+    _encode(xn, W, w0, hb, h0, nv, nh, y)
     for h in range(nh):
-        y[h] = 0.0
         g[h] = 0.0
-    for i in range(nv):
-        xi = xn[i]
-        row = w0 + i * nh
-        for h in range(nh):
-            y[h] += xi * W[row + h]
-    for h in range(nh):
-        y[h] = _sigmoid(y[h] + hb[h0 + h])  # dot first, then the bias: the reference's rounding
     se = 0.0
     for i in range(nv):
         row = w0 + i * nh
@@ -85,15 +92,7 @@ def _ae_execute(x, W, w0, hb, h0, vb, nmax, nmin, v0, nv, nh, xn, y):  # pragma:
     """RMSE of one autoencoder's reconstruction of x[:nv], no update (layout as :func:`_ae_train`)."""
     for i in range(nv):
         xn[i] = (x[i] - nmin[v0 + i]) / (nmax[v0 + i] - nmin[v0 + i] + EPS)
-    for h in range(nh):
-        y[h] = 0.0
-    for i in range(nv):
-        xi = xn[i]
-        row = w0 + i * nh
-        for h in range(nh):
-            y[h] += xi * W[row + h]
-    for h in range(nh):
-        y[h] = _sigmoid(y[h] + hb[h0 + h])
+    _encode(xn, W, w0, hb, h0, nv, nh, y)
     se = 0.0
     for i in range(nv):
         row = w0 + i * nh

@@ -20,6 +20,7 @@ from typing import Any
 
 from nidslab import schema
 from nidslab.errors import ConfigError
+from nidslab.operating_points import TARGET_FPRS
 from nidslab.settings import ACTIVATIONS, OPTIMIZERS, FitConfig, ModelSpec
 
 SPLITS = ("random", "temporal")
@@ -154,7 +155,7 @@ class Evaluation:
     time on a capture the models never saw, and transfer to reference data (see
     :mod:`nidslab.study.evaluation_part`)."""
 
-    target_fprs: tuple[float, ...] = (1e-3, 1e-2, 1e-4)   # the first is the default operating point
+    target_fprs: tuple[float, ...] = TARGET_FPRS   # the first is the default operating point
     experiment: str = "balanced_2x20"   # the lab's baseline, retrained under the other split
     best: bool = True                   # also the search's best network (when the study searches)
     tree: bool = True                   # also LightGBM (when the study has [tree_baseline])
