@@ -152,11 +152,15 @@ class _LinkedDB:
         link = self.link_ids.ids(*st.pair_hashes(src, dst))
         self.streams.ensure(len(self.ids))
         g = self.graph
-        g.ensure(len(self.ids), len(self.link_ids), n)
-        g.n_links, g.n_log = lk.update_1d2d(
-            self.streams.a, self.streams.ready, *g.arrays(), g.n_links, g.n_log, g.heavy_degree,
-            src, dst, link, values, ts, lambdas, double_update, two, out, cols,
-        )
+        g.ensure(len(self.ids), len(self.link_ids))
+        done = 0
+        while done < n:  # the kernel stops when the log needs room; grow it and go on
+            done, g.n_links, g.n_log, g.n_seq = lk.update_1d2d(
+                self.streams.a, self.streams.ready, *g.arrays(), g.n_links, g.n_log, g.n_seq, g.heavy_degree,
+                done, src, dst, link, values, ts, lambdas, double_update, two, out, cols,
+            )
+            if done < n:
+                g.ensure(len(self.ids), len(self.link_ids), lk.LOG_BLOCK_MAX)
 
 
 class _SimpleDB:
