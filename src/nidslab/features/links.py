@@ -34,6 +34,16 @@ mean, variance and std were cached when it was first seen (``w = 1e-20``, sums 0
 leaves that cache alone; its sums stay 0; its first insert makes ``w = w * f + 1`` exactly 1 for
 any ``w <= 1e-20``. Only the time of its latest decay carries over (it decides whether the next
 one happens), so its replay keeps just the latest entry time: the same output without the work.
+
+A link is *silent* while it has no covariance (``CF3`` is +0) and its light side's residual is
+0 (a probed address that never answered, or answered once: a first insert's residual is 0).
+Every step of the heavy side then adds ``r * 0``: only ``W3`` moves, and ``W3`` is read only
+as ``CF3 / W3`` = 0. So when a scanner probes the same address again (the kitsune-py layout
+updates the link directly on each of its packets), the link is not replayed: the direct step is
+owed (the packet's log entry names the link in ``log_owe``) and replayed with the rest, in
+order, when the link is next needed exactly (its light side speaks, or an end turns heavy). An
+address that never answers (a scanner probing the absent hosts of its LAN again and again)
+costs nothing more after its first probe.
 """
 
 from __future__ import annotations
@@ -70,7 +80,8 @@ HEAD, FIRST, DEG, HEAVY, FED, TAIL, FLOG, HHEAD, BEND, BSIZE, DESC = range(11)
 N_NODE = 11
 # fields of LinkGraph.meta: per link (side 0, side 1 of each)
 END, NXT, HNX, LCUR, DCUR = 0, 2, 4, 6, 8
-N_META = 10
+NOWED = 10  # direct steps a silent link owes (module docstring)
+N_META = 11
 
 
 def _grow(x: np.ndarray, n: int) -> np.ndarray:
@@ -87,15 +98,21 @@ class LinkGraph:
     (last/first log entry), ``HHEAD`` (first slot of its list of links whose other end is
     heavy), ``BEND``/``BSIZE`` (end and size of its current log block), ``DESC`` (``log_seq`` of
     its latest entry timed before the entry it follows, -1: none: the log's times rise from
-    there on, so the latest time of a stretch after it is its last entry's). ``meta`` (links x 10,
+    there on, so the latest time of a stretch after it is its last entry's). ``meta`` (links x 11,
     int64), two of each, for side 0 and side 1: ``END`` (stream), ``NXT``/``HNX`` (next slot in
     the side's stream's list / heavy-neighbour list; slot ``2 * link + side``), ``LCUR`` (last
     entry of that side's log applied to the link), ``DCUR`` (last entry of the *other* side's
-    log applied as a decay to this side's stream); ``made`` (links: set up yet). ``any_heavy``:
-    one flag, no replay work at all until a stream turns heavy (the uci layout's streams have one
-    or two links). Log: ``log_t`` (s), ``log_r`` (n, n_lambdas), ``log_next`` (next entry of
-    the same stream), ``log_seq`` (order of logging), ``log_tp`` (time of the same stream's
-    previous entry) and ``log_f`` (n, n_lambdas: the decay factor from ``log_tp`` to ``log_t``).
+    log applied as a decay to this side's stream), ``NOWED`` (direct steps owed: entries whose
+    ``log_owe`` names the link); ``made`` (links: set up yet). ``flags``: any
+    stream heavy yet (no replay work at all until then: the uci layout's streams have one or two
+    links), and the slot of the latest log entry. Log: ``log_t`` (s), ``log_r`` (n, n_lambdas),
+    ``log_next`` (next entry of the same stream), ``log_seq`` (order of logging), ``log_tp``
+    (time of the same stream's previous entry), ``log_f`` (n, n_lambdas: the decay factor from
+    ``log_tp`` to ``log_t``), ``log_owe`` (the link whose direct step at this entry is owed,
+    -1: none), ``log_gt`` (time of the entry logged just before, by any stream)
+    and ``log_gf`` (the factor from ``log_gt`` to ``log_t``, computed when first needed: a
+    stream linked with every heavy stream, as a LAN host with all the scanners, replays the log
+    in exactly that order, and would otherwise call pow for each entry).
     """
 
     def __init__(self, n_lambdas: int, capacity: int = 1024, heavy_degree: int = HEAVY_DEGREE):
@@ -105,7 +122,7 @@ class LinkGraph:
         self.n_log = 0
         self.n_seq = 0  # entries logged so far (log_seq of the next one)
         self.node = np.zeros((capacity, N_NODE), np.int64)
-        self.any_heavy = np.zeros(1, np.bool_)
+        self.flags = np.array([0, -1], np.int64)  # any stream heavy yet; slot of the latest log entry
         self.a = np.zeros((capacity, n_lambdas, 5))
         self.meta = np.zeros((capacity, N_META), np.int64)
         self.made = np.zeros(capacity, np.bool_)
@@ -115,6 +132,9 @@ class LinkGraph:
         self.log_seq = np.zeros(capacity, np.int64)
         self.log_tp = np.zeros(capacity)
         self.log_f = np.zeros((capacity, n_lambdas))
+        self.log_owe = np.zeros(capacity, np.int64)
+        self.log_gt = np.zeros(capacity)
+        self.log_gf = np.zeros((capacity, n_lambdas))
 
     @property
     def heavy(self) -> np.ndarray:
@@ -138,15 +158,16 @@ class LinkGraph:
                 setattr(self, name, _grow(getattr(self, name), c))
         c = cap(len(self.log_t), self.n_log + n_new_log)
         if c > len(self.log_t):
-            for name in ("log_t", "log_r", "log_next", "log_seq", "log_tp", "log_f"):
+            for name in ("log_t", "log_r", "log_next", "log_seq", "log_tp", "log_f", "log_gt", "log_gf", "log_owe"):
                 setattr(self, name, _grow(getattr(self, name), c))
 
     def arrays(self):
         """The arrays :func:`update_1d2d` takes, in its order."""
         return (
-            (self.node, self.any_heavy),
+            (self.node, self.flags),
             (self.a, self.meta, self.made),
-            (self.log_t, self.log_r, self.log_next, self.log_tp, self.log_f, self.log_seq),
+            (self.log_t, self.log_r, self.log_next, self.log_tp, self.log_f, self.log_seq, self.log_gt, self.log_gf,
+             self.log_owe),
         )
 
 
@@ -179,7 +200,7 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
     """Decay stream ``s`` at each logged insert of its heavy neighbours it has not seen, in order."""
     node = G[0]
     M = K[1]
-    log_t, log_next, log_tp, log_f, log_seq = LG[0], LG[2], LG[3], LG[4], LG[5]
+    log_t, log_next, log_seq = LG[0], LG[2], LG[5]
     if node[s, HHEAD] < 0:
         return
     if not node[s, FED]:  # never had an insert: only the latest decay time matters (module docstring)
@@ -203,28 +224,162 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
         for j in range(lambdas.shape[0]):
             S[s, j, LAST] = last
         return
-    while True:  # merge the neighbours' logs in the order they were written
-        best, bq = -1, -1
-        e = node[s, HHEAD]
-        while e >= 0:
-            k, o = e >> 1, e & 1
-            q = _next_entry(M[k, DCUR + o], M[k, END + 1 - o], node, log_next)
-            if q >= 0 and (bq < 0 or log_seq[q] < log_seq[bq]):
-                best, bq = e, q
-            e = M[k, HNX + o]
-        if bq < 0:
+    d, only = 0, -1  # neighbours with entries to replay
+    e = node[s, HHEAD]
+    while e >= 0:
+        k, o = e >> 1, e & 1
+        if _next_entry(M[k, DCUR + o], M[k, END + 1 - o], node, log_next) >= 0:
+            d += 1
+            only = e
+        e = M[k, HNX + o]
+    if d == 0:
+        return
+    if d == 1:  # one log: its entries in a row
+        k, o = only >> 1, only & 1
+        q = _next_entry(M[k, DCUR + o], M[k, END + 1 - o], node, log_next)
+        while q >= 0:
+            _decay_at_entry(S, s, q, lambdas, two, LG)
+            M[k, DCUR + o] = q
+            q = log_next[q]
+        return
+    # several: merge them in the order they were written (d is small: a heap would not pay)
+    slot = np.empty(d, np.int64)
+    nq = np.empty(d, np.int64)
+    nseq = np.empty(d, np.int64)
+    i = 0
+    e = node[s, HHEAD]
+    while e >= 0:
+        k, o = e >> 1, e & 1
+        q = _next_entry(M[k, DCUR + o], M[k, END + 1 - o], node, log_next)
+        if q >= 0:
+            slot[i], nq[i], nseq[i] = e, q, log_seq[q]
+            i += 1
+        e = M[k, HNX + o]
+    while True:
+        b = -1
+        for i in range(d):
+            if nq[i] >= 0 and (b < 0 or nseq[i] < nseq[b]):
+                b = i
+        if b < 0:
             return
-        t, tp = log_t[bq], log_tp[bq]
+        q = nq[b]
+        _decay_at_entry(S, s, q, lambdas, two, LG)
+        M[slot[b] >> 1, DCUR + (slot[b] & 1)] = q
+        q = log_next[q]
+        nq[b] = q
+        if q >= 0:
+            nseq[b] = log_seq[q]
+
+
+@numba.njit(cache=True, inline="always")
+def _decay_at_entry(S, s, q, lambdas, two, LG):
+    """Decay stream ``s`` to the time of log entry ``q`` (as ``_decay``, with the entry's cached factors)."""
+    log_t, log_tp, log_f, log_gt, log_gf = LG[0], LG[3], LG[4], LG[6], LG[7]
+    t = log_t[q]
+    last = S[s, 0, LAST]  # the same for every lambda
+    if not t > last:
+        return
+    if last == log_tp[q]:  # last decayed at this stream's previous entry
         for j in range(lambdas.shape[0]):
-            if S[s, j, LAST] == tp and t > tp:  # last decayed at the heavy stream's previous entry
-                f = log_f[bq, j]
-                S[s, j, CF1] *= f
-                S[s, j, CF2] *= f
-                S[s, j, W] *= f
-                S[s, j, LAST] = t
+            f = log_f[q, j]
+            S[s, j, CF1] *= f
+            S[s, j, CF2] *= f
+            S[s, j, W] *= f
+            S[s, j, LAST] = t
+        return
+    if last == log_gt[q]:  # last decayed at the entry logged just before this one
+        for j in range(lambdas.shape[0]):
+            if math.isnan(log_gf[q, j]):
+                log_gf[q, j] = _decay_factor(lambdas[j], t - last, two)
+            f = log_gf[q, j]
+            S[s, j, CF1] *= f
+            S[s, j, CF2] *= f
+            S[s, j, W] *= f
+            S[s, j, LAST] = t
+        return
+    for j in range(lambdas.shape[0]):
+        _decay(S, s, j, lambdas[j], t, two)
+
+
+@numba.njit(cache=True, inline="always")
+def _silent_run(L, k, q, side, lambdas, two, M, LG):
+    """Entries ``q``, ... of side ``side``'s log on link ``k`` whose other side is silent (its
+    residual 0, no covariance): each decays W3 and adds 1, an owed direct step after its entry
+    adds 1 more; the last residual stays. Returns -1.
+
+    The lambdas' weights are chained in registers when there are five (a scanner's link can owe
+    thousands of entries; this is the extractor's hottest loop)."""
+    log_t, log_r, log_next, log_tp, log_f, log_owe = LG[0], LG[1], LG[2], LG[3], LG[4], LG[8]
+    res = RES0 + side
+    last = L[k, 0, LAST3]
+    p = q
+    if lambdas.shape[0] == 5:
+        w0, w1, w2, w3, w4 = L[k, 0, W3], L[k, 1, W3], L[k, 2, W3], L[k, 3, W3], L[k, 4, W3]
+        while q >= 0:
+            t = log_t[q]
+            if t > last:
+                if last == log_tp[q]:
+                    f0, f1, f2, f3, f4 = log_f[q, 0], log_f[q, 1], log_f[q, 2], log_f[q, 3], log_f[q, 4]
+                else:
+                    dt = t - last
+                    f0 = _decay_factor(lambdas[0], dt, two)
+                    f1 = _decay_factor(lambdas[1], dt, two)
+                    f2 = _decay_factor(lambdas[2], dt, two)
+                    f3 = _decay_factor(lambdas[3], dt, two)
+                    f4 = _decay_factor(lambdas[4], dt, two)
+                w0 = w0 * f0 + 1.0
+                w1 = w1 * f1 + 1.0
+                w2 = w2 * f2 + 1.0
+                w3 = w3 * f3 + 1.0
+                w4 = w4 * f4 + 1.0
+                last = t
             else:
-                _decay(S, s, j, lambdas[j], t, two)
-        M[best >> 1, DCUR + (best & 1)] = bq
+                w0 += 1.0
+                w1 += 1.0
+                w2 += 1.0
+                w3 += 1.0
+                w4 += 1.0
+            if log_owe[q] == k:  # the owed direct step: at this entry's time, so no decay
+                w0 += 1.0
+                w1 += 1.0
+                w2 += 1.0
+                w3 += 1.0
+                w4 += 1.0
+            p = q
+            q = log_next[q]
+        L[k, 0, W3], L[k, 1, W3], L[k, 2, W3], L[k, 3, W3], L[k, 4, W3] = w0, w1, w2, w3, w4
+    else:
+        while q >= 0:
+            t = log_t[q]
+            if t > last:
+                fast = last == log_tp[q]
+                for j in range(lambdas.shape[0]):
+                    f = log_f[q, j] if fast else _decay_factor(lambdas[j], t - last, two)
+                    L[k, j, W3] = L[k, j, W3] * f + 1.0
+                last = t
+            else:
+                for j in range(lambdas.shape[0]):
+                    L[k, j, W3] += 1.0
+            if log_owe[q] == k:
+                for j in range(lambdas.shape[0]):
+                    L[k, j, W3] += 1.0
+            p = q
+            q = log_next[q]
+    for j in range(lambdas.shape[0]):
+        L[k, j, LAST3] = last
+        L[k, j, res] = log_r[p, j]
+    M[k, LCUR + side] = p
+    M[k, NOWED] = 0
+    return -1
+
+
+@numba.njit(cache=True, inline="always")
+def _silent(L, k, other):
+    """No covariance (+0: -0.0 + 0.0 would turn its sign) and residual 0 on side ``other``."""
+    for j in range(L.shape[1]):
+        if L[k, j, CF3] != 0.0 or math.copysign(1.0, L[k, j, CF3]) < 0 or L[k, j, RES0 + other] != 0.0:
+            return False
+    return True
 
 
 @numba.njit(cache=True, inline="always")
@@ -232,7 +387,7 @@ def _pull_link(k, lambdas, two, G, K, LG):
     """Apply to link ``k`` the logged inserts of its heavy ends it has not seen, in order."""
     node = G[0]
     L, M = K[0], K[1]
-    log_t, log_r, log_next, log_tp, log_f, log_seq = LG
+    log_t, log_r, log_next, log_tp, log_f, log_seq = LG[0], LG[1], LG[2], LG[3], LG[4], LG[5]
     a, b = M[k, END], M[k, END + 1]
     ha, hb = node[a, HEAVY], node[b, HEAVY]
     if not ha and not hb:
@@ -243,27 +398,8 @@ def _pull_link(k, lambdas, two, G, K, LG):
         if q < 0:
             return
         res, other = RES0 + side, RES0 + 1 - side
-        nl = lambdas.shape[0]
-        zero = True  # no covariance yet and a silent other side: every product is 0 * r
-        for j in range(nl):
-            if L[k, j, CF3] != 0.0 or math.copysign(1.0, L[k, j, CF3]) < 0 or L[k, j, other] != 0.0:
-                zero = False  # (-0.0 + 0.0 would turn the sign: leave that to the general step)
-        while zero and q >= 0:  # then a step only decays W3 and adds 1 (and the other side stays silent)
-            t = log_t[q]
-            last = L[k, 0, LAST3]
-            if t > last:
-                fast = last == log_tp[q]
-                for j in range(nl):
-                    f = log_f[q, j] if fast else _decay_factor(lambdas[j], t - last, two)
-                    L[k, j, W3] = L[k, j, W3] * f + 1.0
-                    L[k, j, LAST3] = t
-                    L[k, j, res] = log_r[q, j]
-            else:
-                for j in range(nl):
-                    L[k, j, W3] += 1.0
-                    L[k, j, res] = log_r[q, j]
-            M[k, LCUR + side] = q
-            q = log_next[q]
+        if _silent(L, k, 1 - side):  # then a step only decays W3 and adds 1 (module docstring)
+            q = _silent_run(L, k, q, side, lambdas, two, M, LG)
         while q >= 0:  # _link_step for every lambda, its time test done once (all lambdas share LAST3)
             t = log_t[q]
             dt = t - L[k, 0, LAST3]
@@ -280,8 +416,12 @@ def _pull_link(k, lambdas, two, G, K, LG):
                 L[k, j, CF3] += r * L[k, j, other]
                 L[k, j, W3] += 1.0
                 L[k, j, res] = r
+            if LG[8][q] == k:  # an owed direct step (owed only while silent, so not expected here)
+                for j in range(lambdas.shape[0]):
+                    _link_step(L, k, j, lambdas[j], side, log_r[q, j], t, two)
             M[k, LCUR + side] = q
             q = log_next[q]
+        M[k, NOWED] = 0
         return
     self_link = a == b
     while True:
@@ -302,12 +442,17 @@ def _pull_link(k, lambdas, two, G, K, LG):
 
 
 @numba.njit(cache=True)
-def _make_heavy(h, G, K):
+def _make_heavy(h, lambdas, two, G, K, LG):
     """From now on ``h`` logs its inserts; its links and neighbours start reading the log."""
-    node, any_heavy = G[0], G[1]
+    node, flags = G[0], G[1]
     M = K[1]
+    e = node[h, HEAD]
+    while e >= 0:  # owed steps are replayed on one-heavy-end links only: settle them now
+        if M[e >> 1, NOWED] > 0:
+            _pull_link(e >> 1, lambdas, two, G, K, LG)
+        e = M[e >> 1, NXT + (e & 1)]
     node[h, HEAVY] = 1
-    any_heavy[0] = True
+    flags[0] = 1
     e = node[h, HEAD]
     while e >= 0:
         k, sh = e >> 1, e & 1
@@ -333,7 +478,7 @@ def _new_node(S, ready, s, t, node):
 
 
 @numba.njit(cache=True, inline="always")
-def _new_link(k, a, b, t, nl, heavy_degree, G, K):
+def _new_link(k, a, b, t, lambdas, two, heavy_degree, G, K, LG):
     node = G[0]
     L, M, made = K
     made[k] = True
@@ -345,7 +490,8 @@ def _new_link(k, a, b, t, nl, heavy_degree, G, K):
     M[k, END + 1] = b
     for f in (HNX, HNX + 1, LCUR, LCUR + 1, DCUR, DCUR + 1):
         M[k, f] = -1
-    for j in range(nl):
+    M[k, NOWED] = 0
+    for j in range(lambdas.shape[0]):
         L[k, j, CF3] = 0.0
         L[k, j, W3] = 1e-20
         L[k, j, LAST3] = t
@@ -369,7 +515,7 @@ def _new_link(k, a, b, t, nl, heavy_degree, G, K):
                 node[other, HHEAD] = 2 * k + o
     for s in (a, b):
         if not node[s, HEAVY] and node[s, DEG] > heavy_degree:
-            _make_heavy(s, G, K)
+            _make_heavy(s, lambdas, two, G, K, LG)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -387,9 +533,9 @@ def update_1d2d(
     do not depend on it). Returns (packets done, n_links, n_log, n_seq): it stops before a
     packet when the log has no room for one more block; grow the log and call again from there.
     """
-    node, any_heavy = G
+    node, flags = G
     L, M, made = K
-    log_t, log_r, log_next, log_tp, log_f, log_seq = LG
+    log_t, log_r, log_next, log_tp, log_f, log_seq, log_gt, log_gf, log_owe = LG
     nl = lambdas.shape[0]
     for i in range(start, src.shape[0]):
         if n_log + LOG_BLOCK_MAX > log_t.shape[0]:
@@ -400,12 +546,12 @@ def update_1d2d(
         t = ts[i]
         v = values[i]
         _new_node(S, ready, a, t, node)
-        if any_heavy[0]:
+        if flags[0]:
             _pull_stream(S, a, lambdas, two, G, K, LG)
         for j in range(nl):
             _insert(S, a, j, lambdas[j], v, t, False, two)
         node[a, FED] = 1
-        if any_heavy[0] and node[a, HEAVY]:  # log the insert; links and neighbours replay it when next touched
+        if flags[0] and node[a, HEAVY]:  # log the insert; links and neighbours replay it when next touched
             tail = node[a, TAIL]
             if tail >= 0 and tail + 1 < node[a, BEND]:
                 q = tail + 1
@@ -420,7 +566,12 @@ def update_1d2d(
             for j in range(nl):
                 log_r[q, j] = v - _mean(S, a, j)
             log_next[q] = -1
+            log_owe[q] = -1
             log_tp[q] = np.nan
+            log_gt[q] = log_t[flags[1]] if flags[1] >= 0 else np.nan
+            for j in range(nl):
+                log_gf[q, j] = np.nan
+            flags[1] = q
             if tail >= 0:
                 log_next[tail] = q
                 tp = log_t[tail]
@@ -439,7 +590,7 @@ def update_1d2d(
                 kk = e >> 1
                 side = 0 if M[kk, END] == a else 1
                 other = M[kk, END + 1 - side]
-                if any_heavy[0]:
+                if flags[0]:
                     _pull_link(kk, lambdas, two, G, K, LG)
                     _pull_stream(S, other, lambdas, two, G, K, LG)
                 for j in range(nl):
@@ -461,18 +612,27 @@ def update_1d2d(
         elif not made[k]:
             created = True
             n_links += 1
-            _new_link(k, a, b, t, nl, heavy_degree, G, K)
+            _new_link(k, a, b, t, lambdas, two, heavy_degree, G, K, LG)
         s0 = M[k, END]
         s1 = M[k, END + 1]
-        if any_heavy[0]:
-            _pull_link(k, lambdas, two, G, K, LG)
+        side = 0 if s0 == a else 1
+        owe = False
+        if flags[0]:
+            # a heavy source's direct step on a silent link is owed, not made (module docstring)
+            owe = (double_update and not created and node[a, HEAVY] and s0 != s1
+                   and not node[M[k, END + 1 - side], HEAVY] and _silent(L, k, 1 - side))
+            if owe:
+                log_owe[node[a, TAIL]] = k
+                M[k, NOWED] += 1
+            else:
+                _pull_link(k, lambdas, two, G, K, LG)
             _pull_stream(S, s0, lambdas, two, G, K, LG)
             _pull_stream(S, s1, lambdas, two, G, K, LG)
-        side = 0 if s0 == a else 1
         for j in range(nl):
             if created or double_update:
                 _decay(S, M[k, END + 1 - side], j, lambdas[j], t, two)
-                _link_step(L, k, j, lambdas[j], side, v - _mean(S, a, j), t, two)
+                if not owe:
+                    _link_step(L, k, j, lambdas[j], side, v - _mean(S, a, j), t, two)
             v0 = _var(S, s0, j, two)
             v1 = _var(S, s1, j, two)
             m0 = _mean(S, s0, j)
