@@ -63,7 +63,6 @@ class FeatureFile:
             raise
 
     def _open(self) -> None:
-        k = len(self.columns)
         if self.format == ".npy":
             self._fh = open(self._tmp, "wb")
             self._write_npy_header()
@@ -80,7 +79,6 @@ class FeatureFile:
             import pyarrow.csv as pacsv
 
             self._writer = pacsv.CSVWriter(self._tmp, self._schema)
-        self._k = k
 
     def _write_npy_header(self) -> None:
         # numpy pads the header so that the row count can grow to 21 digits in place: the final header
@@ -92,7 +90,7 @@ class FeatureFile:
     def write(self, X: np.ndarray) -> None:
         """Append rows: ``X`` float32 (n, len(columns)), C order."""
         if X.ndim != 2 or X.shape[1] != len(self.columns):
-            raise ValueError(f"rows of shape {X.shape}; expected (n, {len(self.columns)})")
+            raise ValueError(f"{self.path}: rows of shape {X.shape}; expected (n, {len(self.columns)})")
         X = np.ascontiguousarray(X, np.float32)
         n = len(X)
         if n == 0:
@@ -108,6 +106,7 @@ class FeatureFile:
         T = self._t[:, :n]
         for r in range(0, n, _TILE):  # columns for arrow, a cache-sized tile at a time
             np.copyto(T[:, r:r + _TILE], X[r:r + _TILE].T)
+        # zero-copy views of T: safe to refill on the next call, as both writers encode the batch before returning
         batch = pa.RecordBatch.from_arrays([pa.array(T[i]) for i in range(len(T))], schema=self._schema)
         self._writer.write_batch(batch)
         self.rows += n
