@@ -65,6 +65,10 @@ def test_streamed_file_equals_extract_features(tmp_path, capture, layout, suffix
         meta = pq.ParquetFile(out).metadata
         assert meta.num_row_groups == -(-rows // 256)
         assert pq.read_schema(out).names == list(column_names(layout))
+    if layout == "uci":  # the project's reader (data import, predict) takes the streamed file as it is
+        from nidslab.data import read_features
+
+        np.testing.assert_array_equal(read_features(out, nonfinite="keep"), expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no temporary file left
 
 
