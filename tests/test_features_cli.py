@@ -65,4 +65,4 @@ def test_extract_bad_input_exits_2(tmp_path, capture):
     assert result.exit_code == 2 and "unknown format" in said(result)
     result = runner.invoke(app, ["features", "extract", str(capture), "-o", str(tmp_path / "x.npy"), "--layout", "nope"])
     assert result.exit_code == 2 and "unknown layout" in said(result)
-    assert not (tmp_path / "x.npy").exists()
+    assert not (tmp_path / "x.npy").exists() and not list(tmp_path.glob(".*.tmp"))  # no file, no temporary one

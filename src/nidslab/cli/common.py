@@ -137,7 +137,9 @@ def write_table(path, columns: dict) -> None:
         if path.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
 
-            pq.write_table(table, tmp)
+            # dictionary encoding only where values repeat (labels, ints); for floats it costs time and size
+            coded = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+            pq.write_table(table, tmp, use_dictionary=coded)
         else:
             import pyarrow.csv as pacsv
 

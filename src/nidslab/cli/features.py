@@ -22,18 +22,9 @@ _FORMATS = (".parquet", ".csv", ".npy")
 
 def write_features(path: Path, X, columns) -> None:
     """Write a feature matrix to ``path`` (.parquet, .csv or .npy), atomically."""
-    import numpy as np
+    from nidslab.features.output import write_features as write
 
-    from nidslab.paths import atomic_write
-
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        with atomic_write(path) as fh:
-            np.save(fh, X)
-        return
-    from nidslab.cli.common import write_table
-
-    write_table(path, {name: X[:, i] for i, name in enumerate(columns)})
+    write(path, X, columns)
 
 
 @features_app.command("extract")
@@ -68,7 +59,8 @@ def extract(
 
 
 def _extract_one(capture: Path, output: Path, layout: str, limit: int | None) -> None:
-    from nidslab.features import CaptureWarning, ReadReport, column_names, extract_features
+    from nidslab.features import CaptureWarning, ReadReport, column_names
+    from nidslab.features.output import extract_to_file
 
     report = ReadReport(str(capture))
     columns = [
@@ -88,14 +80,15 @@ def _extract_one(capture: Path, output: Path, layout: str, limit: int | None) ->
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CaptureWarning)  # printed below from the report
-            X = extract_features(capture, layout=layout, limit=limit, progress=progress, report=report)
+            # streamed: rows go to the file chunk by chunk as they are extracted (written when this returns)
+            rows = extract_to_file(capture, output, layout=layout, limit=limit, progress=progress, report=report)
     seconds = time.perf_counter() - start
-    write_features(output, X, column_names(layout))
+    n_columns = len(column_names(layout))
     for message in report.messages():
         console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
     console.print(
-        f"{X.shape[0]:,} packets x {X.shape[1]} features ({layout}) -> {escape(str(output))} "
-        f"in {seconds:.1f} s ({X.shape[0] / max(seconds, 1e-9):,.0f} packets/s)",
+        f"{rows:,} packets x {n_columns} features ({layout}) -> {escape(str(output))} "
+        f"in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} packets/s)",
         highlight=False,
     )
 

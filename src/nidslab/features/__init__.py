@@ -6,7 +6,8 @@
 
 Files: :mod:`.pcap` (capture reader), :mod:`.streams` (stream keys -> ids),
 :mod:`.afterimage` (stream kernels), :mod:`.links` (links between streams, lazily updated for
-streams with many links), :mod:`.extract` (layouts and the driver).
+streams with many links), :mod:`.extract` (layouts and the driver), :mod:`.output` (feature
+files written chunk by chunk).
 """
 
 from nidslab.features.extract import (

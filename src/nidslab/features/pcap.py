@@ -14,6 +14,7 @@ TCP, UDP and ICMP. ICMPv6 and other protocols carry no ports.
 
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,10 +378,22 @@ def _scan_pcapng(buf, pos, max_n, order, if_link, if_div, n_if):
 
 
 def _open_buffer(path: Path) -> np.ndarray:
+    """The file's bytes (uint8), memory-mapped read-only."""
     size = path.stat().st_size
     if size == 0:
         return np.zeros(0, np.uint8)
-    return np.memmap(path, dtype=np.uint8, mode="r")
+    with open(path, "rb") as fh:
+        return np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), np.uint8)
+
+
+def _release(buf: np.ndarray, upto: int) -> None:
+    """Unmap the pages of ``buf`` wholly before byte ``upto`` (read already): a capture read once no longer
+    adds its size to the process's memory (137 MB for a 764,137-packet one). The file's pages stay in the
+    page cache, so touching them again only maps them back."""
+    view = buf.base
+    end = upto - upto % mmap.PAGESIZE
+    if isinstance(view, memoryview) and isinstance(view.obj, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED") and end:
+        view.obj.madvise(mmap.MADV_DONTNEED, 0, end)
 
 
 def capture_format(path: str | os.PathLike) -> str:
@@ -443,6 +456,7 @@ def _iter_pcap(path: Path, chunk: int, limit: int | None, report: ReadReport):
         n, offs, caps, wire, ts, pos_next, status = _scan_records(buf, pos, want, big, nano)
         if n:
             packets = _decode(buf, offs, caps, wire, ts, done, report)
+            _release(buf, pos_next)
             done += n
             report.packets = done
             yield packets
@@ -475,6 +489,7 @@ def _iter_pcapng(path: Path, chunk: int, limit: int | None, report: ReadReport):
             raise _unsupported_link(path, bad_link)
         if n:
             packets = _decode(buf, offs, caps, wire, ts, done, report)
+            _release(buf, pos_next)
             done += n
             report.packets = done
             yield packets
