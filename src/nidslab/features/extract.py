@@ -132,6 +132,7 @@ def _workers() -> ThreadPoolExecutor | None:
     return _POOL[0]
 
 
+_MAX_PRESIZE = 1 << 22  # packets' worth of state allocated up front at most (beyond it, state doubles)
 _MI_COLUMNS = schema.indices(schema.features_in("MI_dir"))
 _H_COLUMNS = schema.indices(schema.features_in("H"))
 
@@ -139,11 +140,12 @@ _H_COLUMNS = schema.indices(schema.features_in("H"))
 class _LinkedDB:
     """Streams of one database (hosts or sockets) and the links between them."""
 
-    def __init__(self, nl: int, heavy_degree: int):
-        self.ids = st.IdTable()
-        self.link_ids = st.IdTable()
-        self.streams = ai.StreamState(nl)
-        self.graph = lk.LinkGraph(nl, heavy_degree=heavy_degree)
+    def __init__(self, nl: int, heavy_degree: int, capacity: int):
+        # a packet names at most two new streams and one new link
+        self.ids = st.IdTable(4 * capacity)
+        self.link_ids = st.IdTable(2 * capacity)
+        self.streams = ai.StreamState(nl, 2 * capacity)
+        self.graph = lk.LinkGraph(nl, 2 * capacity, heavy_degree=heavy_degree)
 
     def update(self, h_src, h_dst, values, ts, lambdas, double_update, two, out, cols):
         n = len(ts)
@@ -164,9 +166,9 @@ class _LinkedDB:
 
 
 class _SimpleDB:
-    def __init__(self, nl: int):
-        self.ids = st.IdTable()
-        self.streams = ai.StreamState(nl)
+    def __init__(self, nl: int, capacity: int):
+        self.ids = st.IdTable(2 * capacity)
+        self.streams = ai.StreamState(nl, capacity)
 
     def update(self, h, values, ts, lambdas, is_diff, from_epoch, two, out, cols):
         ids = self.ids.ids(h[:, 0], h[:, 1])
@@ -183,17 +185,22 @@ class FeatureExtractor:
 
     Statistics carry across calls, so a capture cut into chunks gives the same rows as whole.
     ``heavy_degree``: links beyond which a stream's inserts are logged and replayed lazily
-    (:mod:`.links`); it changes speed only, never the rows.
+    (:mod:`.links`); it changes speed only, never the rows. ``expected_packets``: packets the
+    extractor will see, if known (a capture's record count): the state is allocated for that
+    many once (zeroed, so the OS maps only the pages used) instead of doubling as streams appear,
+    each doubling a copy and fresh pages to fault in. Speed only; more packets still fit.
     """
 
-    def __init__(self, layout: str = "uci", *, heavy_degree: int = lk.HEAVY_DEGREE):
+    def __init__(self, layout: str = "uci", *, heavy_degree: int = lk.HEAVY_DEGREE,
+                 expected_packets: int | None = None):
         self.layout = _layout(layout)
         nl = len(LAMBDAS)
         self._cols = _column_maps(self.layout)
-        self._mi = _SimpleDB(nl)
-        self._jit = _SimpleDB(nl)
-        self._hosts = _LinkedDB(nl, heavy_degree)
-        self._sockets = _LinkedDB(nl, heavy_degree)
+        cap = min(max(int(expected_packets or 0), 1024), _MAX_PRESIZE)
+        self._mi = _SimpleDB(nl, cap)
+        self._jit = _SimpleDB(nl, cap)
+        self._hosts = _LinkedDB(nl, heavy_degree, cap)
+        self._sockets = _LinkedDB(nl, heavy_degree, cap)
         self.packets_seen = 0
 
     @property
@@ -304,10 +311,10 @@ def extract_features(
     capture or whose link type is not Ethernet.
     """
     report = report if report is not None else ReadReport(str(capture))
-    fx = FeatureExtractor(layout)
     total = count_records(capture)
     if total is not None and limit is not None:
         total = min(total, limit)
+    fx = FeatureExtractor(layout, expected_packets=total)
     parts: list[np.ndarray] = []
     out = np.empty((total, fx.n_columns), np.float32) if total is not None else None
     done = 0

@@ -182,10 +182,10 @@ def extract_to_file(
 
     output_format(path)
     report = report if report is not None else ReadReport(str(capture))
-    fx = FeatureExtractor(layout)
     total = count_records(capture)  # also the capture's errors (missing, not a capture) before any file exists
     if total is not None and limit is not None:
         total = min(total, limit)
+    fx = FeatureExtractor(layout, expected_packets=total)
     buffers = [np.empty((chunk, fx.n_columns), np.float32) for _ in range(2)]
     done = 0
     with FeatureFile(path, fx.layout.columns) as out, ThreadPoolExecutor(1, "nidslab-write") as writer:

@@ -282,21 +282,22 @@ def packet_key_hashes(l3, l4, sport, dport, eth_src, eth_dst, ip_src, ip_dst, te
 
 @numba.njit(cache=True, nogil=True)
 def _assign(keys, vals, n_used, h1, h2):
+    # vals hold id + 1 (0: an empty slot), so a table is allocated zeroed, lazily by the OS
     mask = keys.shape[0] - 1
     out = np.empty(h1.shape[0], np.int64)
     for i in range(h1.shape[0]):
         a, b = h1[i], h2[i]
         p = np.int64(a & np.uint64(mask))
         while True:
-            if vals[p] < 0:
+            if vals[p] == 0:
                 keys[p, 0] = a
                 keys[p, 1] = b
-                vals[p] = n_used
+                vals[p] = n_used + 1
                 out[i] = n_used
                 n_used += 1
                 break
             if keys[p, 0] == a and keys[p, 1] == b:
-                out[i] = vals[p]
+                out[i] = vals[p] - 1
                 break
             p = (p + 1) & mask
     return out, n_used
@@ -305,12 +306,12 @@ def _assign(keys, vals, n_used, h1, h2):
 @numba.njit(cache=True, nogil=True)
 def _rehash(keys, vals, new_cap):
     nk = np.zeros((new_cap, 2), np.uint64)
-    nv = np.full(new_cap, -1, np.int64)
+    nv = np.zeros(new_cap, np.int64)
     mask = new_cap - 1
     for p in range(vals.shape[0]):
-        if vals[p] >= 0:
+        if vals[p] != 0:
             q = np.int64(keys[p, 0] & np.uint64(mask))
-            while nv[q] >= 0:
+            while nv[q] != 0:
                 q = (q + 1) & mask
             nk[q] = keys[p]
             nv[q] = vals[p]
@@ -318,11 +319,15 @@ def _rehash(keys, vals, new_cap):
 
 
 class IdTable:
-    """128-bit key -> dense int id, in order of first appearance; persists across chunks."""
+    """128-bit key -> dense int id, in order of first appearance; persists across chunks.
+
+    ``capacity``: slots to start with (rounded up to a power of 2); the table doubles when half full.
+    """
 
     def __init__(self, capacity: int = 1 << 12):
+        capacity = 1 << max(int(capacity) - 1, 1).bit_length()
         self.keys = np.zeros((capacity, 2), np.uint64)
-        self.vals = np.full(capacity, -1, np.int64)
+        self.vals = np.zeros(capacity, np.int64)
         self.n = 0
 
     def __len__(self) -> int:
