@@ -141,9 +141,10 @@ class _LinkedDB:
     """Streams of one database (hosts or sockets) and the links between them."""
 
     def __init__(self, nl: int, heavy_degree: int, capacity: int):
-        # a packet names at most two new streams and one new link
-        self.ids = st.IdTable(4 * capacity)
-        self.link_ids = st.IdTable(2 * capacity)
+        # a packet names at most two new streams and one new link; hash tables (touched at random,
+        # so every page of them costs) start at about one slot per packet and double when half full
+        self.ids = st.IdTable(2 * capacity)
+        self.link_ids = st.IdTable(capacity)
         self.streams = ai.StreamState(nl, 2 * capacity)
         self.graph = lk.LinkGraph(nl, 2 * capacity, heavy_degree=heavy_degree)
 
@@ -167,7 +168,7 @@ class _LinkedDB:
 
 class _SimpleDB:
     def __init__(self, nl: int, capacity: int):
-        self.ids = st.IdTable(2 * capacity)
+        self.ids = st.IdTable(capacity)
         self.streams = ai.StreamState(nl, capacity)
 
     def update(self, h, values, ts, lambdas, is_diff, from_epoch, two, out, cols):

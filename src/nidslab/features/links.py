@@ -34,6 +34,10 @@ mean, variance and std were cached when it was first seen (``w = 1e-20``, sums 0
 leaves that cache alone; its sums stay 0; its first insert makes ``w = w * f + 1`` exactly 1 for
 any ``w <= 1e-20``. Only the time of its latest decay carries over (it decides whether the next
 one happens), so its replay keeps just the latest entry time: the same output without the work.
+Such a stream does not even use its row of statistics: its mean, variance and std read as 0, its
+time is ``t0`` in the bookkeeping, and the row is set up at its first insert as it would stand
+then (sums 0, ``w`` tiny, time ``t0``). A scan's hundreds of thousands of probed addresses cost
+a bookkeeping row each, not 280 bytes of statistics in fresh memory.
 
 A link is *silent* while it has no covariance (``CF3`` is +0) and its light side's residual is
 0 (a probed address that never answered, or answered once: a first insert's residual is 0).
@@ -57,13 +61,15 @@ from nidslab.features.afterimage import (
     CF1,
     CF2,
     LAST,
+    MEAN,
+    STD,
+    VAR,
     W,
     _decay,
     _decay_factor,
     _insert,
     _mean,
     _put,
-    _register,
     _sq,
     _stats_1d,
     _std,
@@ -122,6 +128,7 @@ class LinkGraph:
         self.n_log = 0
         self.n_seq = 0  # entries logged so far (log_seq of the next one)
         self.node = np.zeros((capacity, N_NODE), np.int64)
+        self.t0 = np.zeros(capacity)  # time of a never-fed stream's latest decay (its statistics row unused)
         self.flags = np.array([0, -1], np.int64)  # any stream heavy yet; slot of the latest log entry
         self.a = np.zeros((capacity, n_lambdas, 5))
         self.meta = np.zeros((capacity, N_META), np.int64)
@@ -152,6 +159,7 @@ class LinkGraph:
         c = cap(len(self.node), n_streams)
         if c > len(self.node):
             self.node = _grow(self.node, c)
+            self.t0 = _grow(self.t0, c)
         c = cap(len(self.meta), n_links)
         if c > len(self.meta):
             for name in ("a", "meta", "made"):
@@ -164,7 +172,7 @@ class LinkGraph:
     def arrays(self):
         """The arrays :func:`update_1d2d` takes, in its order."""
         return (
-            (self.node, self.flags),
+            (self.node, self.flags, self.t0),
             (self.a, self.meta, self.made),
             (self.log_t, self.log_r, self.log_next, self.log_tp, self.log_f, self.log_seq, self.log_gt, self.log_gf,
              self.log_owe),
@@ -204,7 +212,8 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
     if node[s, HHEAD] < 0:
         return
     if not node[s, FED]:  # never had an insert: only the latest decay time matters (module docstring)
-        last = S[s, 0, LAST]
+        t0 = G[2]
+        last = t0[s]
         e = node[s, HHEAD]
         while e >= 0:
             k, o = e >> 1, e & 1
@@ -221,8 +230,7 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
                 M[k, DCUR + o] = q
                 q = log_next[q]
             e = M[k, HNX + o]
-        for j in range(lambdas.shape[0]):
-            S[s, j, LAST] = last
+        t0[s] = last
         return
     d, only = 0, -1  # neighbours with entries to replay
     e = node[s, HHEAD]
@@ -467,14 +475,40 @@ def _make_heavy(h, lambdas, two, G, K, LG):
 
 
 @numba.njit(cache=True, inline="always")
-def _new_node(S, ready, s, t, node):
-    """Register stream ``s`` (first seen at ``t``) and its bookkeeping row, once."""
+def _new_node(ready, s, t, node, t0):
+    """Register stream ``s`` (first seen at ``t``): its bookkeeping row, once."""
     if not ready[s]:
+        ready[s] = True
         for f in (HEAD, FIRST, TAIL, FLOG, HHEAD, BEND, DESC):
             node[s, f] = -1
         for f in (DEG, HEAVY, FED, BSIZE):
             node[s, f] = 0
-        _register(S, ready, s, t, False)
+        t0[s] = t
+
+
+@numba.njit(cache=True, inline="always")
+def _feed(S, s, node, t0):
+    """Before stream ``s``'s first insert: its statistics row as the reference's would stand
+    (never inserted into: sums 0, a weight that the insert's + 1 absorbs, last touched at t0)."""
+    if not node[s, FED]:
+        node[s, FED] = 1
+        for j in range(S.shape[1]):
+            S[s, j, CF1] = 0.0
+            S[s, j, CF2] = 0.0
+            S[s, j, W] = 1e-20
+            S[s, j, LAST] = t0[s]
+            S[s, j, MEAN] = np.nan
+            S[s, j, VAR] = np.nan
+            S[s, j, STD] = np.nan
+
+
+@numba.njit(cache=True, inline="always")
+def _decay_any(S, s, j, lam, t, two, node, t0):
+    """``_decay``; a never-fed stream keeps only the time."""
+    if node[s, FED]:
+        _decay(S, s, j, lam, t, two)
+    elif t - t0[s] > 0:
+        t0[s] = t
 
 
 @numba.njit(cache=True, inline="always")
@@ -533,7 +567,7 @@ def update_1d2d(
     do not depend on it). Returns (packets done, n_links, n_log, n_seq): it stops before a
     packet when the log has no room for one more block; grow the log and call again from there.
     """
-    node, flags = G
+    node, flags, t0 = G
     L, M, made = K
     log_t, log_r, log_next, log_tp, log_f, log_seq, log_gt, log_gf, log_owe = LG
     nl = lambdas.shape[0]
@@ -545,12 +579,12 @@ def update_1d2d(
         k = link[i]
         t = ts[i]
         v = values[i]
-        _new_node(S, ready, a, t, node)
+        _new_node(ready, a, t, node, t0)
         if flags[0]:
             _pull_stream(S, a, lambdas, two, G, K, LG)
+        _feed(S, a, node, t0)
         for j in range(nl):
             _insert(S, a, j, lambdas[j], v, t, False, two)
-        node[a, FED] = 1
         if flags[0] and node[a, HEAVY]:  # log the insert; links and neighbours replay it when next touched
             tail = node[a, TAIL]
             if tail >= 0 and tail + 1 < node[a, BEND]:
@@ -594,7 +628,7 @@ def update_1d2d(
                     _pull_link(kk, lambdas, two, G, K, LG)
                     _pull_stream(S, other, lambdas, two, G, K, LG)
                 for j in range(nl):
-                    _decay(S, other, j, lambdas[j], t, two)
+                    _decay_any(S, other, j, lambdas[j], t, two, node, t0)
                     _link_step(L, kk, j, lambdas[j], side, v - _mean(S, a, j), t, two)
                 e = M[kk, NXT + (e & 1)]
         for j in range(nl):
@@ -602,7 +636,7 @@ def update_1d2d(
             _put(out, i, cols[j, 0], w)
             _put(out, i, cols[j, 1], m)
             _put(out, i, cols[j, 2], var)
-        _new_node(S, ready, b, t, node)
+        _new_node(ready, b, t, node, t0)
         created = False
         if a == b and node[a, FIRST] >= 0:
             # The reference looks for an existing link of the source that names the
@@ -628,17 +662,18 @@ def update_1d2d(
                 _pull_link(k, lambdas, two, G, K, LG)
             _pull_stream(S, s0, lambdas, two, G, K, LG)
             _pull_stream(S, s1, lambdas, two, G, K, LG)
+        fed0, fed1 = node[s0, FED], node[s1, FED]  # a never-fed end reads 0 (module docstring)
         for j in range(nl):
             if created or double_update:
-                _decay(S, M[k, END + 1 - side], j, lambdas[j], t, two)
+                _decay_any(S, M[k, END + 1 - side], j, lambdas[j], t, two, node, t0)
                 if not owe:
                     _link_step(L, k, j, lambdas[j], side, v - _mean(S, a, j), t, two)
-            v0 = _var(S, s0, j, two)
-            v1 = _var(S, s1, j, two)
-            m0 = _mean(S, s0, j)
-            m1 = _mean(S, s1, j)
+            v0 = _var(S, s0, j, two) if fed0 else 0.0
+            v1 = _var(S, s1, j, two) if fed1 else 0.0
+            m0 = _mean(S, s0, j) if fed0 else 0.0
+            m1 = _mean(S, s1, j) if fed1 else 0.0
             cov = L[k, j, CF3] / L[k, j, W3]
-            ss = _std(S, s0, j, two) * _std(S, s1, j, two)
+            ss = (_std(S, s0, j, two) if fed0 else 0.0) * (_std(S, s1, j, two) if fed1 else 0.0)
             _put(out, i, cols[j, 3], _std(S, a, j, two))
             _put(out, i, cols[j, 4], math.sqrt(_sq(v0, two) + _sq(v1, two)))
             _put(out, i, cols[j, 5], math.sqrt(_sq(m0, two) + _sq(m1, two)))

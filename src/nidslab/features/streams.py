@@ -281,41 +281,40 @@ def packet_key_hashes(l3, l4, sport, dport, eth_src, eth_dst, ip_src, ip_dst, te
 
 
 @numba.njit(cache=True, nogil=True)
-def _assign(keys, vals, n_used, h1, h2):
-    # vals hold id + 1 (0: an empty slot), so a table is allocated zeroed, lazily by the OS
-    mask = keys.shape[0] - 1
+def _assign(table, n_used, h1, h2):
+    # a slot is (h1, h2, id + 1), one cache line per probe; id + 1 = 0 marks an empty slot, so a
+    # table is allocated zeroed, lazily by the OS
+    mask = table.shape[0] - 1
     out = np.empty(h1.shape[0], np.int64)
     for i in range(h1.shape[0]):
         a, b = h1[i], h2[i]
         p = np.int64(a & np.uint64(mask))
         while True:
-            if vals[p] == 0:
-                keys[p, 0] = a
-                keys[p, 1] = b
-                vals[p] = n_used + 1
+            if table[p, 2] == 0:
+                table[p, 0] = a
+                table[p, 1] = b
+                table[p, 2] = n_used + 1
                 out[i] = n_used
                 n_used += 1
                 break
-            if keys[p, 0] == a and keys[p, 1] == b:
-                out[i] = vals[p] - 1
+            if table[p, 0] == a and table[p, 1] == b:
+                out[i] = np.int64(table[p, 2]) - 1
                 break
             p = (p + 1) & mask
     return out, n_used
 
 
 @numba.njit(cache=True, nogil=True)
-def _rehash(keys, vals, new_cap):
-    nk = np.zeros((new_cap, 2), np.uint64)
-    nv = np.zeros(new_cap, np.int64)
+def _rehash(table, new_cap):
+    nt = np.zeros((new_cap, 3), np.uint64)
     mask = new_cap - 1
-    for p in range(vals.shape[0]):
-        if vals[p] != 0:
-            q = np.int64(keys[p, 0] & np.uint64(mask))
-            while nv[q] != 0:
+    for p in range(table.shape[0]):
+        if table[p, 2] != 0:
+            q = np.int64(table[p, 0] & np.uint64(mask))
+            while nt[q, 2] != 0:
                 q = (q + 1) & mask
-            nk[q] = keys[p]
-            nv[q] = vals[p]
-    return nk, nv
+            nt[q] = table[p]
+    return nt
 
 
 class IdTable:
@@ -326,8 +325,7 @@ class IdTable:
 
     def __init__(self, capacity: int = 1 << 12):
         capacity = 1 << max(int(capacity) - 1, 1).bit_length()
-        self.keys = np.zeros((capacity, 2), np.uint64)
-        self.vals = np.zeros(capacity, np.int64)
+        self.table = np.zeros((capacity, 3), np.uint64)
         self.n = 0
 
     def __len__(self) -> int:
@@ -336,12 +334,12 @@ class IdTable:
     def ids(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         """Ids of keys (h1[i], h2[i]), new keys numbered from ``len(self)`` on."""
         need = 2 * (self.n + len(h1))  # load factor stays under 1/2
-        if need > len(self.vals):
-            cap = len(self.vals)
+        if need > len(self.table):
+            cap = len(self.table)
             while cap < need:
                 cap *= 2
-            self.keys, self.vals = _rehash(self.keys, self.vals, cap)
-        out, self.n = _assign(self.keys, self.vals, self.n, np.ascontiguousarray(h1), np.ascontiguousarray(h2))
+            self.table = _rehash(self.table, cap)
+        out, self.n = _assign(self.table, self.n, np.ascontiguousarray(h1), np.ascontiguousarray(h2))
         return out
 
 
