@@ -82,6 +82,58 @@ def test_lazy_links_equal_eager_updates_bit_for_bit(layout):
         assert fx._hosts.graph.heavy.any() and fx._sockets.graph.heavy.any()
 
 
+def reprobe_packets(n: int = 6000, seed: int = 0) -> Packets:
+    """Scanners probing a small pool again and again: most of it never answers (silent links that
+    owe their direct steps), some answers once (residual 0: still silent) or often; one address
+    gains many peers and turns heavy while owed steps are pending; a host hears from 70 heavy
+    scanners (more than a merge's scratch rows); a few timestamps go backwards."""
+    rng = np.random.default_rng(seed)
+    scanners = 0xC0A80200 + np.arange(70)
+    pool = 0x0A000100 + np.arange(60)
+    src = rng.choice(scanners[:6], n)
+    dst = rng.choice(pool, n)
+    ts = 1e9 + np.cumsum(rng.exponential(0.01, n))
+    ts[rng.random(n) < 0.03] -= 0.02  # out of order
+    answers = rng.random(n) < 0.05  # the pool's first ten answer their last prober
+    src[answers], dst[answers] = rng.choice(pool[:10], answers.sum()), src[answers]
+    once = np.flatnonzero(dst == pool[10])[:1]  # pool[10] answers exactly once
+    src[once], dst[once] = pool[10], src[once]
+    hub = rng.random(n) < 0.04  # pool[20] talks to many peers: it turns heavy mid-capture
+    src[hub], dst[hub] = pool[20], 0x0B000000 + rng.integers(0, 40, hub.sum())
+    wide = np.arange(n - 400, n - 330)  # 70 scanners, each linked with pool[30] (fed: it spoke above) ...
+    src[wide], dst[wide] = scanners, pool[30]
+    busy = np.arange(n - 300, n - 230)  # ... then each of them logs while pool[30] is silent ...
+    src[busy], dst[busy] = scanners, rng.choice(pool[40:], 70)
+    src[n - 200], dst[n - 200] = pool[30], scanners[0]  # ... so its next packet replays 70 logs merged
+    src[n - 500], dst[n - 500] = pool[30], scanners[1]
+    extra = np.repeat(scanners, 10)
+    src = np.r_[extra, src]
+    dst = np.r_[0x0C000000 + np.arange(len(extra)), dst]
+    ts = np.r_[1e9 - 1 + 1e-4 * np.arange(len(extra)), ts]
+    sizes = rng.choice(np.array([60, 60, 74, 590, 1514]), len(ts))
+    sport = rng.choice(np.array([40_123, 23]), len(ts))
+    return make_packets(src, dst, sport, np.full(len(ts), 23), ts, sizes)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_owed_steps_and_never_fed_streams_equal_eager_updates(layout):
+    packets = reprobe_packets()
+    eager = FeatureExtractor(layout, heavy_degree=EAGER).transform(packets)
+    for heavy_degree in (0, 3, 8):
+        for chunk, scratch in ((len(packets), 64), (997, 2)):  # 2 scratch rows: merges past them walk
+            fx = FeatureExtractor(layout, heavy_degree=heavy_degree)
+            for db in (fx._hosts, fx._sockets):
+                db.graph.scratch = np.zeros((scratch, 3), np.int64)
+            lazy = np.concatenate([fx.transform(packets.take(slice(a, a + chunk)))
+                                   for a in range(0, len(packets), chunk)])
+            np.testing.assert_array_equal(lazy, eager, err_msg=f"heavy_degree={heavy_degree}, chunk={chunk}, scratch={scratch}")
+    if layout == "kitsune-py":  # the cases it is built for happened
+        fx = FeatureExtractor(layout)
+        fx.transform(packets)
+        g = fx._hosts.graph
+        assert g.heavy.sum() >= 70 and (g.log_owe[: g.n_log] >= 0).any()
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_chunked_transform_equals_whole(layout):
     packets = mixed_packets(seed=1)
@@ -124,3 +176,31 @@ def test_time_per_packet_does_not_grow_with_streams(layout):
     # linked with the scanner) against 20,000, allowing 2x.
     small, big = seconds_per_packet(layout, scan_packets(200_000), scan_packets(20_000))
     assert big < 2 * small, f"{layout}: {1 / small:,.0f} packets/s on 20,000 streams, {1 / big:,.0f} on 200,000"
+
+
+def test_per_packet_kernels_run_without_reference_counting():
+    # Speed only, but a large share of it (#15): with numba's runtime on, the helpers' array
+    # arguments cost atomic reference counts per packet. Both kernels must be compiled without it.
+    import numba
+
+    from nidslab.features import afterimage, links
+
+    assert afterimage.NO_NRT == {"_nrt": False}, f"numba {numba.__version__} has no _nrt option any more"
+    for kernel in (links.update_1d2d, afterimage.update_1d):
+        assert kernel.targetoptions.get("_nrt") is False, kernel.__name__
+
+
+def test_a_never_fed_stream_keeps_its_latest_decay_time_when_its_neighbours_log_goes_back_in_time():
+    # X (heavy) probes T, then logs at 10.5, 12.0 and 11.0 s; T, never fed, was decayed last at
+    # 12.0 s, so its first packet at 11.5 s does not decay it, and its next at 12.5 s decays it by
+    # 0.5 s. Taking the log's last time (11.0 s) instead would decay by 1.0 s there.
+    x, t = 0xC0A80207, 0x0A000001
+    others = list(0x0B000000 + np.arange(12))
+    src = [x] * 10 + [x, x, x, x, t, t]
+    dst = others[:10] + [t, others[10], others[11], others[0], others[1], others[1]]
+    ts = list(1.0 + 0.1 * np.arange(10)) + [10.0, 10.5, 12.0, 11.0, 11.5, 12.5]
+    n = len(ts)
+    packets = make_packets(src, dst, np.full(n, 40_123), np.full(n, 23), np.asarray(ts) + 1e9, np.full(n, 60))
+    eager = FeatureExtractor("kitsune-py", heavy_degree=EAGER).transform(packets)
+    lazy = FeatureExtractor("kitsune-py").transform(packets)
+    np.testing.assert_array_equal(lazy, eager)

@@ -59,6 +59,7 @@ import numpy as np
 
 from nidslab.features.afterimage import (
     CF1,
+    NO_NRT,
     CF2,
     LAST,
     MEAN,
@@ -130,6 +131,7 @@ class LinkGraph:
         self.node = np.zeros((capacity, N_NODE), np.int64)
         self.t0 = np.zeros(capacity)  # time of a never-fed stream's latest decay (its statistics row unused)
         self.flags = np.array([0, -1], np.int64)  # any stream heavy yet; slot of the latest log entry
+        self.scratch = np.zeros((64, 3), np.int64)  # cursors of a merge of up to 64 heavy neighbours' logs
         self.a = np.zeros((capacity, n_lambdas, 5))
         self.meta = np.zeros((capacity, N_META), np.int64)
         self.made = np.zeros(capacity, np.bool_)
@@ -172,7 +174,7 @@ class LinkGraph:
     def arrays(self):
         """The arrays :func:`update_1d2d` takes, in its order."""
         return (
-            (self.node, self.flags, self.t0),
+            (self.node, self.flags, self.t0, self.scratch),
             (self.a, self.meta, self.made),
             (self.log_t, self.log_r, self.log_next, self.log_tp, self.log_f, self.log_seq, self.log_gt, self.log_gf,
              self.log_owe),
@@ -250,10 +252,25 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
             M[k, DCUR + o] = q
             q = log_next[q]
         return
-    # several: merge them in the order they were written (d is small: a heap would not pay)
-    slot = np.empty(d, np.int64)
-    nq = np.empty(d, np.int64)
-    nseq = np.empty(d, np.int64)
+    scratch = G[3]
+    if d > scratch.shape[0]:  # more heavy neighbours than scratch rows: find the next entry by walking
+        while True:
+            best, bq = -1, -1
+            e = node[s, HHEAD]
+            while e >= 0:
+                k, o = e >> 1, e & 1
+                q = _next_entry(M[k, DCUR + o], M[k, END + 1 - o], node, log_next)
+                if q >= 0 and (bq < 0 or log_seq[q] < log_seq[bq]):
+                    best, bq = e, q
+                e = M[k, HNX + o]
+            if bq < 0:
+                return
+            _decay_at_entry(S, s, bq, lambdas, two, LG)
+            M[best >> 1, DCUR + (best & 1)] = bq
+    # several: merge them in the order they were written (d is small: a heap would not pay). The
+    # cursors sit in the database's scratch rows (slot, next entry, its log_seq): an allocation
+    # here would be a runtime call that keeps numba from pruning this function's reference counts.
+    slot, nq, nseq = scratch[:, 0], scratch[:, 1], scratch[:, 2]
     i = 0
     e = node[s, HHEAD]
     while e >= 0:
@@ -449,7 +466,7 @@ def _pull_link(k, lambdas, two, G, K, LG):
         M[k, LCUR + bside] = bq
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _make_heavy(h, lambdas, two, G, K, LG):
     """From now on ``h`` logs its inserts; its links and neighbours start reading the log."""
     node, flags = G[0], G[1]
@@ -552,7 +569,7 @@ def _new_link(k, a, b, t, lambdas, two, heavy_degree, G, K, LG):
             _make_heavy(s, lambdas, two, G, K, LG)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **NO_NRT)
 def update_1d2d(
     S, ready, G, K, LG, n_links, n_log, n_seq, heavy_degree, start,
     src, dst, link, values, ts, lambdas, double_update, two, out, cols,
@@ -567,7 +584,7 @@ def update_1d2d(
     do not depend on it). Returns (packets done, n_links, n_log, n_seq): it stops before a
     packet when the log has no room for one more block; grow the log and call again from there.
     """
-    node, flags, t0 = G
+    node, flags, t0 = G[0], G[1], G[2]
     L, M, made = K
     log_t, log_r, log_next, log_tp, log_f, log_seq, log_gt, log_gf, log_owe = LG
     nl = lambdas.shape[0]
