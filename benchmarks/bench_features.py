@@ -1,7 +1,7 @@
 """Speed of `nidslab features extract`, end to end, on a full-size and a scan-only capture (packets/s).
 
     .venv/bin/python benchmarks/bench_features.py [--packets 764137] [--seed 3] [--scan 200000]
-        [--repeat 2] [--timeout 600]
+        [--repeat 2] [--timeout 600] [--baseline-src /tmp/old/src]
         [--reference-python /tmp/scapyenv/bin/python --reference-dir /tmp/kitsune-ref --reference-packets 5000]
 
 Two captures: the simulated camera LAN with its Mirai outbreak (`nidslab.simulate`, full size by
@@ -12,7 +12,12 @@ a TCP SYN to each of --scan new destinations, 1 ms apart, written with NumPy in 
 For each capture and layout, the time is end to end: from starting a `nidslab features extract
 CAPTURE -o out.parquet --layout L` process to its exit (the Parquet file written), best of
 --repeat; the first run of each layout (numba compiling or loading its cache) is reported on its
-own. The process's CPU time (user + system, both threads) is printed too: on a busy machine it
+own. The floor is the same command on the scan capture's first 100 packets: starting Python,
+importing numpy, numba and the CLI, numba's first use (which imports scipy.linalg) and loading
+the kernels, which every run pays whatever its size; the rate past the floor is printed beside.
+With --baseline-src (the src folder of another checkout, e.g. `git worktree add /tmp/old
+9ab3a10`), the same commands run with that code too, in turns with this checkout's, and the
+ratio of the best times is printed. The process's CPU time (user + system, both threads) is printed too: on a busy machine it
 moves less than the wall time. A run over --timeout seconds is stopped and reported as such. With --reference-python (a
 Python with scapy, numpy and Cython) and --reference-dir (a checkout of
 github.com/ymirsky/Kitsune-py), the reference extractor is timed on the first --reference-packets
@@ -48,18 +53,21 @@ def make_scan_capture(path: Path, n: int, *, seed: int = 0) -> None:
         fh.write(memoryview(pg.assemble(tab)))
 
 
-def time_extract(capture: Path, layout: str, timeout: float) -> tuple[float, float] | None:
+def time_extract(capture: Path, layout: str, timeout: float, src: str | None = None) -> tuple[float, float] | None:
     """(wall, CPU) seconds from starting `nidslab features extract` to its exit, or None past
     ``timeout``. CPU is user + system time of the process (both threads): less sensitive than
-    wall time to other work on the machine."""
+    wall time to other work on the machine. ``src``: run that checkout's code instead."""
+    import os
+
     out = capture.with_suffix(f".{layout}.parquet")
     cli = Path(sys.executable).with_name("nidslab")
-    cmd = [str(cli)] if cli.exists() else [sys.executable, "-c", "from nidslab.cli import main; main()"]
+    cmd = [str(cli)] if cli.exists() and src is None else [sys.executable, "-c", "from nidslab.cli import main; main()"]
     cmd += ["features", "extract", str(capture), "-o", str(out), "--layout", layout]
+    env = dict(os.environ, PYTHONPATH=src) if src else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     try:
-        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
+        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return None
     seconds = time.perf_counter() - t
@@ -69,6 +77,17 @@ def time_extract(capture: Path, layout: str, timeout: float) -> tuple[float, flo
         raise RuntimeError(f"{' '.join(cmd)} wrote no {out}")
     out.unlink()
     return seconds, cpu
+
+
+def head_capture(src: Path, dst: Path, n: int) -> None:
+    """The first n records of a libpcap capture (its header kept)."""
+    import struct
+
+    data = src.read_bytes()
+    end = 24
+    for _ in range(n):
+        end += 16 + struct.unpack_from("<I", data, end + 8)[0]
+    dst.write_bytes(data[:end])
 
 
 def time_reference(python: str, ref_dir: str, capture: Path, n: int) -> float:
@@ -104,6 +123,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="timed runs per capture and layout (best is reported)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds before a run is stopped")
     ap.add_argument("--layouts", default="uci,kitsune-py")
+    ap.add_argument("--baseline-src", help="src folder of another checkout, timed in turns with this one")
     ap.add_argument("--reference-python")
     ap.add_argument("--reference-dir")
     ap.add_argument("--reference-packets", type=int, default=5000)
@@ -124,18 +144,39 @@ def main() -> None:
             first = time_extract(scan, layout, args.timeout)
             print(f"first run, {layout} on the scan-only capture (numba compile or cache load): "
                   + (f"{first[0]:.1f} s" if first is not None else f"over {args.timeout:.0f} s"))
+        tiny = Path(tmp) / "tiny.pcap"
+        head_capture(scan, tiny, 100)
+        floor = {}
+        for layout in layouts:
+            floor[layout] = min(time_extract(tiny, layout, args.timeout)[0] for _ in range(max(args.repeat, 3)))
+            print(f"     floor {layout:>10}: {floor[layout]:.2f} s for 100 packets (process start, imports, "
+                  f"numba's first use, kernels loaded)")
         for name, capture in (("simulated", sim), ("scan-only", scan)):
             n = count_records(capture)
             for layout in layouts:
-                runs = [time_extract(capture, layout, args.timeout) for _ in range(args.repeat)]
+                if args.baseline_src:  # in turns: baseline, this checkout, baseline, ...
+                    base, runs = [], []
+                    time_extract(tiny, layout, args.timeout, args.baseline_src)  # its numba cache
+                    for _ in range(args.repeat):
+                        base.append(time_extract(capture, layout, args.timeout, args.baseline_src))
+                        runs.append(time_extract(capture, layout, args.timeout))
+                    done_base = [r for r in base if r is not None]
+                    best_base = min(done_base)[0] if done_base else None
+                else:
+                    runs = [time_extract(capture, layout, args.timeout) for _ in range(args.repeat)]
                 done = [r for r in runs if r is not None]
                 if not done:
                     print(f"{name:>10} {layout:>10}: did not finish in {args.timeout:.0f} s")
                     continue
                 wall, cpu = min(done)
+                past = max(wall - floor[layout], 1e-9)
                 print(f"{name:>10} {layout:>10}: {n:,} packets in {wall:.2f} s end to end = {n / wall:,.0f} packets/s "
-                      f"(CPU {cpu:.2f} s = {n / cpu:,.0f} packets per CPU-second; "
-                      f"{len(done)} of {len(runs)} runs finished)", flush=True)
+                      f"(past the floor {n / past:,.0f} packets/s; CPU {cpu:.2f} s = {n / cpu:,.0f} packets per "
+                      f"CPU-second; {len(done)} of {len(runs)} runs finished)", flush=True)
+                if args.baseline_src:
+                    print(f"{'':>10} {'baseline':>10}: " + (f"{best_base:.2f} s = {n / best_base:,.0f} packets/s; this "
+                          f"checkout {best_base / wall:.1f}x faster" if best_base else
+                          f"did not finish in {args.timeout:.0f} s"), flush=True)
 
         if args.reference_python and args.reference_dir:
             ref = time_reference(args.reference_python, args.reference_dir, sim, args.reference_packets)

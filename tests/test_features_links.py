@@ -183,10 +183,12 @@ def test_per_packet_kernels_run_without_reference_counting():
     # arguments cost atomic reference counts per packet. Both kernels must be compiled without it.
     import numba
 
+    from nidslab.detect import ensemble
     from nidslab.features import afterimage, links
+    from nidslab.jit import NO_NRT
 
-    assert afterimage.NO_NRT == {"_nrt": False}, f"numba {numba.__version__} has no _nrt option any more"
-    for kernel in (links.update_1d2d, afterimage.update_1d):
+    assert NO_NRT == {"_nrt": False}, f"numba {numba.__version__} has no _nrt option any more"
+    for kernel in (links.update_1d2d, afterimage.update_1d, ensemble._rows):
         assert kernel.targetoptions.get("_nrt") is False, kernel.__name__
 
 

@@ -22,6 +22,8 @@ import math
 import numba
 import numpy as np
 
+from nidslab.jit import NO_NRT
+
 EPS = 1e-16  # the reference's 0.0000000000000001 in the 0-1 normalisation
 
 
@@ -104,28 +106,19 @@ def _ae_execute(x, W, w0, hb, h0, vb, nmax, nmin, v0, nv, nh, xn, y):  # pragma:
     return math.sqrt(se / nv)
 
 
-@numba.njit(cache=True)
+# Without numba's runtime (nidslab.jit): it allocates nothing, its scratch comes from the caller.
+@numba.njit(cache=True, **NO_NRT)
 def _rows(X, train, out, feat, v_off, h_off, w_off, W, hb, vb, nmax, nmin,
-          oW, ohb, ovb, onmax, onmin, lr):  # pragma: no cover - compiled
+          oW, ohb, ovb, onmax, onmin, lr, xs, xn, e, y, g, s):  # pragma: no cover - compiled
     """Train on (train=True) or execute on each row of X (rows, n) in order; out[r] = output RMSE.
 
     While training, out[r] is the output layer's RMSE before its step (KitNET-py's ``process``
     returns 0.0 there; the caller decides what to report). oW is (k, n_hidden_out), C-contiguous.
+    xs, xn, e (>= the widest layer's inputs), y, g (>= its hidden units) and s (k) are scratch.
     """
     k = v_off.shape[0] - 1
     onv, onh = oW.shape
     oWf = oW.reshape(onv * onh)  # a flat view: updates land in oW
-    mv = onv
-    mh = onh
-    for j in range(k):
-        mv = max(mv, v_off[j + 1] - v_off[j])
-        mh = max(mh, h_off[j + 1] - h_off[j])
-    xs = np.empty(mv)
-    xn = np.empty(mv)
-    e = np.empty(mv)
-    y = np.empty(mh)
-    g = np.empty(mh)
-    s = np.empty(k)
     for r in range(X.shape[0]):
         for j in range(k):
             v0 = v_off[j]
@@ -215,8 +208,17 @@ class Ensemble:
     def run(self, X: np.ndarray, *, train: bool, lr: float) -> np.ndarray:
         """Train on or execute every row of X (rows, n_features) in order; returns (rows,) float64."""
         out = np.empty(X.shape[0])
-        _rows(X, train, out, *self._arrays(), lr)
+        _rows(X, train, out, *self._arrays(), lr, *self._scratch())
         return out
+
+    def _scratch(self) -> tuple:
+        """The kernel's scratch vectors (xs, xn, e, y, g, s), sized for the widest layer, made once."""
+        if getattr(self, "_scratch_", None) is None:
+            k = len(self.v_off) - 1
+            mv = max(int(np.diff(self.v_off).max()), k)
+            mh = max(int(np.diff(self.h_off).max()), self.oW.shape[1])
+            self._scratch_ = tuple(np.empty(m) for m in (mv, mv, mv, mh, mh, k))
+        return self._scratch_
 
     def _arrays(self) -> tuple:
         """The kernel's array arguments, in order (built once: the arrays are updated in place)."""

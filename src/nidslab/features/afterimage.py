@@ -20,7 +20,8 @@ import math
 
 import numba
 import numpy as np
-from numba.core.cpu import CPUTargetOptions
+
+from nidslab.jit import NO_NRT
 
 NAN = np.nan
 
@@ -50,13 +51,6 @@ class StreamState:
 # fields (last axis) of StreamState.a
 CF1, CF2, W, LAST, MEAN, VAR, STD = range(7)
 
-# The per-packet kernels run without the numba runtime (NRT): they allocate nothing, and with it
-# numba wraps each array handed to an inlined helper in atomic reference counts that its pruning
-# pass cannot remove once the helper branches; on the kitsune-py layout those increments and
-# decrements were 45% of the extractor's CPU time (perf). ``_nrt`` is numba's own switch for this,
-# an option of its CPU target (``numba.core.cpu.CPUTargetOptions``); should a numba release drop
-# it, the kernels compile with the runtime as before (slower, same rows).
-NO_NRT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
 
 
 @numba.njit(cache=True, inline="always")
@@ -151,7 +145,7 @@ def _stats_1d(S, s, j, two):
     return w, m, v
 
 
-@numba.njit(cache=True, nogil=True, **NO_NRT)
+@numba.njit(cache=True, nogil=True, **NO_NRT)  # allocates nothing: no runtime (nidslab.jit)
 def update_1d(S, ready, ids, values, ts, lambdas, is_diff, init_time_zero, two, out, cols):
     """Insert ``values[i]`` into stream ``ids[i]`` for each packet, in order, for every lambda.
 

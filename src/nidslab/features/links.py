@@ -59,7 +59,6 @@ import numpy as np
 
 from nidslab.features.afterimage import (
     CF1,
-    NO_NRT,
     CF2,
     LAST,
     MEAN,
@@ -76,6 +75,7 @@ from nidslab.features.afterimage import (
     _std,
     _var,
 )
+from nidslab.jit import NO_NRT
 
 HEAVY_DEGREE = 8  # links beyond which a stream's inserts go to the log (speed only, not results)
 LOG_BLOCK_MIN, LOG_BLOCK_MAX = 4, 256  # a heavy stream's log blocks double between these sizes
@@ -569,7 +569,7 @@ def _new_link(k, a, b, t, lambdas, two, heavy_degree, G, K, LG):
             _make_heavy(s, lambdas, two, G, K, LG)
 
 
-@numba.njit(cache=True, nogil=True, **NO_NRT)
+@numba.njit(cache=True, nogil=True, **NO_NRT)  # allocates nothing: no runtime (nidslab.jit)
 def update_1d2d(
     S, ready, G, K, LG, n_links, n_log, n_seq, heavy_degree, start,
     src, dst, link, values, ts, lambdas, double_update, two, out, cols,
