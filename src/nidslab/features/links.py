@@ -304,26 +304,22 @@ def _decay_at_entry(S, s, q, lambdas, two, LG):
     last = S[s, 0, LAST]  # the same for every lambda
     if not t > last:
         return
-    if last == log_tp[q]:  # last decayed at this stream's previous entry
+    own = last == log_tp[q]  # last decayed at this stream's previous entry: its factor
+    if not own and last != log_gt[q]:  # nor at the entry logged just before this one: pow
         for j in range(lambdas.shape[0]):
-            f = log_f[q, j]
-            S[s, j, CF1] *= f
-            S[s, j, CF2] *= f
-            S[s, j, W] *= f
-            S[s, j, LAST] = t
+            _decay(S, s, j, lambdas[j], t, two)
         return
-    if last == log_gt[q]:  # last decayed at the entry logged just before this one
-        for j in range(lambdas.shape[0]):
+    for j in range(lambdas.shape[0]):
+        if own:
+            f = log_f[q, j]
+        else:  # the factor from the entry logged just before, computed once for every stream
             if math.isnan(log_gf[q, j]):
                 log_gf[q, j] = _decay_factor(lambdas[j], t - last, two)
             f = log_gf[q, j]
-            S[s, j, CF1] *= f
-            S[s, j, CF2] *= f
-            S[s, j, W] *= f
-            S[s, j, LAST] = t
-        return
-    for j in range(lambdas.shape[0]):
-        _decay(S, s, j, lambdas[j], t, two)
+        S[s, j, CF1] *= f
+        S[s, j, CF2] *= f
+        S[s, j, W] *= f
+        S[s, j, LAST] = t
 
 
 @numba.njit(cache=True, inline="always")
