@@ -132,7 +132,7 @@ def _workers() -> ThreadPoolExecutor | None:
     return _POOL[0]
 
 
-_MAX_PRESIZE = 1 << 22  # packets' worth of state allocated up front at most (beyond it, state doubles)
+_MAX_PRESIZE = 1 << 21  # packets' worth of state allocated up front at most (beyond it, state doubles)
 _MI_COLUMNS = schema.indices(schema.features_in("MI_dir"))
 _H_COLUMNS = schema.indices(schema.features_in("H"))
 
