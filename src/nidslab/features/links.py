@@ -205,7 +205,7 @@ def _next_entry(cur, h, node, log_next):
     return node[h, FLOG] if cur < 0 else log_next[cur]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, **NO_NRT)  # a call, not inlined: inlined at each use, compiling took minutes
 def _pull_stream(S, s, lambdas, two, G, K, LG):
     """Decay stream ``s`` at each logged insert of its heavy neighbours it has not seen, in order."""
     node = G[0]
@@ -403,7 +403,7 @@ def _silent(L, k, other):
     return True
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, **NO_NRT)
 def _pull_link(k, lambdas, two, G, K, LG):
     """Apply to link ``k`` the logged inserts of its heavy ends it has not seen, in order."""
     node = G[0]
@@ -462,7 +462,7 @@ def _pull_link(k, lambdas, two, G, K, LG):
         M[k, LCUR + bside] = bq
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, **NO_NRT)
 def _make_heavy(h, lambdas, two, G, K, LG):
     """From now on ``h`` logs its inserts; its links and neighbours start reading the log."""
     node, flags = G[0], G[1]
