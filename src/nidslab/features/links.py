@@ -11,9 +11,10 @@ Here a stream with more than ``HEAVY_DEGREE`` links is *heavy*: its inserts are 
 insert log (time, and per lambda the residual ``v - mean``) instead of being pushed to its
 links, and each link or linked stream replays the log entries it has not seen yet, in order,
 just before it is next read or written. The replay performs the same floating-point operations
-in the same order as the eager update would have, so the results are bit-equal to it; work
-happens only for links and streams that are touched again (a probed address that never
-answers costs nothing more). Light streams update their few links eagerly, as the reference.
+in the same order as the eager update would have, so every row written is bit-equal to it (the
+state differs only where nothing reads it, below); work happens only for links and streams that
+are touched again. Light streams update their few links eagerly, as the reference. The log is
+kept whole (about 170 bytes a heavy stream's packet): a silent link may need any part of it.
 
 Each heavy stream's log entries sit in blocks of adjacent slots (4, 8, ... up to 256 entries,
 chained by ``log_next``), so a replay reads memory in order; with one global array in
