@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from pathlib import Path
@@ -16,15 +15,6 @@ from nidslab.errors import DataError
 
 console = Console(stderr=True)
 features_app = typer.Typer(help="Kitsune (AfterImage) features from packet captures.", no_args_is_help=True)
-
-_FORMATS = (".parquet", ".csv", ".npy")
-
-
-def write_features(path: Path, X, columns) -> None:
-    """Write a feature matrix to ``path`` (.parquet, .csv or .npy), atomically."""
-    from nidslab.features.output import write_features as write
-
-    write(path, X, columns)
 
 
 @features_app.command("extract")
@@ -51,8 +41,9 @@ def extract(
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if len(captures) == 1 and cluster == "none":
-        if output.suffix.lower() not in _FORMATS:
-            raise DataError(f"output {output}: unknown format {output.suffix!r}; use one of {', '.join(_FORMATS)}")
+        from nidslab.features.output import output_format
+
+        output_format(output)  # a DataError naming the file before any work
         _extract_one(captures[0], output, layout, limit)
         return
     _extract_many(captures, output, layout, limit, fmt, cluster, address)
@@ -100,11 +91,12 @@ def _extract_many(captures: list[Path], output: Path, layout: str, limit: int | 
     from nidslab.cluster import make_executor
     from nidslab.features import column_names
     from nidslab.features.many import extract_many
+    from nidslab.features.output import FORMATS, write_features
 
     suffix = "." + fmt.lower().lstrip(".")
-    if suffix not in _FORMATS:
-        raise DataError(f"--format {fmt!r}: use one of {', '.join(f[1:] for f in _FORMATS)}")
-    if output.suffix.lower() in _FORMATS:
+    if suffix not in FORMATS:
+        raise DataError(f"--format {fmt!r}: use one of {', '.join(f[1:] for f in FORMATS)}")
+    if output.suffix.lower() in FORMATS:
         raise DataError(f"output {output}: with several captures (or --cluster) it is a folder, one file per capture")
     targets = [output / (c.stem + suffix) for c in captures]
     if len(set(targets)) < len(targets):

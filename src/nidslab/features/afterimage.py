@@ -52,7 +52,6 @@ class StreamState:
 CF1, CF2, W, LAST, MEAN, VAR, STD = range(7)
 
 
-
 @numba.njit(cache=True, inline="always")
 def _sq(x, two):
     # The reference squares with libm pow(), which is not always x * x to the last bit; the

@@ -291,6 +291,17 @@ def iter_features(
         yield fx.transform(packets)
 
 
+def capture_extractor(capture: str | os.PathLike, layout: str = "uci",
+                      limit: int | None = None) -> tuple[FeatureExtractor, int | None]:
+    """A :class:`FeatureExtractor` sized for ``capture``, and its packets to read (its record count, at
+    most ``limit``; None when the format has no cheap count). Counting raises the capture's errors
+    (missing, not a capture) before any work."""
+    total = count_records(capture)
+    if total is not None and limit is not None:
+        total = min(total, limit)
+    return FeatureExtractor(layout, expected_packets=total), total
+
+
 def extract_features(
     capture: str | os.PathLike,
     *,
@@ -312,10 +323,7 @@ def extract_features(
     capture or whose link type is not Ethernet.
     """
     report = report if report is not None else ReadReport(str(capture))
-    total = count_records(capture)
-    if total is not None and limit is not None:
-        total = min(total, limit)
-    fx = FeatureExtractor(layout, expected_packets=total)
+    fx, total = capture_extractor(capture, layout, limit)
     parts: list[np.ndarray] = []
     out = np.empty((total, fx.n_columns), np.float32) if total is not None else None
     done = 0

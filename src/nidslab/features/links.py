@@ -269,8 +269,8 @@ def _pull_stream(S, s, lambdas, two, G, K, LG):
             _decay_at_entry(S, s, bq, lambdas, two, LG)
             M[best >> 1, DCUR + (best & 1)] = bq
     # several: merge them in the order they were written (d is small: a heap would not pay). The
-    # cursors sit in the database's scratch rows (slot, next entry, its log_seq): an allocation
-    # here would be a runtime call that keeps numba from pruning this function's reference counts.
+    # cursors sit in the database's scratch rows (slot, next entry, its log_seq): this kernel runs
+    # without numba's runtime, so it cannot allocate (nidslab.jit).
     slot, nq, nseq = scratch[:, 0], scratch[:, 1], scratch[:, 2]
     i = 0
     e = node[s, HHEAD]
@@ -327,7 +327,7 @@ def _decay_at_entry(S, s, q, lambdas, two, LG):
 def _silent_run(L, k, q, side, lambdas, two, M, LG):
     """Entries ``q``, ... of side ``side``'s log on link ``k`` whose other side is silent (its
     residual 0, no covariance): each decays W3 and adds 1, an owed direct step after its entry
-    adds 1 more; the last residual stays. Returns -1.
+    adds 1 more; the last residual stays.
 
     The lambdas' weights are chained in registers when there are five (a scanner's link can owe
     thousands of entries; this is the extractor's hottest loop)."""
@@ -392,7 +392,6 @@ def _silent_run(L, k, q, side, lambdas, two, M, LG):
         L[k, j, res] = log_r[p, j]
     M[k, LCUR + side] = p
     M[k, NOWED] = 0
-    return -1
 
 
 @numba.njit(cache=True, inline="always")
@@ -414,37 +413,13 @@ def _pull_link(k, lambdas, two, G, K, LG):
     ha, hb = node[a, HEAVY], node[b, HEAVY]
     if not ha and not hb:
         return
-    if a != b and ha != hb:  # one heavy end (a scanner and a target): its entries in a row
+    if a != b and ha != hb:  # one heavy end (a scanner and a target) and a silent other side
         side = 0 if ha else 1
         q = _next_entry(M[k, LCUR + side], M[k, END + side], node, log_next)
-        if q < 0:
+        if q >= 0 and _silent(L, k, 1 - side):  # then a step only decays W3 and adds 1 (module docstring)
+            _silent_run(L, k, q, side, lambdas, two, M, LG)
             return
-        res, other = RES0 + side, RES0 + 1 - side
-        if _silent(L, k, 1 - side):  # then a step only decays W3 and adds 1 (module docstring)
-            q = _silent_run(L, k, q, side, lambdas, two, M, LG)
-        while q >= 0:  # _link_step for every lambda, its time test done once (all lambdas share LAST3)
-            t = log_t[q]
-            dt = t - L[k, 0, LAST3]
-            if dt > 0:
-                fast = L[k, 0, LAST3] == log_tp[q]
-                for j in range(lambdas.shape[0]):
-                    f = log_f[q, j] if fast else _decay_factor(lambdas[j], dt, two)
-                    L[k, j, CF3] *= f
-                    L[k, j, W3] *= f
-                    L[k, j, LAST3] = t
-                    L[k, j, res] *= f
-            for j in range(lambdas.shape[0]):
-                r = log_r[q, j]
-                L[k, j, CF3] += r * L[k, j, other]
-                L[k, j, W3] += 1.0
-                L[k, j, res] = r
-            if LG[8][q] == k:  # an owed direct step (owed only while silent, so not expected here)
-                for j in range(lambdas.shape[0]):
-                    _link_step(L, k, j, lambdas[j], side, log_r[q, j], t, two)
-            M[k, LCUR + side] = q
-            q = log_next[q]
-        M[k, NOWED] = 0
-        return
+    # Steps are owed only while a link is silent, and it stays silent until it is pulled: none here.
     self_link = a == b
     while True:
         bside, bq = -1, -1

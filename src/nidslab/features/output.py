@@ -177,15 +177,12 @@ def extract_to_file(
     On any error ``path`` is left as it was. Raises what ``extract_features`` raises, and DataError
     for an output suffix other than .parquet, .csv or .npy.
     """
-    from nidslab.features.extract import CaptureWarning, FeatureExtractor
-    from nidslab.features.pcap import ReadReport, count_records, iter_packets
+    from nidslab.features.extract import CaptureWarning, capture_extractor
+    from nidslab.features.pcap import ReadReport, iter_packets
 
     output_format(path)
     report = report if report is not None else ReadReport(str(capture))
-    total = count_records(capture)  # also the capture's errors (missing, not a capture) before any file exists
-    if total is not None and limit is not None:
-        total = min(total, limit)
-    fx = FeatureExtractor(layout, expected_packets=total)
+    fx, total = capture_extractor(capture, layout, limit)  # the capture's errors before any file exists
     buffers = [np.empty((chunk, fx.n_columns), np.float32) for _ in range(2)]
     done = 0
     with FeatureFile(path, fx.layout.columns) as out, ThreadPoolExecutor(1, "nidslab-write") as writer:
