@@ -141,7 +141,7 @@ def _simulate_drawn(network: int, output: Path | None, benign_s: float, attack_s
                                seed=seed or None, progress=progress)
     n, truth = sim.n_packets, int(sim.truth.sum())
     console.print(f"{n:,} packets -> {escape(str(output))} in {time.perf_counter() - start:.1f} s; onset at packet "
-                  f"{sim.onset_index:,} after {sim.onset_time - sim.time[0]:,.0f} s of benign traffic; "
+                  f"{sim.onset_index:,} after {sim.onset_time - sim.start_time:,.0f} s of benign traffic; "
                   f"{truth:,} malicious ({truth / max(n, 1):.3f})", highlight=False)
     ph = Table(title="phases", title_justify="left")
     for col in ("phase", "start (s)", "end (s)", "packets"):

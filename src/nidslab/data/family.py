@@ -69,7 +69,7 @@ class FamilyNetwork:
     @property
     def benign_s(self) -> float:
         """Seconds of benign-only traffic before the outbreak."""
-        return float(self.onset_time - self.time[0]) if len(self.time) else 0.0
+        return float(self.meta["benign_s"])
 
 
 class Family:

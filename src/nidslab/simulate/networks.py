@@ -38,7 +38,8 @@ class NetworkSimulation:
     an IPv4 packet the router forwards in from outside, whose source MAC is the router's); ``time``
     float64 seconds since the epoch. ``hosts``: one dict per host (name, kind, ip, mac, infected,
     infected_at: the time of its loader session, or None). ``onset_index``: first malicious packet;
-    ``onset_time``: its time. ``phases``: (name, start s, end s).
+    ``onset_time``: the outbreak's start (s); ``start_time``: the capture window's start, so
+    ``onset_time - start_time`` is the benign time before the outbreak. ``phases``: (name, start s, end s).
     """
 
     path: Path
@@ -53,6 +54,7 @@ class NetworkSimulation:
     onset_index: int
     onset_time: float
     phases: list
+    start_time: float = 0.0
     spec: NetworkSpec | None = None
     extra: dict = field(default_factory=dict)
 
@@ -68,8 +70,8 @@ class NetworkSimulation:
         return {
             "network": self.network, "seed": self.seed, "n_packets": int(self.n_packets),
             "malicious_truth": int(self.truth.sum()), "onset_index": int(self.onset_index),
-            "onset_time": float(self.onset_time),
-            "benign_s": float(self.onset_time - self.time[0]) if self.n_packets else 0.0,
+            "onset_time": float(self.onset_time), "start_time": float(self.start_time),
+            "benign_s": float(self.onset_time - self.start_time),
             "duration_s": float(self.time[-1] - self.time[0]) if self.n_packets else 0.0,
             "phases": [{"name": n, "start": float(a), "end": float(b)} for n, a, b in self.phases],
             "phase_packets": {PHASES[i]: int(c) for i, c in enumerate(np.bincount(self.phase, minlength=len(PHASES)))},
@@ -178,7 +180,7 @@ def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float =
     onset = int(mal[0]) if len(mal) else len(truth)
     return NetworkSimulation(path=Path(path), network=network, seed=seed, n_packets=len(truth), truth=truth,
                              phase=phase, host=host, time=tab["t"].copy(), hosts=hosts, onset_index=onset,
-                             onset_time=float(t_on), phases=phases, spec=spec,
+                             onset_time=float(t_on), phases=phases, start_time=spec.start_epoch, spec=spec,
                              extra={"benign_s": float(benign_s), "attack_scale": float(attack_scale)})
 
 
@@ -191,12 +193,15 @@ def _network_zero(path, packets, seed, progress) -> NetworkSimulation:
 
     with open(sim.path, "rb") as fh:  # capture times (the simulation's table is not kept)
         time = np.array([t for t, _ in dpkt.pcap.Reader(fh)], np.float64)
+    # network 0 labels packets 0/1 only: a malicious packet takes the latest phase started by then (an
+    # approximation: scanning goes on through every later phase)
     phase = np.zeros(sim.n_packets, np.uint8)
     mal = sim.labels_truth.astype(bool)
-    for name, a, _b, _i in sim.phases[1:]:  # a malicious packet takes the latest phase started by its time
-        phase[mal & (time >= a)] = PHASES.index(name)
+    index = np.arange(sim.n_packets)
+    for name, _a, _b, first in sim.phases[1:]:
+        phase[mal & (index >= first)] = PHASES.index(name)
     return NetworkSimulation(path=sim.path, network=0, seed=seed, n_packets=sim.n_packets, truth=sim.labels_truth,
                              phase=phase, host=np.full(sim.n_packets, -1, np.int16), time=time, hosts=[],
                              onset_index=sim.onset_index, onset_time=float(sim.phases[0][2]),
-                             phases=[(n, a, b) for n, a, b, _ in sim.phases], spec=None,
+                             phases=[(n, a, b) for n, a, b, _ in sim.phases], start_time=sim.start_time, spec=None,
                              extra={"simulation": sim.to_dict()})
