@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_simulate.py [--packets 764137] [--seed 0] [--repeat 3]
         [--threads 2] [--compare ../shared/data/kitsune-mirai/mirai2000.pcap] [--seeds 6]
-    .venv/bin/python benchmarks/bench_simulate.py --networks 8 [--benign-s 300] [--attack-scale 0.2]
+    .venv/bin/python benchmarks/bench_simulate.py --networks 8 [--benign-s 600] [--attack-scale 0.25]
         [--long-benign-s 7200] [--no-ray]
 
 With --networks N: builds the mirai-sim-family of N drawn networks (simulate + extract, one task per
@@ -38,8 +38,8 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, default=None)
     ap.add_argument("--seeds", type=int, default=0)
     ap.add_argument("--networks", type=int, default=0, help="time building a family of N drawn networks")
-    ap.add_argument("--benign-s", type=float, default=300.0)
-    ap.add_argument("--attack-scale", type=float, default=0.2)
+    ap.add_argument("--benign-s", type=float, default=600.0)
+    ap.add_argument("--attack-scale", type=float, default=0.25)
     ap.add_argument("--long-benign-s", type=float, default=7200.0)
     ap.add_argument("--no-ray", action="store_true", help="with --networks: skip the Ray cluster")
     args = ap.parse_args()

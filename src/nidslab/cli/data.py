@@ -125,10 +125,10 @@ def build(
     rows: int = typer.Option(None, "--rows", min=100, help="Rows (packets) if not the default 764,137."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulation / generator."),
     networks: int = typer.Option(24, "--networks", min=1, help="mirai-sim-family: how many drawn networks (1..N)."),
-    benign_s: float = typer.Option(300.0, "--benign-s", min=0, help="mirai-sim-family: seconds of benign traffic "
+    benign_s: float = typer.Option(600.0, "--benign-s", min=0, help="mirai-sim-family: seconds of benign traffic "
                                    "before each outbreak (7200 gives the targets' 2 hours)."),
-    attack_scale: float = typer.Option(1.0, "--attack-scale", min=0.001, help="mirai-sim-family: multiply the "
-                                       "outbreaks' times (< 1: shorter outbreaks, a smaller dataset)."),
+    attack_scale: float = typer.Option(0.25, "--attack-scale", min=0.001, help="mirai-sim-family: multiply the "
+                                       "outbreaks' drawn times (1: as drawn, ~10 min; smaller: shorter outbreaks)."),
     captures: bool = typer.Option(True, "--captures/--no-captures", help="mirai-sim-family: keep each "
                                   "network's capture in the dataset folder."),
     cluster: str = typer.Option("none", "--cluster", help="mirai-sim-family: none (one network after another "

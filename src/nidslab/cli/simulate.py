@@ -67,10 +67,10 @@ def simulate(
     network: int = typer.Option(0, "--network", min=0, help="Network of the population: 0 is the Kitsune-"
                                 "calibrated camera LAN (sized by --packets); N >= 1 a network drawn from seed N "
                                 "(sized by --benign-s and --attack-scale)."),
-    benign_s: float = typer.Option(300.0, "--benign-s", min=0, help="Drawn networks: seconds of benign traffic "
+    benign_s: float = typer.Option(600.0, "--benign-s", min=0, help="Drawn networks: seconds of benign traffic "
                                    "before the outbreak (7200 for the held-out networks' 2 hours)."),
-    attack_scale: float = typer.Option(1.0, "--attack-scale", min=0.001, help="Drawn networks: multiply the "
-                                       "outbreak's infection, loader and flood times (< 1: a shorter outbreak)."),
+    attack_scale: float = typer.Option(0.25, "--attack-scale", min=0.001, help="Drawn networks: multiply the "
+                                       "outbreak's drawn infection and flood times (1: as drawn, ~10 min)."),
     show: bool = typer.Option(False, "--show", help="Drawn networks: print the drawn devices and outbreak "
                               "and write nothing (no --output needed)."),
 ) -> None:

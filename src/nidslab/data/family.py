@@ -43,7 +43,8 @@ FAMILY = "mirai-sim-family"
 #: bump when the population, the simulator or the extractor changes what a family holds
 RECIPE = "2026-12-06"
 DEFAULT_NETWORKS = 24
-DEFAULT_BENIGN_S = 300.0
+DEFAULT_BENIGN_S = 600.0  # as nidslab.simulate.networks
+DEFAULT_ATTACK_SCALE = 0.25
 
 
 @dataclasses.dataclass
@@ -120,14 +121,14 @@ class Family:
 
 
 def family_name(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: float = DEFAULT_BENIGN_S,
-                attack_scale: float = 1.0) -> str:
+                attack_scale: float = DEFAULT_ATTACK_SCALE) -> str:
     """The cache name of a family: ``mirai-sim-family`` for the defaults, else with its parameters."""
     parts = [FAMILY]
     if networks != DEFAULT_NETWORKS or first != 1:
         parts.append(f"n{networks}" + (f"from{first}" if first != 1 else ""))
     if benign_s != DEFAULT_BENIGN_S:
         parts.append(f"b{benign_s:g}")
-    if attack_scale != 1.0:
+    if attack_scale != DEFAULT_ATTACK_SCALE:
         parts.append(f"a{attack_scale:g}")
     return "-".join(parts)
 
@@ -157,7 +158,8 @@ def simulate_and_extract(network: int, benign_s: float, attack_scale: float, kee
 
 
 def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: float = DEFAULT_BENIGN_S,
-                 attack_scale: float = 1.0, captures: bool = True, executor: Any = None, name: str | None = None,
+                 attack_scale: float = DEFAULT_ATTACK_SCALE, captures: bool = True, executor: Any = None,
+                 name: str | None = None,
                  progress: Progress | None = None) -> Family:
     """Simulate networks ``first .. first + networks - 1`` and cache them as one family dataset.
 
@@ -224,7 +226,7 @@ def _staging_dir(name: str) -> str | None:
 
 
 def open_family(name_or_path: str | os.PathLike = FAMILY, *, networks: int = DEFAULT_NETWORKS,
-                benign_s: float = DEFAULT_BENIGN_S, attack_scale: float = 1.0, executor: Any = None,
+                benign_s: float = DEFAULT_BENIGN_S, attack_scale: float = DEFAULT_ATTACK_SCALE, executor: Any = None,
                 progress: Progress | None = None) -> Family:
     """Open a cached family (a name or folder); the default name (or a :func:`family_name` one) is built on
     first use, or again when an older recipe made it."""

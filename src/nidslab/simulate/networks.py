@@ -26,6 +26,10 @@ from nidslab.simulate import pcapgen as pg
 from nidslab.simulate.population import NetworkSpec, draw_network
 
 PHASES = outbreaks.PHASES
+#: defaults of a drawn network's size: 10 minutes of benign traffic, the outbreak's drawn times x 0.25
+#: (its infections within ~2 min, floods of 5-25 s per vector): a few 10,000 packets per network
+DEFAULT_BENIGN_S = 600.0
+DEFAULT_ATTACK_SCALE = 0.25
 
 
 @dataclass
@@ -95,7 +99,8 @@ def _dotted(ip: int) -> str:
     return ".".join(str((int(ip) >> k) & 255) for k in (24, 16, 8, 0))
 
 
-def simulate_network_table(spec: NetworkSpec, *, benign_s: float = 300.0, attack_scale: float = 1.0,
+def simulate_network_table(spec: NetworkSpec, *, benign_s: float = DEFAULT_BENIGN_S,
+                           attack_scale: float = DEFAULT_ATTACK_SCALE,
                            seed: int | None = None, progress: Progress | None = None):
     """The drawn network's packets as a sorted table (label = phase code), its onset time and phases."""
     spec.validate()
@@ -128,7 +133,8 @@ def simulate_network_table(spec: NetworkSpec, *, benign_s: float = 300.0, attack
     return tab, t_on, phases
 
 
-def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float = 300.0, attack_scale: float = 1.0,
+def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float = DEFAULT_BENIGN_S,
+                     attack_scale: float = DEFAULT_ATTACK_SCALE,
                      seed: int | None = None, packets: int | None = None,
                      progress: Progress | None = None) -> NetworkSimulation:
     """Write network ``network``'s capture to ``path`` (libpcap, atomically) and return its truth.

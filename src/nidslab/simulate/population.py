@@ -356,7 +356,7 @@ def _draw_rates(rng, d: Device) -> tuple[dict[str, float], dict[str, int]]:
     if "streaming" in d.protocols:
         r["stream_on_s"] = float(u(300, 3600))  # [assumed] viewing sessions ...
         r["stream_off_s"] = float(u(1800, 14400))  # ... and pauses
-        r["stream_pps"] = float(u(100, 400))  # [assumed] 1-5 Mbit/s adaptive video in 1448-byte segments
+        r["stream_pps"] = float(u(60, 250))  # [assumed] 0.7-3 Mbit/s adaptive video (SD to HD) in 1448-byte segments
     if "tls-web" in d.protocols:
         r["web_sessions_per_s"] = float(u(1 / 120, 1 / 10))  # [assumed] an idle-to-active handset
         s["web_kb"] = int(u(5, 200))
