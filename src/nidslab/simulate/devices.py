@@ -25,6 +25,15 @@ def lan_ip(spec: NetworkSpec, last: int) -> int:
     return (net.ip4(spec.subnet) & 0xFFFFFF00) | int(last)
 
 
+def _dns_answer(query: bytes, records: int, ok: bool) -> bytes:
+    """The answer to ``query``: NOERROR with ``records`` A records (TTL 1 h, 16 bytes each), or SERVFAIL."""
+    if not ok:
+        return query[:2] + b"\x81\x82" + query[4:]
+    rr = b"".join(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04" + bytes([93, 184, 216, 34 + i])
+                  for i in range(records))
+    return query[:2] + b"\x81\x80" + query[4:6] + records.to_bytes(2, "big") + query[8:] + rr
+
+
 def _tls_steps(rtt: float, request: int, response: int):
     """A short HTTPS exchange: handshake (TLS 1.2 sizes), one request, a response in MSS segments, close."""
     s = [(0, pg.SYN, 0, 0.0, 40), (1, SA, 0, rtt, 40), (0, A, 0, rtt / 2, 32),
@@ -101,7 +110,10 @@ def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
             q = udp(t, d, gw_mac, gw_ip, r.integers(1024, 65536, len(t)), 53, size, pay,
                     pword=r.integers(1, 65536, len(t)), ipid=r.integers(0, 65536, len(t)))
             delay = r.uniform(0.01, 0.08, len(t)) if up else r.uniform(0.5, 2.0, len(t))
-            parts += [q, answer(q, delay, size + (16 * r.integers(1, 4, len(t)) if up else 0))]
+            # answers: NOERROR with 1-3 A records (16 bytes each) or, without an uplink, SERVFAIL
+            k = r.integers(1, 4, len(t)) if up else np.zeros(len(t), np.int64)
+            ids = np.array([[pg.BANK.id(_dns_answer(m, j, up)) for j in range(4)] for m in msgs])
+            parts += [q, answer(q, delay, size + 16 * k, ids[which, k])]
         # IGMP reports for the groups it joined, after each router query (random delay within 10 s) [rfc]
         groups = ([SSDP_GROUP] if {"ssdp", "ssdp-search"} & set(d.protocols) else []) + \
                  ([MDNS_GROUP] if "mdns" in d.protocols else [])
