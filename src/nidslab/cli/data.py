@@ -124,7 +124,9 @@ def build(
     dataset: str = typer.Argument("default", help="Built-in dataset: mirai-sim, synthetic or mirai-sim-family."),
     rows: int = typer.Option(None, "--rows", min=100, help="Rows (packets) if not the default 764,137."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulation / generator."),
-    networks: int = typer.Option(24, "--networks", min=1, help="mirai-sim-family: how many drawn networks (1..N)."),
+    networks: int = typer.Option(24, "--networks", min=1, help="mirai-sim-family: how many drawn networks."),
+    first: int = typer.Option(1, "--first", min=1, help="mirai-sim-family: the first network's number (networks "
+                              "FIRST..FIRST+N-1; e.g. --first 25 --networks 4 --benign-s 7200 for held-out networks)."),
     benign_s: float = typer.Option(600.0, "--benign-s", min=0, help="mirai-sim-family: seconds of benign traffic "
                                    "before each outbreak (7200 gives the targets' 2 hours)."),
     attack_scale: float = typer.Option(0.25, "--attack-scale", min=0.001, help="mirai-sim-family: multiply the "
@@ -144,7 +146,7 @@ def build(
         from nidslab.data.family import build_family
 
         with make_executor(cluster, address) as executor, progress_bar(f"building {dataset}") as update:
-            fam = build_family(networks, benign_s=benign_s, attack_scale=attack_scale, captures=captures,
+            fam = build_family(networks, first=first, benign_s=benign_s, attack_scale=attack_scale, captures=captures,
                                executor=executor, progress=update)
         b = fam.dataset.meta["extra"]["build"]
         console.print(escape(repr(fam)) + f" at {escape(str(fam.dataset.path))}; built in {b['seconds']:.1f} s "

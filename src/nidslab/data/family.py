@@ -225,18 +225,20 @@ def _staging_dir(name: str) -> str | None:
     return os.fspath(parent)
 
 
-def open_family(name_or_path: str | os.PathLike = FAMILY, *, networks: int = DEFAULT_NETWORKS,
+def open_family(name_or_path: str | os.PathLike = FAMILY, *, networks: int = DEFAULT_NETWORKS, first: int = 1,
                 benign_s: float = DEFAULT_BENIGN_S, attack_scale: float = DEFAULT_ATTACK_SCALE, executor: Any = None,
                 progress: Progress | None = None) -> Family:
-    """Open a cached family (a name or folder); the default name (or a :func:`family_name` one) is built on
-    first use, or again when an older recipe made it."""
+    """Open a cached family (a name or folder). ``"mirai-sim-family"`` with the keyword arguments names the
+    family :func:`family_name` gives them (e.g. ``networks=4, first=25, benign_s=7200``: four held-out
+    networks with 2 hours of benign traffic each); it is built on first use, or again when an older
+    recipe made it."""
     from nidslab.data.datasets import _is_pathlike
 
     if _is_pathlike(name_or_path) or Path(name_or_path).is_dir():
         return Family(_open_dir(Path(name_or_path)))
     name = str(name_or_path)
     if name == FAMILY:
-        name = family_name(networks, benign_s=benign_s, attack_scale=attack_scale)
+        name = family_name(networks, first=first, benign_s=benign_s, attack_scale=attack_scale)
     folder = dataset_dir(name)
     if (folder / "meta.json").exists():
         try:
@@ -248,8 +250,8 @@ def open_family(name_or_path: str | os.PathLike = FAMILY, *, networks: int = DEF
     if not name.startswith(FAMILY):
         raise DataError(f"no network family named {name!r} in the cache; build one with "
                         "`nidslab data build mirai-sim-family --networks N`")
-    return build_family(networks, benign_s=benign_s, attack_scale=attack_scale, executor=executor, name=name,
-                        progress=progress)
+    return build_family(networks, first=first, benign_s=benign_s, attack_scale=attack_scale, executor=executor,
+                        name=name, progress=progress)
 
 
 __all__ = ["DEFAULT_NETWORKS", "FAMILY", "Family", "FamilyNetwork", "build_family", "family_name", "open_family",
