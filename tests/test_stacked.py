@@ -35,8 +35,8 @@ def test_own_batches_equal_one_by_one(spec, optimizer):
     # different rows (and row counts: the third has one step fewer per epoch), class weights and seeds
     trains = [blobs(230, seed=1), blobs(229, seed=2), blobs(180, seed=3)]
     val = blobs(60, seed=9)
-    configs = [FitConfig(epochs=3, batch_size=64, seed=s, class_weight=cw, optimizer=optimizer, lr=0.05, threads=1)
-               for s, cw in [(1, None), (2, "balanced"), (3, {0: 2.0, 1: 0.5})]]
+    configs = [FitConfig(epochs=3, batch_size=64, seed=s, class_weight=cw, optimizer=optimizer, lr=lr, threads=1)
+               for s, cw, lr in [(1, None, 0.05), (2, "balanced", 0.05), (3, {0: 2.0, 1: 0.5}, 0.02)]]
     stacked = [build_model(spec, 7, seed=10 + i) for i in range(3)]
     alone = [build_model(spec, 7, seed=10 + i) for i in range(3)]
     hs = fit_stacked(stacked, trains, [val] * 3, configs)
@@ -124,7 +124,9 @@ def test_refusals():
     models = [build_model(SPECS[0], 7, seed=i) for i in range(2)]
     train = blobs(50)
     with pytest.raises(ValueError, match="share lr"):
-        fit_stacked(models, [train] * 2, None, [FitConfig(lr=0.1), FitConfig(lr=0.2)])
+        fit_stacked(models, [train] * 2, None, [FitConfig(lr=0.1, optimizer="rmsprop"), FitConfig(lr=0.2, optimizer="rmsprop")])
+    with pytest.raises(ValueError, match="share batch_size"):
+        fit_stacked(models, [train] * 2, None, [FitConfig(batch_size=10), FitConfig(batch_size=20)])
     with pytest.raises(ValueError, match="early stopping"):
         fit_stacked(models, [train] * 2, None, FitConfig(early_stopping=2))
     with pytest.raises(ValueError, match="members must have shape"):
@@ -133,3 +135,15 @@ def test_refusals():
         StackedDNN([models[0], build_model(SPECS[1], 7)])
     with pytest.raises(ValueError, match="mode must be"):
         cross_validate(*train, [], SPECS[0], mode="fast")
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "rmsprop"])
+def test_own_batches_other_optimizers(optimizer):
+    trains = [blobs(150, seed=1), blobs(100, seed=2)]  # the second sits out the third step
+    configs = [FitConfig(epochs=2, batch_size=50, seed=s, optimizer=optimizer, lr=0.01, threads=1) for s in (1, 2)]
+    stacked = [build_model(SPECS[0], 7, seed=i) for i in range(2)]
+    alone = [build_model(SPECS[0], 7, seed=i) for i in range(2)]
+    fit_stacked(stacked, trains, None, configs)
+    for m, t, c in zip(alone, trains, configs):
+        fit(m, t, None, c)
+    assert all(max_diff(s, a) < 1e-5 for s, a in zip(stacked, alone))

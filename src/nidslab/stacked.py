@@ -162,10 +162,10 @@ class _StackedAdam:
     """Adam/AdamW over stacked tensors with one step count per network, as torch's Adam computes it
     (``make_optimizer``'s settings: betas (0.9, 0.999), eps 1e-7, AdamW weight decay 0.004)."""
 
-    def __init__(self, params: list[nn.Parameter], k: int, like: torch.optim.Optimizer):
+    def __init__(self, params: list[nn.Parameter], k: int, like: torch.optim.Optimizer, lrs: torch.Tensor):
         g = like.param_groups[0]
         self.params, self.k = params, k
-        self.lr, self.eps, self.wd = g["lr"], g["eps"], g["weight_decay"] if isinstance(like, torch.optim.AdamW) else 0.0
+        self.lr, self.eps, self.wd = lrs, g["eps"], g["weight_decay"] if isinstance(like, torch.optim.AdamW) else 0.0
         self.b1, self.b2 = g["betas"]
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
@@ -185,7 +185,7 @@ class _StackedAdam:
             on = live.to(dev).view(shape)
             g = p.grad
             if self.wd:
-                p.mul_(torch.where(on, 1 - self.lr * self.wd, 1.0))
+                p.mul_(torch.where(on, (1 - self.lr * self.wd).float().to(dev).view(shape), 1.0))
             m.copy_(torch.where(on, m.lerp(g, 1 - self.b1), m))
             v.copy_(torch.where(on, v * self.b2 + (1 - self.b2) * g * g, v))
             denom = (v.sqrt() / bc2_sqrt.float().to(dev).view(shape)).add_(self.eps)
@@ -196,10 +196,12 @@ def _same_schedule(configs: Sequence[FitConfig]) -> FitConfig:
     """The networks' common settings; only ``seed`` and ``class_weight`` may differ between them."""
     c0 = configs[0]
     for i, c in enumerate(configs):
-        for name in ("optimizer", "lr", "batch_size", "epochs", "device", "threads"):
+        shared = ("optimizer", "batch_size", "epochs", "device", "threads") + (("lr",) if c0.optimizer == "rmsprop" else ())
+        for name in shared:
             if getattr(c, name) != getattr(c0, name):
                 raise ValueError(f"stacked networks share {name}: network {i} has {getattr(c, name)!r}, "
-                                 f"network 0 {getattr(c0, name)!r} (only seed and class_weight may differ)")
+                                 f"network 0 {getattr(c0, name)!r} (only seed, class_weight and, except "
+                                 "with RMSprop, lr may differ)")
         if c.early_stopping is not None:
             raise ValueError("stacked training has no early stopping; train that network with nidslab.train.fit")
     return c0
@@ -227,7 +229,9 @@ class _Trainer:
         self.params = [p for p in self.net.parameters() if p.requires_grad]
         self.opt = make_optimizer(self.cfg.optimizer, self.params, self.cfg.lr)
         # Adam's bias correction counts each network's own steps (a network may sit out a step)
-        self.adam = _StackedAdam(self.params, self.k, self.opt) if self.cfg.optimizer in ("adam", "adamw") else None
+        self.lrs = torch.tensor([c.lr for c in configs], dtype=torch.float64)
+        self.adam = (_StackedAdam(self.params, self.k, self.opt, self.lrs) if self.cfg.optimizer in ("adam", "adamw")
+                     else None)
         cws = [c.class_weights(yk) if self.head == "binary" else None for c, yk in zip(configs, train_labels)]
         if self.head != "binary" and any(c.class_weight is not None for c in configs):
             raise ValueError("class_weight applies to the binary head only")
@@ -271,8 +275,13 @@ class _Trainer:
             p.grad = None
         loss.backward()
         with torch.no_grad():
-            if self.cfg.optimizer == "sgd":  # a zero gradient leaves an idle network as it is
+            if self.cfg.optimizer == "sgd" and bool((self.lrs == self.lrs[0]).all()):
+                # a zero gradient leaves an idle network as it is
                 torch._foreach_add_(self.params, [p.grad for p in self.params], alpha=-self.cfg.lr)
+            elif self.cfg.optimizer == "sgd":  # one learning rate per network
+                for p in self.params:
+                    lr = self.lrs.to(p.device, torch.float32).view((self.k,) + (1,) * (p.dim() - 1))
+                    p.sub_(p.grad * lr)
             elif self.adam is not None:
                 self.adam.step(active)
             else:  # RMSprop moves even on a zero gradient: put idle networks back
