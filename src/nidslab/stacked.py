@@ -596,21 +596,23 @@ def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarr
             tests.append((((Xg[te].astype(np.float64) - s.mean_) / s.scale_).astype(np.float32), y[te]))
         histories = fit_shared(models, Xg, y, members, cfg, standardizers=stds, callback=tick)
         seconds = [(time.perf_counter() - start) / k] * k
-    else:
+    elif mode == "own":
         trains = []
         for tr, te in splits:
             s = Standardizer().fit(X[tr])
             trains.append((s.transform(X[tr]), y[tr]))
             tests.append((s.transform(X[te]), y[te]))
-        if mode == "own":
-            histories = fit_stacked(models, trains, None, cfg, callback=tick)
-            seconds = [(time.perf_counter() - start) / k] * k
-        else:
-            histories = []
-            for model, train in zip(models, trains):
-                t0 = time.perf_counter()
-                histories.append(fit(model, train, None, cfg, callback=tick))
-                seconds.append(time.perf_counter() - t0)
+        histories = fit_stacked(models, trains, None, cfg, callback=tick)
+        seconds = [(time.perf_counter() - start) / k] * k
+    else:  # one fold at a time, as the study's fold tasks: one fold's standardised copy in memory at once
+        histories = []
+        for model, (tr, te) in zip(models, splits):
+            s = Standardizer().fit(X[tr])
+            train = (s.transform(X[tr]), y[tr])
+            t0 = time.perf_counter()
+            histories.append(fit(model, train, None, cfg, callback=tick))
+            seconds.append(time.perf_counter() - t0)
+            tests.append((s.transform(X[te]), y[te]))
     results = []
     with torch_threads(cfg.threads):
         for i, ((tr, te), model, h, test) in enumerate(zip(splits, models, histories, tests)):
