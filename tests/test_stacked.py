@@ -147,3 +147,27 @@ def test_own_batches_other_optimizers(optimizer):
     for m, t, c in zip(alone, trains, configs):
         fit(m, t, None, c)
     assert all(max_diff(s, a) < 1e-5 for s, a in zip(stacked, alone))
+
+
+@pytest.mark.parametrize("spec", [ModelSpec(n_layers=3, n_nodes=5, activation="tanh", dropout=0.2),
+                                  ModelSpec(n_layers=1, n_nodes=4, head="regression")], ids=["tanh+dropout", "regression"])
+def test_hand_derived_step_equals_autograd(spec):
+    X, y = blobs(400, seed=11)
+    if spec.head == "regression":
+        y = X[:, 0] * 0.5 + 0.1
+    X = X * 2 + 3
+    fold = np.arange(400) % 2
+    members = np.stack([fold != i for i in range(2)])
+    stds = [(X[m].mean(0).astype(np.float64), X[m].std(0).astype(np.float64)) for m in members]
+    cw = "balanced" if spec.head == "binary" else None
+    runs = []
+    for step in ("auto", "autograd"):
+        models = [build_model(spec, 7, seed=i) for i in range(2)]
+        hs = fit_shared(models, X, y, members, FitConfig(epochs=2, batch_size=60, class_weight=cw, step=step, threads=1),
+                        standardizers=stds)
+        runs.append((models, hs))
+    assert StackedDNN(runs[0][0]).can_fuse()
+    for a, b in zip(runs[0][0], runs[1][0]):
+        assert max_diff(a, b) < 1e-5
+    for h, g in zip(runs[0][1], runs[1][1]):
+        assert h.loss == pytest.approx(g.loss, abs=1e-5)

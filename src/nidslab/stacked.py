@@ -135,6 +135,79 @@ class StackedDNN(nn.Module):
         out = torch.baddbmm(self.biases[-1][:, None, :], h, self.weights[-1].transpose(1, 2))
         return out.squeeze(-1)
 
+    def can_fuse(self) -> bool:
+        """Whether :meth:`fused` applies: no BatchNorm, an activation of ``nidslab.fused_step`` that
+        needs only its output for the backward, float32 weights on the CPU."""
+        from nidslab.fused_step import ACTIVATIONS
+
+        a = ACTIVATIONS.get(self.spec.activation)
+        return (not self.spec.batch_norm and a is not None and not a.needs_input
+                and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in self.parameters()))
+
+    @torch.no_grad()
+    def fused(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, counts: torch.Tensor, *,
+              shift: torch.Tensor | None = None, scale: torch.Tensor | None = None,
+              masks: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training step's forward and hand-derived backward (as ``nidslab.fused_step`` for one
+        network): fills every parameter's ``.grad`` with the gradient of ``sum_i(loss_i / counts_i)``
+        and returns ``(loss_i * counts_i, logits)`` as ``(k,)`` and ``(k, B)``. ``w`` ``(k, B)``: per-row
+        loss weights (class weight times membership) or None; other arguments as :meth:`forward`."""
+        from nidslab.fused_step import ACTIVATIONS
+
+        act = ACTIVATIONS[self.spec.activation]
+        k, L = self.k, self.spec.n_layers
+        W1, b1 = self.weights[0], self.biases[0]
+        if scale is not None:
+            W1 = W1 * scale[:, None, :]
+            b1 = b1 - torch.bmm(W1, shift[:, :, None]).squeeze(-1)
+        B = x.shape[-2]
+        if x.dim() == 2:
+            z = torch.addmm(b1.reshape(-1), x, W1.reshape(-1, x.shape[1]).t()).view(B, k, -1).transpose(0, 1)
+            z = z.contiguous()
+        else:
+            z = torch.baddbmm(b1[:, None, :], x, W1.transpose(1, 2))
+        s_list, h_list = [], []
+        h = x
+        for j in range(L):
+            if j:
+                z = torch.baddbmm(self.biases[j][:, None, :], h, self.weights[j].transpose(1, 2))
+            s = act.forward(z, z)
+            h = s * masks[j] if masks is not None else s
+            s_list.append(s)
+            h_list.append(h)
+        out = torch.baddbmm(self.biases[-1][:, None, :], h, self.weights[-1].transpose(1, 2)).squeeze(-1)
+        yy = y.expand_as(out)
+        if self.spec.head == "binary":
+            loss_rows = F.binary_cross_entropy_with_logits(out, yy, weight=w, reduction="none").sum(1)
+            go = torch.sigmoid(out).sub_(yy)
+        else:
+            diff = out - yy
+            loss_rows = (diff.square() * w if w is not None else diff.square()).sum(1)
+            go = diff.mul_(2.0)
+        if w is not None:
+            go.mul_(w)
+        go.div_(counts.clamp(min=1.0)[:, None])
+        # backward, top down
+        self.weights[-1].grad = torch.bmm(go[:, None, :], h_list[-1])
+        self.biases[-1].grad = go.sum(1, keepdim=True)
+        dh = go[:, :, None] * self.weights[-1]
+        for j in range(L - 1, -1, -1):
+            if masks is not None:
+                dh.mul_(masks[j])
+            act.backward(dh, s_list[j], s_list[j])
+            dz = dh
+            self.biases[j].grad = dz.sum(1)
+            if j:
+                self.weights[j].grad = torch.bmm(dz.transpose(1, 2), h_list[j - 1])
+                dh = torch.bmm(dz, self.weights[j])
+            else:
+                xs = x.expand(k, -1, -1) if x.dim() == 2 else x
+                dW = torch.bmm(dz.transpose(1, 2), xs)
+                if scale is not None:  # through W1 * scale and b1 - (W1 * scale) @ shift
+                    dW.sub_(self.biases[0].grad[:, :, None] * shift[:, None, :]).mul_(scale[:, None, :])
+                self.weights[0].grad = dW
+        return loss_rows, out
+
     def _batch_norm(self, j: int, s: torch.Tensor, rows: torch.Tensor | None, counts: torch.Tensor | None) -> torch.Tensor:
         gamma, beta = self.gammas[j][:, None, :], self.betas[j][:, None, :]
         rm, rv = getattr(self, f"running_mean{j}"), getattr(self, f"running_var{j}")
@@ -240,6 +313,8 @@ class _Trainer:
         self.w1 = torch.tensor([cw[1] if cw else 1.0 for cw in cws], device=self.dev)[:, None]
         self.histories = [History() for _ in models]
         self.p = models[0].spec.dropout
+        #: the hand-derived step (``StackedDNN.fused``) where it applies; ``step="autograd"`` forces autograd
+        self.fuse = self.cfg.step != "autograd" and self.net.can_fuse()
 
     def masks(self, rngs: list[np.random.Generator], shapes: list[tuple[int, int]], B: int) -> list | None:
         """Each network's dropout masks of this step, drawn in its own generator's order (as ``fit``)."""
@@ -255,25 +330,34 @@ class _Trainer:
             out.append(m)
         return out
 
-    def step(self, out: torch.Tensor, y: torch.Tensor, rows: torch.Tensor | None, counts: torch.Tensor,
-             active: list[int] | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss of every network (``sum(w_i * loss_i) / its rows`` as ``fit``), backward, one optimiser
-        step. ``active``: the networks that have rows in this step (None: all); the others stay as they
-        are. Returns each network's (loss * rows, hits) as ``(k,)`` tensors."""
-        if self.head == "binary":
-            w = torch.where(y > 0.5, self.w1, self.w0) if self.weighted else None
-            if rows is not None:
-                w = rows if w is None else w * rows
-            per_row = F.binary_cross_entropy_with_logits(out, y.expand_as(out), weight=w, reduction="none")
+    def step(self, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor | None, counts: torch.Tensor,
+             active: list[int] | None, **forward: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, loss of every network (``sum(w_i * loss_i) / its rows`` as ``fit``), backward, one
+        optimiser step. ``active``: the networks that have rows in this step (None: all); the others stay
+        as they are. ``forward``: :meth:`StackedDNN.forward`'s keywords. Returns each network's
+        (loss * rows, hits) as ``(k,)`` tensors."""
+        w = None
+        if self.head == "binary" and self.weighted:
+            w = torch.where(y > 0.5, self.w1, self.w0)
+        if rows is not None:
+            w = rows if w is None else w * rows
+        if self.fuse:
+            loss_rows, out = self.net.fused(x, y, w, counts, shift=forward.get("shift"), scale=forward.get("scale"),
+                                            masks=forward.get("masks"))
         else:
-            per_row = F.mse_loss(out, y.expand_as(out), reduction="none")
-            if rows is not None:
-                per_row = per_row * rows
-        loss_rows = per_row.sum(1)
-        loss = (loss_rows / counts.clamp(min=1.0)).sum()
-        for p in self.params:
-            p.grad = None
-        loss.backward()
+            out = self.net(x, rows=rows, counts=counts, **forward)
+            yy = y.expand_as(out)
+            if self.head == "binary":
+                per_row = F.binary_cross_entropy_with_logits(out, yy, weight=w, reduction="none")
+            else:
+                per_row = F.mse_loss(out, yy, reduction="none")
+                if w is not None:
+                    per_row = per_row * w
+            loss_rows = per_row.sum(1)
+            loss = (loss_rows / counts.clamp(min=1.0)).sum()
+            for p in self.params:
+                p.grad = None
+            loss.backward()
         with torch.no_grad():
             if self.cfg.optimizer == "sgd" and bool((self.lrs == self.lrs[0]).all()):
                 # a zero gradient leaves an idle network as it is
@@ -427,9 +511,8 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
                         rows[i, :mi] = 1.0
                     r = rows[:, :m]
                 masks = T.masks(rngs, [(mi, models[0].spec.n_nodes) for mi in ms], m)
-                out = T.net(xb[:, :m], rows=r, counts=counts, masks=masks)
                 active = [i for i, mi in enumerate(ms) if mi] if ragged else None
-                ls, hs = T.step(out, yb[:, :m], r, counts, active)
+                ls, hs = T.step(xb[:, :m], yb[:, :m], r, counts, active, masks=masks)
                 loss_sum += ls
                 hits += hs
             if any(v is not None for v in val_t):
@@ -516,8 +599,7 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
                 rows = rb[:m].t()
                 counts = rows.sum(1)
                 masks = T.masks(rngs, [(m, models[0].spec.n_nodes)] * k, m)
-                out = T.net(xb[:m], rows=rows, counts=counts, shift=shift, scale=scale, masks=masks)
-                ls, hs = T.step(out, yb[:m], rows, counts, None)
+                ls, hs = T.step(xb[:m], yb[:m], rows, counts, None, shift=shift, scale=scale, masks=masks)
                 loss_sum += ls
                 hits += hs
             if any(v is not None for v in val_t):
