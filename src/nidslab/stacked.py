@@ -20,10 +20,12 @@ its own standardiser. Two ways to feed them:
   training (other batches); ``benchmarks/bench_train.py --cv`` compares the folds' accuracies.
 
 On top: :func:`cross_validate` (k-fold CV of one spec, per-fold results shaped as the study's fold
-tasks) and :func:`fit_seeds` (one spec trained from several seeds). Gradients come from autograd on
-the stacked graph; optimisers are torch's, stepping the stacked tensors (SGD, Adam, AdamW and RMSprop
-are elementwise, so each network's slice steps as if alone). Not supported here (use ``fit``): early
-stopping, checkpoints and resume.
+tasks) and :func:`fit_seeds` (one spec trained from several seeds). Gradients come from a
+hand-derived backward pass (:meth:`StackedDNN.fused`) for stacks without BatchNorm, from autograd on
+the stacked graph otherwise (or with ``step="autograd"``). The optimiser steps the stacked tensors
+elementwise, so each network's slice steps as if alone: SGD with one learning rate per network, Adam and
+AdamW with their own step counts per network (a network may sit out a step), RMSprop torch's. Not
+supported here (use ``fit``): early stopping, checkpoints and resume.
 """
 
 from __future__ import annotations
