@@ -442,6 +442,18 @@ def _tensor_pair(pair: Arrays, dev: torch.device) -> tuple[torch.Tensor, torch.T
     return torch.from_numpy(pair[0]).to(dev), torch.from_numpy(pair[1].astype(np.float32, copy=False)).to(dev)
 
 
+def _validation_tensors(vals: list, head: str, dev: torch.device) -> list:
+    """Each network's validation pair as tensors; the same arrays passed twice become the same tensors
+    (checked and copied once), which :meth:`_Trainer.validate` scores in one pass."""
+    cache: dict[int, tuple] = {}
+    out = []
+    for i, v in enumerate(vals):
+        if v is not None and id(v[0]) not in cache:
+            cache[id(v[0])] = _tensor_pair(_check_arrays(v, head, f"validation[{i}]"), dev)
+        out.append(None if v is None else cache[id(v[0])])
+    return out
+
+
 def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Sequence[Arrays | None] | None = None,
                 config: FitConfig | Sequence[FitConfig] = FitConfig(), *,
                 callback: StackedCallback | None = None) -> list[History]:
@@ -478,9 +490,7 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
         torch.set_num_threads(cfg.threads)
     try:
         data = [_tensor_pair(c, dev) for c in checked]
-        cache: dict[int, tuple] = {}
-        val_t = [None if v is None else cache.setdefault(id(v[0]), _tensor_pair(_check_arrays(v, head, f"validation[{i}]"), dev))
-                 for i, v in enumerate(vals)]
+        val_t = _validation_tensors(vals, head, dev)
         ns = [len(y) for _, y in data]
         B = min(cfg.batch_size, max(ns))
         steps = [math.ceil(n / cfg.batch_size) for n in ns]
@@ -575,9 +585,9 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
             scale = torch.tensor(1.0 / np.stack([np.asarray(s[1], np.float64) for s in standardizers]),
                                  dtype=torch.float32, device=dev)
         vals = list(validations) if validations is not None else [None] * k
-        cache: dict[int, tuple] = {}
-        val_t = [None if v is None else cache.setdefault(id(v[0]), _tensor_pair(_check_arrays(v, head, f"validation[{i}]"), dev))
-                 for i, v in enumerate(vals)]
+        if len(vals) != k:
+            raise ValueError(f"{k} networks need {k} validation sets (or None), got {len(vals)}")
+        val_t = _validation_tensors(vals, head, dev)
         B = min(n, max(1, round(cfg.batch_size * n / float(ns.mean()))))
         for h in T.histories:
             h.updates_per_epoch = math.ceil(n / B)
