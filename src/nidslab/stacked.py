@@ -478,7 +478,13 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
     if len(vals) != k:
         raise ValueError(f"{k} networks need {k} validation sets (or None), got {len(vals)}")
     head = models[0].spec.head if k else "binary"
-    checked = [_check_arrays(t, head, f"train[{i}]") for i, t in enumerate(trains)]
+    seen: dict[tuple[int, int], Arrays] = {}  # the same arrays for several networks: checked once
+    checked = []
+    for i, t in enumerate(trains):
+        key = (id(t[0]), id(t[1]))
+        if key not in seen:
+            seen[key] = _check_arrays(t, head, f"train[{i}]")
+        checked.append(seen[key])
     T = _Trainer(models, configs, [c[1] for c in checked])
     cfg, dev = T.cfg, T.dev
     d = models[0].n_inputs
@@ -489,7 +495,11 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        data = [_tensor_pair(c, dev) for c in checked]
+        tensors: dict[int, tuple] = {}
+        for c in checked:
+            if id(c) not in tensors:
+                tensors[id(c)] = _tensor_pair(c, dev)
+        data = [tensors[id(c)] for c in checked]
         val_t = _validation_tensors(vals, head, dev)
         ns = [len(y) for _, y in data]
         B = min(cfg.batch_size, max(ns))
