@@ -23,6 +23,15 @@ next to it: the epoch's matmul FLOPs at this CPU's fp32 GEMM throughput (2048 x 
 floor the narrow layers cannot reach), and the epoch's matrix multiplications run alone with their
 own shapes (``time_epoch_matmuls``).
 ``--markdown FILE`` writes the table as markdown.
+
+``--stacked`` adds the stacked rows (``nidslab.stacked``): k = 1, 10, 32 networks of 2x20 and 4x50
+trained at once on the training rows, each network leaving out one k-th of them as a cross-validation
+fold does (k = 1: all rows), no validation pass; seconds per network-epoch with shared batches (one
+gather for all) and with own batches (each network its own shuffle; k <= 10), against one network
+trained alone on one fold's rows, all taking turns. ``--cv`` runs the study's 10-fold cross-validation
+of the 2x20 (balanced class weights, 20 epochs, seed 0, folds seeded 1234) on the default dataset
+(mirai-sim; set NIDSLAB_HOME) one fold at a time and stacked with shared batches, and prints the
+per-fold test accuracies of both, their spread and the wall time of each.
 """
 
 from __future__ import annotations
@@ -281,6 +290,153 @@ def matmuls_epoch(cfg, bs: int, threads: int):
     return epoch
 
 
+def passes_epoch(cfg, bs: int, threads: int) -> dict:
+    """Two more parts of the floor, each timed alone with the epoch's own shapes (``--floor``):
+
+    ``gather``: the shuffle's row gathers of one epoch (``randperm`` and ``index_select`` of every
+    training row's 92 features and label into a reused batch buffer): the table's memory traffic.
+    ``elementwise``: the passes over the batch every implementation of the layer needs besides its
+    matmuls: the activation forward and backward per hidden layer, BatchNorm's forward kernel and its
+    backward's per-element passes, dropout masks drawn and applied forward and backward, the loss and
+    its gradient, and the validation rows' activations (and BatchNorm) in inference batches.
+    Returns runners that time one epoch of each.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    from nidslab.model import EVAL_BATCH, dropout_mask
+
+    torch.set_num_threads(threads)
+    n_layers, n_nodes, act, bn, p = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4]
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(N_TRAIN, N_INPUTS, generator=gen)
+    y = torch.rand(N_TRAIN, generator=gen)
+    xb, yb = torch.empty(bs, N_INPUTS), torch.empty(bs)
+    rows = max(bs, EVAL_BATCH)
+    z, g, o = torch.randn(rows, n_nodes, generator=gen), torch.randn(rows, n_nodes, generator=gen), torch.empty(rows, n_nodes)
+    w, mean, var = torch.ones(n_nodes), torch.zeros(n_nodes), torch.ones(n_nodes)
+    logit, target, go = torch.randn(rows, generator=gen), (torch.rand(rows, generator=gen) > 0.5).float(), torch.empty(rows)
+    fwd = {"sigmoid": torch.sigmoid, "relu": torch.relu}[act]
+    bwd = {"sigmoid": lambda g, s: torch.ops.aten.sigmoid_backward.grad_input(g, s, grad_input=g),
+           "relu": lambda g, s: torch.ops.aten.threshold_backward.grad_input(g, s, 0, grad_input=g)}[act]
+
+    def gather() -> float:
+        t0 = time.perf_counter()
+        perm = torch.randperm(N_TRAIN)
+        for start in range(0, N_TRAIN, bs):
+            idx = perm[start:start + bs]
+            m = len(idx)
+            torch.index_select(X, 0, idx, out=xb[:m])
+            torch.index_select(y, 0, idx, out=yb[:m])
+        return time.perf_counter() - t0
+
+    def layer_passes(m: int, train: bool) -> None:
+        zm, gm, om = z[:m], g[:m], o[:m]
+        for _ in range(n_layers):
+            fwd(zm, out=om)
+            if bn:
+                torch.batch_norm(om, w, w, mean, var, train, 0.01, 1e-3, False)
+            if train and p:
+                mask = dropout_mask((m, n_nodes), p)
+                om.mul_(mask)
+                gm.mul_(mask)
+            if train:
+                if bn:  # the backward's per-element passes: ds = du * a + s * k + q, and sum(du * s)
+                    torch.addcmul(w, om, w, out=gm).addcmul_(gm, w)
+                    torch.mul(gm, om, out=om).sum(0)
+                bwd(gm, om)
+
+    def elementwise() -> float:
+        t0 = time.perf_counter()
+        for start in range(0, N_TRAIN, bs):
+            m = min(bs, N_TRAIN - start)
+            layer_passes(m, True)
+            F.binary_cross_entropy_with_logits(logit[:m], target[:m])
+            torch.sigmoid(logit[:m], out=go[:m]).sub_(target[:m]).mul_(1.0 / m)
+        for start in range(0, N_VAL, EVAL_BATCH):
+            layer_passes(min(EVAL_BATCH, N_VAL - start), False)
+        return time.perf_counter() - t0
+
+    gather()
+    elementwise()
+    return {"gather": gather, "elementwise": elementwise}
+
+
+# --------------------------------------------------------------------------- stacked networks (nidslab.stacked)
+
+
+STACKED_CONFIGS, STACKED_KS = ("2x20", "4x50"), (1, 10, 32)
+
+
+def stacked_runners(cfg, k: int, train, threads: int, own: bool) -> dict:
+    """Runners of one epoch of k networks of ``cfg`` on the training rows (network i leaves out rows
+    ``i::k``, as a fold), timing seconds per network-epoch: shared batches, own batches, and one alone."""
+    from nidslab.model import ModelSpec, build_model
+    from nidslab.settings import FitConfig
+    from nidslab.stacked import fit_shared, fit_stacked
+    from nidslab.train import fit
+
+    n_layers, n_nodes, act, bn, dropout, opt, cw = cfg
+    spec = ModelSpec(n_layers=n_layers, n_nodes=n_nodes, activation=act, batch_norm=bn, dropout=dropout)
+    conf = FitConfig(optimizer=opt, lr=0.1, batch_size=10_000, epochs=1, class_weight=CLASS_WEIGHT if cw else None,
+                     threads=threads, device="cpu")
+    X, y = train
+    fold = np.arange(len(y)) % k
+    members = np.stack([fold != i for i in range(k)]) if k > 1 else np.ones((1, len(y)), dtype=bool)
+    own_rows = [(X[m], y[m]) for m in members[:1]] * k  # the same arrays for each: memory stays one copy
+    models = [build_model(spec, N_INPUTS, seed=i) for i in range(k)]
+    alone = build_model(spec, N_INPUTS, seed=0)
+    small = slice(0, 25_000)
+    fit_shared(models, X[small], y[small], members[:, small], conf)  # warm-up
+    fit(alone, (own_rows[0][0][small], own_rows[0][1][small]), None, conf)
+    runners = {"alone": lambda: _timed(lambda: fit(alone, own_rows[0], None, conf)),
+               "shared": lambda: _timed(lambda: fit_shared(models, X, y, members, conf)) / k}
+    if own:
+        runners["own"] = lambda: _timed(lambda: fit_stacked(models, own_rows, None, conf)) / k
+    return runners
+
+
+def stacked_table(train, threads: int, repeats: int, configs=STACKED_CONFIGS, ks=STACKED_KS) -> list[tuple]:
+    header = ("config", "k", "alone s", "shared s/net", "own s/net", "alone / shared", "alone / own")
+    print("\nstacked networks: seconds per network-epoch (" + " | ".join(header) + ")", flush=True)
+    rows = []
+    for name in configs:
+        for k in ks:
+            t = alternate(stacked_runners(CONFIGS[name], k, train, threads, own=k <= 10), repeats)
+            own = t.get("own")
+            row = (name, str(k), f"{t['alone']:.3f}", f"{t['shared']:.3f}", _f(own, ".3f"),
+                   f"{t['alone'] / t['shared']:.2f}", _f(own and t["alone"] / own, ".2f"))
+            rows.append(row)
+            print(" | ".join(row), flush=True)
+    return [header, *rows]
+
+
+def cv_comparison(threads: int) -> None:
+    """The study's 10-fold CV of the 2x20 on the default dataset: one fold at a time vs stacked (shared)."""
+    from nidslab.data import open_dataset
+    from nidslab.data.prep import kfold
+    from nidslab.settings import FitConfig, ModelSpec
+    from nidslab.stacked import cross_validate
+
+    ds = open_dataset("default")
+    X, y = ds.columns("lab"), np.asarray(ds.y)
+    splits = list(kfold(y, n_splits=10, seed=1234))
+    conf = FitConfig(class_weight="balanced", epochs=20, seed=0, threads=threads, device="cpu")
+    print(f"\n10-fold CV of 2x20 on {ds.name} ({len(y):,} rows), {threads} threads", flush=True)
+    acc = {}
+    for mode in ("single", "shared"):
+        t0 = time.perf_counter()
+        res = cross_validate(X, y, splits, ModelSpec(), conf, mode=mode)
+        seconds = time.perf_counter() - t0
+        a = np.array([r["test"]["accuracy"] for r in res])
+        acc[mode] = a
+        print(f"{mode:>6}: {seconds:6.1f} s  accuracy mean {a.mean():.5f} sd {a.std():.5f}  per fold "
+              + " ".join(f"{v:.4f}" for v in a), flush=True)
+    d = acc["shared"] - acc["single"]
+    print(f"shared - single per fold: mean {d.mean():+.5f}, max |diff| {np.abs(d).max():.5f}; "
+          f"folds' sd (single) {acc['single'].std():.5f}", flush=True)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -293,10 +449,19 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma-separated: keras, dataloader")
     ap.add_argument("--markdown", help="also write the table to this markdown file")
     ap.add_argument("--quick", action="store_true",
-                    help="2x20 and 4x50 at batch 10,000, nidslab only, best of 3 (about 15 s)")
+                    help="2x20 and 4x50 at batch 10,000, nidslab only, best of 3; with --stacked: 2x20 at k = 10 only")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time the epoch's row gathers and elementwise passes alone; floor = those + matmuls timed")
+    ap.add_argument("--stacked", action="store_true", help="add the stacked rows (k = 1, 10, 32 of 2x20 and 4x50)")
+    ap.add_argument("--stacked-only", action="store_true", help="only the stacked rows")
+    ap.add_argument("--cv", action="store_true", help="only the 10-fold CV comparison on the default dataset")
     args = ap.parse_args()
     if args.quick:
         args.configs, args.batch_sizes, args.skip, args.repeats = "2x20,4x50", "10000", "keras,dataloader", 3
+        args.floor = True
+    if args.cv:
+        cv_comparison(args.threads)
+        return
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import torch
@@ -317,10 +482,14 @@ def main() -> None:
         print("TensorFlow not importable here: the Keras column is left empty", file=sys.stderr)
 
     train, val = data()
+    if args.stacked_only:
+        names = []
     print(f"CPU: {platform.processor() or platform.machine()}, {args.threads} threads; torch {torch.__version__}; "
           f"tensorflow {keras_version}")
     header = ("config", "batch", "nidslab s", "Keras s", "DataLoader s", "Keras / nidslab", "DataLoader / nidslab",
               "GEMM GFLOP/s", "matmuls at peak s", "nidslab / peak", "matmuls timed s", "nidslab / timed")
+    if args.floor:
+        header += ("gather s", "elementwise s", "floor s", "nidslab / floor")
     rows = []
     print(" | ".join(header), flush=True)
     for name in names:
@@ -328,6 +497,8 @@ def main() -> None:
         for bs in sizes:
             runners = {"ours": nidslab_epoch(cfg, bs, train, val, args.threads),
                        "timed": matmuls_epoch(cfg, bs, args.threads), "gemm": gemm_seconds(args.threads)}
+            if args.floor:
+                runners.update(passes_epoch(cfg, bs, args.threads))
             if have_keras:
                 runners["keras"] = keras_epoch(cfg, bs, train, val, args.threads)
             if "dataloader" not in skip:
@@ -339,6 +510,9 @@ def main() -> None:
             row = (name, f"{bs:,}", f"{ours:.3f}", _f(keras, ".2f"), _f(dl, ".2f"), _f(keras and keras / ours, ".1f"),
                    _f(dl and dl / ours, ".1f"), f"{gflops:.0f}", f"{peak:.3f}", f"{ours / peak:.2f}",
                    f"{timed:.3f}", f"{ours / timed:.2f}")
+            if args.floor:
+                floor = timed + t["gather"] + t["elementwise"]
+                row += (f"{t['gather']:.3f}", f"{t['elementwise']:.3f}", f"{floor:.3f}", f"{ours / floor:.2f}")
             rows.append(row)
             print(" | ".join(row), flush=True)
             if args.markdown:  # rewritten after every row, so a cut-short run keeps what it measured
@@ -347,6 +521,13 @@ def main() -> None:
                 with open(args.markdown, "w") as fh:
                     fh.write(f"{args.threads} threads, torch {torch.__version__}, tensorflow {keras_version}\n\n"
                              + "\n".join(lines) + "\n")
+    if args.stacked or args.stacked_only:
+        table = stacked_table(train, args.threads, args.repeats, ("2x20",) if args.quick else STACKED_CONFIGS,
+                              (10,) if args.quick else STACKED_KS)
+        if args.markdown:
+            with open(args.markdown, "a") as fh:
+                fh.write("\nStacked networks, seconds per network-epoch:\n\n" + f"| {' | '.join(table[0])} |\n"
+                         + "|" + "---|" * len(table[0]) + "\n" + "".join(f"| {' | '.join(r)} |\n" for r in table[1:]))
 
 
 def _f(v, fmt: str) -> str:

@@ -43,16 +43,17 @@ def seed_dropout(seed: int) -> None:
     _mask_rng = np.random.Generator(np.random.PCG64(seed))
 
 
-def dropout_mask(shape: tuple[int, ...], p: float) -> torch.Tensor:
+def dropout_mask(shape: tuple[int, ...], p: float, rng: np.random.Generator | None = None) -> torch.Tensor:
     """A CPU dropout mask of ``shape``: float32, ``1 / (1 - p)`` where a value is kept, 0 where dropped.
 
     Each value is 16 raw random bits from :func:`seed_dropout`'s generator, read as an int16 and kept
     when it is at least ``round(p * 65536) - 32768``: ``p`` is applied in steps of 1/65,536 (0.5
     exactly). The comparison runs on all torch threads. A 10,000 x 80 mask takes 1.76 ms, against
     2.9 ms from torch's CPU generator or from ``Generator.bytes`` (``benchmarks/bench_step.py``).
+    ``rng``: draw from this PCG64 generator instead (``nidslab.stacked``: one per network).
     """
     n = int(np.prod(shape))
-    raw = _mask_rng.bit_generator.random_raw((n + 3) // 4)  # uint64: four 16-bit values each
+    raw = (rng or _mask_rng).bit_generator.random_raw((n + 3) // 4)  # uint64: four 16-bit values each
     bits = torch.from_numpy(raw.view(np.int16)[:n].reshape(shape))
     mask = torch.empty(shape, dtype=torch.float32)
     return torch.ge(bits, round(p * 65_536) - 32_768, out=mask).mul_(1.0 / (1.0 - p))

@@ -1,0 +1,173 @@
+"""nidslab.stacked: k networks trained at once equal k ``fit`` calls (own batches); with shared batches a
+row outside a network's rows moves none of its weights."""
+
+import numpy as np
+import pytest
+import torch
+
+from nidslab.data.prep import kfold
+from nidslab.model import ModelSpec, build_model
+from nidslab.settings import FitConfig
+from nidslab.stacked import StackedDNN, cross_validate, fit_seeds, fit_shared, fit_stacked
+from nidslab.train import fit
+
+
+def blobs(n, d=7, seed=0, share=0.7):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < share).astype(np.uint8)
+    X = (rng.standard_normal((n, d)) + 1.2 * y[:, None]).astype(np.float32)
+    return X, y
+
+
+def max_diff(a, b) -> float:
+    return max(float((p - q).abs().max()) for p, q in zip(a.state_dict().values(), b.state_dict().values())
+               if p.dtype.is_floating_point)
+
+
+SPECS = [ModelSpec(n_layers=2, n_nodes=5),
+         ModelSpec(n_layers=2, n_nodes=5, batch_norm=True, dropout=0.3),
+         ModelSpec(n_layers=3, n_nodes=4, activation="relu", batch_norm=True)]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("spec", SPECS, ids=["plain", "bn+dropout", "relu+bn"])
+def test_own_batches_equal_one_by_one(spec, optimizer):
+    # different rows (and row counts: the third has one step fewer per epoch), class weights and seeds
+    trains = [blobs(230, seed=1), blobs(229, seed=2), blobs(180, seed=3)]
+    val = blobs(60, seed=9)
+    configs = [FitConfig(epochs=3, batch_size=64, seed=s, class_weight=cw, optimizer=optimizer, lr=lr, threads=1)
+               for s, cw, lr in [(1, None, 0.05), (2, "balanced", 0.05), (3, {0: 2.0, 1: 0.5}, 0.02)]]
+    stacked = [build_model(spec, 7, seed=10 + i) for i in range(3)]
+    alone = [build_model(spec, 7, seed=10 + i) for i in range(3)]
+    hs = fit_stacked(stacked, trains, [val] * 3, configs)
+    hr = [fit(m, t, val, c) for m, t, c in zip(alone, trains, configs)]
+    for s, a, h, g in zip(stacked, alone, hs, hr):
+        assert max_diff(s, a) < 1e-5
+        assert max_diff(s, build_model(spec, 7, seed=99)) > 1e-2  # it trained
+        assert h.updates_per_epoch == g.updates_per_epoch
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert getattr(h, key) == pytest.approx(getattr(g, key), abs=1e-5), key
+
+
+def test_shared_batches_ignore_rows_outside_each_network():
+    X, y = blobs(600, seed=4)
+    fold = np.arange(600) % 3
+    members = np.stack([fold != i for i in range(3)])
+    spec = ModelSpec(n_layers=2, n_nodes=6, batch_norm=True, dropout=0.2)
+    cfg = FitConfig(epochs=2, batch_size=100, class_weight="balanced", threads=1)
+    first = [build_model(spec, 7, seed=i) for i in range(3)]
+    fit_shared(first, X, y, members, cfg)
+    # fold 0's held-out rows changed beyond recognition: features scaled and shifted, labels flipped
+    X2, y2 = X.copy(), y.copy()
+    X2[fold == 0] = X2[fold == 0] * 50 + 7
+    y2[fold == 0] = 1 - y2[fold == 0]
+    second = [build_model(spec, 7, seed=i) for i in range(3)]
+    fit_shared(second, X2, y2, members, cfg)
+    assert max_diff(first[0], second[0]) == 0.0  # network 0 never saw them
+    assert max_diff(first[1], second[1]) > 1e-3 and max_diff(first[2], second[2]) > 1e-3  # the others did
+
+
+def test_shared_standardiser_folded_into_first_layer():
+    X, y = blobs(400, seed=5)
+    X = X * np.arange(1, 8, dtype=np.float32) + np.arange(7, dtype=np.float32)
+    mean, scale = X.mean(0).astype(np.float64), X.std(0).astype(np.float64)
+    Xs = ((X - mean) / scale).astype(np.float32)
+    cfg = FitConfig(epochs=2, batch_size=50, threads=1)
+    members = np.ones((1, 400), dtype=bool)
+    folded, plain = build_model(SPECS[0], 7, seed=3), build_model(SPECS[0], 7, seed=3)
+    fit_shared([folded], X, y, members, cfg, standardizers=[(mean, scale)])
+    fit_shared([plain], Xs, y, members, cfg)
+    assert max_diff(folded, plain) < 1e-4
+
+
+def test_stacked_dnn_round_trip_and_forward():
+    models = [build_model(SPECS[1], 7, seed=i) for i in range(3)]
+    net = StackedDNN(models).eval()
+    x = torch.from_numpy(blobs(20)[0])
+    out = net(x)
+    for i, m in enumerate(models):
+        assert torch.allclose(out[i], m.eval()(x), atol=1e-6)
+    others = [build_model(SPECS[1], 7, seed=50 + i) for i in range(3)]
+    net.copy_into(others)
+    assert all(max_diff(a, b) == 0.0 for a, b in zip(models, others))
+
+
+def test_cross_validate_modes_agree_and_shape():
+    X, y = blobs(900, seed=6)
+    X = X * 3 + 10  # raw features: each fold fits its own standardiser
+    splits = list(kfold(y, n_splits=3, seed=1))
+    cfg = FitConfig(epochs=10, batch_size=100, lr=0.5, class_weight="balanced", threads=1)
+    own = cross_validate(X, y, splits, SPECS[0], cfg, mode="own")
+    single = cross_validate(X, y, splits, SPECS[0], cfg, mode="single")
+    shared = cross_validate(X, y, splits, SPECS[0], cfg, mode="shared")
+    for o, s in zip(own, single):
+        assert o["test"]["accuracy"] == pytest.approx(s["test"]["accuracy"], abs=2 / 300)
+        assert o["history"]["loss"] == pytest.approx(s["history"]["loss"], abs=1e-5)
+    assert [r["rows_test"] for r in shared] == [len(te) for _, te in splits]
+    acc = np.array([r["test"]["accuracy"] for r in shared])
+    assert (acc > 0.8).all()  # the blobs are easy; shared batches learn them too
+    assert set(shared[0]) >= {"fold", "history", "test", "train_seconds", "updates_per_epoch"}
+
+
+def test_fit_seeds_own_equals_single():
+    train, val = blobs(300, seed=7), blobs(50, seed=8)
+    cfg = FitConfig(epochs=2, batch_size=64, threads=1)
+    own = fit_seeds(SPECS[0], train, val, cfg, [1, 2])
+    single = fit_seeds(SPECS[0], train, val, cfg, [1, 2], mode="single")
+    for (m, h), (m2, h2) in zip(own, single):
+        assert max_diff(m, m2) < 1e-5
+        assert h.val_loss == pytest.approx(h2.val_loss, abs=1e-5)
+    assert max_diff(own[0][0], own[1][0]) > 1e-3
+
+
+def test_refusals():
+    models = [build_model(SPECS[0], 7, seed=i) for i in range(2)]
+    train = blobs(50)
+    with pytest.raises(ValueError, match="share lr"):
+        fit_stacked(models, [train] * 2, None, [FitConfig(lr=0.1, optimizer="rmsprop"), FitConfig(lr=0.2, optimizer="rmsprop")])
+    with pytest.raises(ValueError, match="share batch_size"):
+        fit_stacked(models, [train] * 2, None, [FitConfig(batch_size=10), FitConfig(batch_size=20)])
+    with pytest.raises(ValueError, match="early stopping"):
+        fit_stacked(models, [train] * 2, None, FitConfig(early_stopping=2))
+    with pytest.raises(ValueError, match="members must have shape"):
+        fit_shared(models, *train, np.ones((3, 50), bool))
+    with pytest.raises(ValueError, match="one architecture"):
+        StackedDNN([models[0], build_model(SPECS[1], 7)])
+    with pytest.raises(ValueError, match="mode must be"):
+        cross_validate(*train, [], SPECS[0], mode="fast")
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "rmsprop"])
+def test_own_batches_other_optimizers(optimizer):
+    trains = [blobs(150, seed=1), blobs(100, seed=2)]  # the second sits out the third step
+    configs = [FitConfig(epochs=2, batch_size=50, seed=s, optimizer=optimizer, lr=0.01, threads=1) for s in (1, 2)]
+    stacked = [build_model(SPECS[0], 7, seed=i) for i in range(2)]
+    alone = [build_model(SPECS[0], 7, seed=i) for i in range(2)]
+    fit_stacked(stacked, trains, None, configs)
+    for m, t, c in zip(alone, trains, configs):
+        fit(m, t, None, c)
+    assert all(max_diff(s, a) < 1e-5 for s, a in zip(stacked, alone))
+
+
+@pytest.mark.parametrize("spec", [ModelSpec(n_layers=3, n_nodes=5, activation="tanh", dropout=0.2),
+                                  ModelSpec(n_layers=1, n_nodes=4, head="regression")], ids=["tanh+dropout", "regression"])
+def test_hand_derived_step_equals_autograd(spec):
+    X, y = blobs(400, seed=11)
+    if spec.head == "regression":
+        y = X[:, 0] * 0.5 + 0.1
+    X = X * 2 + 3
+    fold = np.arange(400) % 2
+    members = np.stack([fold != i for i in range(2)])
+    stds = [(X[m].mean(0).astype(np.float64), X[m].std(0).astype(np.float64)) for m in members]
+    cw = "balanced" if spec.head == "binary" else None
+    runs = []
+    for step in ("auto", "autograd"):
+        models = [build_model(spec, 7, seed=i) for i in range(2)]
+        hs = fit_shared(models, X, y, members, FitConfig(epochs=2, batch_size=60, class_weight=cw, step=step, threads=1),
+                        standardizers=stds)
+        runs.append((models, hs))
+    assert StackedDNN(runs[0][0]).can_fuse()
+    for a, b in zip(runs[0][0], runs[1][0]):
+        assert max_diff(a, b) < 1e-5
+    for h, g in zip(runs[0][1], runs[1][1]):
+        assert h.loss == pytest.approx(g.loss, abs=1e-5)
