@@ -90,9 +90,11 @@ class HostTable:
                     code = self._v6[a] = int(_KIND_IPV6) | len(self._v6)
                 got[k] = code
             codes[v6] = got[inv.ravel()]
-        uniq, inv = np.unique(codes, return_inverse=True)
+        uniq, first, inv = np.unique(codes, return_index=True, return_inverse=True)
         table = np.empty(len(uniq), np.int32)
-        for k, c in enumerate(uniq.tolist()):
+        values = uniq.tolist()
+        for k in np.argsort(first, kind="stable").tolist():  # new hosts get ids in order of appearance
+            c = values[k]
             i = self._ids.get(c)
             if i is None:
                 i = self._ids[c] = len(self.names)
