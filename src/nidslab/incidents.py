@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -179,7 +179,15 @@ class Incident:
         return self.end - self.start
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict (lists and the flow dict copied one level: JSON-ready)."""
+        d = {name: getattr(self, name) for name in _INCIDENT_FIELDS}
+        d["phases"], d["reasons"] = list(self.phases), list(self.reasons)
+        if self.flow is not None:
+            d["flow"] = dict(self.flow)
+        return d
+
+
+_INCIDENT_FIELDS = tuple(f.name for f in fields(Incident))
 
 
 def _segments(ts, host, score, alert, index, gap_s, truth, phase_codes, n_phases):
@@ -429,7 +437,6 @@ class IncidentTracker:
                         r_first=rank[first].tolist(), r_last=rank[last].tolist())
             mal = seg["malicious"].tolist() if "malicious" in seg else None
             pcs = seg["phase_counts"] > 0 if "phase_counts" in seg else None
-            flows = flow_fields(packets, cols["peak_row"]) if packets is not None else None
             for i in range(m):
                 h = seg_hosts[i]
                 host_first_seg = i == 0 or seg_hosts[i - 1] != h
@@ -448,8 +455,6 @@ class IncidentTracker:
                         inc.peak_score, inc.peak_index = cols["peak"][i], cols["i_peak"][i]
                         new_peak_rows.append(cols["peak_row"][i])
                         new_peak_of.append(inc)
-                        if flows is not None:
-                            inc.flow = flows[i]
                     touched.append(("update", inc))
                 else:
                     if inc is not None:  # its quiet gap ran out before this alert
@@ -458,8 +463,7 @@ class IncidentTracker:
                         id=cols["i_first"][i], host=self._name(h), start=cols["t_first"][i], end=cols["t_last"][i],
                         first_index=cols["i_first"][i], last_index=cols["i_last"][i], alerts=cols["alerts"][i],
                         packets=cols["packets"][i], peak_score=cols["peak"][i], peak_index=cols["i_peak"][i],
-                        malicious=mal[i] if mal is not None else None, phases=sorted(seg_phases), closed=False,
-                        flow=flows[i] if flows is not None else None)
+                        malicious=mal[i] if mal is not None else None, phases=sorted(seg_phases), closed=False)
                     self.open[h] = inc
                     self.opened += 1
                     new_peak_rows.append(cols["peak_row"][i])
@@ -468,6 +472,9 @@ class IncidentTracker:
                 # the host's packets after this segment's last alert, in this chunk
                 self._pending[h], self._pending_mal[h], self._pending_phases[h] = 0, 0, set()
                 between(h, cols["r_last"][i] + 1, g_start_of[h] + g_count_of[h])
+        if packets is not None and new_peak_rows:
+            for inc, f in zip(new_peak_of, flow_fields(packets, new_peak_rows)):
+                inc.flow = f
         if self.explain is not None and features is not None and new_peak_rows:
             for inc, r in zip(new_peak_of, self.explain(np.asarray(features)[new_peak_rows])):
                 inc.reasons = list(r)

@@ -236,7 +236,11 @@ class Watcher:
 
     def _score(self, packets) -> ScoredChunk:
         st = self.stats
-        host = self.hosts.ids(packets) if self.hosts is not None else None
+        host = None
+        if self.hosts is not None:
+            t0 = time.perf_counter()
+            host = self.hosts.ids(packets)
+            st.seconds_in["hosts"] = st.seconds_in.get("hosts", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         X = self.extractor.transform(packets)
         t1 = time.perf_counter()
