@@ -285,7 +285,8 @@ def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, ind
         host_names: names of the host ids (default the ids as text).
         truth: (n,) 0/1 packet truth (1 = malicious); sets ``malicious`` and ``phases``.
         phase: (n,) per-packet attack phase labels ("" / "benign" for none); an incident's ``phases``
-            are those of the host's malicious packets inside it.
+            are those of the host's malicious packets inside it (without ``truth``, a packet with a
+            phase counts as malicious).
         phases: instead of ``phase``, the simulator's windows ``(name, start_s, end_s, ...)``: an incident
             holding a malicious packet overlaps the windows its span meets (``benign`` skipped).
         packets: the :class:`nidslab.features.Packets` behind the rows, for each incident's ``flow``.
@@ -295,6 +296,8 @@ def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, ind
     """
     ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
     codes, names = _phase_codes(phase, truth, ts.size)
+    if truth is None and codes is not None:  # phase labels alone: a packet with a phase is malicious
+        truth = codes >= 0
     seg, _, _ = _segments(ts, host, score, alert, index, float(gap_s), truth, codes, len(names))
     out = _incidents_from(seg, ts, index, host_names, names, phases, packets)
     if explain is not None and features is not None and out:
@@ -399,6 +402,8 @@ class IncidentTracker:
         if ts.size == 0:
             return []
         codes, names = _phase_codes(phase, truth, ts.size)
+        if truth is None and codes is not None:
+            truth = codes >= 0
         seg, order, rank = _segments(ts, host, score, alert, index, self.gap_s, truth, codes, len(names))
         # per host in the chunk: packets, and positions (in its group) of its first and last alert
         hs = host[order]
