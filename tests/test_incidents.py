@@ -147,3 +147,17 @@ def test_hosts_are_source_ips_or_macs_stable_across_chunks():
     f = flow_fields(p, [0, 1])
     assert f[0]["src_ip"] == "192.168.2.108" and f[0]["proto"] == "UDP" and f[0]["src_port"] == 53
     assert f[1]["proto"] == "ARP" and f[1]["src_port"] is None
+
+
+def test_measures_take_the_infected_hosts_when_known():
+    ts = np.arange(6, dtype=float)
+    host = np.array([0, 1, 0, 1, 2, 2])
+    truth = np.array([0, 1, 1, 1, 0, 0], bool)  # host 1's packets: a scanned device's replies
+    alert = np.array([0, 0, 0, 1, 0, 0], bool)
+    inc = group_incidents(ts, host, alert.astype(float), alert, truth=truth, host_names=["a", "b", "c"])
+    m = incident_measures(inc, ts=ts, host=host, alert=alert, truth=truth, host_names=["a", "b", "c"],
+                          infected=["a", "c"])
+    assert m["infected_hosts"] == 2 and m["detected_hosts"] == 0
+    assert m["time_to_detect_s"] == {"a": None, "c": None}
+    m = incident_measures(inc, ts=ts, host=host, alert=alert, truth=truth, host_names=["a", "b", "c"])
+    assert m["infected_hosts"] == 2 and m["time_to_detect_s"] == {"a": None, "b": pytest.approx(2.0)}

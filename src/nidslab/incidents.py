@@ -519,11 +519,14 @@ class IncidentTracker:
 
 
 def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, host_names=None,
-                      onset_s: float | None = None) -> dict:
+                      onset_s: float | None = None, infected: Sequence[str] | None = None) -> dict:
     """How incidents serve an operator, against packet truth (arrays as :func:`group_incidents`).
 
     The outbreak starts at ``onset_s`` (default: the first malicious packet; none: the whole capture
-    is benign-only traffic). An incident is true when it holds a malicious packet of its host.
+    is benign-only traffic). An incident is true when it holds a malicious packet of its host. The
+    infected hosts are the sources of malicious packets, or the names in ``infected`` when given (packet
+    truth may mark a victim's replies, or a scanned device's, as malicious; a simulator that knows which
+    hosts it infected says so); each one's outbreak starts at its first malicious packet.
 
     Returns a dict:
         ``benign_days``: days of benign-only traffic (first packet to the onset);
@@ -559,7 +562,13 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
     # infected hosts and the position of their first malicious packet
     inf_hosts, first_pos = np.unique(host[mal], return_index=True)
     first_pos = mal[first_pos]
-    infected = {name(int(h)) for h in inf_hosts}
+    if infected is not None:
+        wanted = set(infected)
+        keep = np.array([name(int(h)) in wanted for h in inf_hosts], bool)
+        inf_hosts, first_pos = inf_hosts[keep], first_pos[keep]
+        infected = wanted
+    else:
+        infected = {name(int(h)) for h in inf_hosts}
     first_mal = np.full(int(host.max()) + 1 if host.size else 0, np.iinfo(np.int64).max, np.int64)
     first_mal[inf_hosts] = first_pos
     pos = np.arange(ts.size)
@@ -569,6 +578,8 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
     delays: dict[str, float | None] = {}
     for h, p in zip(inf_hosts.tolist(), first_pos.tolist()):
         delays[name(h)] = det_time[h] - float(ts[p]) if h in det_time else None
+    for h in sorted(infected - set(delays)):  # named infected, but no malicious packet of its own
+        delays[h] = None
     got = [d for d in delays.values() if d is not None]
     before = [i for i in incidents if onset_s is None or i.start < onset_s]
     during = [i for i in incidents if onset_s is not None and i.start >= onset_s]
