@@ -397,7 +397,11 @@ class IncidentTracker:
     def update(self, ts, host, score, alert, *, index=None, truth=None, phase=None, packets=None,
                features=None) -> list[IncidentEvent]:
         """Feed the next packets (same arrays as :func:`group_incidents`, ``index`` their capture
-        positions); returns the events, opens and updates first (by time), then closes."""
+        positions); returns the events it causes, by time (ties: open, update, close).
+
+        ``truth`` / ``phase``: this chunk's per-packet truth and phase labels (as :func:`group_incidents`);
+        ``packets``: its :class:`~nidslab.features.Packets` (for the flow of new peaks); ``features``: its
+        (n, k) rows (for ``explain``)."""
         ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
         if ts.size == 0:
             return []
