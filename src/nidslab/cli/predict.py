@@ -98,7 +98,10 @@ def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None)
         raise DataError("--incidents and --incidents-html name the same file")
 
 
-def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: str, threshold: str) -> None:
+def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: str, threshold: str,
+                     explain=None) -> None:
+    """Group the alerts into incidents and write them. ``explain(X_rows) -> list[list[dict]]`` (reasons for
+    each incident's peak packet, from the capture's 115-column features): where nidslab.explain plugs in."""
     import json
 
     from nidslab.incidents import DEFAULT_GAP_S, group_incidents
@@ -106,7 +109,8 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
 
     gap_s = DEFAULT_GAP_S if gap is None else float(gap)
     found = group_incidents(rows.times, rows.host, scores, alert, gap_s=gap_s, index=rows.packets.index,
-                            host_names=rows.host_names, packets=rows.packets)
+                            host_names=rows.host_names, packets=rows.packets, features=rows.features,
+                            explain=explain)
     if jsonl_path is not None:
         with atomic_write(jsonl_path, "w") as fh:
             for inc in found:

@@ -96,7 +96,8 @@ def watch_cmd(
         from nidslab.incidents import DEFAULT_GAP_S, IncidentTracker
 
         tracker = IncidentTracker(gap_s=DEFAULT_GAP_S if gap is None else gap, host_names=watcher.hosts.names,
-                                  keep_closed=False)
+                                  keep_closed=False, explain=_explainer(watcher))
+        watcher.keep_features = tracker.explain is not None
     sink = open(out, "wb") if out is not None else sys.stdout.buffer  # noqa: SIM115 - closed below
     rates = _RecentRate()
 
@@ -129,6 +130,14 @@ def watch_cmd(
     if watcher.stats.truncated:
         err.print(f"[yellow]warning:[/] {watcher.stats.truncated}", highlight=False)
         raise typer.Exit(1)
+
+
+def _explainer(watcher):
+    """The reasons callable of incident events, ``explain(X_rows) -> list[list[dict]]`` on the watch's
+    feature rows (115 columns), or None (events then carry ``reasons: []``). It should read
+    ``watcher.scorer`` when called: ``--calibrate`` replaces the scorer (and its baseline) mid-watch.
+    Where nidslab.explain plugs in."""
+    return None
 
 
 EMITS = ("incidents", "packets", "both")
