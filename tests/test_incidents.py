@@ -161,3 +161,16 @@ def test_measures_take_the_infected_hosts_when_known():
     assert m["time_to_detect_s"] == {"a": None, "c": None}
     m = incident_measures(inc, ts=ts, host=host, alert=alert, truth=truth, host_names=["a", "b", "c"])
     assert m["infected_hosts"] == 2 and m["time_to_detect_s"] == {"a": None, "b": pytest.approx(2.0)}
+
+
+def test_a_simulators_host_ids_and_phase_codes_are_taken_as_they_are():
+    # host -1 ("no known host") and integer phase codes into a names list, as nidslab.simulate.networks gives
+    ts, host, score, alert, truth, phase = hand_series()
+    host = np.where(host == 1, -1, host)
+    codes = np.select([phase == "scan", phase == "flood"], [1, 5], 0)
+    names = ["benign", "scan", "bruteforce", "loader", "propagation", "flood"]
+    inc = group_incidents(ts, host, score, alert, gap_s=30, truth=truth, phase=codes, phase_names=names,
+                          host_names=["a"])
+    assert [(i.host, i.phases) for i in inc] == [("a", ["scan"]), ("-1", []), ("a", ["flood"])]
+    m = incident_measures(inc, ts=ts, host=host, alert=alert, truth=truth, host_names=["a"])
+    assert m["infected_hosts"] == 1 and m["time_to_detect_s"] == {"a": pytest.approx(0.0)}

@@ -236,13 +236,21 @@ def _segments(ts, host, score, alert, index, gap_s, truth, phase_codes, n_phases
     return seg, order, rank
 
 
-def _phase_codes(phase, truth, n):
-    """Per-packet phase labels -> (int codes, -1 for none; names)."""
+def _phase_codes(phase, truth, n, phase_names=None):
+    """Per-packet phase labels (or integer codes into ``phase_names``) -> (int codes, -1 for none; names)."""
     if phase is None:
         return None, []
     phase = np.asarray(phase)
     if phase.shape != (n,):
         raise ValueError(f"phase has shape {phase.shape}; expected ({n},), one label per packet")
+    if phase_names is not None:
+        names = [str(x) for x in phase_names]
+        codes = phase.astype(np.int64)
+        if n and (codes.min() < 0 or codes.max() >= len(names)):
+            raise ValueError(f"phase codes must index phase_names (0..{len(names) - 1})")
+        none = np.array([x in ("", "benign", "None") for x in names], bool)
+        codes = np.where(none[codes], -1, codes) if n else codes
+        return codes, names
     names, codes = np.unique(phase, return_inverse=True)
     names = [str(x) for x in names.tolist()]
     codes = codes.astype(np.int64).ravel()
@@ -250,6 +258,10 @@ def _phase_codes(phase, truth, n):
         if skip in names:
             codes[codes == names.index(skip)] = -1
     return codes, names
+
+
+def _host_name(names, h: int) -> str:
+    return names[h] if names is not None and h >= 0 else str(h)
 
 
 def _inputs(ts, host, score, alert, index, truth):
@@ -272,13 +284,15 @@ def _inputs(ts, host, score, alert, index, truth):
 
 
 def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, index=None, host_names=None,
-                    truth=None, phase=None, phases: Sequence[tuple] | None = None, packets=None,
+                    truth=None, phase=None, phase_names: Sequence[str] | None = None,
+                    phases: Sequence[tuple] | None = None, packets=None,
                     features=None, explain: Explain | None = None) -> list[Incident]:
     """Group the alerts of a whole capture into incidents per source host.
 
     Args:
         ts: (n,) float64 packet times, seconds (capture order).
-        host: (n,) int source host id per packet (:meth:`HostTable.ids`).
+        host: (n,) int source host id per packet (:meth:`HostTable.ids`, or a simulator's own; a negative
+            id, e.g. "no known host", is named by its number).
         score: (n,) float scores; alert: (n,) bool, the packets that cross the threshold.
         gap_s: an incident closes after this many seconds without an alert from its host.
         index: (n,) int64 capture positions (default 0..n-1).
@@ -286,7 +300,8 @@ def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, ind
         truth: (n,) 0/1 packet truth (1 = malicious); sets ``malicious`` and ``phases``.
         phase: (n,) per-packet attack phase labels ("" / "benign" for none); an incident's ``phases``
             are those of the host's malicious packets inside it (without ``truth``, a packet with a
-            phase counts as malicious).
+            phase counts as malicious). ``phase_names``: when ``phase`` holds integer codes, their
+            names (e.g. ``nidslab.simulate.networks.PHASES``; a code named "benign" is none).
         phases: instead of ``phase``, the simulator's windows ``(name, start_s, end_s, ...)``: an incident
             holding a malicious packet overlaps the windows its span meets (``benign`` skipped).
         packets: the :class:`nidslab.features.Packets` behind the rows, for each incident's ``flow``.
@@ -295,7 +310,7 @@ def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, ind
         the incidents, sorted by start time (ties by id).
     """
     ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
-    codes, names = _phase_codes(phase, truth, ts.size)
+    codes, names = _phase_codes(phase, truth, ts.size, phase_names)
     if truth is None and codes is not None:  # phase labels alone: a packet with a phase is malicious
         truth = codes >= 0
     seg, _, _ = _segments(ts, host, score, alert, index, float(gap_s), truth, codes, len(names))
@@ -339,7 +354,7 @@ def _incidents_from(seg, ts, index, host_names, names, phases, packets) -> list[
     for i in range(m):
         h = cols["host_id"][i]
         out.append(Incident(
-            id=cols["id"][i], host=host_names[h] if host_names is not None else str(h), start=cols["start"][i],
+            id=cols["id"][i], host=_host_name(host_names, h), start=cols["start"][i],
             end=cols["end"][i], first_index=cols["first_index"][i], last_index=cols["last_index"][i],
             alerts=cols["alerts"][i], packets=cols["packets"][i], peak_score=cols["peak_score"][i],
             peak_index=cols["peak_index"][i], malicious=mal[i], phases=ph[i], flow=flows[i]))
@@ -392,10 +407,10 @@ class IncidentTracker:
         self.opened = 0
 
     def _name(self, h: int) -> str:
-        return self.host_names[h] if self.host_names is not None else str(h)
+        return _host_name(self.host_names, h)
 
-    def update(self, ts, host, score, alert, *, index=None, truth=None, phase=None, packets=None,
-               features=None) -> list[IncidentEvent]:
+    def update(self, ts, host, score, alert, *, index=None, truth=None, phase=None, phase_names=None,
+               packets=None, features=None) -> list[IncidentEvent]:
         """Feed the next packets (same arrays as :func:`group_incidents`, ``index`` their capture
         positions); returns the events it causes, by time (ties: open, update, close).
 
@@ -405,7 +420,7 @@ class IncidentTracker:
         ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
         if ts.size == 0:
             return []
-        codes, names = _phase_codes(phase, truth, ts.size)
+        codes, names = _phase_codes(phase, truth, ts.size, phase_names)
         if truth is None and codes is not None:
             truth = codes >= 0
         seg, order, rank = _segments(ts, host, score, alert, index, self.gap_s, truth, codes, len(names))
@@ -555,7 +570,7 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
                          f"{alert.size}, {truth.size}")
 
     def name(h: int) -> str:
-        return host_names[h] if host_names is not None else str(h)
+        return _host_name(host_names, h)
 
     mal = np.flatnonzero(truth)
     if onset_s is None and mal.size:
@@ -573,10 +588,11 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
         infected = wanted
     else:
         infected = {name(int(h)) for h in inf_hosts}
-    first_mal = np.full(int(host.max()) + 1 if host.size else 0, np.iinfo(np.int64).max, np.int64)
-    first_mal[inf_hosts] = first_pos
+    uniq, compact = np.unique(host, return_inverse=True)  # ids may be negative or sparse
+    first_mal = np.full(uniq.size, np.iinfo(np.int64).max, np.int64)
+    first_mal[np.searchsorted(uniq, inf_hosts)] = first_pos
     pos = np.arange(ts.size)
-    hit = np.flatnonzero(alert & (pos >= first_mal[host])) if host.size else np.zeros(0, np.int64)
+    hit = np.flatnonzero(alert & (pos >= first_mal[compact.ravel()])) if host.size else np.zeros(0, np.int64)
     det_hosts, det_first = np.unique(host[hit], return_index=True)
     det_time = dict(zip(det_hosts.tolist(), ts[hit[det_first]].tolist()))
     delays: dict[str, float | None] = {}
