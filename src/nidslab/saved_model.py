@@ -12,6 +12,9 @@ Layout::
       meta.json          format version, nidslab and torch versions
       thresholds.json    optional: decision thresholds for target false-positive rates (on the logit scale),
                          picked from validation benign rows at training time (see :func:`thresholds_doc`)
+                         or from a site's benign traffic (:mod:`nidslab.calibrate`)
+      calibration.json   optional: what :func:`nidslab.calibrate.calibrate` saw at the site and re-fitted
+      kitnet.npz         optional: a KitNET trained on the site's benign traffic (a second opinion)
 
 The folder is built beside its destination and renamed into place, so a reader never sees half of one.
 """
@@ -51,6 +54,7 @@ class SavedModel:
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     thresholds: dict | None = None
+    calibration: dict | None = None  # calibration.json: the site this model was calibrated to, if any
 
     def threshold_for(self, target_fpr: float) -> float:
         """The stored logit threshold for ``target_fpr`` (flag a row when its logit is ``>=`` it).
@@ -189,13 +193,15 @@ def thresholds_doc(val_benign_logits: np.ndarray, *, split: str, targets: Sequen
 
 def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = None, *, standardizer: Any = None,
                feature_names: Sequence[str], metrics: dict | None = None, history: Any = None,
-               thresholds: dict | None = None, overwrite: bool = False) -> Path:
+               thresholds: dict | None = None, overwrite: bool = False, calibration: dict | None = None,
+               extra_files: dict[str, bytes] | None = None) -> Path:
     """Write ``model`` and what it needs to be used again as folder ``path``; returns the folder's path.
 
     An existing model folder at ``path`` is replaced; anything else there (a file, a folder of other files) is
     refused with :class:`DataError` unless ``overwrite`` (see :func:`check_destination`). ``standardizer``: a dict
     (or anything with ``to_dict()``); ``history``: a History or dict; ``thresholds``: a :func:`thresholds_doc`
-    (written as thresholds.json). A full disk raises OSError(ENOSPC) and
+    (written as thresholds.json); ``calibration``: the site record (calibration.json, see
+    :mod:`nidslab.calibrate`); ``extra_files``: more files by name (bytes, e.g. ``kitnet.npz``). A full disk raises OSError(ENOSPC) and
     leaves ``path`` as it was.
     """
     path = check_destination(path, overwrite=overwrite)
@@ -220,6 +226,10 @@ def save_model(path: str | os.PathLike, model: DNN, spec: ModelSpec | None = Non
         }
         if thresholds is not None:
             docs["thresholds.json"] = _jsonable(thresholds)
+        if calibration is not None:
+            docs["calibration.json"] = _jsonable(calibration)
+        for name, data in (extra_files or {}).items():
+            write_bytes_atomic(tmp / name, data)
         for name, doc in docs.items():
             (tmp / name).write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n")
         old = None
@@ -289,7 +299,8 @@ def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None =
     model.eval()
     saved = SavedModel(path=path, model=model, spec=spec, standardizer=read("standardizer.json"),
                        feature_names=list(names), metrics=read("metrics.json"), history=read("history.json"),
-                       thresholds=read("thresholds.json") if (path / "thresholds.json").is_file() else None)
+                       thresholds=read("thresholds.json") if (path / "thresholds.json").is_file() else None,
+                       calibration=read("calibration.json") if (path / "calibration.json").is_file() else None)
     if feature_names is not None:
         saved.check_features(feature_names)
     return saved
