@@ -19,6 +19,8 @@ from nidslab.errors import ConfigError
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu", "linear")
 HEADS = ("binary", "regression")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+#: how rows are split into train / validation / test: shuffled and stratified, or each class cut in time order
+SPLITS = ("random", "temporal")
 #: how ``fit`` computes gradients: the fused step where it applies, the fused step, autograd
 STEPS = ("auto", "fused", "autograd")
 _EARLY_STOPPING_KEYS = ("patience", "min_delta", "restore_best_weights")
