@@ -11,13 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nidslab.cluster import Executor
-from nidslab.progress import Progress
+from nidslab.cluster import Executor, LocalExecutor
+from nidslab.progress import Progress, no_progress
 from nidslab.study.config import Study
 from nidslab.study.prepared import Arrays, PreparedData
 
 #: cached(unit, settings, compute) -> compute()'s dict, from the per-part cache when ``settings`` match
 Cached = Callable[[str, Any, Callable[[], dict[str, Any]]], dict[str, Any]]
+
+
+def _no_cache(unit: str, settings: Any, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return compute()
+
+
+def _never_cached(unit: str, settings: Any) -> bool:
+    return False
 
 
 @dataclass
@@ -26,13 +34,13 @@ class Context:
 
     study: Study                # the study's settings (shared ones, experiments, every part's config)
     data: PreparedData
-    executor: Executor
-    threads: int | None         # torch threads per task (the executor's)
-    device: str                 # "cpu" or "cuda (<name>)"
-    detail: Progress            # detail(done, total, message) within the part
-    needs: dict[str, Any]       # results of the parts this one declares in NEEDS (None: not run)
-    cached: Cached              # the per-part cache, for parts that cache their own units (CACHE = "self")
-    has_cached: Callable[[str, Any], bool]   # has_cached(unit, settings): is that unit's result in the cache
+    executor: Executor = field(default_factory=LocalExecutor)
+    threads: int | None = None  # torch threads per task (the executor's)
+    device: str = "cpu"         # "cpu" or "cuda (<name>)"
+    detail: Progress = no_progress   # detail(done, total, message) within the part
+    needs: dict[str, Any] = field(default_factory=dict)   # results of the parts in NEEDS (None: not run)
+    cached: Cached = _no_cache  # the per-part cache, for parts that cache their own units (CACHE = "self")
+    has_cached: Callable[[str, Any], bool] = _never_cached   # is that unit's result in the cache
     #: trained models a later part may reuse (the search's final network for Monte Carlo dropout), by settings
     models: dict[str, Any] = field(default_factory=dict)
     #: the executor's handles of arrays already sent, by id (see :meth:`shared`)

@@ -15,6 +15,7 @@ from typing import Any
 from nidslab.settings import FitConfig, ModelSpec
 from nidslab.study.config import settings_of
 from nidslab.study.numbers import fmt, get, has
+from nidslab.study.results import not_run_as_none
 
 QUESTIONS: dict[int, tuple[str, str]] = {
     1: ("Part 3", "How many CUDA cores does the graphics card have?"),
@@ -126,6 +127,7 @@ def _timing_row(results: dict, batch_size: int) -> int | None:
 
 def answer_questions(results: dict) -> list[dict[str, Any]]:
     """The 21 answers: dicts with ``id``, ``part``, ``question``, ``answer`` and ``evidence``."""
+    results = not_run_as_none(results)
     out = []
     for qid, (part, question) in QUESTIONS.items():
         cite = _Cite(results)
@@ -484,6 +486,7 @@ def findings(r: dict) -> list[dict[str, Any]]:
     Returns dicts with ``claim`` (what the lab found), ``holds`` (True / False) and ``text`` (what was
     measured, quoting numbers with their evidence as in :func:`answer_questions`).
     """
+    r = not_run_as_none(r)
     out = []
 
     def add(claim: str, fn: Callable[[_Cite], tuple[bool, str]]) -> None:

@@ -25,7 +25,7 @@ from nidslab.study.blocks import METRIC_HEADERS, Block, metrics_row
 from nidslab.study.charts import summary
 from nidslab.study.numbers import fmt
 from nidslab.study.questions import answer_questions, findings
-from nidslab.study.results import ResultsLayoutError, from_plain, is_not_run
+from nidslab.study.results import ResultsLayoutError, from_plain, is_not_run, not_run_as_none
 
 
 def write_report(results_json: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
@@ -61,7 +61,7 @@ def render(results: dict[str, Any], out_dir: str | os.PathLike[str],
     parts = registry.PARTS if parts is None else parts
     out = Path(out_dir)
     typed = read_parts(results, parts)
-    view = {k: (None if k in typed and typed[k] is None else v) for k, v in results.items()}
+    view = not_run_as_none(results)
     if not view.get("questions"):
         view["questions"] = answer_questions(view)
     blocks, pngs = build(view, typed, parts)

@@ -54,6 +54,11 @@ def is_not_run(raw: Any) -> bool:
     return raw is None or (isinstance(raw, dict) and set(raw) == {NOT_RUN_KEY})
 
 
+def not_run_as_none(results: dict[str, Any]) -> dict[str, Any]:
+    """results.json with every part that was not run as None (what the questions and the summary read)."""
+    return {k: (None if k not in ("meta", "questions") and is_not_run(v) else v) for k, v in results.items()}
+
+
 def to_plain(value: Any) -> Any:
     """JSON-ready data of a result: dataclasses as dicts (optional None fields left out), tuples as lists,
     NumPy scalars and arrays as Python numbers and lists."""
@@ -138,5 +143,5 @@ def type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-__all__ = ["NOT_RUN_KEY", "NotRun", "ResultsLayoutError", "doc", "from_plain", "is_not_run", "optional",
+__all__ = ["NOT_RUN_KEY", "NotRun", "ResultsLayoutError", "doc", "from_plain", "is_not_run", "not_run_as_none", "optional",
            "to_plain", "type_name"]

@@ -170,18 +170,11 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         "study": study.to_dict(),
     }
     results = json.loads(json.dumps(results, default=plain))  # exactly what results.json will hold
-    results["questions"] = answer_questions(results_view(results))
+    results["questions"] = answer_questions(results)
     with atomic_write(out / "results.json", "w") as fh:
         json.dump(results, fh, indent=1)
     render(results, out, parts=parts)
     return results
-
-
-def results_view(results: dict[str, Any]) -> dict[str, Any]:
-    """results.json with every part not run as None: what the questions and the summary read."""
-    from nidslab.study.results import is_not_run
-
-    return {k: (None if k not in ("meta", "questions") and is_not_run(v) else v) for k, v in results.items()}
 
 
 def _check_type(part: ModuleType, result: Any) -> None:
@@ -202,4 +195,4 @@ def _device() -> str:
     return f"cuda ({g['name']})" if g else "cpu"
 
 
-__all__ = ["TOP_KEYS", "link_latest", "new_run_dir", "plan", "results_view", "run_study"]
+__all__ = ["TOP_KEYS", "link_latest", "new_run_dir", "plan", "run_study"]
