@@ -17,6 +17,7 @@ NAME = "experiments"
 NEEDS: tuple[str, ...] = ()
 CACHE = "self"  # one cache entry per experiment
 Config = None   # its tables are the study's [experiments.NAME]; see nidslab.study.config.Experiment
+TABLES = "[experiments.NAME] (and [defaults])"
 
 
 @dataclass
