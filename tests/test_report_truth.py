@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from nidslab.study import runner
 from nidslab.study.study_file import parse_study

@@ -6,15 +6,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from nidslab.model import EVAL_BATCH
-from nidslab.threads import torch_threads
+from nidslab.threads import torch_threads  # noqa: F401 - its home is nidslab.threads; callers import it from here too
 from nidslab.operating_points import (TARGET_FPRS, Z95, operating_points, rates_at, roc_points,  # noqa: F401
                                       threshold_for_fpr, wilson_interval)
 

@@ -167,7 +167,7 @@ class Study:
             if f.name == "parts":
                 out.update({k: None if v is None else dataclasses.asdict(v) for k, v in value.items()})
             else:
-                out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else (
+                out[f.name] = dataclasses.asdict(value) if isinstance(value, Quick) else (
                     [dataclasses.asdict(e) for e in value] if f.name == "experiments" else value)
         return out
 
@@ -204,7 +204,7 @@ def known_experiment(study: Study, what: str, name: str, allow_best: bool = Fals
     need(ok, what, f"must name an experiment ({', '.join(choices) or 'none defined'})", name)
 
 
-def table_kwargs(table: dict, where: str, cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def table_kwargs(table: dict[str, Any], where: str, cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Keyword arguments for ``cls`` from a TOML table, each converted to its field's type."""
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
     out = {}
@@ -218,7 +218,7 @@ def table_kwargs(table: dict, where: str, cls: type, skip: tuple[str, ...] = ())
     return out
 
 
-def settings_table(table: dict, where: str, keys: tuple[str, ...],
+def settings_table(table: dict[str, Any], where: str, keys: tuple[str, ...],
                    also: tuple[str, ...] = ()) -> dict[str, Any]:
     """The network settings ``keys`` of a TOML table, each converted to the type of its default in
     :class:`ModelSpec` / :class:`FitConfig` (their values are checked when those are built)."""

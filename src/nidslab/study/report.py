@@ -182,6 +182,10 @@ def to_html(blocks: Iterable[Block], pngs: dict[str, bytes], title: str) -> str:
     return "\n".join(parts)
 
 
+def _cell(c: Any) -> str:
+    return str(c).replace("|", "\\|")
+
+
 def to_markdown(blocks: Iterable[Block], pngs: dict[str, bytes]) -> str:
     """The same report in markdown; figures link to ``figures/<stem>.png`` beside it."""
     out = []
@@ -193,11 +197,10 @@ def to_markdown(blocks: Iterable[Block], pngs: dict[str, bytes]) -> str:
             out.append(block[1])
         elif kind == "table":
             _, headers, rows = block
-            cell = lambda c: str(c).replace("|", "\\|")  # noqa: E731
-            out.append("| " + " | ".join(cell(h) for h in headers) + " |")
+            out.append("| " + " | ".join(_cell(h) for h in headers) + " |")
             out[-1] += "\n|" + " --- |" * len(headers)
             for row in rows:
-                out[-1] += "\n| " + " | ".join(cell(c) for c in row) + " |"
+                out[-1] += "\n| " + " | ".join(_cell(c) for c in row) + " |"
         elif kind == "figure" and block[1] in pngs:
             out.append(f"![{block[2]}](figures/{block[1]}.png)")
     return "\n\n".join(out) + "\n"

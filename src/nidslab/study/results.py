@@ -135,9 +135,9 @@ def type_name(tp: Any) -> str:
         names = [type_name(a) for a in args if a is not type(None)]
         return " or ".join(names) + (" or null" if type(None) in args else "")
     if origin is not None:
-        args = ", ".join(type_name(a) for a in typing.get_args(tp))
+        inner = ", ".join(type_name(a) for a in typing.get_args(tp))
         base = {dict: "dict", list: "list", tuple: "list"}.get(origin, getattr(origin, "__name__", str(origin)))
-        return f"{base}[{args}]" if args else base
+        return f"{base}[{inner}]" if inner else base
     if tp is Any:
         return "any"
     return getattr(tp, "__name__", str(tp))

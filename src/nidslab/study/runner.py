@@ -9,6 +9,7 @@ re-runs. Library code: it returns values and reports progress through callbacks;
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import time
@@ -23,7 +24,8 @@ from nidslab.data.provenance import provenance
 from nidslab.paths import atomic_write, study_cache_dir
 from nidslab.progress import Progress, no_progress
 from nidslab.study import registry
-from nidslab.study.cache import ResultCache, fingerprint, key_of, plain
+from nidslab.data.fingerprint import fingerprint
+from nidslab.study.cache import ResultCache, key_of, plain
 from nidslab.study.config import Study
 from nidslab.study.context import Context
 from nidslab.study.prepared import open_prepared
@@ -49,7 +51,7 @@ def _runs(part: ModuleType, study: Study) -> bool:
     return part.Config is None or study.parts.get(part.NAME) is not None
 
 
-def new_run_dir(root: str | os.PathLike) -> Path:
+def new_run_dir(root: str | os.PathLike[str]) -> Path:
     """A fresh ``root/<UTC timestamp>`` folder for one run."""
     root = Path(root)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -61,7 +63,7 @@ def new_run_dir(root: str | os.PathLike) -> Path:
     return run
 
 
-def link_latest(root: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
+def link_latest(root: str | os.PathLike[str], run_dir: str | os.PathLike[str]) -> Path:
     """Point ``root/latest`` at ``run_dir`` (a relative symlink, replaced atomically)."""
     root, run_dir = Path(root), Path(run_dir)
     link = root / "latest"
@@ -145,8 +147,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
                       detail=detail, needs={n: typed.get(n) for n in part.NEEDS}, cached=cached,
                       has_cached=has_cached, models=models, handles=handles)
         if part.CACHE == "part":
-            raw = cached(name, part.cache_settings(cfg, ctx), lambda part=part, cfg=cfg, ctx=ctx: to_plain(
-                part.run(cfg, ctx)))
+            raw = cached(name, part.cache_settings(cfg, ctx), functools.partial(_run_plain, part, cfg, ctx))
             result = from_plain(part.Result, raw, name)
         else:
             result = part.run(cfg, ctx)
@@ -175,6 +176,11 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         json.dump(results, fh, indent=1)
     render(results, out, parts=parts)
     return results
+
+
+def _run_plain(part: ModuleType, cfg: Any, ctx: Context) -> dict[str, Any]:
+    plain_result: dict[str, Any] = to_plain(part.run(cfg, ctx))
+    return plain_result
 
 
 def _check_type(part: ModuleType, result: Any) -> None:

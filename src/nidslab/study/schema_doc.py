@@ -56,14 +56,14 @@ def _part(part: ModuleType) -> list[str]:
     if getattr(part, "TABLES", None):
         table = f"`{part.TABLES}`"
     out += [f"Study-file table: {table}. Needs: {needs}. Cached: {part.CACHE}.", ""]
-    if dataclasses.is_dataclass(result):
+    if isinstance(result, type) and dataclasses.is_dataclass(result):
         out += _fields(result)
     else:  # dict[str, SomeResult]
         value = typing.get_args(result)[1]
         out += [f"An object: one `{value.__name__}` per name.", "", f"### `{value.__name__}`", ""]
         out += _fields(value)
-    nested = {t for t in typing.get_type_hints(result).values() if dataclasses.is_dataclass(t)} \
-        if dataclasses.is_dataclass(result) else set()
+    nested: set[type] = {t for t in typing.get_type_hints(result).values()
+                         if isinstance(t, type) and dataclasses.is_dataclass(t)} if isinstance(result, type) else set()
     for t in sorted(nested, key=lambda t: t.__name__):
         out += ["", f"### `{t.__name__}` (in `{part.NAME}`)", "", "As in `experiments`."]
     return out + [""]

@@ -24,7 +24,7 @@ def fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, test
     return result
 
 
-def timed_fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None) -> tuple[dict[str, Any], dict]:
+def timed_fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """:func:`fit_task` with no test split, and the bytes one training step of that network holds at the
     job's batch size (:func:`nidslab.memory.step_memory`: batch, saved activations, weights, gradients,
     optimiser state)."""

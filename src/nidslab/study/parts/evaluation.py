@@ -245,7 +245,7 @@ def run(cfg: Config, ctx: Context) -> Result:
     })
 
 
-def _gap(random: dict | None, temporal: dict | None) -> dict[str, float | None]:
+def _gap(random: dict[str, Any] | None, temporal: dict[str, Any] | None) -> dict[str, float | None]:
     """random minus temporal, per metric (positive: the random split's number is higher)."""
     out = {}
     for k in ("accuracy", "balanced_accuracy", "roc_auc", "f1"):
@@ -307,7 +307,7 @@ def _unseen_capture(cfg: Config, features: str, scaler: Any) -> dict[str, Any]:
             "phases": sim.phases, "about": about}
 
 
-def _detection(m: _Model, u: dict[str, Any], points: list[dict], cfg: Config) -> dict[str, Any]:
+def _detection(m: _Model, u: dict[str, Any], points: list[dict[str, Any]], cfg: Config) -> dict[str, Any]:
     """Delay, recall per phase, false alarms per hour at every operating point; the timeline; truth vs
     time-cut labels at the default operating point."""
     from nidslab.detection import detection_delay, false_alarms_per_hour, recall_per_phase, timeline
@@ -341,7 +341,7 @@ def _detection(m: _Model, u: dict[str, Any], points: list[dict], cfg: Config) ->
 # ----------------------------------------------------------------------------- transfer
 
 
-def _transfer(cfg: Config, models: list[_Model], points: dict[str, list[dict]], unseen: dict[str, Any],
+def _transfer(cfg: Config, models: list[_Model], points: dict[str, list[dict[str, Any]]], unseen: dict[str, Any],
               features: str, scaler: Any, detection: dict[str, Any]) -> dict[str, Any]:
     """Each model at its operating points on the unseen simulated capture and on the reference data."""
     from nidslab.detection import false_alarms_per_hour
@@ -381,7 +381,10 @@ def _transfer(cfg: Config, models: list[_Model], points: dict[str, list[dict]], 
     if bell.is_file():
         from nidslab.data.readers import read_table
 
-        X, y = read_table(bell)
+        X, labels = read_table(bell)
+        if labels is None:
+            raise ValueError(f"{bell}: reference rows without labels")
+        y = labels
         Z = scaler.transform(X[:, cols])
         entry.update(rows=len(Z), malicious=int(y.sum()), labels="1 - Normal (gafgyt scan = 1)", models={})
         for m in models:

@@ -4,6 +4,7 @@ on a cluster every experiment the cache lacks trains at once, as parallel tasks.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,9 +59,14 @@ def run(cfg: None, ctx: Context) -> Result:
     out: Result = {}
     for e in ctx.study.experiments:
         unit = f"experiments/{e.name}"
-        r = ctx.cached(unit, e.settings(), lambda e=e: ahead.pop(e.name, None) or train_one(ctx, e))
+        r = ctx.cached(unit, e.settings(), functools.partial(_trained, ctx, e, ahead))
         out[e.name] = from_plain(ExperimentResult, {**r, "title": e.title or e.name, "part": e.part}, unit)
     return out
+
+
+def _trained(ctx: Context, e: Experiment, ahead: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Experiment ``e``'s result: trained ahead on the cluster, or here, now."""
+    return ahead.pop(e.name, None) or train_one(ctx, e)
 
 
 def _ahead(ctx: Context) -> dict[str, dict[str, Any]]:

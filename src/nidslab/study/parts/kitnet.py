@@ -158,7 +158,7 @@ def measure(cfg: Config, X: np.ndarray, y: np.ndarray, *, truth: np.ndarray | No
         "settings": settings,
         "rows": n, "n_features": int(X.shape[1]), "onset": onset, "grace_rows": grace,
         "calibration_rows": n_cal, "evaluation_rows": int(len(ev)),
-        "autoencoders": len(kit.clusters),
+        "autoencoders": len(kit.clusters or []),
         "roc_auc": float(roc_auc_score(ev_y, ev)),
         "alerts": {name: _alerts(ev, ev_y, t, ev_onset) for name, t in thresholds.items()},
         "train_packets_per_s": grace / train_s,

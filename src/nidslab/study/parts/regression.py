@@ -131,22 +131,22 @@ def run(g: Config, ctx: Context) -> Result:
     stat = g.target.rsplit("_", 1)[1]
     lam = g.target.split("_L", 1)[1].split("_", 1)[0]
     sample = np.random.default_rng(ctx.seed).choice(len(truth), size=min(2000, len(truth)), replace=False)
-    return Result(**{
-        "target": g.target,
-        "target_meaning": f"{_GROUP_MEANING.get(group, group)} {_STAT_MEANING.get(stat, stat)}, decay lambda {lam}",
-        "units": "bytes" if stat in ("mean", "std", "magnitude", "radius") else "feature units",
-        "why": ("A continuous quantity every packet has, in meaningful units, that the other features describe "
+    return Result(
+        target=g.target,
+        target_meaning=f"{_GROUP_MEANING.get(group, group)} {_STAT_MEANING.get(stat, stat)}, decay lambda {lam}",
+        units="bytes" if stat in ("mean", "std", "magnitude", "radius") else "feature units",
+        why=("A continuous quantity every packet has, in meaningful units, that the other features describe "
                 "only indirectly; its own statistics at the same decay rate are left out, since they are "
                 "computed from it."),
-        "excluded": list(g.exclude),
-        "n_inputs": len(keep),
-        "settings": g.settings(),
-        "train_seconds": seconds,
-        "history": history_lists(history),
-        "test": scores(pred),
-        "mean_baseline": scores(base),
-        "sample": {"true": truth[sample].tolist(), "pred": pred[sample].tolist()},
-    })
+        excluded=list(g.exclude),
+        n_inputs=len(keep),
+        settings=g.settings(),
+        train_seconds=seconds,
+        history=history_lists(history),
+        test=scores(pred),
+        mean_baseline=scores(base),
+        sample={"true": truth[sample].tolist(), "pred": pred[sample].tolist()},
+    )
 
 
 def figure(part: dict[str, Any]) -> bytes | None:

@@ -147,9 +147,9 @@ def run(cfg: Config, ctx: Context) -> Result:
 
 Arrays = tuple[np.ndarray, np.ndarray]
 #: train_eval(settings, train, validation, test) -> (result dict with "test" metrics, trained model)
-TrainEval = Callable[[dict[str, Any], Arrays, Arrays | None, Arrays], tuple[dict[str, Any], Any]]
+TrainEval = Callable[[dict[str, Any], Arrays, Arrays | None, Arrays | None], tuple[dict[str, Any], Any]]
 #: train_many(list of settings, train, test) -> their result dicts (with "test" metrics), in order
-TrainMany = Callable[[list[dict[str, Any]], Arrays, Arrays], list[dict[str, Any]]]
+TrainMany = Callable[[list[dict[str, Any]], Arrays, Arrays | None], list[dict[str, Any]]]
 
 OBJECTIVE = "validation balanced accuracy"
 
@@ -194,7 +194,7 @@ def run_search(cfg: Config, train: Arrays, validation: Arrays, test: Arrays, tra
     sub = (train[0][rows], train[1][rows]) if rows is not None else train
     trials: list[dict[str, Any]] = []
     if train_many is None:
-        def train_many(batch: list[dict[str, Any]], tr: Arrays, te: Arrays) -> list[dict[str, Any]]:
+        def train_many(batch: list[dict[str, Any]], tr: Arrays, te: Arrays | None) -> list[dict[str, Any]]:
             return [train_eval(settings, tr, None, te)[0] for settings in batch]
 
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(1, cfg.trials // 3)))
