@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from nidslab.settings import KITNET_DEFAULTS as KITNET
 from nidslab.study.blocks import Block, Rendered
 from nidslab.study.config import Quick, Study, need
 from nidslab.study.context import Context
@@ -35,12 +36,12 @@ class Config:
     how the study calibrates and measures it."""
 
     TABLE = NAME
-    max_ae: int = 10
-    fm_grace: int = 5_000
-    ad_grace: int = 50_000
-    lr: float = 0.1
-    hidden_ratio: float = 0.75
-    seed: int = 1234
+    max_ae: int = int(KITNET["max_ae"])
+    fm_grace: int = int(KITNET["fm_grace"])
+    ad_grace: int = int(KITNET["ad_grace"])
+    lr: float = KITNET["lr"]
+    hidden_ratio: float = KITNET["hidden_ratio"]
+    seed: int = int(KITNET["seed"])
     target_fpr: float = 1e-3
     calibration: float = 0.5   # share of the benign rows between the grace periods and the onset
     max_rows: int = 0          # rows of the capture used (0: all)
