@@ -31,33 +31,39 @@ def main() -> None:
     args = ap.parse_args()
 
     from nidslab.cluster import RayExecutor
-    from nidslab.study import backend, tasks
-    from nidslab.study.config import load_study
+    from nidslab.study import tasks
+    from nidslab.study.context import Context
+    from nidslab.study.parts import cross_validation, search as search_part
+    from nidslab.study.prepared import open_prepared
+    from nidslab.study.results import to_plain
+    from nidslab.study.study_file import load_study
 
     study = load_study()
     study = dataclasses.replace(study, fraction=args.fraction)
     search = dataclasses.replace(study.search, trials=24, timeout_s=1e6, final_epochs=1, depth_timing=())
     cv = study.cross_validation
-    lab = backend.Lab.open(study, args.data, detail=lambda *a, **k: None)
+    data = open_prepared(args.data, features=study.features, fraction=study.fraction, seed=study.seed,
+                         temporal=study.split == "temporal", detail=lambda *a, **k: None)
     exp = study.experiment(cv.experiment)
-    print(f"{args.data}, fraction {args.fraction}: {len(lab.train[1]):,} training rows; CV {cv.folds} folds x "
-          f"{exp.settings()['epochs']} epochs on {sum(len(r) for r in lab.split_rows.values()):,} rows; search {search.trials} trials of {search.epochs} epochs "
+    print(f"{args.data}, fraction {args.fraction}: {len(data.train[1]):,} training rows; CV {cv.folds} folds x "
+          f"{exp.settings()['epochs']} epochs on {sum(len(r) for r in data.split_rows.values()):,} rows; search {search.trials} trials of {search.epochs} epochs "
           f"in batches of {search.trials_per_batch}")
 
     times: dict[tuple[str, int], list[float]] = {}
     numbers: dict[tuple[str, int], object] = {}
-    warm = lab.job({**exp.settings(), "epochs": 1})
-    step = max(1, len(lab.train[1]) // 2000)  # every step-th row: both classes
-    tiny = (lab.train[0][::step], lab.train[1][::step])
+    warm = {"settings": {**exp.settings(), "epochs": 1}, "seed": study.seed, "threads": 1}
+    step = max(1, len(data.train[1]) // 2000)  # every step-th row: both classes
+    tiny = (data.train[0][::step], data.train[1][::step])
     for turn in range(args.repeats):
         for workers in (1, 2) if turn % 2 == 0 else (2, 1):  # in turns, the order swapped each turn
             with RayExecutor("local", num_cpus=workers, cpus_per_task=1) as ex:
-                lab.executor, lab.threads, lab.handles, lab.models = ex, ex.threads, {}, {}
+                ctx = Context(study=study, data=data, executor=ex, threads=ex.threads)
                 # untimed: start every worker process (imports, first torch call) before the clock runs
                 ex.map(tasks.fit_task, [warm] * (2 * workers), tiny, None, None)
-                for part, run in (("cv", lambda: lab.cross_validation(cv, exp)), ("search", lambda: lab.search(search))):
+                for part, run in (("cv", lambda: cross_validation.run(cv, ctx)),
+                                  ("search", lambda: search_part.run(search, ctx))):
                     t0 = time.perf_counter()
-                    out = run()
+                    out = to_plain(run())
                     times.setdefault((part, workers), []).append(time.perf_counter() - t0)
                     numbers[(part, workers)] = (out["accuracy"]["per_fold"] if part == "cv"
                                                 else [t["value"] for t in out["trials"]])

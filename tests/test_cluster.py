@@ -210,7 +210,7 @@ def test_a_study_on_the_cluster_gives_the_local_numbers(ray_executor, tmp_path):
     from conftest import import_learnable_dataset
 
     from nidslab.study import run_study
-    from nidslab.study.config import parse_study
+    from nidslab.study.study_file import parse_study
 
     data = import_learnable_dataset("cluster-study", rows=3000, seed=1)
     study = parse_study(STUDY)

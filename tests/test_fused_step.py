@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab.fused_step import FusedStep, supports
-from nidslab.model import ACTIVATIONS, ModelSpec, build_model, dropout_mask, seed_dropout
+from nidslab.model import ACTIVATION_MODULES, ModelSpec, build_model, dropout_mask, seed_dropout
 from nidslab.train import fit
 
 N_IN = 7
@@ -45,7 +45,7 @@ def autograd_step(model, x, y, w):
 
 CASES = [(act, bn, p, head, weighted, n_layers)
          for act, bn, p, head, weighted, n_layers in itertools.product(
-             [a for a in ACTIVATIONS if a != "linear"], (False, True), (0.0, 0.3), ("binary", "regression"), (False, True), (0, 1, 3))
+             [a for a in ACTIVATION_MODULES if a != "linear"], (False, True), (0.0, 0.3), ("binary", "regression"), (False, True), (0, 1, 3))
          if not (head == "regression" and weighted) and not (n_layers == 0 and (bn or p))]
 
 
@@ -154,7 +154,7 @@ def _trained(model, step):
 
 
 def test_an_activation_outside_the_table_trains_with_autograd(monkeypatch):
-    # As if "tanh" had been added to nidslab.model.ACTIVATIONS without fused kernels: the step must not
+    # As if "tanh" had been added to nidslab.model.ACTIVATION_MODULES without fused kernels: the step must not
     # run it as another activation (before the table, an unknown name ran as GELU).
     from nidslab import fused_step
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from nidslab.study import runner
-from nidslab.study.config import parse_study
+from nidslab.study.study_file import parse_study
 
 
 def _sim_dataset(tmp_path, seed=3):
@@ -45,16 +44,16 @@ def test_provenance_of_an_imported_dataset_says_imported(tmp_path):
 
 
 def test_report_and_results_name_the_simulated_dataset_at_the_top(tmp_path, monkeypatch):
-    from test_study_runner import FakeLab
+    from test_study_runner import FakeLab, install_fake_lab
 
     ds = _sim_dataset(tmp_path)
 
     class SimLab(FakeLab):
-        def __init__(self, study):
+        def __init__(self, study=None):
             super().__init__(study)
             self.dataset = ds
 
-    monkeypatch.setattr(runner.backend, "Lab", SimLab)
+    install_fake_lab(monkeypatch, SimLab)
     study = parse_study({"study": {"title": "t"}, "experiments": {"b": {}}}, source="t.toml")
     results = runner.run_study(study, data="default", out_dir=tmp_path / "run", cache_dir=tmp_path / "cache")
     meta = json.loads((tmp_path / "run" / "results.json").read_text())["meta"]
@@ -96,14 +95,19 @@ def test_step_memory_is_the_steps_tensors_and_grows_linearly_with_the_batch():
 def test_batch_size_timing_reports_step_memory_that_grows_with_the_batch(tmp_path):
     from conftest import import_learnable_dataset
 
-    from nidslab.study import backend
-    from nidslab.study.config import parse_study
+    from nidslab.study.context import Context
+    from nidslab.study.parts import batch_size_timing
+    from nidslab.study.prepared import open_prepared
+    from nidslab.study.results import to_plain
+    from nidslab.study.study_file import parse_study
 
     name = import_learnable_dataset("truth-timing", rows=6_000, seed=1)
     study = parse_study({"experiments": {"b": {"epochs": 1}},
                          "batch_size_timing": {"experiment": "b", "batch_sizes": [100, 1000, 3000], "max_rows": 3000}})
-    lab = backend.Lab.open(study, name, detail=lambda *a, **k: None)
-    part = lab.batch_size_timing(study.batch_size_timing, study.experiment("b"))
+    data = open_prepared(name, features=study.features, fraction=study.fraction, seed=study.seed, temporal=False,
+                         detail=lambda *a, **k: None)
+    ctx = Context(study=study, data=data)
+    part = to_plain(batch_size_timing.run(study.batch_size_timing, ctx))
     mem = [row["step_memory_bytes"] for row in part["rows"]]
     assert mem[0] < mem[1] < mem[2], mem
     assert all(row["step_memory"]["total"] == row["step_memory_bytes"] for row in part["rows"])
@@ -137,7 +141,7 @@ def test_summary_chart_shows_logistic_regression_and_its_legend_covers_no_bar():
     from matplotlib.patches import Rectangle
     from test_report import sample_results
 
-    from nidslab.study.figures import summary_figure
+    from nidslab.study.charts import summary_figure
 
     r = sample_results()
     fig = summary_figure(r)
@@ -159,9 +163,9 @@ def test_summary_chart_shows_logistic_regression_and_its_legend_covers_no_bar():
 
 
 def test_study_cache_lives_under_nidslab_home_not_beside_the_runs(tmp_path, monkeypatch):
-    from test_study_runner import FakeLab
+    from test_study_runner import install_fake_lab
 
-    monkeypatch.setattr(runner.backend, "Lab", FakeLab)
+    install_fake_lab(monkeypatch)
     monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path / "home"))
     study = parse_study({"experiments": {"b": {}}}, source="t.toml")
     runs = tmp_path / "runs"
@@ -234,7 +238,7 @@ def test_q5_q12_q14_answer_from_the_experiments_they_ask_about():
 
 
 def test_the_lab_study_runs_those_experiments():
-    from nidslab.study.config import load_study
+    from nidslab.study.study_file import load_study
 
     s = load_study()
     by = {e.name: e.settings() for e in s.experiments}

@@ -6,7 +6,8 @@ import pytest
 
 from nidslab.errors import ConfigError
 from nidslab.schema import LAB_FEATURES
-from nidslab.study.config import default_study_path, load_study
+from nidslab.study.config import default_study_path
+from nidslab.study.study_file import load_study
 
 
 def test_the_lab_study_has_the_lab_settings():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nidslab.study import evaluation_part, evaluation_report
-from nidslab.study.config import Evaluation
+from nidslab.study.parts import evaluation as evaluation_part
+from nidslab.study.parts.evaluation import Config as Evaluation
 
 
 def test_reference_data_is_a_setting_the_environment_overrides(tmp_path, monkeypatch):
@@ -22,6 +22,6 @@ def test_absent_reference_data_is_reported_as_not_measured_with_the_reason(tmp_p
     out = evaluation_part._transfer(Evaluation(), [], {}, unseen, "lab", None, {})
     assert [s["available"] for s in out["sets"]] == [True, False, False]
     ev = {"transfer": out, "split_gap": [], "target_fprs": [1e-3]}
-    text = " ".join(b[1] for b in evaluation_report._transfer_blocks(ev) if b[0] == "p")
+    text = " ".join(b[1] for b in evaluation_part._transfer_blocks(ev) if b[0] == "p")
     assert "real benign shard (Kitsune Mirai, first 2,000 packets): not measured" in text
     assert str(tmp_path / "none" / "n-baiot" / "danmini_doorbell_3300rows.csv") + " is not there" in text

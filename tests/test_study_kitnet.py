@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from nidslab.study.kitnet_part import kitnet_part
+from nidslab.study.parts.kitnet import measure as kitnet_part
 
 
 def _capture(rows: int, onset: int, seed: int = 0):
@@ -55,7 +55,7 @@ def test_kitnet_table_is_parsed_and_checked():
     import pytest
 
     from nidslab.errors import ConfigError
-    from nidslab.study.config import load_study, parse_study
+    from nidslab.study.study_file import load_study, parse_study
 
     study = load_study()  # the lab's own study file has a [kitnet] table
     assert (study.kitnet.fm_grace, study.kitnet.ad_grace, study.kitnet.target_fpr) == (5000, 50000, 1e-3)

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nidslab.errors import ConfigError
-from nidslab.study.config import load_study
+from nidslab.study.study_file import load_study
 
 
 @pytest.mark.parametrize("text", ["", "# nothing here\n", "[study]\ntitle = 'empty'\n", "[defaults]\nepochs = 2\n",
@@ -55,7 +55,8 @@ def test_a_key_outside_any_table_is_called_that(tmp_path):
 
 
 def test_every_part_table_counts_as_something_to_run():
-    from nidslab.study.config import _PARTS, parse_study
+    from nidslab.study.registry import tables
+    from nidslab.study.study_file import parse_study
 
-    assert "kitnet" in _PARTS and "tree_baseline" in _PARTS
+    assert "kitnet" in tables() and "tree_baseline" in tables()
     assert parse_study({"kitnet": {}}).kitnet is not None

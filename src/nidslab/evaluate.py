@@ -6,14 +6,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from nidslab.model import EVAL_BATCH
+from nidslab.threads import torch_threads  # noqa: F401 - its home is nidslab.threads; callers import it from here too
 from nidslab.operating_points import (TARGET_FPRS, Z95, operating_points, rates_at, roc_points,  # noqa: F401
                                       threshold_for_fpr, wilson_interval)
 
@@ -23,23 +22,6 @@ ECE_BINS = 15
 def _device_of(model: nn.Module) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with torch's CPU thread count set to ``n`` (None: unchanged), then restore it.
-
-    Small networks scored in chunks (``nidslab watch``) run faster on one thread: with more, the
-    thread pool's hand-offs cost more than the matmuls, and far more on a loaded machine.
-    """
-    old = torch.get_num_threads()
-    if n and n != old:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        if n and n != old:
-            torch.set_num_threads(old)
 
 
 @torch.inference_mode()

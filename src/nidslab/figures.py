@@ -1,6 +1,6 @@
 """Figures written as PNG files: a training run's loss and accuracy curves (the lab's ``plot_results``).
 
-The report's figures (``nidslab.study.figures``) draw from results.json and return PNG bytes with the
+The report's figures (``nidslab.study.charts`` and each study part) draw from results.json and return PNG bytes with the
 same helpers: :func:`png_bytes` renders a figure, :func:`pyplot` gives matplotlib on its Agg backend.
 """
 

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nidslab.model import ACTIVATIONS as ACTIVATION_MODULES
+from nidslab.model import ACTIVATION_MODULES
 from nidslab.model import DNN, Block, Dropout, dropout_mask
 
 aten = torch.ops.aten

@@ -23,10 +23,10 @@ from nidslab.settings import ModelSpec
 
 #: the module of each activation name :class:`ModelSpec` accepts (names: ``nidslab.settings.ACTIVATIONS``)
 #: ("linear" is no activation at all: the lab's Question 5, Dense layers stacked without one)
-ACTIVATIONS: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU,
+ACTIVATION_MODULES: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU,
                                            "gelu": nn.GELU, "linear": nn.Identity}
-if tuple(ACTIVATIONS) != settings.ACTIVATIONS:  # pragma: no cover - a table edited on one side only
-    raise ImportError("nidslab.model.ACTIVATIONS and nidslab.settings.ACTIVATIONS name different activations")
+if tuple(ACTIVATION_MODULES) != settings.ACTIVATIONS:  # pragma: no cover - a table edited on one side only
+    raise ImportError("nidslab.model.ACTIVATION_MODULES and nidslab.settings.ACTIVATIONS name different activations")
 HEADS = settings.HEADS
 #: rows per inference batch (evaluate, validation in fit): a 10x80 network's activations stay in cache
 #: (65,536: 1.4x slower)
@@ -120,7 +120,7 @@ class DNN(nn.Sequential):
         width = n_inputs
         for _ in range(spec.n_layers):
             blocks.append(Block(
-                linear=nn.Linear(width, spec.n_nodes), activation=spec.activation, act=ACTIVATIONS[spec.activation](),
+                linear=nn.Linear(width, spec.n_nodes), activation=spec.activation, act=ACTIVATION_MODULES[spec.activation](),
                 # Keras momentum 0.99 (weight of the old value) is PyTorch momentum 0.01.
                 bn=nn.BatchNorm1d(spec.n_nodes, eps=1e-3, momentum=0.01) if spec.batch_norm else None,
                 dropout=(MCDropout if spec.mc_dropout else Dropout)(spec.dropout) if spec.dropout else None))
@@ -228,4 +228,4 @@ def summary(model: nn.Module, n_inputs: int | None = None) -> Summary:
     return Summary(tuple(rows), total, trainable, total - trainable)
 
 
-__all__ = ["ModelSpec", "DNN", "Block", "EVAL_BATCH", "Dropout", "MCDropout", "dropout", "dropout_mask", "seed_dropout", "build_model", "summary", "Summary", "LayerRow", "ACTIVATIONS", "HEADS"]
+__all__ = ["ModelSpec", "DNN", "Block", "EVAL_BATCH", "Dropout", "MCDropout", "dropout", "dropout_mask", "seed_dropout", "build_model", "summary", "Summary", "LayerRow", "ACTIVATION_MODULES", "HEADS"]

@@ -15,10 +15,16 @@ import numpy as np
 
 from nidslab.errors import ConfigError
 
-#: activation names a :class:`ModelSpec` accepts (``nidslab.model.ACTIVATIONS`` maps each to its module)
+#: activation names a :class:`ModelSpec` accepts (``nidslab.model.ACTIVATION_MODULES`` maps each to its module)
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu", "linear")
 HEADS = ("binary", "regression")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+#: KitNET's settings as Kitsune ships them (max_ae: features per autoencoder, fm_grace / ad_grace: rows that learn the
+#: feature map / train the autoencoders, lr, hidden_ratio, seed): nidslab.detect.KitNET's and the study's defaults
+KITNET_DEFAULTS: dict[str, int | float] = {"max_ae": 10, "fm_grace": 5_000, "ad_grace": 50_000, "lr": 0.1,
+                                           "hidden_ratio": 0.75, "seed": 1234}
+#: how rows are split into train / validation / test: shuffled and stratified, or each class cut in time order
+SPLITS = ("random", "temporal")
 #: how ``fit`` computes gradients: the fused step where it applies, the fused step, autograd
 STEPS = ("auto", "fused", "autograd")
 _EARLY_STOPPING_KEYS = ("patience", "min_delta", "restore_best_weights")

@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from nidslab import fused_step
 from nidslab.model import EVAL_BATCH, seed_dropout
 from nidslab.settings import OPTIMIZERS, FitConfig, balanced_class_weight
+from nidslab.threads import torch_threads
 
 #: what ``fit`` calls after each epoch: ``callback(epoch, logs)``, epoch 1-based, logs that epoch's metrics
 EpochCallback = Callable[[int, dict], None]
@@ -90,23 +91,6 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, foreach=True)
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None):
-    """Run a block on ``threads`` torch CPU threads (None: as it is), restoring the count after.
-
-    Float sums split differently over different thread counts, so a network trained (or evaluated) on
-    2 threads differs in its last bits from one on 1: a cluster task and a local run agree bit for bit
-    when both run on the same count (``nidslab.cluster``).
-    """
-    old = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

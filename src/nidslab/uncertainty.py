@@ -7,7 +7,6 @@ copies at once, each copy drawing its own dropout masks. BatchNorm stays in infe
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np

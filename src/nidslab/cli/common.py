@@ -23,7 +23,7 @@ err = Console(stderr=True)
 # Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
 DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0, "target": None,
                                  "split": "random"}
-SPLITS = ("random", "temporal")
+from nidslab.settings import SPLITS  # noqa: E402 - one home for the split names
 
 # ModelSpec's options (None: the spec's default).
 N_LAYERS = typer.Option(None, "--n-layers", help="Hidden Dense layers (default 2).")

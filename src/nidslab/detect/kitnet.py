@@ -25,6 +25,7 @@ import numpy as np
 
 from nidslab.errors import CacheError, DataError, NidslabError
 from nidslab.paths import atomic_write
+from nidslab.settings import KITNET_DEFAULTS as KITNET
 
 from .ensemble import Ensemble
 from .mapper import FeatureMapper
@@ -48,8 +49,9 @@ class KitNET:
         feature_map: optional list of feature-index lists, one per autoencoder; skips the mapper.
     """
 
-    def __init__(self, max_ae: int = 10, fm_grace: int | None = 5000, ad_grace: int = 50_000,
-                 lr: float = 0.1, hidden_ratio: float = 0.75, seed: int = 1234,
+    def __init__(self, max_ae: int = int(KITNET["max_ae"]), fm_grace: int | None = int(KITNET["fm_grace"]),
+                 ad_grace: int = int(KITNET["ad_grace"]), lr: float = KITNET["lr"],
+                 hidden_ratio: float = KITNET["hidden_ratio"], seed: int = int(KITNET["seed"]),
                  feature_map: list | None = None):
         if ad_grace < 0 or (fm_grace is not None and fm_grace < 0):
             raise ValueError(f"grace periods must be >= 0, got fm_grace={fm_grace}, ad_grace={ad_grace}")

@@ -27,8 +27,6 @@ from nidslab.features.pcap import (
     _CORRUPT,
     _PCAP_MAGICS,
     _PCAPNG_MAGIC,
-    _TRUNC_DATA,
-    _TRUNC_HEADER,
     LINKTYPE_ETHERNET,
     Packets,
     ReadReport,

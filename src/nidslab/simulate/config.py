@@ -28,6 +28,10 @@ FULL_ONSET = 121_621  # [kitsune] packets before the infection starts
 START_EPOCH = 1540446382.933899  # [sample] first packet: 2018-10-25 05:46:22.933899 UTC
 
 
+#: the floods the simulated bots send (Mirai's attack_udp_generic, attack_tcp_syn, attack_tcp_ack)
+FLOOD_TYPES = ("udp", "syn", "ack")
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """Every number the simulator uses (plain values; see the module docstring for sources)."""
@@ -106,7 +110,7 @@ class SimConfig:
         """Raise ConfigError for values the simulator cannot use."""
         from nidslab.errors import ConfigError
 
-        if self.flood_type not in ("udp", "syn", "ack"):
+        if self.flood_type not in FLOOD_TYPES:
             raise ConfigError(f"simulation config: flood_type {self.flood_type!r}; expected udp, syn or ack")
         if not 0.0 <= self.scan_port_2323_share <= 1.0 or not 0.0 <= self.scan_lan_share <= 1.0:
             raise ConfigError("simulation config: scan_port_2323_share and scan_lan_share must lie in [0, 1]")

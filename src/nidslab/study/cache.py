@@ -23,9 +23,9 @@ from nidslab.paths import atomic_write
 CACHE_FORMAT = 1
 
 
-def key_of(part: str, settings: Any, fingerprint: str) -> str:
-    """16 hex digits hashing ``part``, its ``settings`` (JSON-able) and the data ``fingerprint``."""
-    blob = json.dumps({"part": part, "settings": settings, "data": fingerprint, "format": CACHE_FORMAT},
+def key_of(part: str, settings: Any, data_fingerprint: str) -> str:
+    """16 hex digits hashing ``part``, its ``settings`` (JSON-able) and the data's fingerprint."""
+    blob = json.dumps({"part": part, "settings": settings, "data": data_fingerprint, "format": CACHE_FORMAT},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -35,7 +35,7 @@ class ResultCache:
 
     ``fresh=True`` ignores what is stored (and overwrites it)."""
 
-    def __init__(self, root: str | os.PathLike, fresh: bool = False):
+    def __init__(self, root: str | os.PathLike[str], fresh: bool = False):
         self.root = Path(root)
         self.fresh = fresh
 
@@ -48,7 +48,8 @@ class ResultCache:
             return None
         path = self.path(part, key)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            value: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return value
         except FileNotFoundError:
             return None
         except (json.JSONDecodeError, UnicodeDecodeError):  # a damaged entry is recomputed, not trusted

@@ -61,20 +61,34 @@ def _sig(value: float, digits: int) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def get(results: dict, path: Sequence[str | int]) -> Any:
-    """The value at ``path`` (keys and list indices) in ``results``; KeyError naming the path if absent."""
+def get(results: dict[str, Any], path: Sequence[str | int]) -> Any:
+    """The value at ``path`` (keys and list indices) in ``results``.
+
+    KeyError naming the path when it runs into a part that was not run (None); ResultsLayoutError when a
+    part that ran lacks the key or index (a renamed field fails loudly, never as "Not measured")."""
+    from nidslab.study.results import ResultsLayoutError
+
     node: Any = results
     for i, key in enumerate(path):
+        where = "/".join(map(str, path[: i + 1]))
+        if node is None:
+            raise KeyError(f"results.json has no {where}: {'/'.join(map(str, path[:i])) or 'it'} was not run")
         try:
             node = node[key]
-        except (KeyError, IndexError, TypeError):
-            raise KeyError(f"results.json has no {'/'.join(map(str, path[: i + 1]))}") from None
+        except KeyError:
+            if i == 0:  # a whole part absent: an older results.json, or a hand-made one
+                raise KeyError(f"results.json has no {where}") from None
+            raise ResultsLayoutError(f"results.json has no {where}; was the field renamed?") from None
+        except (IndexError, TypeError):
+            raise ResultsLayoutError(f"results.json has no {where}") from None
     return node
 
 
-def has(results: dict, path: Sequence[str | int]) -> bool:
+def has(results: dict[str, Any], path: Sequence[str | int]) -> bool:
     """True when ``path`` exists in ``results`` and its value is not None."""
+    from nidslab.study.results import ResultsLayoutError
+
     try:
         return get(results, path) is not None
-    except KeyError:
+    except (KeyError, ResultsLayoutError):
         return False

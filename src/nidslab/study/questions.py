@@ -14,7 +14,8 @@ from typing import Any
 
 from nidslab.settings import FitConfig, ModelSpec
 from nidslab.study.config import settings_of
-from nidslab.study.numbers import fmt, get, has
+from nidslab.study.numbers import fmt, get
+from nidslab.study.results import not_run_as_none
 
 QUESTIONS: dict[int, tuple[str, str]] = {
     1: ("Part 3", "How many CUDA cores does the graphics card have?"),
@@ -50,7 +51,7 @@ QUESTIONS: dict[int, tuple[str, str]] = {
 class _Cite:
     """Collects the numbers one answer quotes: ``c(path, kind)`` returns the text and records it."""
 
-    def __init__(self, results: dict):
+    def __init__(self, results: dict[str, Any]):
         self.results = results
         self.evidence: list[dict[str, Any]] = []
 
@@ -77,7 +78,7 @@ FALLBACK_NOISE = 0.005
 MIN_NOISE = 0.001
 
 
-def _noise(r: dict, c: _Cite, metric: str = "balanced_accuracy") -> tuple[float, str]:
+def _noise(r: dict[str, Any], c: _Cite, metric: str = "balanced_accuracy") -> tuple[float, str]:
     """The run-to-run noise of a test ``metric`` (``accuracy`` or ``balanced_accuracy``): the sd over the
     cross-validation folds where the study ran them, else :data:`FALLBACK_NOISE`. Returns (sd, words)."""
     cv = r.get("cross_validation") or {}
@@ -100,13 +101,13 @@ def _change(new: float, old: float, noise: float) -> str:
     return "stayed within the noise"
 
 
-def _exp_with(results: dict, **want: Any) -> str | None:
+def _exp_with(results: dict[str, Any], **want: Any) -> str | None:
     """Name of the first experiment whose settings match ``want`` (e.g. n_layers=4, n_nodes=50)."""
     for name, e in results.get("experiments", {}).items():
         s = e.get("settings", {})
         # class_weight None was written "none" by nidslab before FitConfig: old results.json files still match
         if all(s.get(k) == v or (k == "class_weight" and {s.get(k), v} <= {None, "none"}) for k, v in want.items()):
-            return name
+            return str(name)
     return None
 
 
@@ -116,7 +117,7 @@ _BASE = {k: v for k, v in settings_of(ModelSpec(), FitConfig(class_weight="balan
          if k not in ("lr", "batch_size", "epochs")}
 
 
-def _timing_row(results: dict, batch_size: int) -> int | None:
+def _timing_row(results: dict[str, Any], batch_size: int) -> int | None:
     rows = (results.get("batch_size_timing") or {}).get("rows", [])
     for i, row in enumerate(rows):
         if row.get("batch_size") == batch_size:
@@ -124,8 +125,9 @@ def _timing_row(results: dict, batch_size: int) -> int | None:
     return None
 
 
-def answer_questions(results: dict) -> list[dict[str, Any]]:
+def answer_questions(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The 21 answers: dicts with ``id``, ``part``, ``question``, ``answer`` and ``evidence``."""
+    results = not_run_as_none(results)
     out = []
     for qid, (part, question) in QUESTIONS.items():
         cite = _Cite(results)
@@ -142,10 +144,10 @@ def answer_questions(results: dict) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- the answers
-Answer = Callable[[dict, _Cite], str]
+Answer = Callable[[dict[str, Any], _Cite], str]
 
 
-def _q1(r: dict, c: _Cite) -> str:
+def _gpu_cores(r: dict[str, Any], c: _Cite) -> str:
     if r["hardware"].get("gpu"):
         g = r["hardware"]["gpu"]
         cores = (c(["hardware", "gpu", "cuda_cores"], "int") if g.get("cuda_cores") is not None
@@ -157,14 +159,14 @@ def _q1(r: dict, c: _Cite) -> str:
             f"({c(['hardware', 'cpu', 'usable_cores'], 'int')} usable by this process); it has no CUDA cores.")
 
 
-def _q2(r: dict, c: _Cite) -> str:
+def _gpu_memory(r: dict[str, Any], c: _Cite) -> str:
     if r["hardware"].get("gpu"):
         return f"The GPU has {c(['hardware', 'gpu', 'memory_bytes'], 'gib')} of memory."
     return (f"No GPU: training used the machine's {c(['hardware', 'memory_bytes'], 'gib')} of RAM, "
             "which holds what a GPU's memory would.")
 
 
-def _q3(r: dict, c: _Cite) -> str:
+def _what_memory_holds(r: dict[str, Any], c: _Cite) -> str:
     base = _exp_with(r, **_BASE) or next(iter(r["experiments"]))
     where = "GPU memory" if r["hardware"].get("gpu") else "memory (here the CPU's RAM)"
     text = (f"In {where}: the training data once copied there "
@@ -175,8 +177,10 @@ def _q3(r: dict, c: _Cite) -> str:
     if not r.get("batch_size_timing"):
         return text + "."
     i = _timing_row(r, max(row["batch_size"] for row in r["batch_size_timing"]["rows"]))
+    if i is None:  # pragma: no cover - the largest batch size is one of the rows
+        raise KeyError("no timed batch size")
     row = r["batch_size_timing"]["rows"][i]
-    p = ["batch_size_timing", "rows", i, "step_memory"]
+    p: list[str | int] = ["batch_size_timing", "rows", i, "step_memory"]
     return text + (f". Counted from the tensors of one real training step at batch {fmt(row['batch_size'], 'int')}: "
                    f"{c(p + ['total'], 'bytes')} in all, of which the batch {c(p + ['batch'], 'bytes')}, the layer "
                    f"outputs kept for backpropagation {c(p + ['saved_for_backward'], 'bytes')}, the weights "
@@ -184,7 +188,7 @@ def _q3(r: dict, c: _Cite) -> str:
                    f"optimiser's state {c(p + ['optimizer_state'], 'bytes')}.")
 
 
-def _q4(r: dict, c: _Cite) -> str:
+def _naive_classifier(r: dict[str, Any], c: _Cite) -> str:
     return (f"Always guessing the majority class ({r['data']['majority_class']}) scores "
             f"{c(['data', 'naive_accuracy'], 'acc')} accuracy; guessing at random with the class prior scores "
             f"{c(['data', 'random_chance', 'prior', 'mean'], 'acc')} on average "
@@ -194,7 +198,7 @@ def _q4(r: dict, c: _Cite) -> str:
             f"{c(['data', 'test_naive_accuracy'], 'acc')} on the test split to be better than the naive one.")
 
 
-def _q5(r: dict, c: _Cite) -> str:
+def _no_activations(r: dict[str, Any], c: _Cite) -> str:
     base, lin = _pair(r, activation="linear")
     e = r["experiments"]
     noise, words = _noise(r, c)
@@ -213,7 +217,7 @@ def _q5(r: dict, c: _Cite) -> str:
     return text + "."
 
 
-def _q6(r: dict, c: _Cite) -> str:
+def _weight_init(r: dict[str, Any], c: _Cite) -> str:
     base = _exp_with(r, **_BASE) or next(iter(r["experiments"]))
     p = ["experiments", base, "init"]
     return ("As Keras does: weights Glorot (Xavier) uniform in +-sqrt(6 / (fan_in + fan_out)) and biases zero. "
@@ -223,16 +227,17 @@ def _q6(r: dict, c: _Cite) -> str:
             f"sqrt(3)), and the largest |bias| {c(p + ['max_abs_bias'], 'num')}.")
 
 
-def _rows(r: dict) -> list[dict]:
-    return r["batch_size_timing"]["rows"]
+def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = r["batch_size_timing"]["rows"]
+    return rows
 
 
-def _timing_lr(r: dict) -> str:
+def _timing_lr(r: dict[str, Any]) -> str:
     exp = r["experiments"].get(r["batch_size_timing"]["experiment"], {})
     return fmt(exp.get("settings", {}).get("lr"), "num")
 
 
-def _q7(r: dict, c: _Cite) -> str:
+def _why_batches(r: dict[str, Any], c: _Cite) -> str:
     rows = _rows(r)
     lo, hi = 0, len(rows) - 1
     return ("Memory, and learning: the batch and the network's activations kept for backpropagation grow with "
@@ -245,11 +250,11 @@ def _q7(r: dict, c: _Cite) -> str:
             f"{fmt(rows[hi]['batch_size'], 'int')}.")
 
 
-def _q8(r: dict, c: _Cite) -> str:
+def _gpu_busy_at_batch_100(r: dict[str, Any], c: _Cite) -> str:
     i = _timing_row(r, 100)
     if i is None:
         raise KeyError("batch size 100 was not timed")
-    p = ["batch_size_timing", "rows", i]
+    p: list[str | int] = ["batch_size_timing", "rows", i]
     if r["hardware"].get("gpu"):
         return (f"At batch 100 an epoch took {c(p + ['seconds_per_epoch'], 's')} for "
                 f"{c(p + ['updates_per_epoch'], 'int')} small steps, each holding "
@@ -262,7 +267,7 @@ def _q8(r: dict, c: _Cite) -> str:
             "from one step) beside the training data.")
 
 
-def _q9(r: dict, c: _Cite) -> str:
+def _epoch_time_per_batch_size(r: dict[str, Any], c: _Cite) -> str:
     parts = [f"{c(['batch_size_timing', 'rows', i, 'seconds_per_epoch'], 's')} at batch {fmt(row['batch_size'], 'int')}"
              for i, row in enumerate(_rows(r))]
     scaled = (" (timed on a slice of the training rows and scaled to a full epoch)"
@@ -273,14 +278,14 @@ def _q9(r: dict, c: _Cite) -> str:
             f"{c(['batch_size_timing', 'slowdown_smallest_vs_largest'], 'x')} slower per epoch than the largest.")
 
 
-def _q10(r: dict, c: _Cite) -> str:
+def _updates_per_epoch(r: dict[str, Any], c: _Cite) -> str:
     parts = [f"{c(['batch_size_timing', 'rows', i, 'updates_per_epoch'], 'int')} at batch "
              f"{fmt(row['batch_size'], 'int')}" for i, row in enumerate(_rows(r))]
     return ("Once per batch, i.e. ceil(training rows / batch size) times per epoch with "
             f"{c(['batch_size_timing', 'train_rows'], 'int')} training rows: " + ", ".join(parts) + ".")
 
 
-def _q11(r: dict, c: _Cite) -> str:
+def _batch_size_limits(r: dict[str, Any], c: _Cite) -> str:
     rows = _rows(r)
     hi = len(rows) - 1
     return ("Memory first: the batch's activations, gradients and data must fit in the device's memory "
@@ -293,7 +298,7 @@ def _q11(r: dict, c: _Cite) -> str:
             f"and {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')} at {fmt(rows[hi]['batch_size'], 'int')}.")
 
 
-def _lr_runs(r: dict) -> list[str]:
+def _lr_runs(r: dict[str, Any]) -> list[str]:
     """The base 2 x 20 network's experiments at the base batch size and epochs, one per learning rate, by lr."""
     base = _exp_with(r, **_BASE)
     if base is None:
@@ -310,7 +315,7 @@ def _lr_runs(r: dict) -> list[str]:
     return [by_lr[lr] for lr in sorted(by_lr)]
 
 
-def _q12(r: dict, c: _Cite) -> str:
+def _learning_rate_and_batch_size(r: dict[str, Any], c: _Cite) -> str:
     rows = _rows(r)
     hi = len(rows) - 1
     runs = _lr_runs(r)
@@ -331,7 +336,7 @@ def _q12(r: dict, c: _Cite) -> str:
             f"batch {fmt(rows[hi]['batch_size'], 'int')} {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')}.")
 
 
-def _q13(r: dict, c: _Cite) -> str:
+def _parameter_counts(r: dict[str, Any], c: _Cite) -> str:
     big = _exp_with(r, n_layers=4, n_nodes=50)
     small = _exp_with(r, n_layers=2, n_nodes=20)
     if big is None or small is None:
@@ -341,7 +346,7 @@ def _q13(r: dict, c: _Cite) -> str:
             "against 92 x 20 + 20, 20 x 20 + 20, 21).")
 
 
-def _pair(r: dict, **change: Any) -> tuple[str, str]:
+def _pair(r: dict[str, Any], **change: Any) -> tuple[str, str]:
     base = _exp_with(r, **_BASE)
     other = _exp_with(r, **{**_BASE, **change})
     if base is None or other is None:
@@ -349,7 +354,7 @@ def _pair(r: dict, **change: Any) -> tuple[str, str]:
     return base, other
 
 
-def _q14(r: dict, c: _Cite) -> str:
+def _why_batch_norm(r: dict[str, Any], c: _Cite) -> str:
     base, bn = _pair(r, batch_norm=True)
     deep = _exp_with(r, **{**_BASE, "n_layers": 4})
     deep_bn = _exp_with(r, **{**_BASE, "n_layers": 4, "batch_norm": True})
@@ -371,7 +376,7 @@ def _q14(r: dict, c: _Cite) -> str:
             f"{pair(deep_bn, deep)}; the 2 x 20 network had {pair(bn, base)}. Noise: {words}.")
 
 
-def _q15(r: dict, c: _Cite) -> str:
+def _dropout_validation(r: dict[str, Any], c: _Cite) -> str:
     base, drop = _pair(r, dropout=0.5)
     e = r["experiments"]
     new, old = e[drop]["history"]["val_accuracy"][-1], e[base]["history"]["val_accuracy"][-1]
@@ -382,7 +387,7 @@ def _q15(r: dict, c: _Cite) -> str:
             "dropout handicaps only training, so validation accuracy can sit above training accuracy.")
 
 
-def _q16(r: dict, c: _Cite) -> str:
+def _dropout_test(r: dict[str, Any], c: _Cite) -> str:
     base, drop = _pair(r, dropout=0.5)
     e = r["experiments"]
     t_new, t_old = e[drop]["test"]["accuracy"], e[base]["test"]["accuracy"]
@@ -395,7 +400,7 @@ def _q16(r: dict, c: _Cite) -> str:
             f"{fmt(r['data']['split']['train'], 'int')} rows hardly can.")
 
 
-def _describe_config(p: dict) -> str:
+def _describe_config(p: dict[str, Any]) -> str:
     bits = [f"{p['n_layers']} x {p['n_nodes']} {p['activation']}", f"{p['optimizer']} lr {fmt(p['lr'], 'num')}"]
     if p.get("batch_norm"):
         bits.append("batch normalisation")
@@ -404,7 +409,7 @@ def _describe_config(p: dict) -> str:
     return ", ".join(bits)
 
 
-def _q17(r: dict, c: _Cite) -> str:
+def _best_configuration(r: dict[str, Any], c: _Cite) -> str:
     s = r["search"]
     text = (f"The search ran {c(['search', 'trials_run'], 'int')} Optuna trials in "
             f"{c(['search', 'wall_s'], 's')} and chose {_describe_config(s['best']['params'])}; trained for "
@@ -420,7 +425,7 @@ def _q17(r: dict, c: _Cite) -> str:
     return text
 
 
-def _q18(r: dict, c: _Cite) -> str:
+def _mc_dropout_spread(r: dict[str, Any], c: _Cite) -> str:
     m = r["mc_dropout"]
     return (f"Over {c(['mc_dropout', 'passes'], 'int')} passes of the test set with dropout "
             f"{fmt(m['dropout'], 'num')} left on, accuracy had mean {c(['mc_dropout', 'accuracy', 'mean'], 'acc')} and "
@@ -429,14 +434,14 @@ def _q18(r: dict, c: _Cite) -> str:
             f"with a mean sd of {c(['mc_dropout', 'per_packet_sd', 'mean'], 'num')}.")
 
 
-def _q19(r: dict, c: _Cite) -> str:
+def _cv_spread(r: dict[str, Any], c: _Cite) -> str:
     how = ("blocked folds (each class cut into contiguous blocks in time" if r["cross_validation"].get("kind") == "blocked"
            else f"stratified folds (shuffled, random_state {r['cross_validation']['seed']}")
     return (f"Over {c(['cross_validation', 'folds'], 'int')} {how}, class weights per fold) the test accuracy had mean "
             f"{c(['cross_validation', 'accuracy', 'mean'], 'acc')} and sd {c(['cross_validation', 'accuracy', 'sd'], 'num')}.")
 
 
-def _q20(r: dict, c: _Cite) -> str:
+def _dropout_versus_cv(r: dict[str, Any], c: _Cite) -> str:
     return ("Dropout needs one trained network: its uncertainty estimate took "
             f"{c(['mc_dropout', 'passes_seconds'], 's')} for {c(['mc_dropout', 'passes'], 'int')} test passes on top "
             f"of one training run, while cross-validation trained {c(['cross_validation', 'folds'], 'int')} networks "
@@ -445,7 +450,7 @@ def _q20(r: dict, c: _Cite) -> str:
             "for one training run, CV the spread over training sets.)")
 
 
-def _q21(r: dict, c: _Cite) -> str:
+def _regression_head(r: dict[str, Any], c: _Cite) -> str:
     g = r["regression"]
     return ("Replace the final sigmoid with a linear unit (no activation) and the binary cross-entropy with "
             "mean squared error, and report MAE / RMSE / R^2 instead of accuracy. Done here: the same 2-layer "
@@ -465,25 +470,29 @@ _NEEDS: dict[int, tuple[str, ...]] = {
 }
 
 _ANSWERS: dict[int, Answer] = {
-    1: _q1, 2: _q2, 3: _q3, 4: _q4, 5: _q5, 6: _q6, 7: _q7, 8: _q8, 9: _q9, 10: _q10, 11: _q11,
-    12: _q12, 13: _q13, 14: _q14, 15: _q15, 16: _q16, 17: _q17, 18: _q18, 19: _q19, 20: _q20, 21: _q21,
+    1: _gpu_cores, 2: _gpu_memory, 3: _what_memory_holds, 4: _naive_classifier, 5: _no_activations, 6: _weight_init,
+    7: _why_batches, 8: _gpu_busy_at_batch_100, 9: _epoch_time_per_batch_size, 10: _updates_per_epoch,
+    11: _batch_size_limits, 12: _learning_rate_and_batch_size, 13: _parameter_counts, 14: _why_batch_norm,
+    15: _dropout_validation, 16: _dropout_test, 17: _best_configuration, 18: _mc_dropout_spread, 19: _cv_spread,
+    20: _dropout_versus_cv, 21: _regression_head,
 }
 
 
-def _best_experiment(r: dict) -> str:
+def _best_experiment(r: dict[str, Any]) -> str:
     """The lab experiment with the highest test balanced accuracy."""
     exps = r["experiments"]
     if not exps:
         raise KeyError("no experiments")
-    return max(exps, key=lambda n: exps[n]["test"]["balanced_accuracy"])
+    return str(max(exps, key=lambda n: exps[n]["test"]["balanced_accuracy"]))
 
 
-def findings(r: dict) -> list[dict[str, Any]]:
+def findings(r: dict[str, Any]) -> list[dict[str, Any]]:
     """The lab's qualitative findings, each checked against the measurements.
 
     Returns dicts with ``claim`` (what the lab found), ``holds`` (True / False) and ``text`` (what was
     measured, quoting numbers with their evidence as in :func:`answer_questions`).
     """
+    r = not_run_as_none(r)
     out = []
 
     def add(claim: str, fn: Callable[[_Cite], tuple[bool, str]]) -> None:
@@ -515,7 +524,7 @@ def findings(r: dict) -> list[dict[str, Any]]:
                        f"{c(['experiments', name, 'test', 'balanced_accuracy'], 'acc')}, share of packets predicted "
                        f"malicious {c(['experiments', name, 'test', 'positive_rate'], 'acc')}: {verdict}.")
 
-    def measured(c: _Cite, metric: str, new_path: list, old_path: list, what: str) -> tuple[bool, str]:
+    def measured(c: _Cite, metric: str, new_path: Sequence[str | int], old_path: Sequence[str | int], what: str) -> tuple[bool, str]:
         """Whether ``new`` beats ``old`` by more than the noise, and a sentence that says so either way."""
         new, old = get(r, new_path), get(r, old_path)
         noise, words = _noise(r, c, metric)

@@ -2,7 +2,10 @@
 
 The report reads results.json only, so it can be rebuilt without retraining
 (``nidslab lab report RUN_DIR``). Both documents come from one list of blocks, so they show the same
-numbers, each written by :func:`nidslab.study.numbers.fmt` from a value in results.json.
+numbers, each written by :func:`nidslab.study.numbers.fmt` from a value in results.json. The study-wide
+sections (the summary, the lab's findings, the 21 questions, the parts' times) are written here; each
+part's own section by its module's ``render``, from its result read back strictly
+(:func:`nidslab.study.results.from_plain`: a renamed field fails loudly).
 """
 
 from __future__ import annotations
@@ -13,19 +16,19 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from nidslab.paths import atomic_write
-from nidslab.study import figures as figs
-from nidslab.study import evaluation_report
+from nidslab.study import registry
+from nidslab.study.blocks import METRIC_HEADERS, Block, metrics_row
+from nidslab.study.charts import summary
 from nidslab.study.numbers import fmt
 from nidslab.study.questions import answer_questions, findings
-
-# A block is a tuple: ("h1"|"h2"|"h3"|"p", text) | ("table", headers, rows) | ("figure", stem, caption)
-Block = tuple
+from nidslab.study.results import ResultsLayoutError, from_plain, is_not_run, not_run_as_none
 
 
-def write_report(results_json: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+def write_report(results_json: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     """Write ``report.html``, ``report.md`` and ``figures/*.png`` from a results.json into ``out_dir``
     (default: the folder holding results.json). Returns the paths written, by name."""
     results_json = Path(results_json)
@@ -39,19 +42,35 @@ def write_report(results_json: str | os.PathLike, out_dir: str | os.PathLike | N
     return render(results, out)
 
 
-def render(results: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
+def read_parts(results: dict[str, Any], parts: list[ModuleType] | None = None) -> dict[str, Any]:
+    """Each part's typed result from a results dict, None where it was not run; ResultsLayoutError when a
+    part's entry is missing or does not match its Result."""
+    out = {}
+    for part in registry.PARTS if parts is None else parts:
+        if part.NAME not in results:
+            raise ResultsLayoutError(f"results.json has no entry for part {part.NAME!r} (neither its result nor "
+                                     "a not_run note)")
+        raw = results[part.NAME]
+        out[part.NAME] = None if is_not_run(raw) else from_plain(part.Result, raw, part.NAME)
+    return out
+
+
+def render(results: dict[str, Any], out_dir: str | os.PathLike[str],
+           parts: list[ModuleType] | None = None) -> dict[str, Path]:
     """Render the report of an in-memory results dict into ``out_dir`` (see :func:`write_report`)."""
+    parts = registry.PARTS if parts is None else parts
     out = Path(out_dir)
-    if not results.get("questions"):
-        results = {**results, "questions": answer_questions(results)}
-    pngs = figs.all_figures(results)
-    blocks = build_blocks(results)
+    typed = read_parts(results, parts)
+    view = not_run_as_none(results)
+    if not view.get("questions"):
+        view["questions"] = answer_questions(view)
+    blocks, pngs = build(view, typed, parts)
     written = {}
     for stem, data in pngs.items():
         with atomic_write(out / "figures" / f"{stem}.png") as fh:
             fh.write(data)
     with atomic_write(out / "report.html", "w") as fh:
-        fh.write(to_html(blocks, pngs, results.get("meta", {}).get("title", "nidslab study")))
+        fh.write(to_html(blocks, pngs, view.get("meta", {}).get("title", "nidslab study")))
     written["html"] = out / "report.html"
     with atomic_write(out / "report.md", "w") as fh:
         fh.write(to_markdown(blocks, pngs))
@@ -63,58 +82,9 @@ def render(results: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Pat
 # ----------------------------------------------------------------------------- content
 
 
-def _metrics_row(label: str, part: str, e: dict[str, Any]) -> list[str]:
-    t = e["test"]
-    s = e.get("settings", {})
-    return [label, part, fmt(e.get("params"), "int"), fmt(s.get("epochs"), "int"), fmt(e.get("train_seconds"), "s"),
-            fmt(t.get("loss"), "num"), fmt(t["accuracy"], "acc"), fmt(t["balanced_accuracy"], "acc"),
-            fmt(t.get("roc_auc"), "acc")]
-
-
-_METRIC_HEADERS = ["model", "part", "parameters", "epochs", "training time", "test loss", "accuracy",
-                   "balanced accuracy", "ROC-AUC"]
-
-
-def _class_weight_text(cw: Any) -> str:
-    """None (or "none", as results.json files before FitConfig hold it), "balanced" or the two weights."""
-    if isinstance(cw, dict):
-        return ", ".join(f"{k}: {fmt(v, 'num')}" for k, v in cw.items())
-    return cw or "none"
-
-
-def _settings_text(s: dict[str, Any]) -> str:
-    bits = [f"{s['n_layers']} x {s['n_nodes']} {s['activation']}", f"{s['optimizer']} lr {fmt(s['lr'], 'num')}",
-            f"batch {fmt(s['batch_size'], 'int')}", f"{fmt(s['epochs'], 'int')} epochs",
-            f"class weights: {_class_weight_text(s.get('class_weight'))}"]
-    if s.get("batch_norm"):
-        bits.append("batch normalisation")
-    if s.get("dropout"):
-        bits.append(f"dropout {fmt(s['dropout'], 'num')}")
-    return ", ".join(bits)
-
-
-def _confusion(e: dict[str, Any]) -> Block:
-    (tn, fp), (fn, tp) = e["test"]["confusion_matrix"]
-    return ("table", ["", "predicted benign", "predicted malicious"],
-            [["benign", fmt(tn, "int"), fmt(fp, "int")], ["malicious", fmt(fn, "int"), fmt(tp, "int")]])
-
-
-def _experiment_blocks(name: str, e: dict[str, Any], fig_stem: str) -> list[Block]:
-    t = e["test"]
-    blocks: list[Block] = [
-        ("h3", f"{e.get('part', '')}: {e['title']}".strip(": ")),
-        ("p", f"Settings: {_settings_text(e['settings'])}. {fmt(e['params'], 'int')} trainable parameters; trained in "
-              f"{fmt(e['train_seconds'], 's')}. Test: loss {fmt(t.get('loss'), 'num')}, accuracy {fmt(t['accuracy'], 'acc')}, "
-              f"balanced accuracy {fmt(t['balanced_accuracy'], 'acc')}, ROC-AUC {fmt(t.get('roc_auc'), 'acc')}; share "
-              f"of test packets predicted malicious {fmt(t.get('positive_rate'), 'acc')}."),
-        _confusion(e),
-        ("figure", fig_stem, f"Loss and accuracy per epoch, training and validation ({name})."),
-    ]
-    return blocks
-
-
-def build_blocks(r: dict[str, Any]) -> list[Block]:
-    """The report as a list of blocks, in reading order."""
+def build(r: dict[str, Any], typed: dict[str, Any], parts: list[ModuleType]) -> tuple[list[Block], dict[str, bytes]]:
+    """The report as a list of blocks in reading order, and its figures by stem. ``r``: results.json with
+    the parts not run as None; ``typed``: each part's Result (None: not run)."""
     meta = r.get("meta", {})
     b: list[Block] = [("h1", meta.get("title", "nidslab study"))]
     quick = " on quick settings (a fraction of the data, fewer epochs, passes, folds and trials)" if meta.get("quick") else ""
@@ -127,9 +97,9 @@ def build_blocks(r: dict[str, Any]) -> list[Block]:
                    f"Whole study: {fmt(meta.get('wall_s'), 's')}. Every number here is in results.json beside this file."))
 
     # Summary table of all experiments
-    rows = [_metrics_row(e["title"], e.get("part", ""), e) for e in r.get("experiments", {}).values()]
+    rows = [metrics_row(e["title"], e.get("part", ""), e) for e in (r.get("experiments") or {}).values()]
     if (r.get("search") or {}).get("final"):
-        rows.append(_metrics_row("best found (search)", "Part 19", r["search"]["final"]))
+        rows.append(metrics_row("best found (search)", "Part 19", r["search"]["final"]))
     tree = r.get("tree_baseline") or {}
     if tree:
         for label, part in (("LightGBM", tree), ("logistic regression", tree.get("linear"))):
@@ -137,8 +107,12 @@ def build_blocks(r: dict[str, Any]) -> list[Block]:
                 t = part["test"]
                 rows.append([label, "beyond the lab", "", "", fmt(part.get("train_seconds"), "s"), fmt(t.get("loss"), "num"),
                              fmt(t["accuracy"], "acc"), fmt(t["balanced_accuracy"], "acc"), fmt(t.get("roc_auc"), "acc")])
-    b += [("h2", "Summary"), ("table", _METRIC_HEADERS, rows),
+    b += [("h2", "Summary"), ("table", METRIC_HEADERS, rows),
           ("figure", "summary", "Test accuracy and balanced accuracy of every model; dashed: the naive classifier.")]
+    pngs: dict[str, bytes] = {}
+    chart = summary(r)
+    if chart is not None:
+        pngs["summary"] = chart
 
     found = findings(r)
     if found:
@@ -146,233 +120,22 @@ def build_blocks(r: dict[str, Any]) -> list[Block]:
         b.append(("table", ["the lab found", "here", "measured"],
                   [[f["claim"], "holds" if f["holds"] else "does not hold", f["text"]] for f in found]))
 
-    b += _hardware_blocks(r.get("hardware"))
-    b += _data_blocks(r.get("data"))
-    if r.get("experiments"):
-        b.append(("h2", "Parts 10-18: the lab's networks"))
-        for name, e in r["experiments"].items():
-            b += _experiment_blocks(name, e, f"curves_{name}")
-    b += _timing_blocks(r.get("batch_size_timing"))
-    b += _search_blocks(r.get("search"))
-    b += _mc_blocks(r.get("mc_dropout"))
-    b += _cv_blocks(r.get("cross_validation"))
-    b += _regression_blocks(r.get("regression"))
-    b += _tree_blocks(tree)
-    b += _kitnet_blocks(r.get("kitnet"), r)
-    b += evaluation_report.blocks(r.get("evaluation"))
+    for part in parts:
+        result = typed.get(part.NAME)
+        if result is None:
+            continue
+        part_blocks, part_pngs = part.render(result, r)
+        b += part_blocks
+        pngs.update(part_pngs)
     b.append(("h2", "The lab's 21 questions"))
     for q in r.get("questions", []):
         b.append(("h3", f"Question {q['id']} ({q['part']}): {q['question']}"))
         b.append(("p", q["answer"]))
     b += _meta_blocks(meta)
-    return b
+    return b, pngs
 
 
-def _hardware_blocks(h: dict | None) -> list[Block]:
-    if not h:
-        return []
-    cpu = h["cpu"]
-    rows = [["CPU", cpu["model"]], ["logical cores", fmt(cpu["logical_cores"], "int")],
-            ["physical cores", fmt(cpu.get("physical_cores"), "int")],
-            ["cores usable by this process", fmt(cpu["usable_cores"], "int")],
-            ["memory", fmt(h.get("memory_bytes"), "gib")], ["torch threads", fmt(h.get("torch_threads"), "int")]]
-    g = h.get("gpu")
-    if g:
-        rows += [["GPU", g["name"]], ["GPU memory", fmt(g["memory_bytes"], "gib")],
-                 ["streaming multiprocessors", fmt(g["sm_count"], "int")],
-                 ["CUDA cores", fmt(g.get("cuda_cores"), "int")],
-                 ["compute capability", g["compute_capability"]]]
-    else:
-        rows.append(["GPU", "none (CUDA not available): everything ran on the CPU"])
-    return [("h2", "Part 3: hardware"), ("table", ["", "this machine"], rows)]
-
-
-def _data_blocks(d: dict | None) -> list[Block]:
-    if not d:
-        return []
-    rc = d["random_chance"]
-    st = d["standardization"]
-    cw = d.get("class_weight") or {}
-    rows = [["rows", fmt(d["rows"], "int")], ["features used", f"{fmt(d['n_features'], 'int')} ({d['features']})"],
-            ["benign / malicious", f"{fmt(d['class_counts']['benign'], 'int')} / {fmt(d['class_counts']['malicious'], 'int')}"],
-            ["NaN in features / labels", f"{fmt(d['nan_features'], 'int')} / {fmt(d['nan_labels'], 'int')}"],
-            ["naive (majority) accuracy", fmt(d["naive_accuracy"], "acc")],
-            ["random guess with the class prior", f"{fmt(rc['prior']['mean'], 'acc')} (sd {fmt(rc['prior']['sd'], 'num')})"],
-            ["random guess 50/50", f"{fmt(rc['uniform']['mean'], 'acc')} (sd {fmt(rc['uniform']['sd'], 'num')})"],
-            ["split train / validation / test",
-             f"{fmt(d['split']['train'], 'int')} / {fmt(d['split']['validation'], 'int')} / {fmt(d['split']['test'], 'int')} ({d['split']['kind']})"],
-            ["naive accuracy on the test split", fmt(d["test_naive_accuracy"], "acc")],
-            ["after standardising: largest |mean|", fmt(st["max_abs_mean"], "num")],
-            ["after standardising: largest |std - 1|", fmt(st["max_abs_std_minus_1"], "num")]]
-    if cw:
-        rows.append(["balanced class weights (benign, malicious)", f"{fmt(cw['benign'], 'num')}, {fmt(cw['malicious'], 'num')}"])
-    return [("h2", "Parts 4-8: the data"),
-            ("p", f"Random chance is estimated by Monte Carlo over {fmt(rc['draws'], 'int')} draws of random labels "
-                  "(see nidslab data describe). The standardiser is fitted on the training split only; the check is on that split."),
-            ("table", ["", "value"], rows)]
-
-
-def _timing_blocks(t: dict | None) -> list[Block]:
-    if not t:
-        return []
-    how = (f"timed on {fmt(t['timed_rows'], 'int')} of the {fmt(t['train_rows'], 'int')} training rows and scaled to a "
-           "full epoch" if t.get("scaled") else f"a full epoch of {fmt(t['train_rows'], 'int')} training rows")
-    rows = [[fmt(x["batch_size"], "int"), fmt(x["seconds_per_epoch"], "s"), fmt(x["updates_per_epoch"], "int"),
-             fmt(x["step_memory_bytes"], "bytes"), fmt(x["val_accuracy"], "acc")] for x in t["rows"]]
-    mem = ("the bytes of the tensors one training step holds (the batch, the layer outputs kept for "
-           "backpropagation, the weights, their gradients and the optimiser's state), counted from a real step "
-           "at that batch size; the training data itself is not included")
-    return [("h2", "Part 13: batch size"),
-            ("p", f"One training epoch of {t['experiment']} from fresh weights at each batch size, lr fixed ({how}), "
-                  f"on {t['device']}. Step memory: {mem}. Validation accuracy after that one epoch."),
-            ("table", ["batch size", "seconds per epoch", "weight updates per epoch", "step memory",
-                       "validation accuracy after 1 epoch"], rows),
-            ("figure", "batch_size_timing", "Seconds and weight updates per epoch against batch size.")]
-
-
-def _search_blocks(s: dict | None) -> list[Block]:
-    if not s:
-        return []
-    best = s["best"]["params"]
-    b: list[Block] = [
-        ("h2", "Part 19: the best configuration (search)"),
-        ("p", f"Optuna TPE sampler, seed {s['seed']}: {fmt(s['trials_run'], 'int')} trials (budget "
-              f"{fmt(s['trials_budget'], 'int')} trials or {fmt(s['timeout_s'], 's')}) in {fmt(s['wall_s'], 's')}. Each trial "
-              f"trained for {fmt(s['epochs'], 'int')} epochs on {fmt(s['train_rows'], 'int')} training rows and was scored "
-              f"by its {s['objective']}. Space: {json.dumps(s['space'])}."),
-        ("table", ["setting", "chosen"], [[k, str(v)] for k, v in best.items()]),
-        ("figure", "search_trials", "Validation score of each trial, and the best so far."),
-    ]
-    if s.get("final"):
-        b += _experiment_blocks("search_final", s["final"], "curves_search_final")
-    if s.get("depth_timing"):
-        b.append(("h3", "Training time against depth"))
-        b.append(("table", ["hidden layers", "nodes", "parameters", "seconds per epoch"],
-                  [[fmt(d["n_layers"], "int"), fmt(d["n_nodes"], "int"), fmt(d["params"], "int"),
-                    fmt(d["seconds_per_epoch"], "s")] for d in s["depth_timing"]]))
-        d0 = s["depth_timing"][0]
-        if d0.get("timed_rows") and d0["timed_rows"] < d0.get("train_rows", 0):
-            b.append(("p", f"Each depth was timed for one epoch on {fmt(d0['timed_rows'], 'int')} of the "
-                           f"{fmt(d0['train_rows'], 'int')} training rows and scaled to a full epoch."))
-        b.append(("figure", "depth_timing", "Seconds per training epoch against the number of hidden layers."))
-    return b
-
-
-def _mc_blocks(m: dict | None) -> list[Block]:
-    if not m:
-        return []
-    u = m["per_packet_sd"]
-    return [("h2", "Part 20: Monte Carlo dropout"),
-            ("p", f"Model: {m['description']}; dropout {fmt(m['dropout'], 'num')} ({m['dropout_source']}), kept on at test "
-                  f"time. The test set ({fmt(m['test_rows'], 'int')} packets) through it {fmt(m['passes'], 'int')} times "
-                  f"in {fmt(m['passes_seconds'], 's')}: accuracy mean {fmt(m['accuracy']['mean'], 'acc')}, sd "
-                  f"{fmt(m['accuracy']['sd'], 'num')} (min {fmt(m['accuracy']['min'], 'acc')}, max "
-                  f"{fmt(m['accuracy']['max'], 'acc')}); with dropout off {fmt(m['deterministic_accuracy'], 'acc')}. "
-                  f"Per packet, the sd of the predicted probability over passes: mean {fmt(u['mean'], 'num')}, median "
-                  f"{fmt(u['median'], 'num')}, 95th percentile {fmt(u['p95'], 'num')}; mean sd on packets the "
-                  f"averaged prediction gets right {fmt(u['mean_correct'], 'num')}, wrong {fmt(u['mean_wrong'], 'num')}."),
-            ("figure", "mc_dropout", "Left: test accuracy of each pass. Right: per-packet predictive uncertainty.")]
-
-
-def _cv_kind(c: dict) -> str:
-    if c.get("kind") == "blocked":
-        return "blocked cross-validation (each class cut into contiguous blocks in time, no shuffling)"
-    return f"stratified cross-validation (shuffled, random_state {c['seed']})"
-
-
-def _cv_blocks(c: dict | None) -> list[Block]:
-    if not c:
-        return []
-    a = c["accuracy"]
-    return [("h2", "Part 21: cross-validation"),
-            ("p", f"{fmt(c['folds'], 'int')}-fold {_cv_kind(c)} of "
-                  f"{c['experiment']}, class weights computed per fold, standardiser fitted per fold, in "
-                  f"{fmt(c['seconds'], 's')}: test accuracy mean {fmt(a['mean'], 'acc')}, sd {fmt(a['sd'], 'num')} "
-                  f"(balanced accuracy mean {fmt(c['balanced_accuracy']['mean'], 'acc')}, sd "
-                  f"{fmt(c['balanced_accuracy']['sd'], 'num')}). sd as the lab's np.std (population)."),
-            ("table", ["fold", "accuracy", "balanced accuracy"],
-             [[str(i + 1), fmt(x, "acc"), fmt(y, "acc")]
-              for i, (x, y) in enumerate(zip(a["per_fold"], c["balanced_accuracy"]["per_fold"], strict=True))]),
-            ("figure", "cross_validation", "Test accuracy per fold; line and band: mean and +-1 sd.")]
-
-
-def _regression_blocks(g: dict | None) -> list[Block]:
-    if not g:
-        return []
-    t, base = g["test"], g["mean_baseline"]
-    return [("h2", "Part 22: regression head"),
-            ("p", f"Target: {g['target']}, {g['target_meaning']} ({g['units']}). {g['why']} Inputs: the other "
-                  f"{fmt(g['n_inputs'], 'int')} features (left out besides the target: {', '.join(g['excluded']) or 'none'}). "
-                  f"Network: {_settings_text(g['settings'])}, linear output, mean squared error on the standardised target."),
-            ("table", ["", "MAE", "RMSE", "R^2"],
-             [["network", fmt(t["mae"], "num"), fmt(t["rmse"], "num"), fmt(t["r2"], "num")],
-              ["predict the training mean", fmt(base["mae"], "num"), fmt(base["rmse"], "num"), fmt(base["r2"], "num")]]),
-            ("figure", "regression", "Predicted against true target on a sample of test packets.")]
-
-
-def _tree_blocks(t: dict | None) -> list[Block]:
-    if not t:
-        return []
-    x = t["test"]
-    lin = t.get("linear")
-    text = (f"LightGBM ({t['settings']['n_estimators']} trees, {t['settings']['num_leaves']} leaves, learning rate "
-            f"{t['settings']['learning_rate']}, balanced class weights) trained on {fmt(t['train_rows'], 'int')} rows of the "
-            f"same training split in {fmt(t['train_seconds'], 's')}: test accuracy {fmt(x['accuracy'], 'acc')}, balanced "
-            f"{fmt(x['balanced_accuracy'], 'acc')}, ROC-AUC {fmt(x.get('roc_auc'), 'acc')}. Best network "
-            f"({t['best_dnn']['title']}): accuracy {fmt(t['best_dnn']['accuracy'], 'acc')}, balanced "
-            f"{fmt(t['best_dnn']['balanced_accuracy'], 'acc')}. Gap (tree minus network): accuracy "
-            f"{fmt(t['gap']['accuracy'], 'num')}, balanced accuracy {fmt(t['gap']['balanced_accuracy'], 'num')}.")
-    if lin:
-        text += (f" Logistic regression (what a network without activations can represent): accuracy "
-                 f"{fmt(lin['test']['accuracy'], 'acc')}, balanced {fmt(lin['test']['balanced_accuracy'], 'acc')}.")
-    return [("h2", "Beyond the lab: a tree model on the same split"), ("p", text), _confusion(t)]
-
-
-def _kitnet_blocks(k: dict | None, r: dict[str, Any]) -> list[Block]:
-    if not k:
-        return []
-    s = k["settings"]
-    head = [("h2", "Beyond the lab: KitNET, unsupervised, on the benign prefix")]
-    if k.get("skipped"):
-        return head + [("p", f"Not measured: {k['skipped']}.")]
-    fpr = fmt(s["target_fpr"], "num")
-    text = (f"KitNET (Kitsune's own detector: {k['autoencoders']} autoencoders of at most {s['max_ae']} features over "
-            f"{k['n_features']} features) learned from the first {fmt(k['grace_rows'], 'int')} rows of the capture in "
-            f"time order (feature map {fmt(s['fm_grace'], 'int')}, training {fmt(s['ad_grace'], 'int')}), all before "
-            f"the first malicious row ({fmt(k['onset'], 'int')}); it never saw a label. The next "
-            f"{fmt(k['calibration_rows'], 'int')} benign rows set its thresholds; the other "
-            f"{fmt(k['evaluation_rows'], 'int')} rows are scored: ROC-AUC {fmt(k['roc_auc'], 'acc')}. The networks "
-            f"and LightGBM answer a different question (labelled rows of both classes, a stratified test split): "
-            f"their test ROC-AUC is beside it for scale, not as a like-for-like contest.")
-    rows = []
-    for name, label in (("target_fpr", f"empirical quantile, FPR {fpr}"), ("lognormal", f"log-normal fit, p {fpr}")):
-        a = k["alerts"][name]
-        rows.append([label, fmt(a["threshold"], "num"), fmt(a["tpr"], "acc"), fmt(a["fpr"], "acc"),
-                     fmt(a["false_alerts_before_onset"], "int"), fmt(a["delay_packets"], "int")])
-    blocks = head + [("p", text),
-                     ("table", ["threshold (from benign rows)", "RMSE", "TPR", "FPR", "false alerts before onset",
-                                "delay after onset (packets)"], rows)]
-    compare = [["KitNET", "benign prefix, no labels", fmt(k["roc_auc"], "acc"),
-                fmt(k["train_packets_per_s"], "num"), fmt(k["score_packets_per_s"], "num")]]
-    exps = r.get("experiments") or {}
-    if exps:
-        name = max(exps, key=lambda n: exps[n]["test"].get("roc_auc") or 0.0)
-        compare.append([f"network: {exps[name]['title']}", "labelled, stratified split",
-                        fmt(exps[name]["test"].get("roc_auc"), "acc"), "", ""])
-    if (r.get("tree_baseline") or {}).get("test"):
-        compare.append(["LightGBM", "labelled, stratified split",
-                        fmt(r["tree_baseline"]["test"].get("roc_auc"), "acc"), "", ""])
-    blocks.append(("table", ["model", "trained on", "ROC-AUC", "train packets/s", "score packets/s"], compare))
-    if "truth" in k:
-        t = k["truth"]["alerts"]["target_fpr"]
-        blocks.append(("p", f"With the simulation's per-packet truth in place of the time-cut labels (background "
-                            f"traffic after the onset counts as benign): ROC-AUC {fmt(k['truth']['roc_auc'], 'acc')}, "
-                            f"TPR {fmt(t['tpr'], 'acc')} and FPR {fmt(t['fpr'], 'acc')} at the empirical threshold: "
-                            f"KitNET also flags benign packets whose statistics the attack traffic changed."))
-    return blocks
-
-
-def _meta_blocks(meta: dict) -> list[Block]:
+def _meta_blocks(meta: dict[str, Any]) -> list[Block]:
     parts = meta.get("parts", {})
     if not parts:
         return []
@@ -419,6 +182,10 @@ def to_html(blocks: Iterable[Block], pngs: dict[str, bytes], title: str) -> str:
     return "\n".join(parts)
 
 
+def _cell(c: Any) -> str:
+    return str(c).replace("|", "\\|")
+
+
 def to_markdown(blocks: Iterable[Block], pngs: dict[str, bytes]) -> str:
     """The same report in markdown; figures link to ``figures/<stem>.png`` beside it."""
     out = []
@@ -430,11 +197,10 @@ def to_markdown(blocks: Iterable[Block], pngs: dict[str, bytes]) -> str:
             out.append(block[1])
         elif kind == "table":
             _, headers, rows = block
-            cell = lambda c: str(c).replace("|", "\\|")  # noqa: E731
-            out.append("| " + " | ".join(cell(h) for h in headers) + " |")
+            out.append("| " + " | ".join(_cell(h) for h in headers) + " |")
             out[-1] += "\n|" + " --- |" * len(headers)
             for row in rows:
-                out[-1] += "\n| " + " | ".join(cell(c) for c in row) + " |"
+                out[-1] += "\n| " + " | ".join(_cell(c) for c in row) + " |"
         elif kind == "figure" and block[1] in pngs:
             out.append(f"![{block[2]}](figures/{block[1]}.png)")
     return "\n\n".join(out) + "\n"

@@ -13,25 +13,25 @@ from typing import Any
 
 import numpy as np
 
-from nidslab.study import backend
+from nidslab.study import training
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
 def fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, test: Arrays | None) -> dict[str, Any]:
-    """Train and evaluate one network (:func:`nidslab.study.backend.train_eval`); its result dict."""
-    result, _ = backend.train_eval(job["settings"], train, validation, test, seed=job["seed"], threads=job["threads"])
+    """Train and evaluate one network (:func:`nidslab.study.training.train_eval`); its result dict."""
+    result, _ = training.train_eval(job["settings"], train, validation, test, seed=job["seed"], threads=job["threads"])
     return result
 
 
-def timed_fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None) -> tuple[dict[str, Any], dict]:
+def timed_fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """:func:`fit_task` with no test split, and the bytes one training step of that network holds at the
     job's batch size (:func:`nidslab.memory.step_memory`: batch, saved activations, weights, gradients,
     optimiser state)."""
     from nidslab.memory import step_memory
 
     s = job["settings"]
-    result, model = backend.train_eval(s, train, validation, None, seed=job["seed"], threads=job["threads"])
+    result, model = training.train_eval(s, train, validation, None, seed=job["seed"], threads=job["threads"])
     memory = step_memory(model, train[0].shape[1], s["batch_size"], optimizer=s["optimizer"], lr=s["lr"],
                          class_weighted=s["class_weight"] not in (None, "none"))
     return result, memory

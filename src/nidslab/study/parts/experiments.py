@@ -1,0 +1,97 @@
+"""Parts 10-18: the lab's networks, one per ``[experiments.NAME]`` table, each trained on the lab's split
+and scored on its test split. Each experiment is cached on its own, so a changed experiment alone re-runs;
+on a cluster every experiment the cache lacks trains at once, as parallel tasks."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from nidslab.study.blocks import Block, Rendered, experiment_blocks
+from nidslab.study.charts import curves
+from nidslab.study.config import Experiment
+from nidslab.study.context import Context
+from nidslab.study.results import doc, from_plain, optional, to_plain
+
+NAME = "experiments"
+NEEDS: tuple[str, ...] = ()
+CACHE = "self"  # one cache entry per experiment
+Config = None   # its tables are the study's [experiments.NAME]; see nidslab.study.config.Experiment
+TABLES = "[experiments.NAME] (and [defaults])"
+
+
+@dataclass
+class ExperimentResult:
+    """One trained network (also the search's final network)."""
+
+    settings: dict[str, Any] = doc("n_layers, n_nodes, activation, batch_norm, dropout, optimizer, lr, batch_size, "
+                                   "epochs, class_weight")
+    params: int = doc("trainable parameters")
+    init: dict[str, Any] = doc("the first Dense layer's initial weights: fan_in, fan_out, glorot_limit, "
+                               "max_abs_weight, weight_std, max_abs_bias")
+    train_seconds: float = doc("wall-clock training time, seconds")
+    history: dict[str, list[float]] = doc("per epoch: loss, accuracy, val_loss, val_accuracy, epoch_seconds")
+    test: dict[str, Any] = doc("test metrics: loss, accuracy, balanced_accuracy, roc_auc, precision, recall, f1, "
+                               "positive_rate, confusion_matrix [[tn, fp], [fn, tp]]")
+    title: str = doc("the experiment's title")
+    part: str = doc("the lab's part, e.g. Part 12")
+    updates_per_epoch: int | None = optional("weight updates per epoch")
+
+
+#: the part's result: each experiment's, by name, in the study's order
+Result = dict[str, ExperimentResult]
+
+
+def units(study: Any) -> list[str]:
+    """Progress and cache units: one per experiment."""
+    return [f"experiments/{e.name}" for e in study.experiments]
+
+
+def train_one(ctx: Context, e: Experiment) -> dict[str, Any]:
+    """One of the lab's networks on the lab's split (its result dict, before the title is added)."""
+    result, _ = ctx.train_eval(e.settings(), ctx.data.train, ctx.data.validation, ctx.data.test)
+    return result
+
+
+def run(cfg: None, ctx: Context) -> Result:
+    ahead = _ahead(ctx)
+    out: Result = {}
+    for e in ctx.study.experiments:
+        unit = f"experiments/{e.name}"
+        r = ctx.cached(unit, e.settings(), functools.partial(_trained, ctx, e, ahead))
+        out[e.name] = from_plain(ExperimentResult, {**r, "title": e.title or e.name, "part": e.part}, unit)
+    return out
+
+
+def _trained(ctx: Context, e: Experiment, ahead: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Experiment ``e``'s result: trained ahead on the cluster, or here, now."""
+    return ahead.pop(e.name, None) or train_one(ctx, e)
+
+
+def _ahead(ctx: Context) -> dict[str, dict[str, Any]]:
+    """On a cluster, every experiment the cache lacks, trained at once as parallel tasks, by name
+    (in this process: none; each trains in its turn, with its epochs' progress)."""
+    from nidslab.study import tasks
+
+    if not ctx.executor.remote:
+        return {}
+    todo = [e for e in ctx.study.experiments if not ctx.has_cached(f"experiments/{e.name}", e.settings())]
+    if not todo:
+        return {}
+    done = ctx.executor.map(tasks.fit_task, [ctx.job(e.settings()) for e in todo],
+                            *ctx.shared(ctx.data.train, ctx.data.validation, ctx.data.test),
+                            progress=lambda d, t: ctx.detail(d, t, f"{d}/{t} experiments"))
+    return dict(zip([e.name for e in todo], done, strict=True))
+
+
+def render(result: Result, results: dict[str, Any]) -> Rendered:
+    if not result:
+        return [], {}
+    blocks: list[Block] = [("h2", "Parts 10-18: the lab's networks")]
+    figures = {}
+    for name, e in result.items():
+        d = to_plain(e)
+        blocks += experiment_blocks(name, d, f"curves_{name}")
+        figures[f"curves_{name}"] = curves(d)
+    return blocks, figures

@@ -1,0 +1,126 @@
+"""How a study trains and scores one model: :func:`train_eval` (one network, its result as results.json
+holds it), :func:`scored` (test metrics of any model's probabilities) and :func:`lightgbm_model` (the tree
+baseline's LightGBM, one home for its settings).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nidslab.study.config import settings_of, split_settings
+
+Arrays = tuple[np.ndarray, np.ndarray]
+#: detail(done, total, message): progress within a part
+Detail = Callable[..., None]
+
+
+def train_eval(settings: dict[str, Any], train: Arrays, validation: Arrays | None, test: Arrays | None, *,
+               seed: int, threads: int | None = None, mc_dropout: bool = False,
+               detail: Detail | None = None) -> tuple[dict[str, Any], Any]:
+    """Build, train and evaluate one network of ``settings`` (see :meth:`Experiment.settings`), seeded
+    ``seed``, on ``threads`` torch threads; ``detail(epoch, epochs, message)`` after each epoch.
+
+    Returns (result dict: settings, params, init, history, train_seconds, test metrics or None, model)."""
+    from nidslab.evaluate import evaluate, torch_threads
+    from nidslab.model import build_model, summary
+    from nidslab.train import fit
+
+    spec, config = split_settings(settings)
+    spec = spec.replace(mc_dropout=mc_dropout)
+    config = config.replace(seed=seed, threads=threads)
+    n_inputs = train[0].shape[1]
+    model = build_model(spec, n_inputs, seed=config.seed)
+    init = first_layer_init(model)
+    params = int(summary(model, n_inputs).trainable_params)
+    epochs = config.epochs
+
+    def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+        if detail is not None:
+            detail(epoch, epochs, f"epoch {epoch}/{epochs}")
+
+    with torch_threads(threads):  # evaluation too: its sums depend on the thread count as training's do
+        start = time.perf_counter()
+        history = fit(model, train, validation, config, callback=on_epoch)
+        seconds = time.perf_counter() - start
+        result: dict[str, Any] = {"settings": settings_of(spec, config), "params": params, "init": init,
+                                  "train_seconds": seconds, "history": history_lists(history),
+                                  "updates_per_epoch": int(history.updates_per_epoch), "test": None}
+        if test is not None:
+            result["test"] = report_metrics(evaluate(model, test[0], test[1]))
+    return result, model
+
+
+def first_layer_init(model: Any) -> dict[str, Any]:
+    """Statistics of the first Dense layer's freshly initialised weights and biases (Question 6)."""
+    weight = bias = None
+    for name, p in model.named_parameters():
+        if p.ndim == 2 and weight is None:
+            weight = p.detach().cpu().numpy()
+            bias_name = name.rsplit(".", 1)[0] + ".bias"
+            bias = dict(model.named_parameters()).get(bias_name)
+            bias = None if bias is None else bias.detach().cpu().numpy()
+            break
+    if weight is None:
+        return {}
+    fan_out, fan_in = weight.shape
+    return {"fan_in": int(fan_in), "fan_out": int(fan_out),
+            "glorot_limit": float(np.sqrt(6.0 / (fan_in + fan_out))),
+            "max_abs_weight": float(np.abs(weight).max()), "weight_std": float(weight.std()),
+            "max_abs_bias": float(np.abs(bias).max()) if bias is not None else None}
+
+
+def history_lists(h: Any) -> dict[str, list[float]]:
+    """A History as plain lists: loss, accuracy, val_loss, val_accuracy, epoch_seconds."""
+    get = h.get if isinstance(h, dict) else (lambda k, d=None: getattr(h, k, d))
+    out = {}
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"):
+        value = get(key)
+        out[key] = [float(v) for v in value] if value is not None else []
+    return out
+
+
+def report_metrics(m: dict[str, Any]) -> dict[str, Any]:
+    """The evaluate() dict reduced to the report's test metrics (plus positive_rate)."""
+    cm = np.asarray(m["confusion_matrix"]).tolist()
+    (tn, fp), (fn, tp) = cm
+    return {"loss": _float(m.get("loss")), "accuracy": float(m["accuracy"]),
+            "balanced_accuracy": _float(m["balanced_accuracy"]), "roc_auc": _float(m.get("roc_auc")),
+            "precision": _float(m.get("precision")), "recall": _float(m.get("recall")), "f1": _float(m.get("f1")),
+            "positive_rate": (fp + tp) / max(1, tn + fp + fn + tp), "confusion_matrix": cm}
+
+
+def scored(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """Test metrics of probabilities ``p`` for labels ``y``, by the same code as the networks'
+    (:func:`nidslab.evaluate.binary_metrics`, which takes logits)."""
+    from nidslab.evaluate import binary_metrics
+
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return report_metrics(binary_metrics(np.asarray(y), np.log(p) - np.log1p(-p)))
+
+
+def subsample_rows(n: int, max_rows: int, seed: int) -> np.ndarray | slice:
+    """A seeded, sorted sample of ``max_rows`` of ``n`` row indices (all rows: ``slice(None)``)."""
+    if max_rows <= 0 or n <= max_rows:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+
+
+def lightgbm_model(n_estimators: int, num_leaves: int, learning_rate: float, *, seed: int,
+                   threads: int | None) -> Any:
+    """The study's LightGBM classifier: balanced class weights, deterministic, row-wise (one home for it)."""
+    import lightgbm as lgb
+
+    return lgb.LGBMClassifier(n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate,
+                              class_weight="balanced", random_state=seed, n_jobs=threads or 0, verbose=-1,
+                              deterministic=True, force_row_wise=True)
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+__all__ = ["lightgbm_model", "report_metrics", "scored", "subsample_rows", "train_eval"]
