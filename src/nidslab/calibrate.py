@@ -25,12 +25,17 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from nidslab.errors import DataError
+
+if TYPE_CHECKING:
+    from nidslab.detect.kitnet import KitNET
+    from nidslab.saved_model import SavedModel
 
 #: fewest benign rows a calibration accepts: below this even the 1e-2 budget rests on a handful of rows
 MIN_ROWS = 1_000
@@ -44,9 +49,9 @@ class Calibration:
     with the site's standardiser and thresholds, the trained weights shared), ``record`` (the
     calibration.json document: what was seen and re-fitted) and ``kitnet`` (the site's KitNET or None)."""
 
-    model: object
+    model: SavedModel
     record: dict
-    kitnet: object | None = None
+    kitnet: KitNET | None = None
 
 
 def _site_record(features: np.ndarray, times, hosts, source: str) -> dict:

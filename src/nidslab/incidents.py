@@ -344,8 +344,8 @@ def _incidents_from(seg, ts, index, host_names, names, phases, packets) -> list[
         for name, a, b, *_ in phases:
             if name == "benign":
                 continue
-            for i in np.flatnonzero(has & (s <= b) & (e >= a)):
-                ph[i].append(str(name))
+            for k in np.flatnonzero(has & (s <= b) & (e >= a)):
+                ph[k].append(str(name))
         ph = [sorted(set(p)) for p in ph]
     else:
         ph = [[] for _ in range(m)]
@@ -581,13 +581,13 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
     # infected hosts and the position of their first malicious packet
     inf_hosts, first_pos = np.unique(host[mal], return_index=True)
     first_pos = mal[first_pos]
+    infected_set: set[str]
     if infected is not None:
-        wanted = set(infected)
-        keep = np.array([name(int(h)) in wanted for h in inf_hosts], bool)
+        infected_set = set(infected)
+        keep = np.array([name(int(h)) in infected_set for h in inf_hosts], bool)
         inf_hosts, first_pos = inf_hosts[keep], first_pos[keep]
-        infected = wanted
     else:
-        infected = {name(int(h)) for h in inf_hosts}
+        infected_set = {name(int(h)) for h in inf_hosts}
     uniq, compact = np.unique(host, return_inverse=True)  # ids may be negative or sparse
     first_mal = np.full(uniq.size, np.iinfo(np.int64).max, np.int64)
     first_mal[np.searchsorted(uniq, inf_hosts)] = first_pos
@@ -598,7 +598,7 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
     delays: dict[str, float | None] = {}
     for h, p in zip(inf_hosts.tolist(), first_pos.tolist()):
         delays[name(h)] = det_time[h] - float(ts[p]) if h in det_time else None
-    for h in sorted(infected - set(delays)):  # named infected, but no malicious packet of its own
+    for h in sorted(infected_set - set(delays)):  # named infected, but no malicious packet of its own
         delays[h] = None
     got = [d for d in delays.values() if d is not None]
     before = [i for i in incidents if onset_s is None or i.start < onset_s]
@@ -609,12 +609,12 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
         "benign_days": benign_s / SECONDS_PER_DAY,
         "false_incidents_benign": len(before),
         "false_incidents_per_day": len(before) / (benign_s / SECONDS_PER_DAY) if benign_s > 0 else None,
-        "incidents_on_uninfected_hosts": sum(i.host not in infected for i in during),
-        "false_incidents_infected_hosts": sum(i.host in infected and not i.malicious for i in during),
+        "incidents_on_uninfected_hosts": sum(i.host not in infected_set for i in during),
+        "false_incidents_infected_hosts": sum(i.host in infected_set and not i.malicious for i in during),
         "true_incidents": sum(bool(i.malicious) for i in incidents),
-        "infected_hosts": len(infected),
+        "infected_hosts": len(infected_set),
         "detected_hosts": len(got),
-        "detected_share": len(got) / len(infected) if infected else None,
+        "detected_share": len(got) / len(infected_set) if infected_set else None,
         "time_to_detect_s": delays,
         "median_time_to_detect_s": float(np.median(got)) if got else None,
         "worst_time_to_detect_s": float(max(got)) if got else None,
