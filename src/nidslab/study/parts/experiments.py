@@ -37,6 +37,9 @@ class ExperimentResult:
     title: str = doc("the experiment's title")
     part: str = doc("the lab's part, e.g. Part 12")
     updates_per_epoch: int | None = optional("weight updates per epoch")
+    seed_runs: dict[str, list[float]] | None = optional(
+        "the same experiment retrained with other seeds: seeds, test_accuracy, test_balanced_accuracy, "
+        "val_accuracy (one entry per seed, this run's seed first); None where the study trains one seed")
 
 
 #: the part's result: each experiment's, by name, in the study's order
