@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from nidslab.cli.common import console, progress_bar, write_table
 from nidslab.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def predict_cmd(
@@ -22,6 +25,8 @@ def predict_cmd(
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
 ) -> None:
     """Score rows of features or the packets of a capture; write score and label per row."""
+    import numpy as np
+
     from nidslab.evaluate import scores_of
     from nidslab.predict import CAPTURE_SUFFIXES, capture_features
     from nidslab.saved_model import load_model
@@ -59,6 +64,8 @@ def predict_cmd(
 
 
 def _window_table(times: np.ndarray, labels: np.ndarray, window: float) -> Table:
+    import numpy as np
+
     from nidslab.predict import flagged_per_window
 
     starts, packets, flagged = flagged_per_window(times, labels, window)
