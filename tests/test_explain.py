@@ -164,8 +164,40 @@ def test_untrained_kitnet_is_refused():
 
 def test_reason_text_in_words():
     assert reason_text("H_L5_weight", 160.0, 4.0) == ("packets this host sent in the last ~0.2 s (H_L5_weight): "
-                                                       "160, 40x its baseline (4.00)")
-    assert reason_text("HH_L1_pcc", -0.5, 0.2).endswith("-0.500, against 0.200 at baseline")
+                                                       "160, 40x its baseline (4)")
+    assert reason_text("HH_L1_pcc", -0.5, 0.2).endswith("-0.5, against 0.2 at baseline")
     assert "bytes" in reason_text("MI_dir_L3_mean", 1400.0, 1400.0) and "about its baseline" in \
         reason_text("MI_dir_L3_mean", 1400.0, 1400.0)
     assert reason_text("HH_0.1_std_0", 9.0, 3.0, layout="kitsune-py").startswith("variance of the sizes")
+
+
+def test_predict_explain_writes_reasons_for_flagged_rows_only(decided_model, tmp_path):
+    import pyarrow.csv as pacsv
+    from typer.testing import CliRunner
+
+    from nidslab.cli import app
+
+    saved, benign, mean, scale = decided_model
+    X = _raw_rows(60, 5)
+    j = saved.feature_names.index(DECIDER)
+    X[:30, schema.INDEX[DECIDER]] = mean[j] + scale[j] * 6  # the first 30 rows alert
+    X[30:, schema.INDEX[DECIDER]] = mean[j] - scale[j] * 3
+    np.save(tmp_path / "x.npy", X)
+    base = _raw_rows(200, 6)
+    base[:, schema.INDEX[DECIDER]] = mean[j]
+    np.save(tmp_path / "benign.npy", base)
+    runner = CliRunner()
+    for spec in ("unflagged", str(tmp_path / "benign.npy")):
+        res = runner.invoke(app, ["predict", str(saved.path), str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.csv"),
+                                  "--explain", "--baseline", spec])
+        assert res.exit_code == 0, res.output
+        t = pacsv.read_csv(tmp_path / "p.csv").to_pydict()
+        labels, reasons = t["label"], [r or "" for r in t["reasons"]]
+        assert labels == [1] * 30 + [0] * 30
+        assert all(r == "" for r in reasons[30:])
+        parsed = [json.loads(r) for r in reasons[:30]]
+        assert all(p[0]["feature"] == DECIDER and len(p) <= 3 for p in parsed)
+        assert "reasons for 30 flagged rows" in res.output
+    res = runner.invoke(app, ["predict", str(saved.path), str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.csv"),
+                              "--explain", "--baseline", "10m"])
+    assert res.exit_code == 2 and "a duration needs packet times" in res.output

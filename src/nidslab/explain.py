@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,7 @@ import numpy as np
 
 from nidslab import schema
 from nidslab.errors import DataError
+from nidslab.features.describe import describe_feature
 
 #: Integrated-gradient steps (Gauss-Legendre points of Captum). Chosen with benchmarks/bench_explain.py:
 #: see its docstring for the cost against scoring and the completeness error at each step count.
@@ -77,14 +79,11 @@ class Reason:
 
 # ------------------------------------------------------------------------------------------ words
 def _num(x: float) -> str:
-    """A value for prose: 3 significant digits, thousands separated, no exponent below 1e9."""
-    if x == 0 or not math.isfinite(x):
-        return f"{x:g}"
+    """A value for prose: whole numbers with thousands separated from 100 up, else 3 significant digits."""
     a = abs(x)
-    if a >= 1e9 or a < 1e-3:
-        return f"{x:.3g}"
-    digits = max(0, 2 - int(math.floor(math.log10(a))))
-    return f"{x:,.{digits}f}"
+    if 100 <= a < 1e9:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
 
 
 def ratio_of(value: float, baseline: float) -> float | None:
@@ -98,8 +97,6 @@ def ratio_of(value: float, baseline: float) -> float | None:
 
 def reason_text(feature: str, value: float, baseline: float, *, layout: str | None = None) -> str:
     """``"<what the feature is> (<name>): <value>, <r>x its baseline (<baseline>)"`` in words."""
-    from nidslab.features.describe import describe_feature
-
     d = describe_feature(feature, layout)
     unit = f" {d.unit}" if d.unit and d.statistic != "weight" else ""
     r = ratio_of(value, baseline)
@@ -313,7 +310,7 @@ def _reasons(target, names: Sequence[str], Xk: np.ndarray, base: np.ndarray, A: 
     floor = np.maximum(MIN_SHARE * np.abs(A).max(axis=1, keepdims=True), np.finfo(np.float64).tiny)
     keep = np.take_along_axis(A, best, axis=1) > floor
     ae = getattr(target, "ae_of_feature", None)
-    layout = target.layout if target.layout and all(n in _columns(target.layout) for n in names) else None
+    layout = target.layout if _columns(target.layout).issuperset(names) else None
     out: list[list[Reason]] = []
     for i in range(len(A)):  # one small object per reason shown: alerts only, a few per row
         row = []
@@ -329,8 +326,9 @@ def _reasons(target, names: Sequence[str], Xk: np.ndarray, base: np.ndarray, A: 
     return out
 
 
-def _columns(layout: str) -> set[str]:
-    return set(schema.FEATURE_NAMES if layout == "uci" else schema.KITSUNE_PY_FEATURE_NAMES)
+@functools.cache
+def _columns(layout: str) -> frozenset[str]:
+    return frozenset(schema.FEATURE_NAMES if layout == "uci" else schema.KITSUNE_PY_FEATURE_NAMES)
 
 
 def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAULT_STEPS
@@ -354,5 +352,46 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
     return explain_rows
 
 
-__all__ = ["DEFAULT_STEPS", "DEFAULT_TOP", "Reason", "attributions", "explain", "explainer_for", "ratio_of",
+def baseline_rows(spec: str, X: np.ndarray, *, times: np.ndarray | None = None,
+                  flagged: np.ndarray | None = None, source: str = "the data") -> np.ndarray:
+    """The site's benign rows to compare alerts with, as ``nidslab predict --baseline SPEC`` names them.
+
+    ``spec``: ``"unflagged"`` (the rows of ``X`` not flagged: the traffic the model finds normal here),
+    a duration such as ``"10m"``, ``"90s"`` or ``"1h"`` (the rows in that much time from the first packet,
+    taken as benign, as ``watch --calibrate`` does; needs ``times`` (n,) seconds), or the path of a benign
+    features table (.csv, .parquet, .npy) or capture (.pcap, .pcapng). Returns rows (m, columns of X).
+    Raises :class:`DataError` saying what is missing.
+    """
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*", spec)
+    if spec == "unflagged":
+        if flagged is None:
+            raise DataError("--baseline unflagged needs the flagged rows")
+        rows = np.asarray(X)[~np.asarray(flagged, bool)]
+        if len(rows) == 0:
+            raise DataError(f"{source}: every row is flagged, so none can stand for normal traffic; pass --baseline "
+                            "with a benign features file or capture of this site, or a duration (10m)")
+        return rows
+    if m:
+        if times is None:
+            raise DataError(f"--baseline {spec}: a duration needs packet times, which only a capture has; pass a "
+                            "benign features file or 'unflagged'")
+        seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+        times = np.asarray(times, np.float64)
+        rows = np.asarray(X)[times < times[0] + seconds]
+        return rows
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(f"--baseline {spec!r}: no such file, and not 'unflagged' or a duration such as 10m or 90s")
+    from nidslab.predict import CAPTURE_SUFFIXES, capture_features
+
+    if path.suffix.lower() in CAPTURE_SUFFIXES:
+        return capture_features(path)[0]
+    from nidslab.data import read_features
+
+    return np.asarray(read_features(path))
+
+
+__all__ = ["DEFAULT_STEPS", "DEFAULT_TOP", "Reason", "attributions", "baseline_rows", "explain", "explainer_for", "ratio_of",
            "reason_text"]

@@ -23,6 +23,13 @@ def predict_cmd(
     target_fpr: float = typer.Option(None, "--target-fpr", help="Flag rows with the model's stored threshold for "
                                      "this false-positive rate (1e-3, 1e-2 or 1e-4) instead of --threshold."),
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
+    explain: bool = typer.Option(False, "--explain", help="Add a `reasons` column: for each flagged row, the "
+                                 "features that pushed its score most, against the baseline, as JSON (integrated "
+                                 "gradients; `nidslab features describe` explains the names)."),
+    baseline: str = typer.Option("unflagged", "--baseline", help="With --explain, the site's normal traffic: "
+                                 "'unflagged' (the rows the model does not flag), a duration such as 10m (the "
+                                 "capture's first minutes), or a benign features file or capture."),
+    explain_top: int = typer.Option(3, "--explain-top", min=1, help="With --explain: reasons per flagged row."),
 ) -> None:
     """Score rows of features or the packets of a capture; write score and label per row."""
     import numpy as np
@@ -54,13 +61,48 @@ def predict_cmd(
     else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split
         labels = (logits >= t_logit).astype(np.uint8)
         threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
-    write_table(out, {"score": scores, "label": labels} if times is None else
-                {"time": times, "score": scores, "label": labels})
+    columns = {"score": scores, "label": labels} if times is None else {"time": times, "score": scores, "label": labels}
+    if explain:
+        columns["reasons"] = _reasons_column(saved, X, times, labels, baseline, explain_top, source)
+    write_table(out, columns)
     flagged = int(labels.sum())
     console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
                   f"{threshold} flagged malicious; written to {out}")
     if times is not None and len(times):
         console.print(_window_table(times, labels, window))
+
+
+def _reasons_column(saved, X, times, labels, baseline: str, top: int, source: Path) -> list[str]:
+    """JSON reasons (nidslab.explain) of the flagged rows, "" for the others; prints the first few."""
+    import json
+    import time
+
+    import numpy as np
+
+    from nidslab.explain import baseline_rows, explainer_for
+
+    flagged = labels.astype(bool)
+    rows = np.flatnonzero(flagged)
+    out = [""] * len(labels)
+    if not len(rows):
+        return out
+    base = baseline_rows(baseline, X, times=times, flagged=flagged, source=str(source))
+    explain_rows = explainer_for(saved, base, top=top)
+    start = time.perf_counter()
+    chunk = 4096
+    reasons: list[list[dict]] = []
+    with progress_bar("explaining the flagged rows") as update:
+        for s in range(0, len(rows), chunk):
+            reasons += explain_rows(X[rows[s:s + chunk]])
+            update(min(s + chunk, len(rows)), len(rows), f"{min(s + chunk, len(rows)):,} of {len(rows):,} rows")
+    for i, r in zip(rows, reasons):
+        out[i] = json.dumps(r, allow_nan=False, default=float)
+    console.print(f"reasons for {len(rows):,} flagged rows against a baseline of {len(base):,} rows ({baseline}) "
+                  f"in {time.perf_counter() - start:.1f} s; the first:")
+    for i, r in list(zip(rows, reasons))[:3]:
+        console.print(f"  row {i:,}: " + ("; ".join(x["text"] for x in r) or "no feature above its baseline"),
+                      highlight=False)
+    return out
 
 
 def _window_table(times: np.ndarray, labels: np.ndarray, window: float) -> Table:

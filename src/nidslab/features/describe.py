@@ -18,6 +18,7 @@ CLI's ``nidslab features describe`` must answer in well under half a second.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -203,6 +204,12 @@ def _quirks(layout: str, group: str, statistic: str, lam_label: str, two_d: bool
     return q
 
 
+@functools.cache
+def _all(layout: str) -> dict[str, FeatureDescription]:
+    """Every column of ``layout`` described, by name (built once: reasons look phrases up per alert)."""
+    return {n: _describe(n, i, layout) for i, n in enumerate(columns_of(layout))}
+
+
 def describe_features(which: str | Iterable[str] | None = None, *, layout: str = "uci") -> list[FeatureDescription]:
     """Describe columns of ``layout`` (``uci`` or ``kitsune-py``), in column order.
 
@@ -233,14 +240,16 @@ def describe_features(which: str | Iterable[str] | None = None, *, layout: str =
             raise UnknownNameError(
                 f"unknown feature or group {item!r} in the {layout} layout{hint}; expected a group "
                 f"({', '.join(g for g in schema.GROUPS if g in groups)}), a column such as {names[0]!r}, or 'all'")
-    return [_describe(n, i, layout) for i, n in enumerate(names) if n in wanted]
+    table = _all(layout)
+    return [table[n] for n in names if n in wanted]
 
 
 def describe_feature(name: str, layout: str | None = None) -> FeatureDescription:
     """One column by name; ``layout`` defaults to the one whose columns include ``name`` (uci first)."""
     for lay in (layout,) if layout else LAYOUT_NAMES:
-        if name in columns_of(lay):
-            return describe_features(name, layout=lay)[0]
+        found = _all(_layout(lay)).get(name)
+        if found is not None:
+            return found
     raise UnknownNameError(f"unknown feature {name!r}; expected a column of the "
                            f"{layout or ' or '.join(LAYOUT_NAMES)} layout such as {columns_of(layout or 'uci')[0]!r}")
 
