@@ -53,7 +53,7 @@ MIN_SHARE = 0.01  # reasons below this share of the row's largest |attribution| 
 _CHUNK = 2048  # rows attributed at once: steps x chunk rows go through the network per pass
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Reason:
     """One feature that pushed one row's score, against its baseline.
 
@@ -74,7 +74,9 @@ class Reason:
     autoencoder: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # by hand: dataclasses.asdict deep-copies field by field, several times the cost of a reason's text
+        return {"feature": self.feature, "value": self.value, "baseline": self.baseline, "ratio": self.ratio,
+                "attribution": self.attribution, "text": self.text, "autoencoder": self.autoencoder}
 
 
 # ------------------------------------------------------------------------------------------ words
@@ -295,11 +297,12 @@ def explain(model, X: np.ndarray, baseline, *, top: int = DEFAULT_TOP, steps: in
         one list of :class:`Reason` per row, largest attribution first.
     """
     target, Xk, base, A = _prepare(model, X, baseline, steps)
-    return _reasons(target, target.names, Xk, base, A, top)
+    return [[Reason(**r) for r in row] for row in _reasons(target, target.names, Xk, base, A, top)]
 
 
 def _reasons(target, names: Sequence[str], Xk: np.ndarray, base: np.ndarray, A: np.ndarray, top: int
-             ) -> list[list[Reason]]:
+             ) -> list[list[dict]]:
+    """Per row, the top reasons as :meth:`Reason.to_dict` dicts (dicts: the adapter hands them on as they are)."""
     if top < 1 or len(A) == 0:
         return [[] for _ in range(len(A))]
     top = min(top, A.shape[1])
@@ -308,20 +311,24 @@ def _reasons(target, names: Sequence[str], Xk: np.ndarray, base: np.ndarray, A: 
     best = np.take_along_axis(best, order, axis=1)
     # a reason pushed towards the alert, and by more than rounding: at least 1% of the row's largest |attribution|
     floor = np.maximum(MIN_SHARE * np.abs(A).max(axis=1, keepdims=True), np.finfo(np.float64).tiny)
-    keep = np.take_along_axis(A, best, axis=1) > floor
+    keep = (np.take_along_axis(A, best, axis=1) > floor).tolist()
+    values = np.take_along_axis(Xk, best, axis=1).tolist()
+    attrib = np.take_along_axis(A, best, axis=1).tolist()
+    best_l = best.tolist()
+    base_l = base.tolist()
     ae = getattr(target, "ae_of_feature", None)
+    ae_l = None if ae is None else ae.tolist()
     layout = target.layout if _columns(target.layout).issuperset(names) else None
-    out: list[list[Reason]] = []
-    for i in range(len(A)):  # one small object per reason shown: alerts only, a few per row
+    out: list[list[dict]] = []
+    for js, oks, vs, ats in zip(best_l, keep, values, attrib):  # a few small dicts per alert, alerts only
         row = []
-        for j, ok in zip(best[i], keep[i]):
+        for j, ok, value, a in zip(js, oks, vs, ats):
             if not ok:
                 break
-            value, b = float(Xk[i, j]), float(base[j])
+            b = base_l[j]
             text = reason_text(names[j], value, b, layout=layout) if layout else f"{names[j]}: {_num(value)}"
-            row.append(Reason(feature=names[j], value=value, baseline=b, ratio=ratio_of(value, b),
-                              attribution=float(A[i, j]), text=text,
-                              autoencoder=None if ae is None else int(ae[j])))
+            row.append({"feature": names[j], "value": value, "baseline": b, "ratio": ratio_of(value, b),
+                        "attribution": a, "text": text, "autoencoder": None if ae_l is None else ae_l[j]})
         out.append(row)
     return out
 
@@ -347,7 +354,7 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
         if X.ndim == 1:
             X = X[None, :]
         _, Xk, _, A = _prepare(target, X, base, steps)
-        return [[r.to_dict() for r in row] for row in _reasons(target, target.names, Xk, base, A, top)]
+        return _reasons(target, target.names, Xk, base, A, top)
 
     return explain_rows
 

@@ -269,6 +269,11 @@ def group_summary(names: Sequence[str], layout: str | None = None) -> list[dict[
                            ("half_lives_s", d.half_life_s)):
             if value not in g[key]:
                 g[key].append(value)
+    order = list(_UNITS)  # weight, mean, variance, std, magnitude, radius, covariance, pcc
+    for g in out.values():
+        g["statistics"].sort(key=order.index)
+        g["lambdas"].sort(key=schema.LAMBDAS.index)
+        g["half_lives_s"].sort()
     return list(out.values())
 
 
@@ -276,29 +281,39 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown_table(descriptions: Sequence[FeatureDescription] | None = None, *, by: str = "feature") -> str:
-    """A GitHub-markdown table of ``descriptions`` (default: every uci column).
+def table_rows(descriptions: Sequence[FeatureDescription] | None = None, *, by: str = "feature"
+               ) -> tuple[list[str], list[list[str]]]:
+    """``(header, rows)`` of plain strings describing ``descriptions`` (default: every uci column), for a
+    report's ``("table", header, rows)`` block or :func:`markdown_table`.
 
     ``by="feature"``: one row per column (name, group, stream, statistic, lambda, half-life, unit, meaning,
     quirks). ``by="group"``: one row per group (what :func:`group_summary` says), for a report's data part.
     """
     descs = list(descriptions) if descriptions is not None else describe_features()
     if by == "group":
-        rows = ["| group | columns | stream | statistics | lambdas (1/s) | half-lives |", "| --- | ---: | --- | --- | --- | --- |"]
-        for g in group_summary([d.name for d in descs], descs[0].layout if descs else None):
-            rows.append(f"| {g['group']} | {g['columns']} | {', '.join(g['streams'])} | {', '.join(g['statistics'])}"
-                        f" | {', '.join(f'{x:g}' for x in g['lambdas'])}"
-                        f" | {', '.join(approx_seconds(x) for x in g['half_lives_s'])} |")
-        return "\n".join(rows) + "\n"
+        header = ["group", "columns", "stream", "statistics", "lambdas (1/s)", "half-lives"]
+        rows = [[g["group"], str(g["columns"]), ", ".join(g["streams"]), ", ".join(g["statistics"]),
+                 ", ".join(f"{x:g}" for x in g["lambdas"]), ", ".join(approx_seconds(x) for x in g["half_lives_s"])]
+                for g in group_summary([d.name for d in descs], descs[0].layout if descs else None)]
+        return header, rows
     if by != "feature":
         raise ValueError(f"by must be 'feature' or 'group', got {by!r}")
-    rows = ["| feature | group | stream | statistic | lambda (1/s) | half-life | unit | meaning | quirks |",
-            "| --- | --- | --- | --- | ---: | ---: | --- | --- | --- |"]
-    for d in descs:
-        rows.append(f"| `{d.name}` | {d.group} | {d.stream} | {d.statistic} | {d.lam:g} | {approx_seconds(d.half_life_s)}"
-                    f" | {d.unit or '-'} | {_md(d.meaning)} | {_md('; '.join(d.quirks)) or '-'} |")
-    return "\n".join(rows) + "\n"
+    header = ["feature", "group", "stream", "statistic", "lambda (1/s)", "half-life", "unit", "meaning", "quirks"]
+    rows = [[d.name, d.group, d.stream, d.statistic, f"{d.lam:g}", approx_seconds(d.half_life_s), d.unit or "-",
+             d.meaning, "; ".join(d.quirks) or "-"] for d in descs]
+    return header, rows
+
+
+def markdown_table(descriptions: Sequence[FeatureDescription] | None = None, *, by: str = "feature") -> str:
+    """:func:`table_rows` as a GitHub-markdown table (feature names in backticks)."""
+    header, rows = table_rows(descriptions, by=by)
+    right = {"columns", "lambda (1/s)", "half-life"}
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---:" if h in right else "---" for h in header) + " |"]
+    for r in rows:
+        cells = [f"`{r[0]}`" if by == "feature" else r[0], *r[1:]]
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 __all__ = ["FeatureDescription", "LAYOUT_NAMES", "LAYOUT_NOTES", "approx_seconds", "columns_of", "describe_feature",
-           "describe_features", "group_summary", "markdown_table"]
+           "describe_features", "group_summary", "markdown_table", "table_rows"]
