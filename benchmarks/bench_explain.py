@@ -9,15 +9,16 @@ Timed, in one process, min of --repeat runs:
 
 - extract: the capture's features (what `predict CAPTURE` does first);
 - score: SavedModel.predict_raw on every row (standardise + network), the scoring itself;
-- explain, per step count: explainer_for(model, benign rows)(X_alerts) -- integrated gradients of the
-  alerting rows plus the reasons in words -- for three sets of alerting rows: 1% and 10% of the rows (the
-  top-scoring ones) and every alerting row (logit >= 0). Ratios: explain / score, explain / (extract + score).
-- accuracy per step count, on 2,000 alerting rows: median relative completeness error
+- score: DNNScorer.score on every row (select + standardise + network, 1 torch thread: `watch`'s path);
+- explain, per IG step count, on 2,000 alerting rows in one call: the integrated gradients and the reasons in
+  words, per row; "1 row = rows scored" is their cost in rows of scoring, and "explainable at 20%" the share
+  of rows that can be explained for 20% of the scoring time (the issue's budget);
+- accuracy per step count on those rows: median relative completeness error
   |sum(attributions) - (logit - baseline logit)| / |logit - baseline logit|, and the share of rows whose
   top reason and top-3 set equal those of a 256-step reference.
 
 With --kitnet, a KitNET (trained on the capture's first benign rows) is timed the same way: score vs
-explain (no steps). torch uses 2 threads. Run it on a quiet machine for numbers to quote.
+explain (no steps). torch uses 1 thread. Run it on a quiet machine for numbers to quote.
 """
 
 from __future__ import annotations
@@ -49,11 +50,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--kitnet", action="store_true")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
 
     from nidslab import schema
     from nidslab.data.prep import Standardizer
-    from nidslab.explain import attributions, explainer_for
+    from nidslab.explain import _baseline, _reasons, _resolve, attributions, explainer_for
+    from nidslab.scorers import DNNScorer
     from nidslab.features import extract_features
     from nidslab.model import ModelSpec, build_model
     from nidslab.saved_model import load_model, save_model
@@ -70,53 +72,57 @@ def main() -> None:
     m = build_model(ModelSpec(), len(names), seed=a.seed)
     fit(m, (std.transform(Xl), sim.labels_truth), optimizer="adam", lr=0.01, batch_size=256, epochs=a.epochs)
     saved = load_model(save_model(tmp / "m", m, standardizer=std.to_dict(), feature_names=names))
-    saved.predict_raw(X[:1000])
-    t_score, logits = best(lambda: saved.predict_raw(X), a.repeat)
+    scorer = DNNScorer(saved)  # the scoring path of `nidslab watch` (1 torch thread)
+    scorer.score(X[:1000])
+    t_score, probs = best(lambda: scorer.score(X), a.repeat)
+    logits = saved.predict_raw(X)
     benign = X[: sim.onset_index]
     base_logit = float(saved.predict_raw(benign.mean(axis=0, keepdims=True))[0])
     alerting = np.flatnonzero(logits >= 0)
-    order = np.argsort(-logits)
-    sets = {"1% of rows": order[: len(X) // 100], "10% of rows": order[: len(X) // 10],
-            f"every alert ({len(alerting) / len(X):.0%})": alerting}
-    print(f"{len(X):,} packets ({sim.onset_index:,} benign before the onset); extract {t_extract:.2f} s, "
-          f"score {t_score * 1e3:.1f} ms ({len(X) / t_score:,.0f} rows/s); torch threads {torch.get_num_threads()}")
+    per_row = t_score / len(X)
+    print(f"{len(X):,} packets ({sim.onset_index:,} benign before the onset, {len(alerting) / len(X):.0%} of rows "
+          f"alert); extract {t_extract:.2f} s; score {t_score * 1e3:.1f} ms = {per_row * 1e6:.2f} us/row; "
+          f"torch threads {torch.get_num_threads()}")
 
     rng = np.random.default_rng(a.seed)
     sample = X[rng.choice(alerting, min(2000, len(alerting)), replace=False)]
     _, ref = attributions(saved, sample, benign, steps=256)
     ref_top = np.argsort(-ref, axis=1)[:, :3]
     gap = saved.predict_raw(sample) - base_logit
-    print(f"\n{'steps':>5} {'top-1 = ref':>11} {'top-3 = ref':>11} {'completeness err':>16}  "
-          + "  ".join(f"{k:>26}" for k in sets))
+    target = _resolve(saved)
+    Xk, base = target.columns(sample, "sample"), _baseline(target, benign)
+    print(f"\nexplaining {len(sample):,} alerting rows (one call; min of {a.repeat}):")
+    print(f"{'steps':>5} {'top-1 = ref':>11} {'top-3 = ref':>11} {'completeness':>12} {'IG us/row':>10} "
+          f"{'words us/row':>12} {'1 row = rows scored':>19} {'explainable at 20%':>18}")
     for steps in [int(s) for s in a.steps.split(",")]:
-        _, A = attributions(saved, sample, benign, steps=steps)
+        t_ig, A = best(lambda steps=steps: target.attributions(Xk, base, steps), a.repeat)
+        t_txt, _ = best(lambda A=A: _reasons(target, target.names, Xk, base, A, 3), a.repeat)
         top = np.argsort(-A, axis=1)[:, :3]
         top1 = np.mean(top[:, 0] == ref_top[:, 0])
         top3 = np.mean([set(x) == set(y) for x, y in zip(top, ref_top)])
         err = np.median(np.abs(A.sum(axis=1) - gap) / np.maximum(np.abs(gap), 1e-9))
-        fn = explainer_for(saved, benign, steps=steps)
-        cells = []
-        for rows in sets.values():
-            t, _ = best(lambda rows=rows: fn(X[rows]), a.repeat if len(rows) < 20_000 else 1)
-            cells.append(f"{t:6.2f} s = {t / t_score:5.1f}x / {t / (t_score + t_extract):5.1%}")
-        print(f"{steps:>5} {top1:>11.1%} {top3:>11.1%} {err:>16.2%}  " + "  ".join(f"{c:>26}" for c in cells))
-    print("(each cell: explain time = x score / share of extract + score)")
+        cost = (t_ig + t_txt) / len(sample)
+        print(f"{steps:>5} {top1:>11.1%} {top3:>11.1%} {err:>12.2%} {t_ig / len(sample) * 1e6:>10.1f} "
+              f"{t_txt / len(sample) * 1e6:>12.1f} {cost / per_row:>19.0f} {0.2 * per_row / cost:>18.2%}")
+    print("(1 row = rows scored: one explained row costs as much as scoring that many rows; explainable at 20%: the\n"
+          " share of rows whose reasons cost 20% of the scoring time; completeness: median relative error of the sum)")
 
     if a.kitnet:
         from nidslab.detect import KitNET
+        from nidslab.scorers import KitNETScorer
 
         grace = min(sim.onset_index - 1000, 30_000)
         kit = KitNET(max_ae=10, fm_grace=grace // 10, ad_grace=grace - grace // 10 - 1, seed=a.seed).fit(X[:grace])
-        t_kscore, rmse = best(lambda: kit.score(X), a.repeat)
+        t_kscore, rmse = best(lambda: KitNETScorer(kit).score(X), a.repeat)
         thr = np.quantile(rmse[grace: sim.onset_index], 0.999)
         k_alert = np.flatnonzero(rmse > thr)
         fn = explainer_for(kit, X[grace: sim.onset_index])
-        print(f"\nKitNET (grace {grace:,}): score {t_kscore * 1e3:.1f} ms; alerts {len(k_alert):,} "
-              f"({len(k_alert) / len(X):.0%})")
-        for label, rows in (("1% of rows", np.argsort(-rmse)[: len(X) // 100]), ("every alert", k_alert)):
-            t, _ = best(lambda rows=rows: fn(X[rows]), a.repeat)
-            print(f"  {label:>12}: explain {t:.3f} s = {t / t_kscore:.2f}x score, {t / (t_kscore + t_extract):.1%} "
-                  "of extract + score")
+        rows = X[k_alert[:2000]]
+        t, _ = best(lambda: fn(rows), a.repeat)
+        cost, kper = t / len(rows), t_kscore / len(X)
+        print(f"\nKitNET (grace {grace:,}): score {kper * 1e6:.2f} us/row; {len(k_alert) / len(X):.0%} of rows alert; "
+              f"explaining {len(rows):,} of them: {cost * 1e6:.1f} us/row = {cost / kper:.0f} rows scored; "
+              f"explainable at 20%: {0.2 * kper / cost:.2%} of rows")
 
 
 if __name__ == "__main__":

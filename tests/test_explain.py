@@ -201,3 +201,29 @@ def test_predict_explain_writes_reasons_for_flagged_rows_only(decided_model, tmp
     res = runner.invoke(app, ["predict", str(saved.path), str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.csv"),
                               "--explain", "--baseline", "10m"])
     assert res.exit_code == 2 and "a duration needs packet times" in res.output
+
+
+def test_batched_gradients_equal_captums_own(tmp_path, monkeypatch):
+    """explain's one-backward gradient function gives Captum's per-row gradients (rows do not interact in eval
+    mode, batch norm included)."""
+    import nidslab.explain as ex
+    from captum._utils.gradient import compute_gradients
+
+    names = list(schema.LAB_FEATURES)
+    m = build_model(ModelSpec(n_layers=2, n_nodes=6, batch_norm=True, dropout=0.3, mc_dropout=True), len(names),
+                    seed=0)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm1d):
+                mod.running_mean.uniform_(-1, 1)
+                mod.running_var.uniform_(0.5, 2)
+    saved = load_model(save_model(tmp_path / "bn", m, standardizer=None, feature_names=names))
+    X, benign = _raw_rows(50, 7)[:, :], _raw_rows(100, 8)
+    X = np.log1p(X)  # keep a network with no standardiser in its working range
+    benign = np.log1p(benign)
+    _, fast = attributions(saved, X, benign, steps=8)
+    _, again = attributions(saved, X, benign, steps=8)
+    np.testing.assert_array_equal(fast, again)  # MC dropout is off while attributing: deterministic
+    monkeypatch.setattr(ex, "_batch_gradients", compute_gradients)
+    _, slow = attributions(saved, X, benign, steps=8)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-7)
