@@ -116,6 +116,9 @@ def test_bad_baselines_are_refused(decided_model):
     bad[0, 0] = np.nan
     with pytest.raises(DataError, match="NaN"):
         explain(saved, X, bad)
+    X[1, schema.INDEX["HH_L1_mean"]] = np.inf
+    with pytest.raises(DataError, match="row 1, feature HH_L1_mean is inf"):
+        explain(saved, X, benign)
 
 
 def _benign_kitnet_rows(rows: int, seed: int) -> np.ndarray:

@@ -288,6 +288,11 @@ def _prepare(model, X, baseline, steps: int):
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     Xk = target.columns(X, "the rows to explain")
+    if not np.isfinite(Xk).all():
+        bad = int(np.argmin(np.isfinite(Xk).all(axis=1)))
+        col = int(np.argmin(np.isfinite(Xk[bad])))
+        raise DataError(f"the rows to explain: row {bad}, feature {target.names[col]} is {Xk[bad, col]}; "
+                        "features must be finite")
     base = _baseline(target, baseline)
     A = target.attributions(Xk, base, steps) if len(Xk) else np.zeros((0, len(target.names)))
     return target, Xk, base, A
