@@ -84,9 +84,9 @@ class Reason:
 
 # ------------------------------------------------------------------------------------------ words
 def _num(x: float) -> str:
-    """A value for prose: whole numbers with thousands separated from 100 up, else 3 significant digits."""
+    """A value for prose: whole numbers with thousands separated from 100 to a million, else 3 significant digits."""
     a = abs(x)
-    if 100 <= a < 1e9:
+    if 100 <= a < 1e6:
         return f"{x:,.0f}"
     return f"{x:.3g}"
 
@@ -116,7 +116,7 @@ def reason_text(feature: str, value: float, baseline: float, *, layout: str | No
     elif 0.9 <= r <= 1.1:
         against = f"about its baseline ({_num(baseline)}{unit})"
     else:
-        against = f"{r:.2g}x its baseline ({_num(baseline)}{unit})"
+        against = f"{f'{r:,.0f}' if r >= 10 else f'{r:.2g}'}x its baseline ({_num(baseline)}{unit})"
     return f"{head}{_num(value)}{unit}, {against}"
 
 
