@@ -128,7 +128,7 @@ _SHORT_DIRECTION = {"sent by the host (to any destination)": "sent", "both direc
 
 @features_app.command("describe")
 def describe(
-    which: str = typer.Argument(None, metavar="[NAME|GROUP]", help="A column (H_L5_weight), a group (MI_dir, H, "
+    which: str = typer.Argument(None, metavar="NAME|GROUP", help="A column (H_L5_weight), a group (MI_dir, H, "
                                 "HH, HH_jit, HpHp), 'lab' (uci: the lab's 92), or several, comma-separated. "
                                 "Default: every column."),
     layout: str = typer.Option("uci", "--layout", help="uci: the 115 released columns; kitsune-py: the "
