@@ -11,7 +11,13 @@ Mirai CSV (after its index column) and of the N-BaIoT CSVs, which use these same
     HpHp    (35)  socket srcIP:port -> dst:  weight, mean, std, magnitude, radius,
                                              covariance, pcc              x 5 lambdas
 
-Lambdas are decay factors (1/s): 5, 3, 1, 0.1, 0.01 (half-lives of 0.14 s to 69 s).
+Lambdas are decay factors (1/s): 5, 3, 1, 0.1, 0.01. A stream's statistics decay as
+``2 ** (-lambda * dt)`` (Kitsune's AfterImage), so each lambda's half-life is ``1 / lambda``
+seconds: 0.2 s to 100 s (:func:`half_life`).
+
+The public reference implementation (Kitsune-py) writes 100 columns under other names
+(:data:`KITSUNE_PY_FEATURE_NAMES`); :mod:`nidslab.features.describe` says what every column of
+both layouts means.
 
 The lab removes "the first 24 columns" of the 116-column CSV (index column + 115
 features): that is the index column and the first 23 features, so the lab keeps the 92
@@ -41,6 +47,16 @@ GROUP_STATS: dict[str, tuple[str, ...]] = {
 }
 GROUPS: tuple[str, ...] = tuple(GROUP_STATS)
 
+#: Base of AfterImage's decay: a statistic touched ``dt`` seconds ago is scaled by ``DECAY_BASE ** (-lambda * dt)``.
+DECAY_BASE: float = 2.0
+
+
+def half_life(lam: float) -> float:
+    """Seconds after which a stream's weight (and every sum behind its statistics) has halved: ``1 / lam``."""
+    if not lam > 0:
+        raise ValueError(f"a decay factor lambda must be > 0 (1/s), got {lam}")
+    return 1.0 / lam
+
 
 def _names() -> tuple[str, ...]:
     return tuple(
@@ -62,6 +78,19 @@ LAB_DROPPED_CSV_COLUMNS: int = 24
 LAB_FIRST_FEATURE: str = "H_L1_variance"
 LAB_FEATURES: tuple[str, ...] = FEATURE_NAMES[INDEX[LAB_FIRST_FEATURE] :]
 assert N_FEATURES == 115 and len(LAB_FEATURES) == 92
+
+
+def _kitsune_py_names() -> tuple[str, ...]:
+    one = ("weight", "mean", "std")  # the reference's "std" holds the variance
+    two = ("weight_0", "mean_0", "std_0", "radius_0_1", "magnitude_0_1", "covariance_0_1", "pcc_0_1")
+    return tuple(f"{group}_{lam}_{stat}"
+                 for group, stats in (("MI_dir", one), ("HH", two), ("HH_jit", one), ("HpHp", two))
+                 for lam in LAMBDA_LABELS for stat in stats)
+
+
+#: The 100 column names of the public reference implementation (Kitsune-py HEAD), in its order.
+KITSUNE_PY_FEATURE_NAMES: tuple[str, ...] = _kitsune_py_names()
+assert len(KITSUNE_PY_FEATURE_NAMES) == 100
 
 
 def group_of(name: str) -> str:

@@ -69,11 +69,14 @@ def describe(
 ) -> None:
     """Shapes, class counts, NaN/inf per column, naive and random-chance accuracy."""
     from nidslab.data import describe as run, open_dataset
+    from nidslab.features.describe import approx_seconds
 
     with progress_bar(f"opening {dataset}") as update:
-        d = run(open_dataset(dataset, progress=update), draws=draws, seed=seed, progress=update)
+        ds = open_dataset(dataset, progress=update)
+        d = run(ds, draws=draws, seed=seed, progress=update)
+    groups = _feature_groups(getattr(ds, "feature_names", None))
     if as_json:
-        print(json.dumps(d.to_dict(), indent=1))
+        print(json.dumps({**d.to_dict(), "feature_groups": groups}, indent=1, ensure_ascii=False))
         return
     b, m = d.class_counts
     rc = d.random_chance
@@ -87,7 +90,25 @@ def describe(
     t.add_row("random guess with the class prior", f"{rc['prior']['mean']:.4f} (sd {rc['prior']['sd']:.4f})")
     t.add_row("random guess 50/50", f"{rc['uniform']['mean']:.4f} (sd {rc['uniform']['sd']:.4f})")
     t.add_row("Monte Carlo draws", f"{rc['draws']:,}")
+    for g in groups:
+        t.add_row(f"features {g['group']} ({g['columns']})",
+                  f"{', '.join(g['streams'])}: {', '.join(g['statistics'])}; {len(g['lambdas'])} decays, "
+                  f"half-lives {approx_seconds(min(g['half_lives_s']))} to {approx_seconds(max(g['half_lives_s']))}")
+    if groups:
+        t.caption = "`nidslab features describe NAME|GROUP` says what each feature means"
     console.print(t)
+
+
+def _feature_groups(names) -> list[dict]:
+    """The dataset's columns per Kitsune group (nidslab.features.describe.group_summary); [] when its columns
+    are not Kitsune features."""
+    from nidslab.errors import UnknownNameError
+    from nidslab.features.describe import group_summary
+
+    try:
+        return group_summary(list(names or []))
+    except UnknownNameError:
+        return []
 
 
 @data_app.command("list")

@@ -1,4 +1,5 @@
-"""`nidslab features extract`: Kitsune features of a packet capture, written as Parquet, CSV or .npy."""
+"""`nidslab features extract`: Kitsune features of a packet capture, written as Parquet, CSV or .npy;
+`nidslab features describe`: what every column means."""
 
 from __future__ import annotations
 
@@ -119,6 +120,59 @@ def _extract_many(captures: list[Path], output: Path, layout: str, limit: int | 
         f"in {seconds:.1f} s ({cluster if cluster != 'none' else 'this process'})",
         highlight=False,
     )
+
+
+_SHORT_DIRECTION = {"sent by the host (to any destination)": "sent", "both directions": "both ways",
+                    "source to destination (the packet's own direction)": "src→dst"}
+
+
+@features_app.command("describe")
+def describe(
+    which: str = typer.Argument(None, metavar="NAME|GROUP", help="A column (H_L5_weight), a group (MI_dir, H, "
+                                "HH, HH_jit, HpHp), 'lab' (uci: the lab's 92), or several, comma-separated. "
+                                "Default: every column."),
+    layout: str = typer.Option("uci", "--layout", help="uci: the 115 released columns; kitsune-py: the "
+                               "reference implementation's 100."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (a list, one object per column) instead of a "
+                                 "table."),
+) -> None:
+    """What each feature means: group, stream, direction, statistic, decay (lambda, half-life), unit, quirks."""
+    import json
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from nidslab.features.describe import LAYOUT_NOTES, approx_seconds, describe_features
+
+    descs = describe_features(which, layout=layout)
+    if as_json:
+        print(json.dumps([d.to_dict() for d in descs], indent=1, ensure_ascii=False))
+        return
+    out = Console()
+    t = Table(title=f"{len(descs)} of the {layout} layout's features", caption=LAYOUT_NOTES[layout],
+              caption_justify="left", show_lines=len(descs) <= 20)
+    wide = out.width >= 120  # else stream, statistic and unit go on the first line of the meaning
+    # fixed widths for the one-line columns: rich then skips measuring every cell (a third of the rendering)
+    decay = [f"{d.lam:g}, {approx_seconds(d.half_life_s)}" for d in descs]
+    where = [f"{d.stream}, {_SHORT_DIRECTION.get(d.direction, d.direction)}" for d in descs]
+    t.add_column("feature", style="bold", no_wrap=True, width=max(7, *(len(d.name) for d in descs)))
+    if wide:
+        t.add_column("stream, direction", no_wrap=True, width=max(17, *map(len, where)))
+        t.add_column("statistic", no_wrap=True, width=10)
+    t.add_column("λ (1/s), half-life", justify="right", no_wrap=True, width=18)
+    if wide:
+        t.add_column("unit", no_wrap=True, width=7)
+    t.add_column("meaning", ratio=1, min_width=30)
+    for d, dec, wh in zip(descs, decay, where):  # Text cells, not markup: no markup parsing per cell
+        meaning = Text(d.meaning)
+        for q in d.quirks:
+            meaning.append("\nquirk: ", style="yellow").append(q)
+        if wide:
+            t.add_row(Text(d.name), Text(wh), Text(d.statistic), Text(dec), Text(d.unit or "-"), meaning)
+        else:
+            t.add_row(Text(d.name), Text(dec), Text(f"{wh} · {d.statistic} · {d.unit or 'no unit'}\n", style="cyan")
+                      + meaning)
+    out.print(t)
 
 
 def register(app: typer.Typer) -> None:

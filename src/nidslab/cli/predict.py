@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from nidslab.cli.common import console, progress_bar, write_table
 from nidslab.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def predict_cmd(
@@ -22,14 +25,24 @@ def predict_cmd(
                                      "this false-positive rate (1e-3, 1e-2 or 1e-4) instead of --threshold."),
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
     incidents: Path = typer.Option(None, "--incidents", help="For captures: write the incidents per source host "
-                                   "as JSON lines (.jsonl; see docs/incidents.md)."),
+                                   "as JSON lines (.jsonl; see docs/incidents.md), each with its reasons."),
     incidents_html: Path = typer.Option(None, "--incidents-html", help="For captures: write a self-contained page "
                                         "with a score timeline per alerting host, its incidents shaded."),
     gap: float = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
                               "incident (default 60)."),
+    explain: bool = typer.Option(False, "--explain", help="Add a `reasons` column: for each flagged row, the "
+                                 "features that pushed its score most, against the baseline, as JSON (integrated "
+                                 "gradients; `nidslab features describe` explains the names)."),
+    baseline: str = typer.Option("unflagged", "--baseline", help="The site's normal traffic that reasons compare "
+                                 "against (--explain, and the incidents' reasons): 'unflagged' (the rows the model "
+                                 "does not flag), a duration such as 10m (the capture's first minutes), or a benign "
+                                 "features file or capture."),
+    explain_top: int = typer.Option(3, "--explain-top", min=1, help="Reasons per flagged row or incident."),
 ) -> None:
     """Score rows of features or the packets of a capture; write score and label per row, and for a
-    capture the incidents per host (--incidents, --incidents-html)."""
+    capture the incidents per host with their reasons (--incidents, --incidents-html)."""
+    import numpy as np
+
     from nidslab.evaluate import scores_of
     from nidslab.predict import CAPTURE_SUFFIXES, capture_features
     from nidslab.saved_model import load_model
@@ -72,8 +85,11 @@ def predict_cmd(
         labels = (logits >= t_logit).astype(np.uint8)
         threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
     if out is not None:
-        write_table(out, {"score": scores, "label": labels} if times is None else
-                    {"time": times, "score": scores, "label": labels})
+        columns = {"score": scores, "label": labels} if times is None else {"time": times, "score": scores,
+                                                                            "label": labels}
+        if explain:
+            columns["reasons"] = _reasons_column(saved, X, times, labels, baseline, explain_top, source)
+        write_table(out, columns)
     flagged = int(labels.sum())
     console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
                   f"{threshold} flagged malicious" + (f"; written to {out}" if out is not None else ""))
@@ -81,7 +97,8 @@ def predict_cmd(
         console.print(_window_table(times, labels, window))
     if rows is not None:
         _write_incidents(rows, scores, labels.astype(bool), gap, incidents, incidents_html, model=str(model_dir),
-                         threshold=str(threshold))
+                         threshold=str(threshold),
+                         explain=_incident_explainer(saved, X, times, labels, baseline, explain_top, source))
 
 
 def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None) -> None:
@@ -127,7 +144,54 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
     console.print(f"{len(found):,} incident(s) on {hosts:,} host(s) (quiet gap {gap_s:g} s); written to {written}")
 
 
+def _incident_explainer(saved, X, times, labels, baseline: str, top: int, source: Path):
+    """The incidents' ``explain(X_rows)``: reasons against ``baseline`` (called for each incident's peak packet
+    only, so it costs one explained row per incident); None where no row is flagged."""
+    from nidslab.explain import baseline_rows, explainer_for
+
+    flagged = labels.astype(bool)
+    if not flagged.any():
+        return None
+    base = baseline_rows(baseline, X, times=times, flagged=flagged, source=str(source))
+    return explainer_for(saved, base, top=top)
+
+
+def _reasons_column(saved, X, times, labels, baseline: str, top: int, source: Path) -> list[str]:
+    """JSON reasons (nidslab.explain) of the flagged rows, "" for the others; prints the first few."""
+    import json
+    import time
+
+    import numpy as np
+
+    from nidslab.explain import baseline_rows, explainer_for
+
+    flagged = labels.astype(bool)
+    rows = np.flatnonzero(flagged)
+    out = [""] * len(labels)
+    if not len(rows):
+        return out
+    base = baseline_rows(baseline, X, times=times, flagged=flagged, source=str(source))
+    explain_rows = explainer_for(saved, base, top=top)
+    start = time.perf_counter()
+    chunk = 4096
+    reasons: list[list[dict]] = []
+    with progress_bar("explaining the flagged rows") as update:
+        for s in range(0, len(rows), chunk):
+            reasons += explain_rows(X[rows[s:s + chunk]])
+            update(min(s + chunk, len(rows)), len(rows), f"{min(s + chunk, len(rows)):,} of {len(rows):,} rows")
+    for i, r in zip(rows, reasons):
+        out[i] = json.dumps(r, allow_nan=False, default=float)
+    console.print(f"reasons for {len(rows):,} flagged rows against a baseline of {len(base):,} rows ({baseline}) "
+                  f"in {time.perf_counter() - start:.1f} s; the first:")
+    for i, r in list(zip(rows, reasons))[:3]:
+        console.print(f"  row {i:,}: " + ("; ".join(x["text"] for x in r) or "no feature above its baseline"),
+                      highlight=False)
+    return out
+
+
 def _window_table(times: np.ndarray, labels: np.ndarray, window: float) -> Table:
+    import numpy as np
+
     from nidslab.predict import flagged_per_window
 
     starts, packets, flagged = flagged_per_window(times, labels, window)

@@ -234,13 +234,7 @@ class Ensemble:
         means are a product with a (n_visible, k) averaging matrix. Equal to :meth:`run` with
         ``train=False`` to rounding (only the order of the sums differs).
         """
-        k = len(self.v_off) - 1
-        Wb = np.zeros((self.v_off[-1], self.h_off[-1]))
-        avg = np.zeros((self.v_off[-1], k))
-        for j in range(k):
-            a, b, c, d = self.v_off[j], self.v_off[j + 1], self.h_off[j], self.h_off[j + 1]
-            Wb[a:b, c:d] = self.W[self.w_off[j]:self.w_off[j + 1]].reshape(b - a, d - c)
-            avg[a:b, j] = 1.0 / (b - a)
+        Wb, avg = self._block_matrices()
         den = self.nmax - self.nmin + EPS
         oden = self.onmax - self.onmin + EPS
         out = np.empty(X.shape[0])
@@ -256,6 +250,46 @@ class Ensemble:
                 s /= oden
                 out[r:r + chunk] = np.sqrt(_sq_err(s, self.oW, self.ohb, self.ovb).mean(axis=1))
         return out
+
+    def _block_matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ensemble's weights as one block-diagonal (n_visible, n_hidden) matrix, and the (n_visible, k)
+        matrix that averages each autoencoder's visible units (see :meth:`score`)."""
+        k = len(self.v_off) - 1
+        Wb = np.zeros((self.v_off[-1], self.h_off[-1]))
+        avg = np.zeros((self.v_off[-1], k))
+        for j in range(k):
+            a, b, c, d = self.v_off[j], self.v_off[j + 1], self.h_off[j], self.h_off[j + 1]
+            Wb[a:b, c:d] = self.W[self.w_off[j]:self.w_off[j + 1]].reshape(b - a, d - c)
+            avg[a:b, j] = 1.0 / (b - a)
+        return Wb, avg
+
+    def errors(self, X: np.ndarray, *, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each row's score comes from: the squared reconstruction errors of both layers.
+
+        Returns ``(visible, output, rmse)``: ``visible`` (rows, n_visible) float64, the squared error of each
+        ensemble input (0-1 normalised units) in the order of ``feat`` (autoencoder j owns columns
+        ``v_off[j]:v_off[j+1]``); ``output`` (rows, k), the output autoencoder's squared error on each
+        ensemble RMSE; ``rmse`` (rows,), the score, ``sqrt(output.mean(axis=1))`` (equal to :meth:`score`
+        to rounding). Same arithmetic as :meth:`score`, keeping the parts it sums.
+        """
+        k = len(self.v_off) - 1
+        Wb, avg = self._block_matrices()
+        den = self.nmax - self.nmin + EPS
+        oden = self.onmax - self.onmin + EPS
+        n = X.shape[0]
+        visible, output = np.empty((n, self.v_off[-1])), np.empty((n, k))
+        with np.errstate(over="ignore"), _blas().limit(limits=1, user_api="blas"):
+            for r in range(0, n, chunk):
+                xn = X[r:r + chunk].take(self.feat, axis=1).astype(np.float64)
+                xn -= self.nmin
+                xn /= den
+                e = _sq_err(xn, Wb, self.hb, self.vb)
+                visible[r:r + chunk] = e
+                s = np.sqrt(e @ avg)
+                s -= self.onmin
+                s /= oden
+                output[r:r + chunk] = _sq_err(s, self.oW, self.ohb, self.ovb)
+        return visible, output, np.sqrt(output.mean(axis=1))
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays to save (see :meth:`from_state`)."""

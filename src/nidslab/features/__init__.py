@@ -7,20 +7,47 @@
 Files: :mod:`.pcap` (capture reader), :mod:`.streams` (stream keys -> ids),
 :mod:`.afterimage` (stream kernels), :mod:`.links` (links between streams, lazily updated for
 streams with many links), :mod:`.extract` (layouts and the driver), :mod:`.output` (feature
-files written chunk by chunk).
+files written chunk by chunk), :mod:`.describe` (what every column means; imports no numba).
+
+The names below are imported on first use (PEP 562), so ``nidslab.features.describe`` answers
+without loading numba and the compiled kernels.
 """
 
-from nidslab.features.extract import (
-    LAYOUTS,
-    CaptureWarning,
-    FeatureExtractor,
-    column_names,
-    extract_features,
-    iter_features,
-)
-from nidslab.features.pcap import Packets, ReadReport, iter_packets, read_packets, write_pcap
+from __future__ import annotations
 
-ExtractionReport = ReadReport
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_FROM = {
+    "LAYOUTS": "extract", "CaptureWarning": "extract", "FeatureExtractor": "extract", "column_names": "extract",
+    "extract_features": "extract", "iter_features": "extract",
+    "Packets": "pcap", "ReadReport": "pcap", "ExtractionReport": "pcap", "iter_packets": "pcap",
+    "read_packets": "pcap", "write_pcap": "pcap",
+}
+
+if TYPE_CHECKING:
+    from nidslab.features.extract import (
+        LAYOUTS,
+        CaptureWarning,
+        FeatureExtractor,
+        column_names,
+        extract_features,
+        iter_features,
+    )
+    from nidslab.features.pcap import Packets, ReadReport, iter_packets, read_packets, write_pcap
+
+    ExtractionReport = ReadReport
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nidslab.features' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"nidslab.features.{module}"), "ReadReport" if name ==
+                    "ExtractionReport" else name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LAYOUTS",

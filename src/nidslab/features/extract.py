@@ -64,19 +64,9 @@ class Layout:
     columns: tuple[str, ...]
 
 
-def _kitsune_py_columns() -> tuple[str, ...]:
-    lams = ("5", "3", "1", "0.1", "0.01")
-    cols = [f"MI_dir_{lam}_{s}" for lam in lams for s in ("weight", "mean", "std")]
-    two_d = ("weight_0", "mean_0", "std_0", "radius_0_1", "magnitude_0_1", "covariance_0_1", "pcc_0_1")
-    cols += [f"HH_{lam}_{s}" for lam in lams for s in two_d]
-    cols += [f"HH_jit_{lam}_{s}" for lam in lams for s in ("weight", "mean", "std")]
-    cols += [f"HpHp_{lam}_{s}" for lam in lams for s in two_d]
-    return tuple(cols)
-
-
 LAYOUTS: dict[str, Layout] = {
     "uci": Layout("uci", False, True, True, False, True, False, schema.FEATURE_NAMES),
-    "kitsune-py": Layout("kitsune-py", True, False, False, True, False, True, _kitsune_py_columns()),
+    "kitsune-py": Layout("kitsune-py", True, False, False, True, False, True, schema.KITSUNE_PY_FEATURE_NAMES),
 }
 
 
