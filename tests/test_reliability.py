@@ -556,3 +556,33 @@ def test_simulate_onto_a_folder_names_the_folder(tmp_path):
     r = _cli("simulate", "-o", str(tmp_path / "mine"), "--packets", "2000")
     assert r.exit_code == 2 and f"{tmp_path / 'mine'}: is a folder" in r.output and ".tmp" not in r.output, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+# --------------------------------------------------------------------------- 1: a model folder with the user's files
+
+
+def test_train_onto_a_model_folder_holding_the_users_scores_refuses_and_keeps_them(tmp_path, small_dataset):
+    m = tmp_path / "m1"
+    assert _cli("train", "-o", str(m), "--data", str(small_dataset), "--epochs", "1").exit_code == 0
+    np.save(tmp_path / "rows.npy", np.random.default_rng(0).lognormal(2, 2, (50, 115)).astype(np.float32))
+    assert _cli("predict", str(m), str(tmp_path / "rows.npy"), "-o", str(m / "scores.csv")).exit_code == 0
+    scores = (m / "scores.csv").read_bytes()
+    r = _cli("train", "-o", str(m), "--data", str(small_dataset), "--epochs", "1")
+    assert r.exit_code == 2 and "is a model folder that also holds other files (scores.csv)" in r.output, r.output
+    assert (m / "scores.csv").read_bytes() == scores
+    assert _cli("train", "-o", str(m), "--data", str(small_dataset), "--epochs", "1", "--overwrite").exit_code == 0
+    assert not (m / "scores.csv").exists()
+    # a model folder of its own files only (curves and thresholds included) is still replaced without asking
+    assert _cli("train", "-o", str(m), "--data", str(small_dataset), "--epochs", "1").exit_code == 0
+
+
+def test_a_link_to_a_folder_of_user_files_is_called_a_link_not_a_file(tmp_path):
+    import os
+
+    (tmp_path / "udir").mkdir()
+    (tmp_path / "udir" / "thesis.txt").write_text("draft")
+    os.symlink(tmp_path / "udir", tmp_path / "ulink")
+    r = _cli("train", "-o", str(tmp_path / "ulink"), "--data", str(tmp_path / "nodata"), "--epochs", "1")
+    assert r.exit_code == 2, r.output
+    assert f"ulink: is a link to {tmp_path / 'udir'} (a folder holding thesis.txt)" in r.output
+    assert "is a file" not in r.output and (tmp_path / "udir" / "thesis.txt").read_text() == "draft"

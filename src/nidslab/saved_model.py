@@ -149,26 +149,52 @@ def is_model_folder(path: str | os.PathLike) -> bool:
     return isinstance(meta, dict) and "format" in meta and (path / "weights.pt").is_file()
 
 
-def check_destination(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Refuse (:class:`DataError`) to save a model over anything but a model folder or an empty folder.
+#: Files a model folder holds besides FILES: thresholds, and the curves `nidslab train` draws beside them
+OWN_EXTRAS = ("thresholds.json", "loss.png", "accuracy.png")
 
-    A file, or a folder of other files, at ``path`` would be lost: it is replaced only with ``overwrite``.
-    Call it before training, so the mistake costs nothing. Returns ``path``.
+
+def _others(path: Path) -> list[str]:
+    """Names in model folder ``path`` that are not the model's own (the user's files, kept or refused)."""
+    own = set(FILES) | set(OWN_EXTRAS)
+    return sorted(p.name for p in path.iterdir() if p.name not in own)
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def check_destination(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Refuse (:class:`DataError`) to save a model over anything but a model folder of the model's own files
+    or an empty folder.
+
+    A file, a link, a folder of other files, or a model folder that also holds other files (scores written
+    into it) would be lost: it is replaced only with ``overwrite``. Call it before training, so the mistake
+    costs nothing. Returns ``path``.
     """
     path = Path(path)
     if overwrite or not os.path.lexists(path):
         return path
-    if path.is_dir() and not path.is_symlink():
+    again = "Choose another output folder, or pass --overwrite to replace it"
+    if path.is_symlink():
+        target = os.readlink(path)
+        held = _shown(sorted(p.name for p in path.iterdir())) if path.is_dir() else ""
+        what = f"a folder holding {held}" if held else ("an empty folder" if path.is_dir() else "a file")
+        raise DataError(f"{path}: is a link to {target} ({what}), not a model folder; saving the model there would "
+                        f"replace the link. {again}")
+    if path.is_dir():
         if is_model_folder(path):
-            return path
+            others = _others(path)
+            if not others:
+                return path
+            raise DataError(f"{path}: is a model folder that also holds other files ({_shown(others)}); saving the "
+                            f"model there would delete them. Move them out, choose another output folder, or pass "
+                            "--overwrite to replace it all")
         held = sorted(p.name for p in path.iterdir())
         if not held:
             return path
-        shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
-        raise DataError(f"{path}: is a folder of other files ({shown}), not a nidslab model folder; saving the model "
-                        "there would delete them. Choose another output folder, or pass --overwrite to replace it")
-    raise DataError(f"{path}: is a file, not a model folder; saving the model there would delete it. Choose another "
-                    "output folder, or pass --overwrite to replace it")
+        raise DataError(f"{path}: is a folder of other files ({_shown(held)}), not a nidslab model folder; saving the "
+                        f"model there would delete them. {again}")
+    raise DataError(f"{path}: is a file, not a model folder; saving the model there would delete it. {again}")
 
 
 def thresholds_doc(val_benign_logits: np.ndarray, *, split: str, targets: Sequence[float] | None = None) -> dict:
