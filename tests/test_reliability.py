@@ -586,3 +586,105 @@ def test_a_link_to_a_folder_of_user_files_is_called_a_link_not_a_file(tmp_path):
     assert r.exit_code == 2, r.output
     assert f"ulink: is a link to {tmp_path / 'udir'} (a folder holding thesis.txt)" in r.output
     assert "is a file" not in r.output and (tmp_path / "udir" / "thesis.txt").read_text() == "draft"
+
+
+# --------------------------------------------------------------------------- 2: --resume never continues another run
+
+
+@pytest.fixture()
+def killed_training(tmp_path, small_dataset, monkeypatch):
+    """A training stopped after its last epoch's checkpoint and before saving (as a kill would leave it)."""
+    import nidslab.cli.train as cli_train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(cli_train, "score_test_split", interrupted)
+        r = _cli("train", "-o", str(tmp_path / "m"), "--data", str(small_dataset), "--epochs", "2")
+    assert r.exit_code == 130 and (tmp_path / ".m.checkpoint" / "checkpoint.pt").exists(), r.output
+    return tmp_path / "m"
+
+
+def test_resume_with_another_dataset_of_the_same_size_is_refused_naming_it(tmp_path, killed_training, small_dataset):
+    from nidslab.data.datasets import write_dataset
+    from nidslab.data.synthetic import make_synthetic
+
+    X, y = make_synthetic(2_000, seed=2)
+    other = write_dataset(tmp_path / "other", X, y).path
+    r = _cli("train", "-o", str(killed_training), "--data", str(other), "--epochs", "3", "--resume")
+    assert r.exit_code == 2, r.output
+    assert f"was written by a run with other settings: its dataset is '{small_dataset}', this run's is '{other}'" in r.output
+    assert not killed_training.exists() and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("flag", "where"), [(("--activation", "relu"), "model activation is 'sigmoid', this run's "
+                                               "is 'relu'"), (("--lr", "0.5"), "lr is 0.1, this run's is 0.5"),
+                                              (("--fraction", "0.5"), "fraction is 1.0, this run's is 0.5")])
+def test_resume_with_other_settings_is_refused_naming_the_first_difference(killed_training, small_dataset, flag, where):
+    r = _cli("train", "-o", str(killed_training), "--data", str(small_dataset), "--epochs", "3", "--resume", *flag)
+    assert r.exit_code == 2 and where in r.output, r.output
+
+
+def test_resume_with_the_same_run_continues(killed_training, small_dataset):
+    r = _cli("train", "-o", str(killed_training), "--data", str(small_dataset), "--epochs", "3", "--resume")
+    assert r.exit_code == 0, r.output
+    import json
+
+    assert len(json.loads((killed_training / "history.json").read_text())["loss"]) == 3
+
+
+# --------------------------------------------------------------------------- 5: refused files in one line
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+@pytest.mark.parametrize("damage", ["pickle", "torch zip with a pickle", "random bytes", "cut short"])
+def test_refused_or_corrupt_weights_are_one_line_without_torchs_advice(tmp_path, small_dataset, damage):
+    import io
+    import os
+    import pickle
+
+    import torch
+
+    m = tmp_path / "m"
+    assert _cli("train", "-o", str(m), "--data", str(small_dataset), "--epochs", "1").exit_code == 0
+    w = m / "weights.pt"
+    if damage == "pickle":
+        w.write_bytes(pickle.dumps(_Evil()))
+    elif damage == "torch zip with a pickle":
+        buf = io.BytesIO()
+        torch.save({"x": _Evil()}, buf)
+        w.write_bytes(buf.getvalue())
+    elif damage == "random bytes":
+        w.write_bytes(os.urandom(2000))
+    else:
+        w.write_bytes(w.read_bytes()[:300])
+    r = _cli("evaluate", str(m))
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and f"{w}: refused: not a " in lines[0], r.output
+    assert "weights_only" not in r.output and "pwned" not in r.output
+    if damage in ("pickle", "torch zip with a pickle"):
+        assert "could run code" in lines[0]
+        assert damage == "pickle" or "it names posix.system" in lines[0]
+
+
+def test_a_malicious_checkpoint_is_refused_in_one_line(killed_training, small_dataset):
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"model": _Evil()}, buf)
+    ckpt = killed_training.with_name(".m.checkpoint") / "checkpoint.pt"
+    ckpt.write_bytes(buf.getvalue())
+    r = _cli("train", "-o", str(killed_training), "--data", str(small_dataset), "--epochs", "3", "--resume")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "refused: not a plain checkpoint (it names posix.system)" in r.output and "weights_only" not in r.output
+    assert "delete it, or train without --resume" in r.output

@@ -275,6 +275,37 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def read_weights(path: str | os.PathLike, *, what: str = "weights file", map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, never other pickled objects.
+
+    A file holding anything else (a pickle that could run code) or a damaged file raises :class:`CacheError`
+    in one line saying it was refused and why; never torch's text, whose advice (``weights_only=False``) would
+    run the file's code.
+    """
+    import pickle
+    import re
+    import warnings
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns in several lines about the pickle protocol of odd files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        found = re.search(r"unsupported GLOBAL (\S+)", text) or re.search(r"(Unsupported operand \d+)", text)
+        why = f"it names {found.group(1)}" if found and "GLOBAL" in found.group(0) else (
+            found.group(1).lower() if found else text.splitlines()[0][:120])
+        raise CacheError(f"{path}: refused: not a plain {what} ({why}); it holds pickled Python objects beyond "
+                         "tensors, which could run code when loaded, and nidslab loads tensors only") from None
+    except Exception as exc:  # cut short, random bytes, another format
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise CacheError(f"{path}: refused: not a readable {what}, the file is damaged or not nidslab's "
+                         f"({type(exc).__name__}: {first[:120]})") from None
+
+
 def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None = None) -> SavedModel:
     """Read a folder written by :func:`save_model`. The model comes back in eval mode on the CPU.
 
@@ -303,10 +334,7 @@ def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None =
     names = read("features.json")
     if n_inputs != len(names):
         raise CacheError(f"{path}: spec.json says {n_inputs} inputs, features.json names {len(names)}")
-    try:
-        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt or foreign file: never unpickle beyond tensors
-        raise CacheError(f"{path / 'weights.pt'} cannot be read as a weights file: {exc}") from None
+    state = read_weights(path / "weights.pt")
     model = build_model(spec, int(n_inputs))
     try:
         model.load_state_dict(state)
@@ -329,5 +357,5 @@ def _version() -> str:
     return "unknown"
 
 
-__all__ = ["save_model", "load_model", "SavedModel", "check_features", "check_destination", "is_model_folder",
+__all__ = ["save_model", "load_model", "read_weights", "SavedModel", "check_features", "check_destination", "is_model_folder",
            "thresholds_doc"]
