@@ -688,3 +688,93 @@ def test_a_malicious_checkpoint_is_refused_in_one_line(killed_training, small_da
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
     assert "refused: not a plain checkpoint (it names posix.system)" in r.output and "weights_only" not in r.output
     assert "delete it, or train without --resume" in r.output
+
+
+# --------------------------------------------------------------------------- 3: an output that is an input
+
+
+@pytest.fixture(scope="module")
+def model_and_capture(tmp_path_factory):
+    from nidslab.data.datasets import write_dataset
+    from nidslab.data.synthetic import make_synthetic
+    from nidslab.simulate import simulate_capture
+
+    d = tmp_path_factory.mktemp("mc")
+    X, y = make_synthetic(2_000, seed=1)
+    data = write_dataset(d / "data", X, y).path
+    assert _cli("train", "-o", str(d / "m"), "--data", str(data), "--epochs", "1").exit_code == 0
+    simulate_capture(d / "cap.pcap", packets=3_000, seed=0)
+    return d / "m", d / "cap.pcap"
+
+
+def test_predict_onto_its_own_input_is_refused_and_the_input_kept(tmp_path, model_and_capture):
+    import os
+
+    m, cap = model_and_capture
+    feats = tmp_path / "feat.csv"
+    _csv(feats, np.random.default_rng(0).lognormal(2, 2, (40, 115)))
+    before = feats.read_bytes()
+    r = _cli("predict", str(m), str(feats), "-o", str(feats))
+    assert r.exit_code == 2 and f"{feats}: is also the input; writing -o there would destroy it" in r.output, r.output
+    assert feats.read_bytes() == before
+    os.symlink(feats, tmp_path / "alias.csv")  # the same file under another name
+    r = _cli("predict", str(m), str(tmp_path / "alias.csv"), "-o", str(feats))
+    assert r.exit_code == 2 and "is also the input" in r.output and feats.read_bytes() == before
+
+
+def test_watch_onto_its_own_capture_is_refused_and_the_capture_kept(tmp_path, model_and_capture):
+    import shutil
+
+    m, cap = model_and_capture
+    live = tmp_path / "live.pcap"
+    shutil.copy(cap, live)
+    r = _cli("watch", str(m), str(live), "--no-follow", "--quiet", "-o", str(live))
+    assert r.exit_code == 2 and f"{live}: is also the input" in r.output, r.output
+    assert live.read_bytes() == cap.read_bytes()
+
+
+def test_watch_leaves_an_existing_output_alone_when_stdin_is_not_a_capture(tmp_path, model_and_capture):
+    import os
+    import subprocess
+    import sys
+
+    m, _ = model_and_capture
+    prev = tmp_path / "prev.jsonl"
+    prev.write_text('{"time": 1}\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run([sys.executable, "-c", "from nidslab.cli import main; main()", "watch", str(m), "-", "--quiet", "-o", str(prev)],
+                         input=os.urandom(5000), env=env, capture_output=True)
+    assert run.returncode == 2 and b"stdin is not a packet capture" in run.stderr, run.stderr
+    assert prev.read_text() == '{"time": 1}\n'
+
+
+# --------------------------------------------------------------------------- 4, 5: --window and --threshold
+
+
+def test_predict_window_is_bounded_and_checked_before_any_work(tmp_path, model_and_capture):
+    import resource
+
+    m, cap = model_and_capture
+    for window, shown in (("0", "0.0"), ("inf", "inf"), ("nan", "nan"), ("1e-9", "1e-09")):
+        r = _cli("predict", str(m), str(cap), "-o", str(tmp_path / "s.csv"), "--window", window)
+        assert r.exit_code == 2, r.output
+        assert f"--window must be finite seconds, at least 1e-6 (a capture's time resolution), got {shown}" in r.output
+        assert not (tmp_path / "s.csv").exists()
+    from nidslab.predict import flagged_per_window
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, hard))  # the old bincount asked for 70 GiB here
+    try:
+        starts, packets, flagged = flagged_per_window(np.array([0.0, 1e-6, 7e3, 7e3]), np.array([1, 0, 1, 1]), 1e-6)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    np.testing.assert_allclose(starts, [0.0, 1e-6, 7e3])
+    assert packets.tolist() == [1, 1, 2] and flagged.tolist() == [1, 0, 2]
+
+
+@pytest.mark.parametrize("threshold", ["nan", "2", "-0.1"])
+def test_evaluate_threshold_outside_0_1_is_one_line(model_and_capture, threshold):
+    m, _ = model_and_capture
+    r = _cli("evaluate", str(m), "--threshold", threshold)
+    assert r.exit_code == 2 and f"--threshold must be a probability in [0, 1], got {float(threshold)}" in r.output
+    assert "Traceback" not in r.output

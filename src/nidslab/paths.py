@@ -130,3 +130,25 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def refuse_output_is_input(output: str | os.PathLike, *inputs: str | os.PathLike | None,
+                           option: str = "-o") -> None:
+    """Raise :class:`~nidslab.errors.DataError` when ``output`` is one of ``inputs``: the same path, or the same
+    file reached through a link or another spelling. Writing it would destroy the input before (or while) it
+    is read. ``None`` inputs (stdin) are skipped."""
+    from nidslab.errors import DataError
+
+    out = Path(output)
+    for given in inputs:
+        if given is None:
+            continue
+        inp = Path(given)
+        same = os.path.realpath(out) == os.path.realpath(inp)
+        if not same and out.exists() and inp.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(out, inp)
+        if same:
+            shown = "" if str(inp) == str(out) else f" ({inp})"
+            raise DataError(f"{out}: is also the input{shown}; writing {option} there would destroy it before it is "
+                            f"read. Choose another {option} file")

@@ -41,6 +41,8 @@ def evaluate_cmd(
     from nidslab.evaluate import evaluate, predict_raw, rates_at
     from nidslab.saved_model import load_model
 
+    if not 0 <= threshold <= 1:
+        raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
     saved = load_model(model_dir)
     t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     p, tgt = _test_split(saved)
