@@ -614,7 +614,8 @@ def test_resume_with_another_dataset_of_the_same_size_is_refused_naming_it(tmp_p
     other = write_dataset(tmp_path / "other", X, y).path
     r = _cli("train", "-o", str(killed_training), "--data", str(other), "--epochs", "3", "--resume")
     assert r.exit_code == 2, r.output
-    assert f"was written by a run with other settings: its dataset is '{small_dataset}', this run's is '{other}'" in r.output
+    said = f"was written by a run with other settings: its dataset is '{small_dataset}', this run's is '{other}'"
+    assert said in r.output
     assert not killed_training.exists() and len(r.output.strip().splitlines()) == 1
 
 
@@ -742,7 +743,8 @@ def test_watch_leaves_an_existing_output_alone_when_stdin_is_not_a_capture(tmp_p
     prev = tmp_path / "prev.jsonl"
     prev.write_text('{"time": 1}\n')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    run = subprocess.run([sys.executable, "-c", "from nidslab.cli import main; main()", "watch", str(m), "-", "--quiet", "-o", str(prev)],
+    run = subprocess.run([sys.executable, "-c", "from nidslab.cli import main; main()", "watch", str(m), "-", "--quiet",
+                          "-o", str(prev)],
                          input=os.urandom(5000), env=env, capture_output=True)
     assert run.returncode == 2 and b"stdin is not a packet capture" in run.stderr, run.stderr
     assert prev.read_text() == '{"time": 1}\n'
@@ -778,3 +780,142 @@ def test_evaluate_threshold_outside_0_1_is_one_line(model_and_capture, threshold
     r = _cli("evaluate", str(m), "--threshold", threshold)
     assert r.exit_code == 2 and f"--threshold must be a probability in [0, 1], got {float(threshold)}" in r.output
     assert "Traceback" not in r.output
+
+
+# --------------------------------------------------------------------------- 5, 6: disks and devices, named
+
+
+def test_train_on_cuda_without_cuda_is_one_line(tmp_path, small_dataset, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    r = _cli("train", "-o", str(tmp_path / "m"), "--data", str(small_dataset), "--epochs", "1", "--device", "cuda")
+    assert r.exit_code == 2 and "device 'cuda': this torch" in r.output and "sees no CUDA GPU" in r.output, r.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_full_disk_during_import_names_the_dataset_not_numpys_byte_counts(tmp_path, monkeypatch):
+    import numpy
+
+    def short_write(file, arr, *args, **kwargs):
+        raise OSError("345000 requested and 48096 written")  # numpy's tofile when the disk fills up
+
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path / "home"))
+    np.save(tmp_path / "X.npy", np.random.default_rng(0).lognormal(2, 2, (50, 115)).astype(np.float32))
+    np.save(tmp_path / "y.npy", (np.arange(50) % 2).astype(np.uint8))
+    monkeypatch.setattr(numpy, "save", short_write)
+    r = _cli("data", "import", str(tmp_path / "X.npy"), str(tmp_path / "y.npy"), "--name", "mine")
+    assert r.exit_code == 2, r.output
+    assert f"{tmp_path / 'home' / 'datasets' / 'mine'}: no space left on the device" in r.output
+    assert list((tmp_path / "home" / "datasets").iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["predict", "features extract"])
+def test_a_full_disk_in_pyarrow_names_the_output_file(tmp_path, model_and_capture, monkeypatch, command):
+    import pyarrow.csv
+
+    def full(*args, **kwargs):
+        raise OSError("[Errno 28] Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    class FullWriter:  # opens, then fails at the first batch, as a disk that fills up does
+        def __init__(self, path, schema):
+            open(path, "wb").close()
+
+        write_batch = full
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(pyarrow.csv, "write_csv", full)
+    monkeypatch.setattr(pyarrow.csv, "CSVWriter", FullWriter)
+    m, cap = model_and_capture
+    out = tmp_path / "out.csv"
+    args = ["predict", str(m), str(cap), "-o", str(out)] if command == "predict" else \
+        ["features", "extract", str(cap), "-o", str(out)]
+    r = _cli(*args)
+    assert r.exit_code == 2, r.output
+    assert f"{out}: no space left on the device" in r.output and "Errno" not in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_folder_names_the_users_file_not_the_temp_one(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def read_only(*args, dir=None, prefix="", suffix="", **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}abcd{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    r = _cli("simulate", "-o", str(tmp_path / "x.pcap"), "--packets", "2000")
+    assert r.exit_code == 2, r.output
+    assert f"{tmp_path / 'x.pcap'}: the file system is read-only" in r.output and ".tmp" not in r.output
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["simulate", "-o", "x.pcap", "--packets", "2000"], "nothing half-written was left; run the same command again "
+                                                        "to start over"),
+    (["data", "import", "X.npy", "y.npy", "--name", "n"], "nothing half-written was left"),
+    (["train", "-o", "m", "--epochs", "1"], "run the same command again with --resume to continue"),
+    (["lab", "--quick"], "finished parts are cached; run the same command again to resume"),
+])
+def test_ctrl_c_says_what_resumes_and_what_does_not(monkeypatch, args, said):
+    import nidslab.cli
+
+    def interrupted(self, ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nidslab.cli.typer.core.TyperGroup, "invoke", interrupted)
+    r = _cli(*args)
+    assert r.exit_code == 130 and said in r.output, r.output
+    assert (args[0] == "lab") == ("to resume" in r.output)
+
+
+# --------------------------------------------------------------------------- 7: leftovers
+
+
+def test_a_dead_writers_fresh_temp_folder_goes_at_the_next_import(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from nidslab.data.datasets import list_leftovers, write_dataset
+
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    assert subprocess.run([sys.executable, "-c", _KILLED_WRITER], env=env).returncode == -9
+    (left,) = tmp_path.glob("datasets/.victim.*.tmp")  # seconds old: its writer is dead all the same
+    (found,) = list_leftovers()
+    assert found.stale and found.age_s < 60
+    write_dataset("next", np.zeros((5, 115), np.float32), np.zeros(5, np.uint8))
+    assert not left.exists()
+
+
+def test_lab_on_a_missing_dataset_leaves_no_run_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path / "home"))
+    r = _cli("lab", "--data", "nosuchdataset", "--out", str(tmp_path / "runs"))
+    assert r.exit_code == 2 and "no dataset named 'nosuchdataset'" in r.output, r.output
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+# --------------------------------------------------------------------------- 8: silent nonsense
+
+
+@pytest.mark.parametrize("fraction", ["1e-9", "0.005"])
+def test_a_fraction_too_small_for_every_split_is_refused(tmp_path, small_dataset, fraction):
+    r = _cli("train", "-o", str(tmp_path / "m"), "--data", str(small_dataset), "--epochs", "1", "--fraction", fraction)
+    assert r.exit_code == 2, r.output
+    assert f"fraction {float(fraction):g} keeps about" in r.output and "each class needs at least 20" in r.output
+    assert "Use a fraction of at least" in r.output and not (tmp_path / "m").exists()
+
+
+def test_evaluate_refuses_a_model_that_records_no_training_data(tmp_path, small_dataset):
+    import json
+
+    m = tmp_path / "m"
+    assert _cli("train", "-o", str(m), "--data", str(small_dataset), "--epochs", "1").exit_code == 0
+    metrics = json.loads((m / "metrics.json").read_text())
+    del metrics["data"]
+    (m / "metrics.json").write_text(json.dumps(metrics))
+    r = _cli("evaluate", str(m))
+    assert r.exit_code == 2, r.output
+    assert "metrics.json records no training data" in r.output and "nidslab predict" in r.output

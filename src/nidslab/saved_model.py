@@ -357,5 +357,6 @@ def _version() -> str:
     return "unknown"
 
 
-__all__ = ["save_model", "load_model", "read_weights", "SavedModel", "check_features", "check_destination", "is_model_folder",
+__all__ = ["save_model", "load_model", "read_weights", "SavedModel", "check_features", "check_destination",
+           "is_model_folder",
            "thresholds_doc"]

@@ -113,7 +113,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` is CUDA when present, else CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        from nidslab.errors import ConfigError
+
+        raise ConfigError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu "
+                          "or auto")
+    return dev
 
 
 _MALLOC_TUNED = False
@@ -174,7 +180,8 @@ def fit(
     ``checkpoint_dir``: where ``checkpoint.pt`` is written after each epoch; with ``resume=True``
     training continues from it. ``run``: a JSON-able record of what else the weights depend on (dataset name
     and fingerprint, features, split, fraction, model spec, ...); the checkpoint stores it with the fit settings,
-    and a resume whose record or settings differ is refused naming the first difference. ``threads`` sets torch's CPU thread count for the run. On the CPU
+    and a resume whose record or settings differ is refused naming the first difference.
+    ``threads`` sets torch's CPU thread count for the run. On the CPU
     the first call tunes glibc's malloc for the run's repeated large allocations (see
     :func:`_tune_malloc`; ``NIDSLAB_MALLOC_TUNING=0`` to skip).
     ``callback(epoch, logs)`` is called after each epoch (1-based), with that epoch's metrics,

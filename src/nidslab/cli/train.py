@@ -119,7 +119,8 @@ def train(
 
         try:
             history = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg,
-                          checkpoint_dir=checkpoints, resume=resume, callback=on_epoch, run=run_record(data, p, spec, fit_cfg))
+                          checkpoint_dir=checkpoints, resume=resume, callback=on_epoch,
+                          run=run_record(data, p, spec, fit_cfg))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     metrics = score_test_split(model, p, tgt)

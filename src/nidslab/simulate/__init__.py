@@ -225,7 +225,12 @@ def check_size(path: str | os.PathLike, packets: int) -> None:
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:,.1f} GiB"
+    """Bytes in the largest binary unit that keeps the number at 1 or more (MiB, GiB, TiB, ...)."""
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024
+        if n < 1024:
+            return f"{n:,.1f} {unit}"
+    return f"{n / 1024:,.1f} PiB"
 
 
 def simulate_capture(
