@@ -295,15 +295,15 @@ def read_weights(path: str | os.PathLike, *, what: str = "weights file", map_loc
         raise
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        found = re.search(r"unsupported GLOBAL (\S+)", text) or re.search(r"(Unsupported operand \d+)", text)
-        why = f"it names {found.group(1)}" if found and "GLOBAL" in found.group(0) else (
-            found.group(1).lower() if found else text.splitlines()[0][:120])
-        raise CacheError(f"{path}: refused: not a plain {what} ({why}); it holds pickled Python objects beyond "
-                         "tensors, which could run code when loaded, and nidslab loads tensors only") from None
+        found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"operand (\d+)", text)
+        why = ("it names " + found.group(1) if found and found.group(0).startswith("GLOBAL") else
+               f"pickle operand {found.group(1)}" if found else "objects torch's safe loader does not allow")
+        raise CacheError(f"{path}: refused: cannot be read as a plain {what} ({why}); it pickles Python objects "
+                         "beyond tensors, which could run code, and nidslab loads tensors only") from None
     except Exception as exc:  # cut short, random bytes, another format
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise CacheError(f"{path}: refused: not a readable {what}, the file is damaged or not nidslab's "
-                         f"({type(exc).__name__}: {first[:120]})") from None
+        raise CacheError(f"{path}: refused: cannot be read as a {what}, the file is damaged or not nidslab's "
+                         f"({type(exc).__name__}: {first[:100]})") from None
 
 
 def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None = None) -> SavedModel:

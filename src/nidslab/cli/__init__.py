@@ -79,6 +79,8 @@ class _Group(typer.core.TyperGroup):
         return super().main(*args, **kwargs)
 
     def invoke(self, ctx):  # noqa: D102 - click API
+        # the command's words, read before click hands them on (a sub-command's Ctrl-C hint depends on them)
+        words = [a for a in [*getattr(ctx, "_protected_args", []), *ctx.args] if not a.startswith("-")]
         try:
             return super().invoke(ctx)
         except NidslabError as exc:
@@ -91,7 +93,6 @@ class _Group(typer.core.TyperGroup):
             err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            words = [a for a in [*getattr(ctx, "_protected_args", []), *ctx.args] if not a.startswith("-")]
             hint = _INTERRUPTED.get(" ".join(words[:2]), _INTERRUPTED.get(words[0] if words else "", _NOTHING_KEPT))
             err_console.print(f"[yellow]interrupted[/]: {escape(hint)}", highlight=False)
             raise typer.Exit(130) from None
