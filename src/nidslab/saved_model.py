@@ -299,7 +299,7 @@ def read_weights(path: str | os.PathLike, *, what: str = "weights file", map_loc
         why = ("it names " + found.group(1) if found and found.group(0).startswith("GLOBAL") else
                f"pickle operand {found.group(1)}" if found else "objects torch's safe loader does not allow")
         raise CacheError(f"{path}: refused: cannot be read as a plain {what} ({why}); it pickles Python objects "
-                         "beyond tensors, which could run code, and nidslab loads tensors only") from None
+                         "beyond tensors, which could run code") from None
     except Exception as exc:  # cut short, random bytes, another format
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise CacheError(f"{path}: refused: cannot be read as a {what}, the file is damaged or not nidslab's "
