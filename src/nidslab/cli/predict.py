@@ -65,7 +65,9 @@ def predict_cmd(
         raise DataError(f"--window must be finite seconds, at least 1e-6 (a capture's time resolution), got {window}")
     from nidslab.paths import refuse_output_is_input
 
-    refuse_output_is_input(out, source)
+    for written, option in ((out, "-o"), (incidents, "--incidents"), (incidents_html, "--incidents-html")):
+        if written is not None:
+            refuse_output_is_input(written, source, option=option)
     saved = load_model(model_dir)
     t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     times = rows = None
