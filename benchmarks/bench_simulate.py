@@ -2,6 +2,14 @@
 
     .venv/bin/python benchmarks/bench_simulate.py [--packets 764137] [--seed 0] [--repeat 3]
         [--threads 2] [--compare ../shared/data/kitsune-mirai/mirai2000.pcap] [--seeds 6]
+    .venv/bin/python benchmarks/bench_simulate.py --networks 8 [--benign-s 600] [--attack-scale 0.25]
+        [--long-benign-s 7200] [--no-ray]
+
+With --networks N: builds the mirai-sim-family of N drawn networks (simulate + extract, one task per
+network) locally and on a local Ray cluster (Ray's "local" instance on this machine's CPUs), side by
+side in this process, and reports packets/s of each and their ratio; then times one network with a
+--long-benign-s benign prefix (the targets' held-out networks need 7,200 s) and reports the benign
+packets/s of its generation and extraction.
 
 Reports generation seconds (best of --repeat, after one warm-up run that also loads the
 numba caches), extraction seconds (uci layout, after a warm-up on a small capture), the file
@@ -29,9 +37,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--compare", type=Path, default=None)
     ap.add_argument("--seeds", type=int, default=0)
+    ap.add_argument("--networks", type=int, default=0, help="time building a family of N drawn networks")
+    ap.add_argument("--benign-s", type=float, default=600.0)
+    ap.add_argument("--attack-scale", type=float, default=0.25)
+    ap.add_argument("--long-benign-s", type=float, default=7200.0)
+    ap.add_argument("--no-ray", action="store_true", help="with --networks: skip the Ray cluster")
     args = ap.parse_args()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(args.threads)
+    if args.networks:
+        bench_family(args)
+        return
 
     from nidslab.features import extract_features
     from nidslab.simulate import simulate_capture
@@ -71,6 +87,47 @@ def main() -> None:
                     print("| " + " | ".join(row) + " |")
         if args.compare is not None and args.seeds:
             seed_spread(args.compare, args.seeds, Path(tmp))
+    sys.stdout.flush()
+
+
+def bench_family(args) -> None:
+    """Family build time, locally and on a local Ray cluster; then one long benign prefix."""
+    from nidslab.cluster import LocalExecutor, RayExecutor
+    from nidslab.data.family import build_family
+    from nidslab.features import extract_features
+    from nidslab.simulate.networks import simulate_network
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        build_family(1, benign_s=10, attack_scale=0.05, name=str(tmp / "warm"))  # numba caches loaded
+        results = {}
+        runs = [("local", LocalExecutor)] + ([] if args.no_ray else [("ray", lambda: RayExecutor("local"))])
+        for label, make in runs:
+            with make() as ex:
+                t = time.perf_counter()
+                fam = build_family(args.networks, benign_s=args.benign_s, attack_scale=args.attack_scale,
+                                   name=str(tmp / f"fam-{label}"), executor=ex)
+                secs = time.perf_counter() - t
+                workers = ex.workers
+                results[label] = (secs, fam.dataset.n_rows, workers)
+                nets = fam.dataset.meta["extra"]["networks"]
+                sim_s = sum(n["simulate_s"] for n in nets)
+                ext_s = sum(n["extract_s"] for n in nets)
+            print(f"family {label:<6} {args.networks} networks, {fam.dataset.n_rows:,} packets in {secs:.1f} s "
+                  f"({fam.dataset.n_rows / secs:,.0f} packets/s, {workers} worker(s)); inside the tasks: "
+                  f"simulate {sim_s:.1f} s, extract {ext_s:.1f} s")
+        if "ray" in results:
+            print(f"ray / local speed: {results['local'][0] / results['ray'][0]:.2f}x")
+        for n in (1,):
+            t = time.perf_counter()
+            sim = simulate_network(tmp / "long.pcap", n, benign_s=args.long_benign_s, attack_scale=args.attack_scale)
+            gen = time.perf_counter() - t
+            t = time.perf_counter()
+            X = extract_features(tmp / "long.pcap", layout="uci")
+            ext = time.perf_counter() - t
+            print(f"long benign: network {n}, {args.long_benign_s:,.0f} s benign ({sim.onset_index:,} benign packets, "
+                  f"{sim.n_packets:,} in all): generate {gen:.1f} s ({sim.n_packets / gen:,.0f} packets/s), "
+                  f"extract {ext:.1f} s ({len(X) / ext:,.0f} packets/s)")
     sys.stdout.flush()
 
 

@@ -240,3 +240,15 @@ def test_tasks_of_a_stopped_worker_node_run_again_on_the_head(ray_cluster, ray_e
     thread.join(timeout=240)
     assert not thread.is_alive() and results == [[4, 9]]
     assert len(list(marker.glob("*-*"))) == 3  # the task of the stopped node ran again, on the head
+
+
+def test_family_built_on_the_cluster_equals_the_local_one(ray_executor, tmp_path):
+    from nidslab.data.family import build_family
+
+    kw = {"benign_s": 10.0, "attack_scale": 0.05, "captures": False}
+    here = build_family(2, name=str(tmp_path / "here"), **kw)
+    there = build_family(2, name=str(tmp_path / "there"), executor=ray_executor, **kw)
+    assert there.dataset.meta["extra"]["build"]["executor"]["kind"] == "ray"
+    assert np.array_equal(np.asarray(here.dataset.X), np.asarray(there.dataset.X))
+    for k in ("network", "phase", "host", "time"):
+        assert np.array_equal(np.asarray(here.dataset.arrays[k]), np.asarray(there.dataset.arrays[k]))

@@ -173,3 +173,20 @@ def test_a_leaky_random_split_scores_higher_than_the_temporal_split_where_the_fu
 
     leaky, honest = score(lab_split(y, seed=0)), score(lab_split(y, temporal=True))
     assert leaky > 0.95 and leaky - honest > 0.2, (leaky, honest)
+
+
+def test_network_split_never_shares_a_network():
+    from nidslab.data.prep import network_split
+
+    network = np.repeat(np.arange(1, 11), np.arange(5, 15))  # 10 networks of unequal sizes
+    for seed in range(5):
+        s = network_split(network, test=3, validation=0.2, seed=seed)
+        assert (len(s.test_networks), len(s.validation_networks), len(s.train_networks)) == (3, 2, 5)
+        parts = [set(network[r]) for r in (s.train, s.validation, s.test)]
+        assert parts == [set(s.train_networks), set(s.validation_networks), set(s.test_networks)]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+        assert np.array_equal(np.sort(np.concatenate([s.train, s.validation, s.test])), np.arange(len(network)))
+    assert network_split(network, seed=1).test_networks == network_split(network, seed=1).test_networks
+    assert network_split(network, seed=1).test_networks != network_split(network, seed=2).test_networks
+    with pytest.raises(ValueError, match="at least one"):
+        network_split(np.array([1, 1, 2, 2]), test=1, validation=1)

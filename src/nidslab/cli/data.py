@@ -121,12 +121,37 @@ def list_() -> None:
 
 @data_app.command("build")
 def build(
-    dataset: str = typer.Argument("default", help="Built-in dataset: mirai-sim or synthetic."),
+    dataset: str = typer.Argument("default", help="Built-in dataset: mirai-sim, synthetic or mirai-sim-family."),
     rows: int = typer.Option(None, "--rows", min=100, help="Rows (packets) if not the default 764,137."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulation / generator."),
+    networks: int = typer.Option(24, "--networks", min=1, help="mirai-sim-family: how many drawn networks."),
+    first: int = typer.Option(1, "--first", min=1, help="mirai-sim-family: the first network's number (networks "
+                              "FIRST..FIRST+N-1; e.g. --first 25 --networks 4 --benign-s 7200 for held-out networks)."),
+    benign_s: float = typer.Option(600.0, "--benign-s", min=0, help="mirai-sim-family: seconds of benign traffic "
+                                   "before each outbreak (7200 gives the targets' 2 hours)."),
+    attack_scale: float = typer.Option(0.25, "--attack-scale", min=0.001, help="mirai-sim-family: multiply the "
+                                       "outbreaks' drawn times (1: as drawn, ~10 min; smaller: shorter outbreaks)."),
+    captures: bool = typer.Option(True, "--captures/--no-captures", help="mirai-sim-family: keep each "
+                                  "network's capture in the dataset folder."),
+    cluster: str = typer.Option("none", "--cluster", help="mirai-sim-family: none (one network after another "
+                                "here) or ray (one Ray task per network; needs the [cluster] extra)."),
+    address: str = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
+                                "$RAY_ADDRESS); 'local' starts Ray on this machine."),
 ) -> None:
     """Make a built-in dataset now (otherwise it is made on first use)."""
     from nidslab.data import open_dataset
+
+    if dataset == "mirai-sim-family":
+        from nidslab.cluster import make_executor
+        from nidslab.data.family import build_family
+
+        with make_executor(cluster, address) as executor, progress_bar(f"building {dataset}") as update:
+            fam = build_family(networks, first=first, benign_s=benign_s, attack_scale=attack_scale, captures=captures,
+                               executor=executor, progress=update)
+        b = fam.dataset.meta["extra"]["build"]
+        console.print(escape(repr(fam)) + f" at {escape(str(fam.dataset.path))}; built in {b['seconds']:.1f} s "
+                      f"({b['packets_per_s']:,.0f} packets/s, {b['executor']['kind']})", highlight=False)
+        return
 
     with progress_bar(f"building {dataset}") as update:
         ds = open_dataset(dataset, rows=rows, seed=seed, progress=update)

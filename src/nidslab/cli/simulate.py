@@ -64,15 +64,28 @@ def simulate(
         "duration; 'inf' for all of it)."
     ),
     json_out: Path = typer.Option(None, "--json", help="With --compare: also write the full comparison as JSON."),
+    network: int = typer.Option(0, "--network", min=0, help="Network of the population: 0 is the Kitsune-"
+                                "calibrated camera LAN (sized by --packets); N >= 1 a network drawn from seed N "
+                                "(sized by --benign-s and --attack-scale)."),
+    benign_s: float = typer.Option(600.0, "--benign-s", min=0, help="Drawn networks: seconds of benign traffic "
+                                   "before the outbreak (7200 for the held-out networks' 2 hours)."),
+    attack_scale: float = typer.Option(0.25, "--attack-scale", min=0.001, help="Drawn networks: multiply the "
+                                       "outbreak's drawn infection and flood times (1: as drawn, ~10 min)."),
+    show: bool = typer.Option(False, "--show", help="Drawn networks: print the drawn devices and outbreak "
+                              "and write nothing (no --output needed)."),
 ) -> None:
-    """Simulate an IoT camera LAN with a Mirai outbreak and write it as a libpcap capture.
+    """Simulate an IoT network with a Mirai outbreak and write it as a libpcap capture.
 
-    The first round(packets x 121,621 / 764,137) packets are benign; then come the telnet scan,
-    brute force, loader, propagation and flood, with benign traffic going on. Labels: per-packet
-    truth and the Kitsune time cut.
+    Network 0 (the default): the Kitsune camera LAN; the first round(packets x 121,621 / 764,137)
+    packets are benign; then come the telnet scan, brute force, loader, propagation and flood, with
+    benign traffic going on. Labels: per-packet truth and the Kitsune time cut. --network N >= 1:
+    a network of the population (devices, protocols, uplink and outbreak drawn from N).
     """
     from nidslab.simulate import simulate_capture
 
+    if network > 0:
+        _simulate_drawn(network, output, benign_s, attack_scale, show, seed)
+        return
     if output is None and compare is None:
         raise DataError("nidslab simulate: give --output/-o FILE to write a capture, or --compare REAL.pcap")
     if compare is not None and not compare.is_file():
@@ -96,6 +109,47 @@ def simulate(
 
                 with atomic_write(json_out, "w") as fh:
                     json.dump(result, fh, indent=1)
+
+
+def _simulate_drawn(network: int, output: Path | None, benign_s: float, attack_scale: float, show: bool,
+                    seed: int) -> None:
+    from nidslab.simulate.population import draw_network
+
+    spec = draw_network(network)
+    o = spec.outbreak
+    tab = Table(title=f"network {network}: {spec.subnet}/24, uplink {'reachable' if spec.uplink_reachable else 'unreachable'}",
+                title_justify="left")
+    for col in ("device", "kind", "ip", "wifi", "vulnerable", "protocols"):
+        tab.add_column(col)
+    for d in spec.devices:
+        tab.add_row(d.name, d.kind, f".{d.last}", "yes" if d.wifi else "", "yes" if d.vulnerable else "",
+                    ", ".join(d.protocols))
+    Console().print(tab)
+    Console().print(f"outbreak: variant {o.variant} (ports {', '.join(map(str, o.ports))}), {o.scan_pps} SYN/s per "
+                    f"scanner, victims {', '.join(o.victims)}, CNC {'on the LAN' if o.cnc_inside else 'on the Internet'}, "
+                    f"attacks {' then '.join(o.vectors)} ({o.flood_pps:.0f} packets/s per bot)", highlight=False)
+    if show:
+        return
+    if output is None:
+        raise DataError("nidslab simulate --network N: give --output/-o FILE (or --show to only print the network)")
+    from nidslab.cli.common import progress_bar
+    from nidslab.simulate.networks import simulate_network
+
+    start = time.perf_counter()
+    with progress_bar("simulating") as progress:
+        sim = simulate_network(output, network, benign_s=benign_s, attack_scale=attack_scale,
+                               seed=seed or None, progress=progress)
+    n, truth = sim.n_packets, int(sim.truth.sum())
+    console.print(f"{n:,} packets -> {escape(str(output))} in {time.perf_counter() - start:.1f} s; onset at packet "
+                  f"{sim.onset_index:,} after {sim.onset_time - sim.start_time:,.0f} s of benign traffic; "
+                  f"{truth:,} malicious ({truth / max(n, 1):.3f})", highlight=False)
+    ph = Table(title="phases", title_justify="left")
+    for col in ("phase", "start (s)", "end (s)", "packets"):
+        ph.add_column(col, justify="left" if col == "phase" else "right")
+    counts = sim.to_dict()["phase_packets"]
+    for name, a, b in sim.phases:
+        ph.add_row(name, f"{a - sim.time[0]:,.1f}", f"{b - sim.time[0]:,.1f}", f"{counts.get(name, 0):,}")
+    console.print(ph)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,9 @@ pyarrow is loaded only by the readers, urllib only by the downloader.
     fingerprint                                   nidslab.data.fingerprint
     Standardizer, Split, lab_split, kfold,
     temporal_split, blocked_kfold,
-    subsample, prepare, Prepared                  nidslab.data.prep
+    subsample, prepare, Prepared,
+    network_split, NetworkSplit                   nidslab.data.prep
+    Family, open_family, build_family             nidslab.data.family
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ _WHERE = {
     "Standardizer": "prep", "Split": "prep", "lab_split": "prep", "kfold": "prep",
     "temporal_split": "prep", "blocked_kfold": "prep",
     "subsample": "prep", "prepare": "prep", "Prepared": "prep",
+    "network_split": "prep", "NetworkSplit": "prep",
+    "Family": "family", "open_family": "family", "build_family": "family",
 }
 
 __all__ = sorted(_WHERE)

@@ -75,6 +75,8 @@ class Dataset:
     feature_names: tuple[str, ...]
     labels: dict[str, np.ndarray]
     meta: dict[str, Any]
+    #: other per-row arrays of any dtype by name (memory-mapped; e.g. ``network``, ``phase`` of a family)
+    arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -123,13 +125,17 @@ def _check_name(name: str) -> None:
 def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, *,
                   feature_names: Sequence[str] | None = None, labels: dict[str, np.ndarray] | None = None,
                   sources: Sequence[dict[str, Any]] = (), extra: dict[str, Any] | None = None,
-                  progress: Progress | None = None) -> Dataset:
+                  progress: Progress | None = None, arrays: dict[str, np.ndarray] | None = None,
+                  attachments: dict[str, str | os.PathLike] | None = None) -> Dataset:
     """Write ``X`` (rows, k) and ``y`` (rows,) as a dataset folder, atomically, and open it.
 
     ``name_or_dir`` is a dataset name (cached under :func:`nidslab.paths.datasets_dir`) or a folder path.
     ``feature_names`` default to the 115 Kitsune names (then ``X`` must have 115 columns). ``labels`` holds
     other label sets of the same rows (kind -> uint8 array). ``sources`` describe where the data came from;
-    ``extra`` is stored under ``meta["extra"]``. An existing dataset of that name is replaced.
+    ``extra`` is stored under ``meta["extra"]``. ``arrays``: other per-row arrays of any dtype (name ->
+    (rows, ...) array, stored as ``rows-<name>.npy``, opened as ``Dataset.arrays``). ``attachments``: files
+    moved into the folder (relative name -> existing path; e.g. the captures a dataset was made from),
+    listed with their size and sha256 like the arrays. An existing dataset of that name is replaced.
     """
     dest = Path(name_or_dir) if _is_pathlike(name_or_dir) else dataset_dir(str(name_or_dir))
     names = tuple(feature_names) if feature_names is not None else schema.FEATURE_NAMES
@@ -145,6 +151,10 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
     for kind, v in extra_labels.items():
         if not re.match(r"^[a-z0-9_]+$", kind) or len(v) != len(y):
             raise DataError(f"label set {kind!r}: needs a lower-case name and {len(y):,} rows, got {len(v):,}")
+    row_arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items()}
+    for kind, v in row_arrays.items():
+        if not re.match(r"^[a-z0-9_]+$", kind) or len(v) != len(y):
+            raise DataError(f"array {kind!r}: needs a lower-case name and {len(y):,} rows, got {len(v):,}")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.parent == datasets_dir():  # only the cache: a folder of the user's is not ours to tidy
@@ -153,6 +163,7 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
     try:
         files = {"features.npy": X, "labels.npy": y}
         files.update({f"labels-{k}.npy": v for k, v in extra_labels.items()})
+        files.update({f"rows-{k}.npy": v for k, v in row_arrays.items()})
         entries = {}
         for i, (fname, arr) in enumerate(files.items()):
             if progress:
@@ -160,6 +171,12 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
             np.save(tmp / fname, arr)
             entries[fname] = {"bytes": (tmp / fname).stat().st_size, "sha256": sha256_file(tmp / fname),
                               "shape": list(arr.shape), "dtype": arr.dtype.str}
+        for rel, src in (attachments or {}).items():
+            if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                raise DataError(f"attachment {rel!r}: expected a relative name inside the dataset folder")
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(os.fspath(src), tmp / rel)
+            entries[rel] = {"bytes": (tmp / rel).stat().st_size, "sha256": sha256_file(tmp / rel)}
         counts = np.bincount(y, minlength=2)
         meta = {
             "format": FORMAT_VERSION,
@@ -170,6 +187,7 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
             "feature_names": list(names),
             "class_counts": {"benign": int(counts[0]), "malicious": int(counts[1])},
             "label_sets": ["default", *extra_labels],
+            **({"row_arrays": list(row_arrays)} if row_arrays else {}),
             "files": entries,
             "sources": list(sources),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -312,13 +330,17 @@ def _open_dir(folder: Path, *, verify: bool = False) -> Dataset:
         y = np.load(folder / "labels.npy", mmap_mode="r")
         extra = {k: np.load(folder / f"labels-{k}.npy", mmap_mode="r") for k in meta.get("label_sets", [])
                  if k != "default"}
+        arrays = {k: np.load(folder / f"rows-{k}.npy", mmap_mode="r") for k in meta.get("row_arrays", [])}
     except (OSError, ValueError) as exc:
         raise CacheError(f"{folder}: cannot read the cached arrays ({exc})") from None
     if X.dtype != np.float32 or X.shape != (rows, len(names)) or y.shape != (rows,) or y.dtype != np.uint8:
         raise CacheError(f"{folder}: arrays are {X.shape} {X.dtype} and {y.shape} {y.dtype}; meta.json says "
                          f"({rows}, {len(names)}) float32 and ({rows},) uint8")
+    for k, v in arrays.items():
+        if len(v) != rows:
+            raise CacheError(f"{folder}: rows-{k}.npy has {len(v):,} rows; meta.json says {rows:,}")
     return Dataset(name=meta.get("name", folder.name), path=folder, X=X, y=y, feature_names=names,
-                   labels={"default": y, **extra}, meta=meta)
+                   labels={"default": y, **extra}, meta=meta, arrays=arrays)
 
 
 # --------------------------------------------------------------------------------------------- import

@@ -341,3 +341,46 @@ def _smallest_class(y: np.ndarray) -> int:
     counts = np.bincount(np.asarray(y, dtype=np.int64))
     counts = counts[counts > 0]
     return int(counts.min()) if counts.size else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSplit(Split):
+    """A :class:`Split` by network: the network ids (sorted) of each part; no network is in two parts."""
+
+    train_networks: tuple[int, ...] = ()
+    validation_networks: tuple[int, ...] = ()
+    test_networks: tuple[int, ...] = ()
+
+
+def _count(share: float | int, n: int, what: str) -> int:
+    if isinstance(share, (int, np.integer)) and not isinstance(share, bool) and share >= 1:
+        return int(share)
+    if not 0 < float(share) < 1:
+        raise ValueError(f"{what}: a share in (0, 1) or a count of networks >= 1, got {share!r}")
+    return max(1, int(round(float(share) * n)))
+
+
+def network_split(network: np.ndarray, *, test: float | int = 0.25, validation: float | int = 0.15,
+                  seed: int = 0, rows: np.ndarray | None = None) -> NetworkSplit:
+    """Split rows by the network they come from: train, validation and held-out (test) networks are disjoint.
+
+    ``network``: (rows,) integer network id per row (a family's ``arrays["network"]``). ``test`` and
+    ``validation``: a share of the networks (rounded, at least one) or a count. Networks are shuffled with
+    ``seed`` before they are dealt out; every row of a network goes to its network's part. ``rows``
+    restricts the split to those row indices (the result still addresses the full table).
+    """
+    network = np.asarray(network)
+    if network.ndim != 1 or not np.issubdtype(network.dtype, np.integer):
+        raise ValueError(f"network ids must be one integer per row, got {network.dtype} {network.shape}")
+    idx = np.arange(len(network), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    ids = np.unique(network[idx])
+    n_test, n_val = _count(test, len(ids), "test"), _count(validation, len(ids), "validation")
+    if n_test + n_val >= len(ids):
+        raise ValueError(f"cannot deal {len(ids)} network(s) into train, {n_val} validation and {n_test} held-out "
+                         "networks: at least one must be left to train on")
+    order = np.random.default_rng(seed).permutation(ids)
+    te, va, tr = np.sort(order[:n_test]), np.sort(order[n_test:n_test + n_val]), np.sort(order[n_test + n_val:])
+    part = network[idx]
+    return NetworkSplit(idx[np.isin(part, tr)], idx[np.isin(part, va)], idx[np.isin(part, te)],
+                        train_networks=tuple(int(x) for x in tr), validation_networks=tuple(int(x) for x in va),
+                        test_networks=tuple(int(x) for x in te))

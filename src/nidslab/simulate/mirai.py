@@ -100,7 +100,7 @@ def tcp_sessions(rng, starts, cmac, cip, smac, sip, sport, dport, steps, label=1
         n * S, t=t.ravel(), kind=pg.TCP, smac=pick(cmac, smac), dmac=pick(smac, cmac), sip=pick(cip, sip),
         dip=pick(sip, cip), sport=pick(sport, dport), dport=pick(dport, sport),
         flags=np.tile(fl, n), seq=seq.ravel(), ack=ack.ravel(), thl=np.tile(thl, n), plen=pl.ravel(),
-        pay=np.tile(pay, n), win=np.where(cli, 29200, 14600).ravel(), ipid=rng.integers(0, 65536, n * S),
+        pay=np.tile(pay, n), win=np.broadcast_to(np.where(cli, 29200, 14600), (n, S)).ravel(), ipid=rng.integers(0, 65536, n * S),
         label=label, ttl=ttl,
     )
     return tab, t[:, -1]

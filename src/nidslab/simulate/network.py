@@ -341,16 +341,17 @@ def _token_bucket(key, t, interval, burst):
     return allow
 
 
-def gateway_unreachables(cfg: SimConfig, tab: dict, seed: int) -> dict:
+def gateway_unreachables(cfg: SimConfig, tab: dict, seed: int, gateway: tuple[int, int] | None = None) -> dict:
     """ICMP net-unreachable errors from the gateway for Internet-bound packets of ``tab``.
 
     Rate-limited per LAN source as Linux does (``icmp_unreach_per_s`` with bursts of
     ``icmp_unreach_burst``; a compiled token bucket). The error quotes the packet's IP datagram and inherits its label.
-    Returns a table whose ``quote`` column points at rows of ``tab``.
+    Returns a table whose ``quote`` column points at rows of ``tab``. ``gateway``: (MAC, IPv4) of
+    the router, for a drawn network of the population (default: network 0's gateway).
     """
     if cfg.uplink_reachable or not len(tab["t"]):
         return pg.table(0)
-    gw_mac, gw_ip = mac("gateway"), hip(cfg, "gateway")
+    gw_mac, gw_ip = gateway if gateway is not None else (mac("gateway"), hip(cfg, "gateway"))
     k = tab["kind"]
     dip = tab["dip"]
     outbound = ((k == pg.TCP) | (k == pg.UDP) | ((k == pg.ICMP) & (tab["itype"] != 3)))

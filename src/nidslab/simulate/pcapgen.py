@@ -16,10 +16,13 @@ import numpy as np
 
 # frame kinds
 TCP, UDP, ICMP, ARP, STP, ICMPV6, LOOP = 0, 1, 2, 3, 4, 5, 6
+# kinds added for the population of networks (:mod:`.population`); the first seven write what they always did
+IGMP, EAPOL, ND6, GRE = 7, 8, 9, 10
+KINDS = (TCP, UDP, ICMP, ARP, STP, ICMPV6, LOOP, IGMP, EAPOL, ND6, GRE)
 
 COLUMNS: dict[str, type] = {
     "t": np.float64,  # seconds since the epoch
-    "kind": np.uint8,  # TCP, UDP, ICMP, ARP, STP, ICMPV6, LOOP
+    "kind": np.uint8,  # TCP, UDP, ICMP, ARP, STP, ICMPV6, LOOP, IGMP, EAPOL, ND6, GRE
     "smac": np.uint64,
     "dmac": np.uint64,
     "sip": np.uint32,
@@ -31,8 +34,8 @@ COLUMNS: dict[str, type] = {
     "ack": np.uint32,
     "thl": np.uint8,  # TCP header length: 20, 24 (MSS), 32 (NOP NOP TS) or 40 (MSS SACK TS WS)
     "plen": np.uint32,  # bytes after the L4 header (TCP/UDP payload, ICMP data)
-    "itype": np.uint8,  # ICMP type / ARP opcode
-    "icode": np.uint8,
+    "itype": np.uint8,  # ICMP type / ARP opcode / IGMP type / ICMPv6 type (ND6) / EAPOL packet type
+    "icode": np.uint8,  # ICMP code; GRE: 0 carries IPv4 (Mirai greip), 1 Ethernet (greeth)
     "ttl": np.uint8,
     "ipid": np.uint16,
     "win": np.uint16,
@@ -149,19 +152,26 @@ def ragged_arange(lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - starts
 
 
+GRE_INNER = 4 + 20 + 8  # GRE header, inner IPv4 header, inner UDP header (Mirai's attack_gre.c)
+
+
 def ip_len(tab: dict) -> np.ndarray:
     """IPv4 total length of each row (0 for non-IPv4 kinds), int64."""
     k = tab["kind"]
     plen = tab["plen"].astype(np.int64)
     l4 = np.where(k == TCP, tab["thl"].astype(np.int64), 8)
-    return np.where((k == TCP) | (k == UDP) | (k == ICMP), 20 + l4 + plen, 0)
+    n = np.where((k == TCP) | (k == UDP) | (k == ICMP) | (k == IGMP), 20 + l4 + plen, 0)
+    gre = 20 + GRE_INNER + np.where(tab["icode"] == 1, 14, 0) + plen
+    return np.where(k == GRE, gre, n)
 
 
 def frame_len(tab: dict) -> np.ndarray:
     """Frame length on the wire (after padding to 60), int64."""
     k = tab["kind"]
-    n = np.where(k <= ICMP, 14 + ip_len(tab), 60)
-    n = np.where(k == ICMPV6, 14 + 40 + 8 + tab["plen"].astype(np.int64), n)
+    ipv4 = (k <= ICMP) | (k == IGMP) | (k == GRE)
+    n = np.where(ipv4, 14 + ip_len(tab), 60)
+    n = np.where((k == ICMPV6) | (k == ND6), 14 + 40 + 8 + tab["plen"].astype(np.int64), n)
+    n = np.where(k == EAPOL, 14 + 4 + tab["plen"].astype(np.int64), n)
     return np.maximum(n, ETH_MIN)
 
 
@@ -225,7 +235,7 @@ def _eth(tab: dict, rows: np.ndarray, ethertype) -> np.ndarray:
 
 def _headers(tab: dict, kind: int, rows: np.ndarray) -> list[np.ndarray]:
     """Header matrices (each (len(rows), width)) of one frame kind; the same width for all rows."""
-    eth = _eth(tab, rows, {ARP: 0x0806, ICMPV6: 0x86DD, LOOP: 0x9000}.get(kind, 0x0800))
+    eth = _eth(tab, rows, {ARP: 0x0806, ICMPV6: 0x86DD, ND6: 0x86DD, LOOP: 0x9000, EAPOL: 0x888E}.get(kind, 0x0800))
     if kind == STP:  # 802.3 length field + LLC + a configuration BPDU
         _put(eth, 12, np.full(len(rows), 38), 2)
         b = np.zeros((len(rows), 38), np.uint8)
@@ -300,6 +310,8 @@ def _headers(tab: dict, kind: int, rows: np.ndarray) -> list[np.ndarray]:
         pay = payload(tab["pay"][rows], tab["pword"][rows])
         _put(t, 16, _fold(_pseudo(tab, rows, 6, l4len) + _words(t) + pay), 2)
         return [eth, ip, t]
+    if kind in (IGMP, EAPOL, ND6, GRE):
+        return _headers_more(tab, kind, rows, eth)
     if kind == ICMP:
         ip = _ip_header(tab, rows, 1)
         c = np.zeros((len(rows), 8), np.uint8)
@@ -310,6 +322,74 @@ def _headers(tab: dict, kind: int, rows: np.ndarray) -> list[np.ndarray]:
         _put(c, 6, np.where(echo, tab["seq"][rows] & 0xFFFF, 0), 2)  # sequence
         return [eth, ip, c]  # checksum after the quote is copied (see assemble)
     raise ValueError(f"unknown frame kind {kind}")
+
+
+def _link_local(mac: np.ndarray) -> np.ndarray:
+    """(n, 16) uint8 IPv6 link-local addresses (EUI-64) of MACs."""
+    a = np.zeros((len(mac), 16), np.uint8)
+    a[:, 0:2] = (0xFE, 0x80)
+    _put(a, 8, (mac >> np.uint64(24)) ^ np.uint64(0x020000), 3)
+    a[:, 11:13] = (0xFF, 0xFE)
+    _put(a, 13, mac & np.uint64(0xFFFFFF), 3)
+    return a
+
+
+def _headers_more(tab: dict, kind: int, rows: np.ndarray, eth: np.ndarray) -> list[np.ndarray]:
+    """Headers of the kinds the population's devices and attack vectors add (payload bytes are zeros)."""
+    n = len(rows)
+    if kind == IGMP:  # IGMPv2 (RFC 2236): type (0x16 report, 0x17 leave, 0x11 query), group = dip
+        ip = _ip_header(tab, rows, 2)
+        g = np.zeros((n, 8), np.uint8)
+        g[:, 0] = tab["itype"][rows]
+        g[:, 1] = np.where(tab["itype"][rows] == 0x11, 100, 0)  # max response time 10 s
+        _put(g, 4, np.where(tab["itype"][rows] == 0x11, 0, tab["dip"][rows]), 4)
+        _put(g, 2, _fold(_words(g)), 2)
+        return [eth, ip, g]
+    if kind == EAPOL:  # 802.1X: version 2, packet type (3 = EAPOL-Key), body length
+        e = np.zeros((n, 4), np.uint8)
+        e[:, 0] = 2
+        e[:, 1] = tab["itype"][rows]
+        _put(e, 2, tab["plen"][rows], 2)
+        return [eth, e]
+    if kind == ND6:  # ICMPv6 (RS 133, NS 135, NA 136, MLDv2 report 143) from the link-local address
+        v6 = np.zeros((n, 48), np.uint8)
+        v6[:, 0] = 0x60
+        length = 8 + tab["plen"][rows].astype(np.int64)
+        _put(v6, 4, length, 2)
+        v6[:, 6], v6[:, 7] = 58, 255
+        v6[:, 8:24] = _link_local(tab["smac"][rows])
+        it = tab["itype"][rows]
+        dst = np.zeros((n, 16), np.uint8)
+        dst[:, 0:2] = (0xFF, 0x02)
+        dst[:, 15] = np.where(it == 133, 2, np.where(it == 143, 0x16, 1))  # all-routers, MLDv2 routers, all-nodes
+        ns = it == 135  # solicited-node multicast of the target ff02::1:ffXX:XXXX
+        dst[ns, 11:13] = (0x01, 0xFF)
+        if ns.any():
+            sub = dst[ns]
+            _put(sub, 13, tab["dip"][rows][ns] & np.uint32(0xFFFFFF), 3)
+            dst[ns] = sub
+        v6[:, 24:40] = dst
+        v6[:, 40] = it
+        pseudo = _words(v6[:, 8:40]) + length + 58 + _words(v6[:, 40:48])
+        _put(v6, 42, _fold(pseudo), 2)
+        return [eth, v6]
+    # GRE (RFC 2784) carrying IPv4 or Ethernet, as Mirai's greip / greeth floods build it
+    ip = _ip_header(tab, rows, 47)
+    eth_in = tab["icode"][rows] == 1
+    g = np.zeros((n, 4), np.uint8)
+    _put(g, 2, np.where(eth_in, 0x6558, 0x0800), 2)
+    inner = {k: v[rows] for k, v in tab.items()}
+    inner["plen"] = tab["plen"][rows]
+    inner["kind"] = np.full(n, UDP, np.uint8)
+    iip = _ip_header(inner, np.arange(n), 17)
+    u = np.zeros((n, 8), np.uint8)
+    _put(u, 0, tab["sport"][rows], 2)
+    _put(u, 2, tab["dport"][rows], 2)
+    _put(u, 4, 8 + tab["plen"][rows].astype(np.int64), 2)
+    if eth_in.all():  # one layout per call (the caller groups GRE rows by icode)
+        ie = _eth(tab, rows, 0x0800)
+        return [eth, ip, g, ie, iip, u]
+    return [eth, ip, g, iip, u]
 
 
 def _scatter(buf: np.ndarray, starts: np.ndarray, mat: np.ndarray) -> None:
@@ -340,13 +420,15 @@ def assemble(tab: dict, *, snaplen: int = 65535) -> np.ndarray:
     _scatter(buf, rec, hdr.view(np.uint8).reshape(n, 16))
     frame = rec + 16
     kinds = tab["kind"]
-    for kind in (TCP, UDP, ICMP, ARP, STP, ICMPV6, LOOP):
+    for kind in KINDS:
         sel = np.flatnonzero(kinds == kind)
         if not len(sel):
             continue
         groups = [sel]
         if kind == TCP:  # one header width per group
             groups = [sel[tab["thl"][sel] == w] for w in (20, 24, 32, 40)]
+        elif kind == GRE:  # one inner layout per group
+            groups = [sel[tab["icode"][sel] == c] for c in (0, 1)]
         for rows in groups:
             if not len(rows):
                 continue
