@@ -101,6 +101,7 @@ def test_incidents_and_measures_equal_a_hand_count():
     assert m.fpr == pytest.approx(4 / 15)  # benign packets from 20 s on: 18 less 3 malicious; 4 flagged
     assert verdict(0.5) == "usable at this budget"
     assert verdict(2_000.4) == "not usable: 2,000 false incidents per day"
+    assert verdict(0.0, 3, 5) == "not usable: 2 of 5 infected hosts never detected"
 
 
 def _site(seed: int, offset: float, n_benign: int = 600, n_bad: int = 120) -> Network:

@@ -37,27 +37,44 @@ DEFAULT_RECIPES = (
     Recipe("kitnet", "relative+rates", "site"),
     Recipe("dnn+kitnet", "relative+rates", "site"),
 )
+#: what ``--full`` compares: every view and standardisation for the DNN, LightGBM, KitNET, combinations,
+#: an ensemble of seeds and augmentation across networks
+FULL_RECIPES = DEFAULT_RECIPES + (
+    Recipe("dnn", "lab", "site"),
+    Recipe("dnn", "log", "site"),
+    Recipe("dnn", "relative", "site"),
+    Recipe("dnn|kitnet", "relative+rates", "site"),
+    Recipe("lightgbm", "lab", "pooled"),
+    Recipe("lightgbm", "relative+rates", "site"),
+    Recipe("kitnet", "log", "site"),
+    Recipe("dnn", "relative+rates", "site", dnn_seeds=3),
+    Recipe("dnn", "relative+rates", "site", augment=2),
+)
 
 
 @dataclass(frozen=True)
 class GeneraliseConfig:
     """What :func:`run_generalise` does.
 
-    ``train``/``validation``/``test``: network ids (simulated network seeds, :func:`varied_config`,
-    or ids of a ``mirai-sim-family`` when ``family`` names one); the three never share a network.
-    ``benign_s``: benign seconds per simulated network; ``recipes``: the choices compared;
-    ``levels``: the threshold levels validation picks from; ``budget_per_day``: false incidents per day
-    allowed; ``detect_within_s``: the time-to-incident target; ``gap_s``: the incident gap;
-    ``calibration_fraction``: share of each site's benign-only traffic used to calibrate (the rest is
-    scored); ``real_data``: the ``../shared/data`` folder (None: found beside the repository, skipped
-    if absent; ``""``: skipped).
+    ``source``: ``"family"``, the population of issue 20 (:func:`~nidslab.generalise.networks.family_networks`:
+    ids up to ``family_networks`` from the ``mirai-sim-family`` with ``benign_s`` seconds of benign
+    traffic, larger ids from a family with ``long_benign_s``), or ``"varied"``, the Kitsune LAN with
+    rates, sizes and outbreak varied per seed (:func:`~nidslab.generalise.networks.simulated_network`,
+    ``long_benign_s`` of benign traffic each). ``train``/``validation``/``test``: network ids; the three
+    never share a network. ``recipes``: the choices compared; ``levels``: the threshold levels validation
+    picks from; ``budget_per_day``: false incidents per day allowed; ``detect_within_s``: the
+    time-to-incident target; ``gap_s``: the incident gap; ``calibration_fraction``: share of each site's
+    benign-only traffic used to calibrate (the rest is scored); ``real_data``: the ``../shared/data``
+    folder (None: found beside the repository, skipped if absent; ``""``: skipped).
     """
 
-    train: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
-    validation: tuple[int, ...] = (6, 7)
-    test: tuple[int, ...] = (8, 9, 10, 11)
-    family: str | None = None
-    benign_s: float = 7200.0
+    source: str = "family"
+    train: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    validation: tuple[int, ...] = (25, 26)
+    test: tuple[int, ...] = (27, 28, 29, 30)
+    family_networks: int = 24
+    benign_s: float = 600.0
+    long_benign_s: float = 7200.0
     recipes: tuple[Recipe, ...] = DEFAULT_RECIPES
     levels: tuple[str, ...] = LEVELS
     budget_per_day: float = 1.0
@@ -66,6 +83,11 @@ class GeneraliseConfig:
     calibration_fraction: float = 0.5
     settings: TrainSettings = field(default_factory=TrainSettings)
     real_data: str | None = None
+
+    @classmethod
+    def full(cls, **changes) -> GeneraliseConfig:
+        """The whole population: every network of the 24-network family trains; more recipes compared."""
+        return cls(**{"train": tuple(range(1, 25)), "recipes": FULL_RECIPES, **changes})
 
     def __post_init__(self) -> None:
         sets = [set(self.train), set(self.validation), set(self.test)]
@@ -76,6 +98,8 @@ class GeneraliseConfig:
         bad = [lv for lv in self.levels if lv not in LEVELS]
         if bad:
             raise ConfigError(f"threshold level(s) {', '.join(bad)}; expected some of {', '.join(LEVELS)}")
+        if self.source not in ("family", "varied"):
+            raise ConfigError(f"source {self.source!r}; expected family or varied")
         if not 0 < self.calibration_fraction < 1:
             raise ConfigError(f"calibration_fraction must lie in (0, 1), got {self.calibration_fraction}")
 
@@ -120,14 +144,14 @@ class GeneraliseResult:
                 "best": self.best, "targets": self.targets, "seconds": self.seconds}
 
 
-def load_networks(ids, *, family: str | None = None, benign_s: float = 7200.0) -> list:
-    """The networks ``ids``: simulated by :func:`~nidslab.generalise.networks.simulated_network`, or
-    taken from the ``family`` dataset (:func:`~nidslab.generalise.networks.family_networks`)."""
+def load_networks(ids, config: GeneraliseConfig, progress=None) -> list:
+    """The networks ``ids`` of ``config.source`` (see :class:`GeneraliseConfig`)."""
     from nidslab.generalise import networks as nets
 
-    if family:
-        return nets.family_networks(family, ids)
-    return [nets.simulated_network(int(i), benign_s=benign_s) for i in ids]
+    if config.source == "family":
+        return nets.family_networks(ids, networks=config.family_networks, benign_s=config.benign_s,
+                                    long_benign_s=config.long_benign_s, progress=progress)
+    return [nets.simulated_network(int(i), benign_s=config.long_benign_s) for i in ids]
 
 
 def measure_site(site, net, level: str, *, eval_from: int, gap_s: float, scores=None) -> NetworkMeasures:
@@ -174,9 +198,10 @@ def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: Generali
             progress(len(test), len(test_nets), f"{recipe.name}: {net.name}")
     real = real_transfer(trained, level, real_dir) if real_dir else {}
     worst = max(m.false_incidents_per_day for m in test)
+    found, infected = sum(m.infected_detected for m in test), sum(m.infected_hosts for m in test)
     return RecipeResult(recipe=recipe.name, level=level, train_seconds=trained.seconds, train_rows=trained.train_rows,
                         validation=per_level[level], test=test, real=real,
-                        verdict=verdict(worst, config.budget_per_day), seconds=time.perf_counter() - start)
+                        verdict=verdict(worst, found, infected, config.budget_per_day), seconds=time.perf_counter() - start)
 
 
 def real_transfer(trained, level: str, data_dir: Path) -> dict:
@@ -230,9 +255,7 @@ def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=No
     real_dir = None
     if config.real_data != "":
         real_dir = Path(config.real_data) if config.real_data else transfer.default_data_dir()
-    tr = load_networks(config.train, family=config.family, benign_s=config.benign_s)
-    va = load_networks(config.validation, family=config.family, benign_s=config.benign_s)
-    te = load_networks(config.test, family=config.family, benign_s=config.benign_s)
+    tr, va, te = (load_networks(ids, config, progress) for ids in (config.train, config.validation, config.test))
     results = [run_recipe(r, tr, va, te, config, real_dir, progress) for r in config.recipes]
 
     def key(r: RecipeResult):  # validation only: fewest false incidents, then most hosts found, fastest

@@ -96,8 +96,12 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
     )
 
 
-def verdict(false_per_day: float, budget: float = 1.0) -> str:
-    """One plain line: "usable at this budget" or "not usable: N false incidents per day"."""
-    if np.isfinite(false_per_day) and false_per_day <= budget:
-        return "usable at this budget"
-    return f"not usable: {false_per_day:,.0f} false incidents per day"
+def verdict(false_per_day: float, detected: int | None = None, infected: int | None = None,
+            budget: float = 1.0) -> str:
+    """One plain line: "usable at this budget", or "not usable: N false incidents per day", or (within
+    the budget but blind) "not usable: K of M infected hosts never detected"."""
+    if not (np.isfinite(false_per_day) and false_per_day <= budget):
+        return f"not usable: {false_per_day:,.0f} false incidents per day"
+    if detected is not None and infected and detected < infected:
+        return f"not usable: {infected - detected} of {infected} infected hosts never detected"
+    return "usable at this budget"

@@ -224,3 +224,38 @@ def capture_network(capture: str | os.PathLike, *, name: str | None = None, limi
     return Network(name=name or capture.stem, X=X, ts=packets.ts.astype(np.float64),
                    truth=np.zeros(len(X), np.uint8), host=packets.eth_src.astype(np.int64),
                    meta={"capture": str(capture)})
+
+
+def from_family(fam, network: int) -> Network:
+    """Network ``network`` of an opened ``mirai-sim-family`` (:class:`nidslab.data.family.Family`).
+
+    Source host: the family's per-packet host index (-1 unknown LAN sender, -2 the Internet); infected
+    hosts: those the population drew as victims (the operator's own machine is not counted).
+    """
+    fn = fam.network(network)
+    infected = np.array([k for k, h in enumerate(fn.hosts) if h.get("infected")], np.int64)
+    return Network(name=f"net{network}", X=fn.X, ts=np.asarray(fn.time, np.float64), truth=np.asarray(fn.truth),
+                   host=np.asarray(fn.host, np.int64), onset_s=float(fn.onset_time), infected=infected,
+                   meta={"network": network, "family": fam.dataset.name, "benign_s": fn.benign_s})
+
+
+def family_networks(ids, *, networks: int = 24, benign_s: float = 600.0, long_benign_s: float = 7200.0,
+                    progress=None) -> list[Network]:
+    """Networks ``ids`` of the population: ids up to ``networks`` from the ``mirai-sim-family`` of that many
+    networks with ``benign_s`` seconds of benign traffic each; larger ids from a family of the networks
+    ``min .. max`` of them with ``long_benign_s`` (the held-out networks of issue 20's targets). Each family
+    is built on first use (:func:`nidslab.data.family.open_family`)."""
+    from nidslab.data.family import FAMILY, open_family
+
+    ids = [int(i) for i in ids]
+    short = [i for i in ids if i <= networks]
+    long_ = [i for i in ids if i > networks]
+    fams = {}
+    if short:
+        fam = open_family(FAMILY, networks=networks, benign_s=benign_s, progress=progress)
+        fams.update({i: fam for i in short})
+    if long_:
+        fam = open_family(FAMILY, networks=max(long_) - min(long_) + 1, first=min(long_), benign_s=long_benign_s,
+                          progress=progress)
+        fams.update({i: fam for i in long_})
+    return [from_family(fams[i], i) for i in ids]
