@@ -90,13 +90,14 @@ def test_incidents_and_measures_equal_a_hand_count():
     h, start, _end = incident_table(ts, host, flagged, gap_s=60.0)
     assert len(h) == 4 and sorted(start.tolist()) == [40.0, 90.0, 160.0, 170.0]
     m = measure_network("hand", ts, host, truth, flagged, onset_s=140.0, infected=np.array([1]), eval_from_s=20.0,
-                        threshold=0.5, gap_s=60.0)
+                        threshold=0.5, gap_s=60.0, bot_start={1: 150.0})
     assert m.false_incidents == 2
     assert m.benign_hours == pytest.approx(120 / 3600)
     assert m.false_incidents_per_day == pytest.approx(2 / (120 / 86400))
     assert m.incidents_uninfected_outbreak == 1
     assert (m.infected_detected, m.infected_hosts) == (1, 1)
     assert m.median_time_to_incident_s == pytest.approx(20.0) and m.worst_time_to_incident_s == pytest.approx(20.0)
+    assert m.median_time_from_bot_s == pytest.approx(10.0)  # its own attack traffic starts at 150 s
     assert m.tpr == pytest.approx(2 / 3)
     assert m.fpr == pytest.approx(4 / 15)  # benign packets from 20 s on: 18 less 3 malicious; 4 flagged
     assert verdict(0.5) == "usable at this budget"

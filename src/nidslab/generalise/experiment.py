@@ -144,14 +144,18 @@ class GeneraliseResult:
                 "best": self.best, "targets": self.targets, "seconds": self.seconds}
 
 
-def load_networks(ids, config: GeneraliseConfig, progress=None) -> list:
-    """The networks ``ids`` of ``config.source`` (see :class:`GeneraliseConfig`)."""
+def load_networks(config: GeneraliseConfig, progress=None) -> tuple[list, list, list]:
+    """The (train, validation, test) networks of ``config.source`` (see :class:`GeneraliseConfig`)."""
     from nidslab.generalise import networks as nets
 
+    ids = [*config.train, *config.validation, *config.test]
     if config.source == "family":
-        return nets.family_networks(ids, networks=config.family_networks, benign_s=config.benign_s,
-                                    long_benign_s=config.long_benign_s, progress=progress)
-    return [nets.simulated_network(int(i), benign_s=config.long_benign_s) for i in ids]
+        every = nets.family_networks(ids, networks=config.family_networks, benign_s=config.benign_s,
+                                     long_benign_s=config.long_benign_s, progress=progress)
+    else:
+        every = [nets.simulated_network(int(i), benign_s=config.long_benign_s) for i in ids]
+    a, b = len(config.train), len(config.train) + len(config.validation)
+    return every[:a], every[a:b], every[b:]
 
 
 def measure_site(site, net, level: str, *, eval_from: int, gap_s: float, scores=None) -> NetworkMeasures:
@@ -161,7 +165,8 @@ def measure_site(site, net, level: str, *, eval_from: int, gap_s: float, scores=
     flagged = site.flagged(scores, level)
     return measure_network(net.name, net.ts, net.host, net.truth, flagged, onset_s=net.onset_s,
                            infected=net.infected, eval_from_s=float(net.ts[eval_from]),
-                           threshold=float(min(site.thresholds(level).values())), gap_s=gap_s)
+                           threshold=float(min(site.thresholds(level).values())), gap_s=gap_s,
+                           bot_start=net.bot_start)
 
 
 def _site_scores(trained, net, fraction: float):
@@ -206,9 +211,7 @@ def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: Generali
 
 def real_transfer(trained, level: str, data_dir: Path) -> dict:
     """The three real-data checks of issue 20 (see :mod:`.transfer`) for one trained recipe."""
-    from nidslab.generalise.networks import capture_network
-
-    home = capture_network(data_dir / transfer.MIRAI2000)
+    home = transfer.real_capture(str(data_dir / transfer.MIRAI2000))
     return {"mirai2000": transfer.mirai2000(trained, level, data_dir, net=home),
             "doorbell": transfer.doorbell(trained, level, data_dir),
             "sentinel": transfer.sentinel(trained, level, data_dir, home=home)}
@@ -255,7 +258,7 @@ def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=No
     real_dir = None
     if config.real_data != "":
         real_dir = Path(config.real_data) if config.real_data else transfer.default_data_dir()
-    tr, va, te = (load_networks(ids, config, progress) for ids in (config.train, config.validation, config.test))
+    tr, va, te = load_networks(config, progress)
     results = [run_recipe(r, tr, va, te, config, real_dir, progress) for r in config.recipes]
 
     def key(r: RecipeResult):  # validation only: fewest false incidents, then most hosts found, fastest

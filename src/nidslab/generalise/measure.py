@@ -47,6 +47,8 @@ class NetworkMeasures:
     infected_detected: int
     median_time_to_incident_s: float | None  # over detected hosts; None if none detected
     worst_time_to_incident_s: float | None  # inf when a host went undetected
+    median_time_from_bot_s: float | None  # the same from the host's own attack traffic (scan once infected,
+    worst_time_from_bot_s: float | None  # flood); None where the source has no attack phases
     fpr: float  # per packet, benign packets after the calibration window (whole capture)
     tpr: float  # per packet, malicious packets
     threshold: float
@@ -57,13 +59,14 @@ class NetworkMeasures:
 
 def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarray, flagged: np.ndarray, *,
                     onset_s: float, infected: np.ndarray, eval_from_s: float, threshold: float,
-                    gap_s: float = DEFAULT_GAP_S) -> NetworkMeasures:
+                    gap_s: float = DEFAULT_GAP_S, bot_start: dict | None = None) -> NetworkMeasures:
     """Measures of one network from per-packet alerts.
 
     ``eval_from_s``: the end of the calibration window (earlier packets are not scored for false alarms).
     False incidents: incidents that start in [eval_from_s, onset_s); per day of that traffic's duration.
     Time to incident: per infected host, from its first malicious packet to its first alert at or after it
-    (the alert that opens its incident, or joins one already open).
+    (the alert that opens its incident, or joins one already open). With ``bot_start`` (host -> time its own
+    attack traffic starts): also from that time to its first alert at or after it.
     """
     ts = np.asarray(ts, np.float64)
     truth = np.asarray(truth).astype(bool)
@@ -74,15 +77,19 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
     false = int(np.sum((inc_start >= eval_from_s) & (inc_start < onset_s)))
     uninfected = int(np.sum((inc_start >= onset_s) & ~np.isin(inc_host, infected)))
     host = np.asarray(host, np.int64)
-    delays = []
+    delays, from_bot = [], []
     for h in np.asarray(infected, np.int64):  # a handful of hosts per network
         mine = np.flatnonzero((host == h) & truth)
         if mine.size == 0:
             continue
         hits = np.flatnonzero((host[mine[0]:] == h) & flagged[mine[0]:])
         delays.append(float(ts[mine[0] + hits[0]] - ts[mine[0]]) if hits.size else np.inf)
-    delays = np.array(delays)
-    det = delays[np.isfinite(delays)]
+        if bot_start and int(h) in bot_start:
+            k = int(np.searchsorted(ts, bot_start[int(h)], side="left"))
+            hits = np.flatnonzero((host[k:] == h) & flagged[k:])
+            from_bot.append(float(ts[k + hits[0]] - bot_start[int(h)]) if hits.size else np.inf)
+    delays, from_bot = np.array(delays), np.array(from_bot)
+    det, det_bot = delays[np.isfinite(delays)], from_bot[np.isfinite(from_bot)]
     scored = ts >= eval_from_s
     ben, mal = scored & ~truth, truth
     return NetworkMeasures(
@@ -91,6 +98,8 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
         incidents_uninfected_outbreak=uninfected, infected_hosts=len(delays), infected_detected=int(det.size),
         median_time_to_incident_s=float(np.median(det)) if det.size else None,
         worst_time_to_incident_s=float(delays.max()) if delays.size else None,
+        median_time_from_bot_s=float(np.median(det_bot)) if det_bot.size else None,
+        worst_time_from_bot_s=float(from_bot.max()) if from_bot.size else None,
         fpr=float(flagged[ben].mean()) if ben.any() else float("nan"),
         tpr=float(flagged[mal].mean()) if mal.any() else float("nan"), threshold=float(threshold),
     )

@@ -33,7 +33,9 @@ class Network:
 
     ``X``: (n, 115) float32 features; ``ts``: (n,) float64 seconds; ``truth``: (n,) uint8;
     ``host``: (n,) int64 source-host id; ``onset_s``: time of the first malicious packet (inf if none);
-    ``infected``: int64 ids of the infected hosts; ``meta``: JSON-able description (seed, config, ...).
+    ``infected``: int64 ids of the infected hosts; ``meta``: JSON-able description (seed, config, ...);
+    ``bot_start``: infected host id -> time of the first packet of its own attack traffic (its scanning
+    once infected, or its flood), where the source knows the attack phase of each packet.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Network:
     onset_s: float = float("inf")
     infected: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     meta: dict = field(default_factory=dict)
+    bot_start: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.X)
@@ -234,9 +237,17 @@ def from_family(fam, network: int) -> Network:
     """
     fn = fam.network(network)
     infected = np.array([k for k, h in enumerate(fn.hosts) if h.get("infected")], np.int64)
+    own = np.isin(np.asarray(fn.phase), [fam.PHASES.index("propagation"), fam.PHASES.index("flood")])
+    own &= np.asarray(fn.truth) == 1
+    bot_start = {}
+    for k in infected:  # a handful of hosts
+        rows = np.flatnonzero(own & (np.asarray(fn.host) == k))
+        if rows.size:
+            bot_start[int(k)] = float(fn.time[rows[0]])
     return Network(name=f"net{network}", X=fn.X, ts=np.asarray(fn.time, np.float64), truth=np.asarray(fn.truth),
                    host=np.asarray(fn.host, np.int64), onset_s=float(fn.onset_time), infected=infected,
-                   meta={"network": network, "family": fam.dataset.name, "benign_s": fn.benign_s})
+                   meta={"network": network, "family": fam.dataset.name, "benign_s": fn.benign_s},
+                   bot_start=bot_start)
 
 
 def family_networks(ids, *, networks: int = 24, benign_s: float = 600.0, long_benign_s: float = 7200.0,
