@@ -138,3 +138,17 @@ def test_per_site_standardisation_carries_a_detector_to_an_unseen_site(scaling, 
     else:
         assert m.infected_detected == 1 and m.worst_time_to_incident_s == 0.0
         assert m.tpr > 0.95 and m.fpr < 0.05
+
+
+def test_confirmed_alerts_need_a_run_of_alerts_from_one_host():
+    from nidslab.generalise.measure import confirmed_alerts
+
+    ts = np.array([0.0, 0.1, 0.2, 0.3, 10.0, 20.0, 20.05, 30.0])
+    host = np.array([1, 2, 1, 1, 1, 2, 2, 2])
+    flagged = np.ones(8, bool)
+    got = confirmed_alerts(ts, host, flagged, alerts=3, window_s=1.0)
+    # host 1: its 3rd alert within 1 s is at 0.3 s; 10 s stands alone. host 2: 0.1, 20, 20.05 span 20 s
+    assert got.tolist() == [False, False, False, True, False, False, False, False]
+    assert confirmed_alerts(ts, host, flagged, alerts=2, window_s=1.0).tolist() == [
+        False, False, True, True, False, False, True, False]
+    assert confirmed_alerts(ts, host, flagged, alerts=1).tolist() == flagged.tolist()

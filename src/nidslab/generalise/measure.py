@@ -34,6 +34,30 @@ def incident_table(ts: np.ndarray, host: np.ndarray, flagged: np.ndarray, *, gap
     return (h, np.array([i.start for i in inc], np.float64), np.array([i.end for i in inc], np.float64))
 
 
+def confirmed_alerts(ts: np.ndarray, host: np.ndarray, flagged: np.ndarray, *, alerts: int = 1,
+                     window_s: float = 5.0) -> np.ndarray:
+    """Alerts that are at least the ``alerts``-th of their host within ``window_s`` seconds (n,) bool.
+
+    A bot scans or floods at tens to hundreds of packets a second, so it crosses a threshold many times
+    in a row; a benign host's rare outlier packet does not. ``alerts=1`` returns ``flagged`` as it is.
+    Vectorised: one stable sort of the alerts by host.
+    """
+    flagged = np.asarray(flagged, bool)
+    if alerts <= 1:
+        return flagged
+    idx = np.flatnonzero(flagged)
+    order = np.lexsort((idx, np.asarray(host)[idx]))  # by host, then capture order
+    rows = idx[order]
+    h, t = np.asarray(host)[rows], np.asarray(ts, np.float64)[rows]
+    k = alerts - 1
+    ok = np.zeros(len(rows), bool)
+    if len(rows) > k:
+        ok[k:] = (h[k:] == h[:-k]) & (t[k:] - t[:-k] <= window_s)
+    out = np.zeros_like(flagged)
+    out[rows[ok]] = True
+    return out
+
+
 @dataclass
 class NetworkMeasures:
     """The measures of one held-out network at one calibrated threshold (times in seconds)."""

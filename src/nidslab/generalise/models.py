@@ -83,7 +83,7 @@ class TrainSettings:
     floor: float = 0.05  # SiteScaler floor, as a share of a column's spread over the training networks
     clip: float = 30.0
     augment_strength: float = 0.3
-    threads: int = 2
+    threads: int = 1  # torch and LightGBM threads: one each on a shared 2-core machine (2 spin and wait)
     seed: int = 0
 
 

@@ -16,8 +16,9 @@ def markdown(result) -> str:
     intro = ("Each model is calibrated on the first half of each site's benign traffic (standardisation, "
              "thresholds; KitNET trains there) at the threshold level the validation networks chose; measured on "
              "the rest.")
-    out = ["### Models on networks they never saw", "", intro, "", "| model | level | verdict |", "| --- | --- | --- |"]
-    out += [f"| {r.recipe} | {r.level} | {r.verdict} |" for r in result.recipes]
+    out = ["### Models on networks they never saw", "", intro, "", "| model | level | alerts to count | verdict |",
+           "| --- | --- | --- | --- |"]
+    out += [f"| {r.recipe} | {r.level} | {r.confirm_alerts} | {r.verdict} |" for r in result.recipes]
     head = ("| model | network | benign h scored | false incidents/day | incidents on uninfected hosts (outbreak) | "
             "infected hosts detected | median / worst s to incident | from its own attack traffic | FPR | TPR |")
     out += ["", head, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
