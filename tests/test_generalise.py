@@ -7,7 +7,12 @@ import pytest
 
 from nidslab.errors import ConfigError, DataError
 from nidslab.generalise import views
-from nidslab.generalise.measure import incident_table, measure_network, verdict
+from nidslab.generalise.measure import (
+    NetworkMeasures,
+    incident_table,
+    measure_network,
+    verdict,
+)
 from nidslab.generalise.models import (
     Recipe,
     TrainSettings,
@@ -152,3 +157,19 @@ def test_confirmed_alerts_need_a_run_of_alerts_from_one_host():
     assert confirmed_alerts(ts, host, flagged, alerts=2, window_s=1.0).tolist() == [
         False, False, True, True, False, False, True, False]
     assert confirmed_alerts(ts, host, flagged, alerts=1).tolist() == flagged.tolist()
+
+
+def _m(fid: float, found: int, worst: float) -> NetworkMeasures:
+    return NetworkMeasures("n", 1.0, int(fid > 0), fid, 0, 2, found, worst / 2, worst, None, None, 0.0, 1.0, 0.0)
+
+
+def test_validation_picks_the_strictest_point_that_finds_the_most_hosts():
+    from nidslab.generalise.experiment import choose_operating_point
+
+    points = {("q1e-3", 1): [_m(30.0, 2, 1.0)],  # over budget
+              ("q1e-4", 1): [_m(0.0, 2, 2.0)],
+              ("max", 4): [_m(0.0, 2, 9.0)],
+              ("max+50%", 16): [_m(0.0, 1, 9.0)]}  # within budget but misses a host
+    assert choose_operating_point(points, 1.0) == ("max", 4)
+    assert choose_operating_point(points, 1.0, "fastest") == ("q1e-4", 1)
+    assert choose_operating_point({("q1e-3", 1): [_m(30.0, 2, 1.0)], ("max", 4): [_m(5.0, 2, 1.0)]}, 1.0) == ("max", 4)

@@ -6,10 +6,10 @@
 
 Every recipe (:class:`~nidslab.generalise.models.Recipe`) is trained on the training networks; its
 operating point (a threshold level of :data:`~nidslab.generalise.models.LEVELS` and how many alerts of a
-host within a short window make an alert count) is the one that, within the false-incident budget on
-every validation network (each calibrated on its own benign window), detects the most infected hosts
-soonest (:func:`choose_operating_point`); held-out networks and the real data are then measured at that
-point, never used to choose anything.
+host within a short window make an alert count) is, among those within the false-incident budget on
+every validation network (each calibrated on its own benign window) that detect the most infected hosts,
+the strictest (:func:`choose_operating_point`); held-out networks and the real data are then measured at
+that point, never used to choose anything.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class GeneraliseConfig:
     never share a network. ``recipes``: the choices compared; ``levels``: the threshold levels validation
     picks from; ``confirm``: the alert counts validation picks from (an alert counts once it is at least the
     k-th of its host within ``confirm_window_s``: :func:`~nidslab.generalise.measure.confirmed_alerts`);
+    ``choose``: how validation picks among the points (:func:`choose_operating_point`);
     ``budget_per_day``: false incidents per day allowed; ``detect_within_s``: the
     time-to-incident target; ``gap_s``: the incident gap; ``calibration_fraction``: share of each site's
     benign-only traffic used to calibrate (the rest is scored); ``real_data``: the ``../shared/data``
@@ -88,6 +89,7 @@ class GeneraliseConfig:
     levels: tuple[str, ...] = LEVELS
     confirm: tuple[int, ...] = (1, 4, 16)
     confirm_window_s: float = 2.0
+    choose: str = "margin"
     budget_per_day: float = 1.0
     detect_within_s: float = 10.0
     gap_s: float = 60.0
@@ -189,21 +191,34 @@ def _site_scores(trained, net, fraction: float):
     return site, site.scores(net.X), end
 
 
-def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures]], budget: float):
-    """Among (level, alerts) points within ``budget`` false incidents per day on every network given, the
-    one that detects the most infected hosts, then soonest (worst, then median time), then the most
-    sensitive; the strictest point when none is within the budget."""
+def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures]], budget: float,
+                           rule: str = "margin"):
+    """The operating point (level, alerts) validation picks.
+
+    Among the points within ``budget`` false incidents per day on every network given, those that detect
+    the most infected hosts; of these, with ``rule="margin"``, the strictest (highest level, then most
+    alerts: the widest margin against false alarms the validation networks cannot show in a few hours),
+    with ``rule="fastest"`` the one with the shortest worst, then median, time to incident. The
+    strictest point when none is within the budget.
+    """
+    if rule not in ("margin", "fastest"):
+        raise ConfigError(f"operating-point rule {rule!r}; expected margin or fastest")
+    strict = lambda p: (LEVELS.index(p[0]), p[1])
     ok = [p for p, ms in per_point.items() if all(m.false_incidents_per_day <= budget for m in ms)]
     if not ok:
-        return max(per_point, key=lambda p: (LEVELS.index(p[0]), p[1]))
+        return max(per_point, key=strict)
+    most = max(sum(m.infected_detected for m in per_point[p]) for p in ok)
+    ok = [p for p in ok if sum(m.infected_detected for m in per_point[p]) == most]
+    if rule == "margin":
+        return max(ok, key=strict)
 
-    def key(p):
+    def speed(p):
         ms = per_point[p]
         worst = max((m.worst_time_to_incident_s if m.worst_time_to_incident_s is not None else 0.0) for m in ms)
         med = np.median([m.median_time_to_incident_s for m in ms if m.median_time_to_incident_s is not None] or [np.inf])
-        return (-sum(m.infected_detected for m in ms), worst, med, LEVELS.index(p[0]), p[1])
+        return (worst, med, strict(p))
 
-    return min(ok, key=key)
+    return min(ok, key=speed)
 
 
 def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: GeneraliseConfig,
@@ -219,7 +234,7 @@ def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: Generali
         site, scores, end = _site_scores(trained, net, config.calibration_fraction)
         for lv, k in points:
             per_point[(lv, k)].append(measure_site(site, net, lv, eval_from=end, scores=scores, alerts=k, **kw))
-    level, alerts = choose_operating_point(per_point, config.budget_per_day)
+    level, alerts = choose_operating_point(per_point, config.budget_per_day, config.choose)
     test = []
     for net in test_nets:
         site, scores, end = _site_scores(trained, net, config.calibration_fraction)
