@@ -36,23 +36,26 @@ from nidslab.generalise.models import (
     train,
 )
 
-#: what the default configuration compares: the lab's way (absolute features, one standardisation)
-#: against site-relative features standardised per network, alone and with a site KitNET
+#: what the default configuration compares: the lab's way (its 92 absolute features, one standardisation
+#: over the training rows) against the choice the ablation kept (LightGBM on log features standardised on
+#: each site's own benign traffic); docs/generalise.md has the numbers behind it
 DEFAULT_RECIPES = (
     Recipe("dnn", "lab", "pooled"),
-    Recipe("dnn", "relative+rates", "site"),
-    Recipe("kitnet", "relative+rates", "site"),
-    Recipe("dnn+kitnet", "relative+rates", "site"),
+    Recipe("lightgbm", "log", "site"),
 )
 #: what ``--full`` compares: every view and standardisation for the DNN, LightGBM, KitNET, combinations,
 #: an ensemble of seeds and augmentation across networks
 FULL_RECIPES = DEFAULT_RECIPES + (
+    Recipe("dnn", "relative+rates", "site"),
+    Recipe("kitnet", "relative+rates", "site"),
+    Recipe("dnn+kitnet", "relative+rates", "site"),
     Recipe("dnn", "lab", "site"),
     Recipe("dnn", "log", "site"),
     Recipe("dnn", "relative", "site"),
     Recipe("dnn|kitnet", "relative+rates", "site"),
     Recipe("lightgbm", "lab", "pooled"),
     Recipe("lightgbm", "relative+rates", "site"),
+    Recipe("lightgbm", "log", "pooled"),
     Recipe("kitnet", "log", "site"),
     Recipe("dnn", "relative+rates", "site", dnn_seeds=3),
     Recipe("dnn", "relative+rates", "site", augment=2),
@@ -259,13 +262,24 @@ def real_transfer(trained, level: str, alerts: int, window_s: float, data_dir: P
             "sentinel": transfer.sentinel(trained, level, data_dir, home=home, **kw)}
 
 
+def poisson_upper(k: int, confidence: float = 0.95) -> float:
+    """Upper confidence bound on a Poisson mean after ``k`` events (3.0 for none at 95%): how many false
+    incidents a few hours without one can still hide."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(confidence, 2 * (k + 1)) / 2)
+
+
 def targets_table(r: RecipeResult, config: GeneraliseConfig) -> list[dict]:
     """Issue 20's targets for one recipe: what was asked, what was measured, met or not."""
     rows = []
     worst_fid = max(m.false_incidents_per_day for m in r.test)
+    days = sum(m.benign_hours for m in r.test) / 24.0
+    k = sum(m.false_incidents for m in r.test)
     rows.append({"target": f"held-out networks: <= {config.budget_per_day:g} false incident/day each",
-                 "measured": ", ".join(f"{m.network} {m.false_incidents_per_day:.1f}/d ({m.benign_hours:.1f} h)"
-                                       for m in r.test),
+                 "measured": ", ".join(f"{m.network} {m.false_incidents_per_day:.1f}/d ({m.false_incidents} in "
+                                       f"{m.benign_hours:.1f} h)" for m in r.test)
+                 + f"; all together {k} in {days * 24:.1f} h, 95% upper bound {poisson_upper(k) / days:.0f}/day",
                  "met": worst_fid <= config.budget_per_day})
     det = all(m.infected_detected == m.infected_hosts for m in r.test)
     worst = max((m.worst_time_to_incident_s or np.inf) if m.infected_hosts else 0.0 for m in r.test)
