@@ -15,7 +15,7 @@ from nidslab.errors import ConfigError
 from nidslab.simulate import pcapgen as pg
 from nidslab.simulate import simulate_capture
 from nidslab.simulate.networks import PHASES, simulate_network, simulate_network_table
-from nidslab.simulate.population import KINDS, VARIANTS, VECTORS, draw_network
+from nidslab.simulate.population import KINDS, VARIANTS, VECTORS, draw_network, population_table
 
 TINY = {"benign_s": 30.0, "attack_scale": 0.05}
 # sha256 of simulate_capture(packets=3000, seed=7) taken before the population existed (commit 10735f7)
@@ -47,6 +47,8 @@ def test_fifty_drawn_networks_validate_and_cover_the_population():
     assert {s.outbreak.cnc_inside for s in specs} == {True, False}
     assert all(s.outbreak.cnc_inside for s in specs if not s.uplink_reachable)  # nothing outside reaches it
     assert len({len(s.devices) for s in specs}) > 5
+    rows = population_table(range(1, 4))
+    assert [r["network"] for r in rows] == [1, 2, 3] and rows[0]["devices"] == len(specs[0].devices)
 
 
 def test_validation_refuses_a_broken_network():

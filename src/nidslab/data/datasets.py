@@ -300,9 +300,13 @@ def open_dataset(name_or_path: str | os.PathLike = "default", *, progress: Progr
                              sources=[{"kind": "synthetic", "seed": seed}], progress=progress)
     if base.startswith("kitsune-"):
         return _fetch_kitsune(base.removeprefix("kitsune-"), name, progress)
+    if base == "mirai-sim-family":  # many drawn networks (nidslab.data.family); built on first use
+        from nidslab.data.family import open_family
+
+        return open_family(base, progress=progress).dataset
     known = [d["name"] for d in list_datasets()]
     raise DataError(f"no dataset named {name!r}. Cached: {', '.join(known) or 'none'}; built in: "
-                    f"{', '.join(BUILTIN_DATASETS)}; downloadable: kitsune-mirai (and the other Kitsune attacks). "
+                    f"{', '.join(BUILTIN_DATASETS)}, mirai-sim-family (`nidslab data build mirai-sim-family`); downloadable: kitsune-mirai (and the other Kitsune attacks). "
                     "Import your own with `nidslab data import FEATURES LABELS --name NAME`.")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from nidslab.simulate import mirai
 from nidslab.simulate import network as net
 from nidslab.simulate import pcapgen as pg
-from nidslab.simulate.mirai import PA, SA, A, tcp_sessions
+from nidslab.simulate.mirai import A, PA, SA, tcp_sessions
 from nidslab.simulate.population import NetworkSpec
 
 #: phase codes of the per-packet phase column (0 benign)
