@@ -20,6 +20,9 @@ says what it does where it has the cores to itself, which wall clock on a shared
 Batch scoring of the whole file (extract_features + standardise + predict)
 is timed first for reference. The kernels are warmed up on a 20,000-packet prefix before timing;
 that first call (loading compiled kernels) is reported on its own. torch uses 2 threads.
+Incidents (the CLI's default output, `nidslab watch MODEL -`): the pipe and the paced pipe runs are
+repeated with source hosts, the incident tracker (quiet gap 60 s) and its open / update / close JSON
+lines written instead of the per-packet lines (reasons are not included: no explainer is plugged in).
 With --kitnet, the pipe run is repeated with a KitNET scorer (trained on the capture's first 55,001
 rows, which are benign; alert threshold: the 99.9th percentile of its scores on the next benign rows).
 """
@@ -66,8 +69,13 @@ def record_end(data: bytes, packets: int) -> int:
     return int(pos) if n == packets else len(data)
 
 
-def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes: int, rate_bytes: float) -> dict:
+def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes: int, rate_bytes: float,
+        threshold: float | None = None) -> dict:
+    from nidslab.cli.watch import EventWriter
+    from nidslab.incidents import IncidentTracker
     from nidslab.watch import Watcher, jsonl
+
+    incidents = "incidents" in mode
 
     out = open(tmp / f"{mode}.jsonl", "wb")  # noqa: SIM115
     done = {"n": 0}
@@ -75,7 +83,8 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(capture), "-", str(rate_bytes), str(1 << 20),
                                  str(limit_bytes)], stdout=subprocess.PIPE)
         source = proc.stdout.fileno()
-        w = Watcher(source, scorer, threshold=getattr(scorer, "threshold", 0.5))
+        thr = getattr(scorer, "threshold", 0.5) if threshold is None else threshold
+        w = Watcher(source, scorer, threshold=thr, hosts=incidents)
     else:
         path = tmp / f"{mode}.pcap"
         path.write_bytes(b"")
@@ -85,18 +94,36 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
                     poll=0.002,
                     stop=lambda: done["n"] >= total)
     first = None
+    tracker = IncidentTracker(host_names=w.hosts.names, keep_closed=False) if incidents else None
+    writer = EventWriter("incidents", "json", detector=scorer.name)
+    events, tracked = 0, 0.0
     cpu0 = time.process_time()
     for chunk in w:
-        out.write(jsonl(chunk))
+        if tracker is None:
+            out.write(jsonl(chunk))
+        else:
+            t = time.perf_counter()
+            evs = tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert, index=chunk.index,
+                                 packets=chunk.packets)
+            events += len(evs)
+            out.write(writer.events(evs, w.threshold))
+            tracked += time.perf_counter() - t
         out.flush()
         done["n"] += len(chunk)
         first = first or time.perf_counter()
+    if tracker is not None:
+        evs = tracker.finish()
+        events += len(evs)
+        out.write(writer.events(evs, w.threshold))
     cpu = time.process_time() - cpu0
     proc.wait()
     out.close()
     st = w.stats
     assert st.packets == total, (mode, st.packets, total, st.truncated)
     lat = st.latency_percentiles()
+    if incidents:
+        mode = (f"{mode} ({tracker.opened:,} incidents, {events:,} events, {st.alerts:,} alerts; hosts "
+                f"{st.seconds_in.pop('hosts', 0.0):.2f} s, tracker and its lines {tracked:.2f} s)")
     return {"mode": mode, "packets": st.packets, "seconds": st.elapsed, "pps": st.rate, "cpu_pps": st.packets / cpu, "chunks": st.chunks,
             "mean_chunk": st.packets / st.chunks, "lat": lat, "busy": dict(st.seconds_in)}
 
@@ -144,7 +171,7 @@ def main() -> None:
     save_model(tmp / "model", build_model(spec, len(cols)), spec, standardizer=std, feature_names=schema.LAB_FEATURES)
     saved = load_model(tmp / "model")
     t, c = time.perf_counter(), time.process_time()
-    predict_scores(saved.model, Standardizer.from_dict(saved.standardizer).transform(X[:, cols]))
+    batch = predict_scores(saved.model, Standardizer.from_dict(saved.standardizer).transform(X[:, cols]))
     t_sc, c_sc = time.perf_counter() - t, time.process_time() - c
     print(f"batch: extract_features {t_fx:.2f} s + standardise and predict {t_sc:.2f} s = "
           f"{args.packets / (t_fx + t_sc):,.0f} packets/s wall, {args.packets / (c_fx + c_sc):,.0f} per CPU-second")
@@ -159,6 +186,9 @@ def main() -> None:
         kit_scorer = KitNETScorer(kit)
         kit_scorer.threshold = float(np.quantile(kit.score(X[55_001:100_000]), 0.999))
     del X
+    # the untrained network's scores carry no meaning: alert on its top 10 % so incidents open and close
+    thr_incidents = float(np.quantile(batch, 0.9))
+    print(f"incident runs alert at score >= {thr_incidents:.6g} (the batch scores' 90th percentile)")
     scorer = DNNScorer(saved)
     for _ in Watcher(prefix, scorer, threshold=0.5):
         pass
@@ -169,7 +199,11 @@ def main() -> None:
     runs = [run(scorer, "pipe", capture, tmp, total=args.packets, limit_bytes=len(data), rate_bytes=0),
             run(scorer, "file", capture, tmp, total=args.packets, limit_bytes=len(data), rate_bytes=0),
             run(scorer, "paced pipe", capture, tmp, total=paced_n, limit_bytes=paced_bytes, rate_bytes=byte_rate),
-            run(scorer, "paced file", capture, tmp, total=paced_n, limit_bytes=paced_bytes, rate_bytes=byte_rate)]
+            run(scorer, "paced file", capture, tmp, total=paced_n, limit_bytes=paced_bytes, rate_bytes=byte_rate),
+            run(scorer, "pipe, incidents", capture, tmp, total=args.packets, limit_bytes=len(data), rate_bytes=0,
+                threshold=thr_incidents),
+            run(scorer, "paced pipe, incidents", capture, tmp, total=paced_n, limit_bytes=paced_bytes,
+                rate_bytes=byte_rate, threshold=thr_incidents)]
     if kit_scorer is not None:
         for _ in Watcher(prefix, kit_scorer, threshold=kit_scorer.threshold):
             pass

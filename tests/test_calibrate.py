@@ -92,3 +92,18 @@ def test_the_stream_sample_keeps_everything_then_a_uniform_share():
     assert s.seen == 10_000 and len(kept) == 1_000 and len(np.unique(kept)) == 1_000
     assert 3_500 < kept.mean() < 6_500  # drawn from the whole stream, not its start
     assert s.describe()["duration_s"] == 9_999 and s.describe()["hosts"] == 1
+
+
+def test_a_kitnet_scorer_gets_the_sites_threshold():
+    from nidslab.detect import KitNET
+    from nidslab.scorers import KitNETScorer
+
+    X = benign(4_000)
+    kit = KitNET(fm_grace=200, ad_grace=1_000).fit(X)
+    kit.threshold = 123.0
+    scorer = KitNETScorer(kit)
+    same, t, record = scorer.calibrated(X[2_000:], 1e-2)
+    assert same is scorer and t != 123.0 and record["threshold_before"] == 123.0
+    assert np.mean(scorer.score(X[2_000:]) > t) <= 1e-2
+    shifted = X[2_000:] * 3.0  # traffic unlike the training's: higher errors, a higher threshold
+    assert scorer.calibrated(shifted, 1e-2)[1] > t

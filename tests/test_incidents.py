@@ -147,3 +147,30 @@ def test_hosts_are_source_ips_or_macs_stable_across_chunks():
     f = flow_fields(p, [0, 1])
     assert f[0]["src_ip"] == "192.168.2.108" and f[0]["proto"] == "UDP" and f[0]["src_port"] == 53
     assert f[1]["proto"] == "ARP" and f[1]["src_port"] is None
+
+
+def test_measures_take_the_infected_hosts_when_known():
+    ts = np.arange(6, dtype=float)
+    host = np.array([0, 1, 0, 1, 2, 2])
+    truth = np.array([0, 1, 1, 1, 0, 0], bool)  # host 1's packets: a scanned device's replies
+    alert = np.array([0, 0, 0, 1, 0, 0], bool)
+    inc = group_incidents(ts, host, alert.astype(float), alert, truth=truth, host_names=["a", "b", "c"])
+    m = incident_measures(inc, ts=ts, host=host, alert=alert, truth=truth, host_names=["a", "b", "c"],
+                          infected=["a", "c"])
+    assert m["infected_hosts"] == 2 and m["detected_hosts"] == 0
+    assert m["time_to_detect_s"] == {"a": None, "c": None}
+    m = incident_measures(inc, ts=ts, host=host, alert=alert, truth=truth, host_names=["a", "b", "c"])
+    assert m["infected_hosts"] == 2 and m["time_to_detect_s"] == {"a": None, "b": pytest.approx(2.0)}
+
+
+def test_a_simulators_host_ids_and_phase_codes_are_taken_as_they_are():
+    # host -1 ("no known host") and integer phase codes into a names list, as nidslab.simulate.networks gives
+    ts, host, score, alert, truth, phase = hand_series()
+    host = np.where(host == 1, -1, host)
+    codes = np.select([phase == "scan", phase == "flood"], [1, 5], 0)
+    names = ["benign", "scan", "bruteforce", "loader", "propagation", "flood"]
+    inc = group_incidents(ts, host, score, alert, gap_s=30, truth=truth, phase=codes, phase_names=names,
+                          host_names=["a"])
+    assert [(i.host, i.phases) for i in inc] == [("a", ["scan"]), ("-1", []), ("a", ["flood"])]
+    m = incident_measures(inc, ts=ts, host=host, alert=alert, truth=truth, host_names=["a"])
+    assert m["infected_hosts"] == 1 and m["time_to_detect_s"] == {"a": pytest.approx(0.0)}

@@ -130,7 +130,7 @@ def test_target_fpr_reads_the_thresholds_the_model_folder_stores(lab, tmp_path):
 
 
 def run_cli(args, stdin_bytes: bytes, timeout=300):
-    return subprocess.run([*CLI, "watch", *map(str, args)], input=stdin_bytes, capture_output=True, env=ENV,
+    return subprocess.run([*CLI, "watch", *map(str, args), "--emit", "packets"], input=stdin_bytes, capture_output=True, env=ENV,
                           timeout=timeout)
 
 
@@ -162,7 +162,8 @@ def test_ctrl_c_stops_a_follow_cleanly_with_a_summary(lab, tmp_path):
     ends = record_ends(lab["bytes"])
     path = tmp_path / "live.pcap"
     path.write_bytes(lab["bytes"][:ends[n - 1] + 5])  # the next record is being written
-    proc = subprocess.Popen([*CLI, "watch", str(lab["model"]), str(path), "--follow", "-o", str(out)],
+    proc = subprocess.Popen([*CLI, "watch", str(lab["model"]), str(path), "--follow", "-o", str(out),
+                             "--emit", "packets"],
                             stderr=subprocess.PIPE, env=ENV)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < n):

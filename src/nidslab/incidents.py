@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -90,9 +90,11 @@ class HostTable:
                     code = self._v6[a] = int(_KIND_IPV6) | len(self._v6)
                 got[k] = code
             codes[v6] = got[inv.ravel()]
-        uniq, inv = np.unique(codes, return_inverse=True)
+        uniq, first, inv = np.unique(codes, return_index=True, return_inverse=True)
         table = np.empty(len(uniq), np.int32)
-        for k, c in enumerate(uniq.tolist()):
+        values = uniq.tolist()
+        for k in np.argsort(first, kind="stable").tolist():  # new hosts get ids in order of appearance
+            c = values[k]
             i = self._ids.get(c)
             if i is None:
                 i = self._ids[c] = len(self.names)
@@ -177,7 +179,15 @@ class Incident:
         return self.end - self.start
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict (lists and the flow dict copied one level: JSON-ready)."""
+        d = {name: getattr(self, name) for name in _INCIDENT_FIELDS}
+        d["phases"], d["reasons"] = list(self.phases), list(self.reasons)
+        if self.flow is not None:
+            d["flow"] = dict(self.flow)
+        return d
+
+
+_INCIDENT_FIELDS = tuple(f.name for f in fields(Incident))
 
 
 def _segments(ts, host, score, alert, index, gap_s, truth, phase_codes, n_phases):
@@ -226,13 +236,21 @@ def _segments(ts, host, score, alert, index, gap_s, truth, phase_codes, n_phases
     return seg, order, rank
 
 
-def _phase_codes(phase, truth, n):
-    """Per-packet phase labels -> (int codes, -1 for none; names)."""
+def _phase_codes(phase, truth, n, phase_names=None):
+    """Per-packet phase labels (or integer codes into ``phase_names``) -> (int codes, -1 for none; names)."""
     if phase is None:
         return None, []
     phase = np.asarray(phase)
     if phase.shape != (n,):
         raise ValueError(f"phase has shape {phase.shape}; expected ({n},), one label per packet")
+    if phase_names is not None:
+        names = [str(x) for x in phase_names]
+        codes = phase.astype(np.int64)
+        if n and (codes.min() < 0 or codes.max() >= len(names)):
+            raise ValueError(f"phase codes must index phase_names (0..{len(names) - 1})")
+        none = np.array([x in ("", "benign", "None") for x in names], bool)
+        codes = np.where(none[codes], -1, codes) if n else codes
+        return codes, names
     names, codes = np.unique(phase, return_inverse=True)
     names = [str(x) for x in names.tolist()]
     codes = codes.astype(np.int64).ravel()
@@ -240,6 +258,10 @@ def _phase_codes(phase, truth, n):
         if skip in names:
             codes[codes == names.index(skip)] = -1
     return codes, names
+
+
+def _host_name(names, h: int) -> str:
+    return names[h] if names is not None and h >= 0 else str(h)
 
 
 def _inputs(ts, host, score, alert, index, truth):
@@ -262,20 +284,24 @@ def _inputs(ts, host, score, alert, index, truth):
 
 
 def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, index=None, host_names=None,
-                    truth=None, phase=None, phases: Sequence[tuple] | None = None, packets=None,
+                    truth=None, phase=None, phase_names: Sequence[str] | None = None,
+                    phases: Sequence[tuple] | None = None, packets=None,
                     features=None, explain: Explain | None = None) -> list[Incident]:
     """Group the alerts of a whole capture into incidents per source host.
 
     Args:
         ts: (n,) float64 packet times, seconds (capture order).
-        host: (n,) int source host id per packet (:meth:`HostTable.ids`).
+        host: (n,) int source host id per packet (:meth:`HostTable.ids`, or a simulator's own; a negative
+            id, e.g. "no known host", is named by its number).
         score: (n,) float scores; alert: (n,) bool, the packets that cross the threshold.
         gap_s: an incident closes after this many seconds without an alert from its host.
         index: (n,) int64 capture positions (default 0..n-1).
         host_names: names of the host ids (default the ids as text).
         truth: (n,) 0/1 packet truth (1 = malicious); sets ``malicious`` and ``phases``.
         phase: (n,) per-packet attack phase labels ("" / "benign" for none); an incident's ``phases``
-            are those of the host's malicious packets inside it.
+            are those of the host's malicious packets inside it (without ``truth``, a packet with a
+            phase counts as malicious). ``phase_names``: when ``phase`` holds integer codes, their
+            names (e.g. ``nidslab.simulate.networks.PHASES``; a code named "benign" is none).
         phases: instead of ``phase``, the simulator's windows ``(name, start_s, end_s, ...)``: an incident
             holding a malicious packet overlaps the windows its span meets (``benign`` skipped).
         packets: the :class:`nidslab.features.Packets` behind the rows, for each incident's ``flow``.
@@ -284,7 +310,9 @@ def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, ind
         the incidents, sorted by start time (ties by id).
     """
     ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
-    codes, names = _phase_codes(phase, truth, ts.size)
+    codes, names = _phase_codes(phase, truth, ts.size, phase_names)
+    if truth is None and codes is not None:  # phase labels alone: a packet with a phase is malicious
+        truth = codes >= 0
     seg, _, _ = _segments(ts, host, score, alert, index, float(gap_s), truth, codes, len(names))
     out = _incidents_from(seg, ts, index, host_names, names, phases, packets)
     if explain is not None and features is not None and out:
@@ -326,7 +354,7 @@ def _incidents_from(seg, ts, index, host_names, names, phases, packets) -> list[
     for i in range(m):
         h = cols["host_id"][i]
         out.append(Incident(
-            id=cols["id"][i], host=host_names[h] if host_names is not None else str(h), start=cols["start"][i],
+            id=cols["id"][i], host=_host_name(host_names, h), start=cols["start"][i],
             end=cols["end"][i], first_index=cols["first_index"][i], last_index=cols["last_index"][i],
             alerts=cols["alerts"][i], packets=cols["packets"][i], peak_score=cols["peak_score"][i],
             peak_index=cols["peak_index"][i], malicious=mal[i], phases=ph[i], flow=flows[i]))
@@ -379,16 +407,22 @@ class IncidentTracker:
         self.opened = 0
 
     def _name(self, h: int) -> str:
-        return self.host_names[h] if self.host_names is not None else str(h)
+        return _host_name(self.host_names, h)
 
-    def update(self, ts, host, score, alert, *, index=None, truth=None, phase=None, packets=None,
-               features=None) -> list[IncidentEvent]:
+    def update(self, ts, host, score, alert, *, index=None, truth=None, phase=None, phase_names=None,
+               packets=None, features=None) -> list[IncidentEvent]:
         """Feed the next packets (same arrays as :func:`group_incidents`, ``index`` their capture
-        positions); returns the events, opens and updates first (by time), then closes."""
+        positions); returns the events it causes, by time (ties: open, update, close).
+
+        ``truth`` / ``phase``: this chunk's per-packet truth and phase labels (as :func:`group_incidents`);
+        ``packets``: its :class:`~nidslab.features.Packets` (for the flow of new peaks); ``features``: its
+        (n, k) rows (for ``explain``)."""
         ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
         if ts.size == 0:
             return []
-        codes, names = _phase_codes(phase, truth, ts.size)
+        codes, names = _phase_codes(phase, truth, ts.size, phase_names)
+        if truth is None and codes is not None:
+            truth = codes >= 0
         seg, order, rank = _segments(ts, host, score, alert, index, self.gap_s, truth, codes, len(names))
         # per host in the chunk: packets, and positions (in its group) of its first and last alert
         hs = host[order]
@@ -427,7 +461,6 @@ class IncidentTracker:
                         r_first=rank[first].tolist(), r_last=rank[last].tolist())
             mal = seg["malicious"].tolist() if "malicious" in seg else None
             pcs = seg["phase_counts"] > 0 if "phase_counts" in seg else None
-            flows = flow_fields(packets, cols["peak_row"]) if packets is not None else None
             for i in range(m):
                 h = seg_hosts[i]
                 host_first_seg = i == 0 or seg_hosts[i - 1] != h
@@ -446,8 +479,6 @@ class IncidentTracker:
                         inc.peak_score, inc.peak_index = cols["peak"][i], cols["i_peak"][i]
                         new_peak_rows.append(cols["peak_row"][i])
                         new_peak_of.append(inc)
-                        if flows is not None:
-                            inc.flow = flows[i]
                     touched.append(("update", inc))
                 else:
                     if inc is not None:  # its quiet gap ran out before this alert
@@ -456,8 +487,7 @@ class IncidentTracker:
                         id=cols["i_first"][i], host=self._name(h), start=cols["t_first"][i], end=cols["t_last"][i],
                         first_index=cols["i_first"][i], last_index=cols["i_last"][i], alerts=cols["alerts"][i],
                         packets=cols["packets"][i], peak_score=cols["peak"][i], peak_index=cols["i_peak"][i],
-                        malicious=mal[i] if mal is not None else None, phases=sorted(seg_phases), closed=False,
-                        flow=flows[i] if flows is not None else None)
+                        malicious=mal[i] if mal is not None else None, phases=sorted(seg_phases), closed=False)
                     self.open[h] = inc
                     self.opened += 1
                     new_peak_rows.append(cols["peak_row"][i])
@@ -466,6 +496,9 @@ class IncidentTracker:
                 # the host's packets after this segment's last alert, in this chunk
                 self._pending[h], self._pending_mal[h], self._pending_phases[h] = 0, 0, set()
                 between(h, cols["r_last"][i] + 1, g_start_of[h] + g_count_of[h])
+        if packets is not None and new_peak_rows:
+            for inc, f in zip(new_peak_of, flow_fields(packets, new_peak_rows)):
+                inc.flow = f
         if self.explain is not None and features is not None and new_peak_rows:
             for inc, r in zip(new_peak_of, self.explain(np.asarray(features)[new_peak_rows])):
                 inc.reasons = list(r)
@@ -505,11 +538,14 @@ class IncidentTracker:
 
 
 def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, host_names=None,
-                      onset_s: float | None = None) -> dict:
+                      onset_s: float | None = None, infected: Sequence[str] | None = None) -> dict:
     """How incidents serve an operator, against packet truth (arrays as :func:`group_incidents`).
 
     The outbreak starts at ``onset_s`` (default: the first malicious packet; none: the whole capture
-    is benign-only traffic). An incident is true when it holds a malicious packet of its host.
+    is benign-only traffic). An incident is true when it holds a malicious packet of its host. The
+    infected hosts are the sources of malicious packets, or the names in ``infected`` when given (packet
+    truth may mark a victim's replies, or a scanned device's, as malicious; a simulator that knows which
+    hosts it infected says so); each one's outbreak starts at its first malicious packet.
 
     Returns a dict:
         ``benign_days``: days of benign-only traffic (first packet to the onset);
@@ -534,7 +570,7 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
                          f"{alert.size}, {truth.size}")
 
     def name(h: int) -> str:
-        return host_names[h] if host_names is not None else str(h)
+        return _host_name(host_names, h)
 
     mal = np.flatnonzero(truth)
     if onset_s is None and mal.size:
@@ -545,16 +581,25 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
     # infected hosts and the position of their first malicious packet
     inf_hosts, first_pos = np.unique(host[mal], return_index=True)
     first_pos = mal[first_pos]
-    infected = {name(int(h)) for h in inf_hosts}
-    first_mal = np.full(int(host.max()) + 1 if host.size else 0, np.iinfo(np.int64).max, np.int64)
-    first_mal[inf_hosts] = first_pos
+    if infected is not None:
+        wanted = set(infected)
+        keep = np.array([name(int(h)) in wanted for h in inf_hosts], bool)
+        inf_hosts, first_pos = inf_hosts[keep], first_pos[keep]
+        infected = wanted
+    else:
+        infected = {name(int(h)) for h in inf_hosts}
+    uniq, compact = np.unique(host, return_inverse=True)  # ids may be negative or sparse
+    first_mal = np.full(uniq.size, np.iinfo(np.int64).max, np.int64)
+    first_mal[np.searchsorted(uniq, inf_hosts)] = first_pos
     pos = np.arange(ts.size)
-    hit = np.flatnonzero(alert & (pos >= first_mal[host])) if host.size else np.zeros(0, np.int64)
+    hit = np.flatnonzero(alert & (pos >= first_mal[compact.ravel()])) if host.size else np.zeros(0, np.int64)
     det_hosts, det_first = np.unique(host[hit], return_index=True)
     det_time = dict(zip(det_hosts.tolist(), ts[hit[det_first]].tolist()))
     delays: dict[str, float | None] = {}
     for h, p in zip(inf_hosts.tolist(), first_pos.tolist()):
         delays[name(h)] = det_time[h] - float(ts[p]) if h in det_time else None
+    for h in sorted(infected - set(delays)):  # named infected, but no malicious packet of its own
+        delays[h] = None
     got = [d for d in delays.values() if d is not None]
     before = [i for i in incidents if onset_s is None or i.start < onset_s]
     during = [i for i in incidents if onset_s is not None and i.start >= onset_s]

@@ -50,6 +50,42 @@ def capture_features(path: str | os.PathLike, *, progress: Progress | None = Non
     return np.concatenate(feats), np.concatenate(times)
 
 
+@dataclass(frozen=True)
+class CaptureRows:
+    """Every decoded packet of a capture, for incidents: ``features`` (n, 115) float32 (UCI layout),
+    ``times`` (n,) float64 seconds, ``host`` (n,) int32 source host ids into ``host_names`` (source IP,
+    or MAC for frames without IP; :class:`nidslab.incidents.HostTable`), ``packets`` the decoded
+    :class:`nidslab.features.Packets` (flow fields of the alerting packets)."""
+
+    features: np.ndarray
+    times: np.ndarray
+    host: np.ndarray
+    host_names: list
+    packets: object
+
+
+def capture_rows(path: str | os.PathLike, *, progress: Progress | None = None) -> CaptureRows:
+    """:func:`capture_features` plus the source host of every packet and the packets themselves."""
+    from nidslab.features.extract import FeatureExtractor
+    from nidslab.features.pcap import Packets, iter_packets
+    from nidslab.incidents import HostTable
+
+    fx = FeatureExtractor("uci")
+    table = HostTable()
+    feats, parts, hosts, done = [], [], [], 0
+    for packets in iter_packets(path):
+        feats.append(fx.transform(packets))
+        hosts.append(table.ids(packets))
+        parts.append(packets)
+        done += len(packets)
+        if progress is not None:
+            progress(done, None, f"reading {os.path.basename(path)}")
+    if not feats:
+        raise DataError(f"{path}: no packets decoded")
+    pk = Packets.concat(parts)
+    return CaptureRows(np.concatenate(feats), pk.ts, np.concatenate(hosts), table.names, pk)
+
+
 def predict_capture(saved, capture: str | os.PathLike, *, progress: Progress | None = None) -> CaptureScores:
     """Score every decoded packet of ``capture`` with ``saved`` (a :class:`nidslab.saved_model.SavedModel`)."""
     X, times = capture_features(capture, progress=progress)
@@ -72,4 +108,4 @@ def flagged_per_window(times: np.ndarray, labels: np.ndarray,
     return rows * float(window), n[rows], flagged[rows]
 
 
-__all__ = ["predict_capture", "capture_features", "flagged_per_window", "CaptureScores", "CAPTURE_SUFFIXES"]
+__all__ = ["predict_capture", "capture_features", "capture_rows", "CaptureRows", "flagged_per_window", "CaptureScores", "CAPTURE_SUFFIXES"]

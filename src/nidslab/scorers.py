@@ -78,6 +78,16 @@ class DNNScorer:
     def threshold_for_fpr(self, fpr: float) -> float:
         return stored_threshold(self.saved.path, fpr)
 
+    def calibrated(self, features: np.ndarray, fpr: float, *, source: str = "the calibration traffic"):
+        """Re-fit to a site's benign ``features`` (:func:`nidslab.calibrate.calibrate`): returns a new
+        scorer, its probability threshold for false-positive rate ``fpr`` and the
+        :class:`~nidslab.calibrate.Calibration`."""
+        from nidslab.calibrate import calibrate
+
+        cal = calibrate(self.saved, features, source=source, targets=sorted({1e-4, 1e-3, 1e-2, float(fpr)}))
+        logit = cal.model.threshold_for(fpr)
+        return DNNScorer(cal.model, threads=self.threads), 1.0 / (1.0 + math.exp(-logit)) if logit > -700 else 0.0, cal
+
 
 @numba.njit(cache=True)
 def _select_standardise(X, cols, mean, scale, out):
@@ -159,6 +169,21 @@ class KitNETScorer:
                               f"are reconstruction errors; nidslab.detect.threshold_for_fpr picks one from "
                               f"benign scores), or save the KitNET with its .threshold set")
         return float(self.kitnet.threshold)
+
+    def calibrated(self, features: np.ndarray, fpr: float, *, source: str = "the calibration traffic"):
+        """A new alert threshold from a site's benign ``features``: at most ``fpr`` of their scores above
+        it (the KitNET itself is not retrained). Returns (self, threshold, record)."""
+        from nidslab.calibrate import MIN_ROWS
+        from nidslab.detect.thresholds import threshold_for_fpr
+
+        if not self.kitnet.trained:
+            raise ConfigError(f"{self.path}: the KitNET is still in its grace periods; calibrating its threshold "
+                              f"needs a trained KitNET")
+        if len(features) < MIN_ROWS:
+            raise DataError(f"{source}: {len(features):,} rows; calibration needs at least {MIN_ROWS:,}")
+        t = threshold_for_fpr(self.score(features), fpr)
+        return self, t, {"source": source, "refitted": ["threshold"], "threshold_before": self.kitnet.threshold,
+                         "threshold_after": t, "target_fpr": fpr}
 
     def threshold_for_fpr(self, fpr: float) -> float:
         raise ConfigError(f"{self.path}: a saved KitNET keeps one threshold ({self.kitnet.threshold}), not one "

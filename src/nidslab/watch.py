@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nidslab.errors import ConfigError
 from nidslab.features.extract import FeatureExtractor
 from nidslab.features.follow import CHUNK, READ_SIZE, StreamParser, iter_reads
 from nidslab.scorers import Scorer
@@ -37,6 +38,10 @@ class ScoredChunk:
     timestamp, seconds since the epoch; score: (n,) float; alert: bool (n,) score >= threshold
     (score > threshold for a scorer with ``strict`` set, as KitNET's);
     arrived: clock time (``time.perf_counter()``) of the read that brought the chunk's first byte.
+    With a watcher made with ``hosts=True``: host: int32 (n,) source host ids (:attr:`Watcher.hosts`),
+    packets: the decoded :class:`~nidslab.features.Packets`; with ``keep_features=True``: features,
+    the (n, columns) rows scored. scored_from: rows before it were taken for calibration
+    (``calibrate_s``), not scored (score NaN, no alert).
     """
 
     index: np.ndarray
@@ -44,6 +49,10 @@ class ScoredChunk:
     score: np.ndarray
     alert: np.ndarray
     arrived: float
+    host: np.ndarray | None = None
+    packets: object | None = None
+    features: np.ndarray | None = None
+    scored_from: int = 0
 
     def __len__(self) -> int:
         return len(self.index)
@@ -99,12 +108,19 @@ class Watcher:
     per step. ``stop()``: asked after each chunk and between reads; true ends the watch cleanly
     after the chunk in hand (bytes read but not scored yet are dropped). ``progress(done, None, message)``: after each chunk and every ``poll`` s while idle.
     Iterating raises :class:`DataError` for input that is not an Ethernet capture.
+    ``hosts``: tag each packet with its source host (:class:`~nidslab.incidents.HostTable` in
+    :attr:`hosts`) and hand the packets on, for incidents. ``keep_features``: hand the feature rows on
+    (for reasons). ``calibrate_s``: take the packets of the first that many seconds (capture time) as
+    the site's benign baseline, without alerting; then re-fit the scorer on them (its ``calibrated``
+    method, :mod:`nidslab.calibrate`) and alert at its threshold for ``calibrate_fpr``;
+    :attr:`calibration` holds what was fitted (None before).
     """
 
     def __init__(self, source: str | os.PathLike | int, scorer: Scorer, *, threshold: float, follow: bool = False,
                  idle_timeout: float | None = None, poll: float = 0.05, chunk: int = CHUNK,
                  read_size: int = READ_SIZE, stop: Callable[[], bool] | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, hosts: bool = False, keep_features: bool = False,
+                 calibrate_s: float | None = None, calibrate_fpr: float = 1e-3):
         self.source = source
         self.name = f"fd {source}" if isinstance(source, int) else str(source)
         if isinstance(source, int) and source == 0:
@@ -121,6 +137,23 @@ class Watcher:
         self.parser = StreamParser(self.name, chunk=chunk)
         self.extractor = FeatureExtractor(getattr(scorer, "layout", "uci"))
         self.stats = WatchStats()
+        self.hosts = None
+        if hosts:
+            from nidslab.incidents import HostTable
+
+            self.hosts = HostTable()
+        self.keep_features = keep_features
+        if calibrate_s is not None and not calibrate_s > 0:
+            raise ValueError(f"calibrate_s must be > 0 seconds, got {calibrate_s}")
+        self.calibrate_s = calibrate_s
+        self.calibrate_fpr = calibrate_fpr
+        self.calibration = None
+        self._sample = None
+        self._calibrate_until: float | None = None
+        if calibrate_s is not None:
+            from nidslab.calibrate import CalibrationSample
+
+            self._sample = CalibrationSample()
 
     def warm_up(self) -> None:
         """Load the compiled kernels (parser, features, scorer) on a throwaway packet, so the first
@@ -169,12 +202,55 @@ class Watcher:
         if st.ended != "stopped":
             st.truncated = self.parser.close_message()
 
+    @property
+    def calibrating(self) -> bool:
+        """True while the watch is still taking in its calibration baseline."""
+        return self._sample is not None and self.calibration is None
+
+    def _calibrate(self, X, packets, host) -> int:
+        """Take the chunk's rows inside the calibration window; calibrate when it is over. Returns the
+        first row to score."""
+        ts = packets.ts
+        if self._calibrate_until is None:
+            self._calibrate_until = float(ts[0]) + float(self.calibrate_s)
+        after = np.flatnonzero(ts >= self._calibrate_until)
+        k = int(after[0]) if after.size else len(ts)
+        names = np.asarray(self.hosts.names, dtype=object)[host[:k]] if host is not None else None
+        self._sample.add(X[:k], ts[:k], names)
+        if k < len(ts):
+            self._finish_calibration()
+        return k
+
+    def _finish_calibration(self) -> None:
+        fit = getattr(self.scorer, "calibrated", None)
+        if fit is None:
+            raise ConfigError(f"{self.scorer.name} cannot be calibrated to the site")
+        seen = self._sample.describe()
+        self.scorer, self.threshold, self.calibration = fit(self._sample.rows(), self.calibrate_fpr,
+                                                            source=f"the first {self.calibrate_s:g} s of {self.name}")
+        record = getattr(self.calibration, "record", self.calibration)
+        if isinstance(record, dict):
+            record.update(seen)
+        self._strict = bool(getattr(self.scorer, "strict", False))
+        self._sample = None  # free the rows
+
     def _score(self, packets) -> ScoredChunk:
         st = self.stats
+        host = None
+        if self.hosts is not None:
+            t0 = time.perf_counter()
+            host = self.hosts.ids(packets)
+            st.seconds_in["hosts"] = st.seconds_in.get("hosts", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         X = self.extractor.transform(packets)
         t1 = time.perf_counter()
-        scores = np.asarray(self.scorer.score(X))
+        start = self._calibrate(X, packets, host) if self.calibrating else 0
+        if start:
+            scores = np.full(len(packets), np.nan, np.float32)
+            if start < len(packets):
+                scores[start:] = self.scorer.score(X[start:])
+        else:
+            scores = np.asarray(self.scorer.score(X))
         st.seconds_in["features"] += t1 - t0
         st.seconds_in["score"] += time.perf_counter() - t1
         alert = scores > self.threshold if self._strict else scores >= self.threshold
@@ -185,7 +261,9 @@ class Watcher:
             st.alerts += n_alerts
             i = int(np.flatnonzero(alert)[-1])
             st.last_alert = (int(packets.index[i]), float(packets.ts[i]), float(scores[i]))
-        return ScoredChunk(packets.index, packets.ts, scores, alert, self.parser.oldest_arrival)
+        return ScoredChunk(packets.index, packets.ts, scores, alert, self.parser.oldest_arrival, host=host,
+                           packets=packets if host is not None else None,
+                           features=X if self.keep_features else None, scored_from=start)
 
     def _report(self) -> None:
         if self.progress is not None:

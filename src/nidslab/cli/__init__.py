@@ -94,7 +94,7 @@ app = typer.Typer(
         "Mirai botnet traffic, on Kitsune (AfterImage) features.\n\n"
         "Start with `nidslab lab` (the whole study, on the embedded default dataset), or "
         "walk the steps: `data`, `train`, `evaluate`, `predict`, `uncertainty`, `bench`, "
-        "`features extract`, `simulate`, `watch` (live scoring)."
+        "`features extract`, `simulate`, `calibrate` (to a site's benign traffic), `watch` (live scoring)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -129,9 +129,9 @@ def version() -> None:
 
 
 def _register_all() -> None:
-    from nidslab.cli import bench, data, evaluate, features, lab, model, predict, simulate, train, watch
+    from nidslab.cli import bench, calibrate, data, evaluate, features, lab, model, predict, simulate, train, watch
 
-    for module in (data, features, simulate, train, evaluate, predict, bench, model, watch, lab):
+    for module in (data, features, simulate, train, evaluate, predict, calibrate, bench, model, watch, lab):
         module.register(app)
 
 

@@ -15,27 +15,49 @@ from nidslab.errors import DataError
 def predict_cmd(
     model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train`."),
     source: Path = typer.Argument(..., help="Features (.csv, .parquet, .npy; 115 columns) or a capture (.pcap, .pcapng)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Scores and labels to write: .csv or .parquet."),
+    out: Path = typer.Option(None, "--out", "-o", help="Scores and labels to write: .csv or .parquet (may be "
+                             "left out when --incidents or --incidents-html is given)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
     target_fpr: float = typer.Option(None, "--target-fpr", help="Flag rows with the model's stored threshold for "
                                      "this false-positive rate (1e-3, 1e-2 or 1e-4) instead of --threshold."),
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
+    incidents: Path = typer.Option(None, "--incidents", help="For captures: write the incidents per source host "
+                                   "as JSON lines (.jsonl; see docs/incidents.md)."),
+    incidents_html: Path = typer.Option(None, "--incidents-html", help="For captures: write a self-contained page "
+                                        "with a score timeline per alerting host, its incidents shaded."),
+    gap: float = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
+                              "incident (default 60)."),
 ) -> None:
-    """Score rows of features or the packets of a capture; write score and label per row."""
+    """Score rows of features or the packets of a capture; write score and label per row, and for a
+    capture the incidents per host (--incidents, --incidents-html)."""
     from nidslab.evaluate import scores_of
     from nidslab.predict import CAPTURE_SUFFIXES, capture_features
     from nidslab.saved_model import load_model
 
-    if out.suffix.lower() not in (".csv", ".parquet"):
+    wants_incidents = incidents is not None or incidents_html is not None
+    if out is None and not wants_incidents:
+        raise DataError("nothing to write: give --out SCORES (.csv or .parquet), --incidents INCIDENTS.jsonl or "
+                        "--incidents-html PAGE.html")
+    if wants_incidents and source.suffix.lower() not in CAPTURE_SUFFIXES:
+        raise DataError(f"{source}: incidents need a capture (.pcap, .pcapng), whose packets have source hosts and "
+                        "times; a features table has neither")
+    _check_incident_outputs(source, out, incidents, incidents_html)
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"{out}: output must be .csv or .parquet")
-    if out.is_dir():
+    if out is not None and out.is_dir():
         raise DataError(f"{out}: is a folder; expected the path of a .csv or .parquet file to write")
     if not 0 <= threshold <= 1:
         raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
     saved = load_model(model_dir)
     t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
-    times = None
-    if source.suffix.lower() in CAPTURE_SUFFIXES:
+    times = rows = None
+    if source.suffix.lower() in CAPTURE_SUFFIXES and wants_incidents:
+        from nidslab.predict import capture_rows
+
+        with progress_bar(f"reading {source.name}") as update:
+            rows = capture_rows(source, progress=update)
+        X, times = rows.features, rows.times
+    elif source.suffix.lower() in CAPTURE_SUFFIXES:
         with progress_bar(f"reading {source.name}") as update:
             X, times = capture_features(source, progress=update)
     else:
@@ -49,13 +71,60 @@ def predict_cmd(
     else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split
         labels = (logits >= t_logit).astype(np.uint8)
         threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
-    write_table(out, {"score": scores, "label": labels} if times is None else
-                {"time": times, "score": scores, "label": labels})
+    if out is not None:
+        write_table(out, {"score": scores, "label": labels} if times is None else
+                    {"time": times, "score": scores, "label": labels})
     flagged = int(labels.sum())
     console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
-                  f"{threshold} flagged malicious; written to {out}")
+                  f"{threshold} flagged malicious" + (f"; written to {out}" if out is not None else ""))
     if times is not None and len(times):
         console.print(_window_table(times, labels, window))
+    if rows is not None:
+        _write_incidents(rows, scores, labels.astype(bool), gap, incidents, incidents_html, model=str(model_dir),
+                         threshold=str(threshold))
+
+
+def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None) -> None:
+    """Refuse incident outputs that would overwrite the input, each other or --out, or that are folders."""
+    given = [p for p in paths if p is not None]
+    for p in given:
+        if p.is_dir():
+            raise DataError(f"{p}: is a folder; expected the path of a file to write")
+        if p.resolve() == source.resolve():
+            raise DataError(f"{p}: is the capture being read; choose another output path")
+        if out is not None and p.resolve() == out.resolve():
+            raise DataError(f"{p}: is also the --out path; choose another output path")
+    if len({p.resolve() for p in given}) < len(given):
+        raise DataError("--incidents and --incidents-html name the same file")
+
+
+def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: str, threshold: str,
+                     explain=None) -> None:
+    """Group the alerts into incidents and write them. ``explain(X_rows) -> list[list[dict]]`` (reasons for
+    each incident's peak packet, from the capture's 115-column features): where nidslab.explain plugs in."""
+    import json
+
+    from nidslab.incidents import DEFAULT_GAP_S, group_incidents
+    from nidslab.paths import atomic_write
+
+    gap_s = DEFAULT_GAP_S if gap is None else float(gap)
+    found = group_incidents(rows.times, rows.host, scores, alert, gap_s=gap_s, index=rows.packets.index,
+                            host_names=rows.host_names, packets=rows.packets, features=rows.features,
+                            explain=explain)
+    if jsonl_path is not None:
+        with atomic_write(jsonl_path, "w") as fh:
+            for inc in found:
+                fh.write(json.dumps(inc.to_dict()) + "\n")
+    if html_path is not None:
+        from nidslab.incident_page import incidents_html
+
+        page = incidents_html(found, times=rows.times, host=rows.host, host_names=rows.host_names, scores=scores,
+                              alert=alert, title=f"nidslab incidents: {model}", threshold=threshold, gap_s=gap_s)
+        with atomic_write(html_path, "w") as fh:
+            fh.write(page)
+    hosts = len({i.host for i in found})
+    written = " and ".join(str(p) for p in (jsonl_path, html_path) if p is not None)
+    console.print(f"{len(found):,} incident(s) on {hosts:,} host(s) (quiet gap {gap_s:g} s); written to {written}")
 
 
 def _window_table(times: np.ndarray, labels: np.ndarray, window: float) -> Table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import signal
 import sys
 import time
@@ -13,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+
+import numpy as np
 
 from nidslab.errors import ConfigError, DataError
 
@@ -38,17 +41,45 @@ def watch_cmd(
                                                                            "without new bytes."),
     chunk: int = typer.Option(65_536, "--chunk", min=1, help="Most packets scored per step."),
     live: bool = typer.Option(True, "--live/--quiet", help="Live summary on stderr, or the final one only."),
+    emit: str = typer.Option("incidents", "--emit", help="What to write: incidents (open / update / close "
+                             "events per source host), packets (one line per packet; with --format eve, one "
+                             "event per alerting packet) or both."),
+    fmt: str = typer.Option("json", "--format", help="json (nidslab's JSON lines) or eve (Suricata EVE JSON "
+                            "alert events, for Filebeat's suricata module, Wazuh, Splunk; see docs/incidents.md)."),
+    gap: float = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
+                              "incident (default 60)."),
+    calibrate_for: str = typer.Option(None, "--calibrate", help="Learn the site's baseline from the first "
+                                      "DURATION of traffic (capture time: 90s, 10m, 1h) before alerting: re-fit "
+                                      "the standardiser and the threshold for --target-fpr (default 1e-3)."),
+    save_calibrated: Path = typer.Option(None, "--save-calibrated", help="With --calibrate and a DNN: also write "
+                                         "the calibrated model folder here (reuse it with `nidslab watch`)."),
 ) -> None:
-    """Score every packet of SOURCE as it arrives; write one JSON line per packet
-    (time, index, score, alert) and keep a live summary on stderr. Ctrl-C stops cleanly.
+    """Score every packet of SOURCE as it arrives; write incident events per source host (or one
+    JSON line per packet with --emit packets) and keep a live summary on stderr. Ctrl-C stops cleanly.
 
     Exit code 0 when the input ended, went idle or was stopped; 1 when it ended inside a record
     (the scores before it are kept); 2 for bad input or options.
     """
     from nidslab.watch import Watcher
 
+    if emit not in EMITS:
+        raise ConfigError(f"--emit must be one of {', '.join(EMITS)}, got {emit!r}")
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    calibrate_s = parse_duration(calibrate_for) if calibrate_for is not None else None
+    if save_calibrated is not None and (calibrate_s is None or kitnet):
+        raise ConfigError("--save-calibrated needs --calibrate and a DNN model folder")
     scorer = _scorer(model_dir, kitnet)
-    thr = _threshold(scorer, threshold, target_fpr)
+    if calibrate_s is not None:
+        if threshold is not None:
+            raise ConfigError("--calibrate picks the threshold from the site's traffic: give --target-fpr, not "
+                              "--threshold")
+        target_fpr = 1e-3 if target_fpr is None else target_fpr
+        if not 0 < target_fpr < 1:
+            raise ConfigError(f"--target-fpr must be a rate in (0, 1), got {target_fpr}")
+        thr = float("inf")  # nothing alerts until the baseline is learnt
+    else:
+        thr = _threshold(scorer, threshold, target_fpr)
     if source == "-":
         src: int | Path = sys.stdin.fileno()
     else:
@@ -56,8 +87,17 @@ def watch_cmd(
         if not src.exists():
             raise DataError(f"{src}: no such capture (start the writer first, or read a stream with -)")
     stopping = {"flag": False}
+    incidents = emit in ("incidents", "both")
     watcher = Watcher(src, scorer, threshold=thr, follow=follow, idle_timeout=idle_timeout, chunk=chunk,
-                      stop=lambda: stopping["flag"])
+                      stop=lambda: stopping["flag"], hosts=incidents or fmt == "eve",
+                      calibrate_s=calibrate_s, calibrate_fpr=target_fpr if target_fpr is not None else 1e-3)
+    tracker = None
+    if incidents:
+        from nidslab.incidents import DEFAULT_GAP_S, IncidentTracker
+
+        tracker = IncidentTracker(gap_s=DEFAULT_GAP_S if gap is None else gap, host_names=watcher.hosts.names,
+                                  keep_closed=False, explain=_explainer(watcher))
+        watcher.keep_features = tracker.explain is not None
     sink = open(out, "wb") if out is not None else sys.stdout.buffer  # noqa: SIM115 - closed below
     rates = _RecentRate()
 
@@ -66,11 +106,12 @@ def watch_cmd(
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts at once
 
     old = signal.signal(signal.SIGINT, on_sigint)
-    display = Live(get_renderable=lambda: _live_table(watcher, thr, rates), console=err,
+    display = Live(get_renderable=lambda: _live_table(watcher, watcher.threshold, rates, tracker), console=err,
                    refresh_per_second=4, transient=True) if live and err.is_terminal else contextlib.nullcontext()
+    writer = EventWriter(emit, fmt, detector=scorer.name)
     try:
         with display:
-            _run(watcher, sink, rates)
+            _run(watcher, sink, rates, tracker, writer)
     finally:
         signal.signal(signal.SIGINT, old)
         if out is not None:
@@ -78,23 +119,112 @@ def watch_cmd(
         else:
             with contextlib.suppress(BrokenPipeError):
                 sink.flush()
-    err.print(_final_table(watcher, thr, out))
+    err.print(_final_table(watcher, watcher.threshold, out, tracker))
+    if calibrate_s is not None and watcher.calibration is None:
+        err.print(f"[yellow]warning:[/] the input ended inside the {calibrate_s:g} s calibration window "
+                  f"({watcher.stats.packets:,} packets): nothing was scored", highlight=False)
+    elif save_calibrated is not None and watcher.calibration is not None:
+        from nidslab.calibrate import save_calibrated as save
+
+        err.print(f"calibrated model written to {save(watcher.calibration, save_calibrated)}")
     if watcher.stats.truncated:
         err.print(f"[yellow]warning:[/] {watcher.stats.truncated}", highlight=False)
         raise typer.Exit(1)
 
 
-def _run(watcher, sink, rates) -> None:
+def _explainer(watcher):
+    """The reasons callable of incident events, ``explain(X_rows) -> list[list[dict]]`` on the watch's
+    feature rows (115 columns), or None (events then carry ``reasons: []``). It should read
+    ``watcher.scorer`` when called: ``--calibrate`` replaces the scorer (and its baseline) mid-watch.
+    Where nidslab.explain plugs in."""
+    return None
+
+
+EMITS = ("incidents", "packets", "both")
+FORMATS = ("json", "eve")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of a duration written ``600``, ``90s``, ``10m``, ``1.5h`` or ``1d``; ConfigError otherwise."""
+    t = text.strip().lower()
+    unit = _UNITS.get(t[-1:], None)
+    number = t[:-1] if unit is not None else t
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"--calibrate takes a duration such as 90s, 10m or 1h; got {text!r}")
+    return value
+
+
+class EventWriter:
+    """The bytes to write for a chunk: packet lines and/or incident events, as nidslab JSON or EVE."""
+
+    def __init__(self, emit: str, fmt: str, *, detector: str):
+        self.packets = emit in ("packets", "both")
+        self.fmt = fmt
+        self.detector = detector
+
+    def chunk(self, chunk, threshold: float) -> bytes:
+        if not self.packets:
+            return b""
+        from nidslab.watch import ScoredChunk, jsonl
+
+        start = chunk.scored_from
+        if self.fmt == "json":
+            if start:
+                chunk = ScoredChunk(chunk.index[start:], chunk.time[start:], chunk.score[start:],
+                                    chunk.alert[start:], chunk.arrived)
+            return jsonl(chunk)
+        from nidslab.eve import dumps, packet_event
+        from nidslab.incidents import flow_fields
+
+        rows = np.flatnonzero(chunk.alert)
+        flows = flow_fields(chunk.packets, rows)
+        return "".join(dumps(packet_event(float(chunk.time[r]), int(chunk.index[r]), float(chunk.score[r]), f,
+                                          detector=self.detector, threshold=threshold)) + "\n"
+                       for r, f in zip(rows.tolist(), flows)).encode()
+
+    def events(self, events, threshold: float) -> bytes:
+        if not events:
+            return b""
+        if self.fmt == "eve":
+            from nidslab.eve import dumps, incident_event
+
+            return "".join(dumps(incident_event(e, detector=self.detector, threshold=threshold)) + "\n"
+                           for e in events).encode()
+        return "".join(json.dumps(e.to_dict(), allow_nan=False) + "\n" for e in events).encode()
+
+
+def _run(watcher, sink, rates, tracker=None, writer: EventWriter | None = None) -> None:
     from nidslab.watch import jsonl
 
-    for chunk in watcher:
+    def put(data: bytes) -> bool:
         try:
-            sink.write(jsonl(chunk))
-            sink.flush()  # a line is only reported once it is out
+            if data:
+                sink.write(data)
+                sink.flush()  # a line is only reported once it is out
         except BrokenPipeError:  # the reader went away (`| head`): stop as if interrupted
             watcher.stats.ended = "output closed"
+            return False
+        return True
+
+    for chunk in watcher:
+        if writer is None:
+            data = jsonl(chunk)
+        else:
+            data = writer.chunk(chunk, watcher.threshold)
+            if tracker is not None and not watcher.calibrating:
+                data += writer.events(tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert,
+                                                     index=chunk.index, packets=chunk.packets,
+                                                     features=chunk.features), watcher.threshold)
+        if not put(data):
             return
         rates.add(watcher.stats.packets)
+    if tracker is not None:
+        put(writer.events(tracker.finish(), watcher.threshold))
 
 
 class _RecentRate:
@@ -159,20 +289,42 @@ def _alert_text(stats) -> str:
     return f"packet {index:,} at {when}, score {score:.4f}"
 
 
-def _live_table(watcher, thr: float, rates: _RecentRate) -> Table:
+def _open_incidents(tracker, most: int = 8) -> Table:
+    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for col in ("host", "since", "alerts", "packets", "peak", "last alert"):
+        t.add_column(col, justify="right" if col in ("alerts", "packets", "peak") else "left")
+    shown = sorted(tracker.open.values(), key=lambda i: -i.end)[:most]
+    for inc in shown:
+        t.add_row(inc.host, _clock(inc.start), f"{inc.alerts:,}", f"{inc.packets:,}", f"{inc.peak_score:.4g}",
+                  _clock(inc.end))
+    return t
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1000):03d}"
+
+
+def _live_table(watcher, thr: float, rates: _RecentRate, tracker=None) -> Table:
     st = watcher.stats
     t = Table.grid(padding=(0, 2))
-    t.add_row("[bold]watching[/]", f"{watcher.name} with {watcher.scorer.name} (alert at score {_rule(watcher)} {thr:g})")
+    rule = "learning the site's baseline" if watcher.calibrating else f"alert at score {_rule(watcher)} {thr:g}"
+    t.add_row("[bold]watching[/]", f"{watcher.name} with {watcher.scorer.name} ({rule})")
     t.add_row("packets", f"{st.packets:,}  ({rates.rate():,.0f}/s now, {st.rate:,.0f}/s overall)")
     t.add_row("alerts", f"[{'red' if st.alerts else 'green'}]{st.alerts:,}[/]")
-    t.add_row("last alert", _alert_text(st))
+    if tracker is None:
+        t.add_row("last alert", _alert_text(st))
+    else:
+        n_open = len(tracker.open)
+        t.add_row("incidents", f"[{'red' if n_open else 'green'}]{n_open:,} open[/], {tracker.opened:,} opened so far")
+        if n_open:
+            t.add_row("open (UTC)", _open_incidents(tracker))
     lat = st.latency_percentiles((50, 99))
     if lat:
         t.add_row("latency", f"p50 {lat['p50'] * 1e3:.1f} ms, p99 {lat['p99'] * 1e3:.1f} ms (read to written)")
     return t
 
 
-def _final_table(watcher, thr: float, out: Path | None) -> Table:
+def _final_table(watcher, thr: float, out: Path | None, tracker=None) -> Table:
     st = watcher.stats
     t = Table(title=f"nidslab watch: {watcher.name}", show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -182,6 +334,13 @@ def _final_table(watcher, thr: float, out: Path | None) -> Table:
     share = st.alerts / st.packets if st.packets else 0.0
     t.add_row("alerts", f"{st.alerts:,} ({share:.2%}) at score {_rule(watcher)} {thr:g}")
     t.add_row("last alert", _alert_text(st))
+    if tracker is not None:
+        t.add_row("incidents", f"{tracker.opened:,} on source hosts (closed after {tracker.gap_s:g} s without an alert)")
+    cal = watcher.calibration
+    if cal is not None:
+        rec = getattr(cal, "record", cal)
+        t.add_row("calibrated on", f"{rec.get('packets', 0):,} packets, {rec.get('hosts', 0):,} hosts, "
+                                   f"{rec.get('duration_s', 0):,.0f} s of traffic")
     lat = st.latency_percentiles()
     if lat:
         t.add_row("latency per chunk", ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in lat.items())
@@ -189,7 +348,7 @@ def _final_table(watcher, thr: float, out: Path | None) -> Table:
     busy = st.seconds_in
     t.add_row("time in", ", ".join(f"{k} {v:.2f} s" for k, v in busy.items())
               + f", reading/writing/waiting {max(0.0, st.elapsed - sum(busy.values())):.2f} s")
-    t.add_row("scores", str(out) if out is not None else "stdout")
+    t.add_row("written to", str(out) if out is not None else "stdout")
     return t
 
 

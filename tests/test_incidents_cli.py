@@ -1,0 +1,174 @@
+"""Incidents as operators meet them: `predict --incidents`, `watch` events (JSON and Suricata EVE),
+the incident page, `nidslab calibrate` and `watch --calibrate`, on a small simulated capture."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nidslab import schema
+from nidslab.cli import app
+from nidslab.data.prep import Standardizer
+from nidslab.eve import FIELDS, check_event
+from nidslab.features import extract_features
+from nidslab.incidents import IncidentTracker, group_incidents
+from nidslab.model import ModelSpec, build_model
+from nidslab.predict import capture_rows
+from nidslab.saved_model import load_model, save_model
+from nidslab.scorers import DNNScorer
+from nidslab.simulate import simulate_capture
+from nidslab.train import fit
+from nidslab.watch import Watcher
+
+runner = CliRunner()
+THRESHOLD = 0.5
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    d = tmp_path_factory.mktemp("incidents")
+    cap = d / "capture.pcap"
+    sim = simulate_capture(cap, packets=8_000, seed=5)
+    X = extract_features(cap)
+    cols = schema.indices(schema.LAB_FEATURES)
+    std = Standardizer().fit(X[:, cols])
+    torch.manual_seed(0)
+    spec = ModelSpec(n_layers=2, n_nodes=10)
+    model = build_model(spec, len(cols))
+    fit(model, (std.transform(X[:, cols]), sim.labels_truth), epochs=3, batch_size=500, class_weight="balanced")
+    save_model(d / "model", model, spec, standardizer=std, feature_names=schema.LAB_FEATURES)
+    data = cap.read_bytes()
+    ends, pos = [], 24
+    while pos < len(data):
+        pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "little")
+        ends.append(pos)
+    benign = d / "benign.pcap"  # the capture's benign prefix, before the outbreak
+    benign.write_bytes(data[:ends[sim.onset_index - 1]])
+    return {"dir": d, "capture": cap, "model": d / "model", "truth": sim.labels_truth, "benign": benign,
+            "onset": sim.onset_index, "phases": sim.phases}
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def comparable(d: dict) -> dict:
+    d = {k: v for k, v in d.items() if k not in ("event", "time")}
+    d["peak_score"] = round(d["peak_score"], 5)  # batch and live scores agree to float32 rounding
+    return d
+
+
+def test_the_library_forms_agree_and_see_the_outbreak(lab):
+    saved = load_model(lab["model"])
+    rows = capture_rows(lab["capture"])
+    scores = saved.predict(rows.features)
+    alert = scores >= THRESHOLD
+    batch = group_incidents(rows.times, rows.host, scores, alert, index=rows.packets.index,
+                            host_names=rows.host_names, truth=lab["truth"], phases=lab["phases"],
+                            packets=rows.packets)
+    assert any(i.malicious for i in batch) and any(i.phases for i in batch)
+    assert all(i.flow["src_ip"] == i.host or i.flow["src_mac"] == i.host for i in batch)
+    w = Watcher(lab["capture"], DNNScorer(saved), threshold=THRESHOLD, hosts=True, chunk=997)
+    tracker = IncidentTracker(host_names=w.hosts.names)
+    for c in w:
+        np.testing.assert_array_equal(c.alert, alert[c.index])  # no score sits on the threshold
+        tracker.update(c.time, c.host, c.score, c.alert, index=c.index, packets=c.packets,
+                       truth=lab["truth"][c.index])
+    tracker.finish()
+    assert w.hosts.names == rows.host_names
+    live = sorted(tracker.closed, key=lambda i: (i.start, i.id))
+    assert [comparable(i.to_dict()) for i in live] == [
+        comparable({**i.to_dict(), "phases": []}) for i in batch]
+
+
+def test_watch_incidents_equal_predict_incidents(lab, tmp_path):
+    invoke("predict", lab["model"], lab["capture"], "--incidents", tmp_path / "p.jsonl", "--threshold", THRESHOLD)
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--chunk", 1500, "-o", tmp_path / "w.jsonl")
+    predicted = lines(tmp_path / "p.jsonl")
+    events = lines(tmp_path / "w.jsonl")
+    assert predicted and {e["event"] for e in events} >= {"open", "close"}
+    closed = sorted((e for e in events if e["event"] == "close"), key=lambda e: (e["start"], e["id"]))
+    assert [comparable(e) for e in closed] == [comparable(p) for p in predicted]
+    assert all(e["reasons"] == [] for e in events)
+    # packets and incidents together: one line per packet besides the events
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--emit", "both", "-o", tmp_path / "b.jsonl")
+    both = lines(tmp_path / "b.jsonl")
+    assert sum("score" in x and "event" not in x for x in both) == 8_000
+    assert sum(x.get("event") == "close" for x in both) == len(predicted)
+
+
+def test_eve_events_carry_every_field_with_its_type(lab, tmp_path):
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--format", "eve", "--emit", "both", "--chunk", 1500, "-o", tmp_path / "eve.json")
+    events = lines(tmp_path / "eve.json")
+    assert len(events) > 100
+    for ev in events:
+        assert check_event(ev) == [], ev
+    kinds = {ev["nidslab"]["event"] for ev in events}
+    assert kinds == {"open", "update", "close", "packet"}
+    required = {k for k, (_, need) in FIELDS.items() if need}
+    assert all(required <= set(ev) for ev in events)
+    assert any("src_port" in ev and "dest_ip" in ev for ev in events)
+    # the checker can fail
+    bad = dict(events[0], src_port="23", timestamp="yesterday")
+    del bad["alert"]["severity"]
+    problems = check_event(bad)
+    assert any("src_port" in p for p in problems) and any("timestamp" in p for p in problems)
+    assert any("severity" in p for p in problems)
+
+
+def test_the_incident_page_is_self_contained(lab, tmp_path):
+    page = tmp_path / "incidents.html"
+    invoke("predict", lab["model"], lab["capture"], "--incidents-html", page, "--threshold", THRESHOLD)
+    text = page.read_text()
+    hosts = {p["host"] for p in lines_of_predict(lab, tmp_path)}
+    assert text.count("class='timeline'") == len(hosts) > 1
+    assert not re.search(r"(src|href)=['\"](https?:)?//", text)  # nothing fetched from elsewhere
+    assert "data:image/png;base64," in text
+
+
+def lines_of_predict(lab, tmp_path):
+    invoke("predict", lab["model"], lab["capture"], "--incidents", tmp_path / "p2.jsonl", "--threshold", THRESHOLD)
+    return lines(tmp_path / "p2.jsonl")
+
+
+def test_incident_outputs_are_checked_before_anything_is_read(lab, tmp_path):
+    result = runner.invoke(app, ["predict", str(lab["model"]), str(lab["capture"]), "--incidents",
+                                 str(lab["capture"])])
+    assert result.exit_code == 2 and "capture being read" in " ".join(result.output.split())
+    result = runner.invoke(app, ["predict", str(lab["model"]), str(lab["capture"])])
+    assert result.exit_code == 2 and "nothing to write" in " ".join(result.output.split())
+
+
+def test_calibrate_cli_and_watch_calibrate(lab, tmp_path):
+    out = tmp_path / "site"
+    res = invoke("calibrate", lab["model"], lab["benign"], "-o", out)
+    assert "re-fitted" in res.output
+    cal = json.loads((out / "calibration.json").read_text())
+    assert cal["packets"] == lab["onset"] and cal["hosts"] >= 2 and cal["duration_s"] > 0
+    site = load_model(out)
+    assert site.calibration["source"] == str(lab["benign"])
+    for p in site.thresholds["points"]:  # each budget holds on the site's benign packets
+        assert p["calibration_fpr"] <= p["target_fpr"]
+    # watch learns its baseline from the first seconds, then alerts
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--calibrate", "45s",
+           "--target-fpr", 1e-2, "-o", tmp_path / "c.jsonl", "--save-calibrated", tmp_path / "live")
+    events = lines(tmp_path / "c.jsonl")
+    live = json.loads((tmp_path / "live" / "calibration.json").read_text())
+    assert live["duration_s"] <= 45 and live["packets"] > 1_000
+    first_packet_time = float(np.min(capture_rows(lab["capture"]).times))
+    assert events and all(e["start"] >= first_packet_time + 45 for e in events)
