@@ -374,14 +374,24 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
     The model is loaded and the baseline reduced to its mean once, here; each call explains raw feature
     rows (n, columns of the model's layout) and returns, per row, up to ``top`` :meth:`Reason.to_dict`
     dicts (keys ``feature, value, baseline, ratio, attribution, text, autoencoder``).
+
+    ``baseline`` may also be a callable returning rows or their mean (or None: no baseline yet, every row
+    gets ``[]``), asked at each call: a baseline that grows while a watch runs (``nidslab watch``'s sample
+    of the packets it did not flag).
     """
     target = _resolve(model)
-    base = _baseline(target, baseline)
+    fixed = None if callable(baseline) else _baseline(target, baseline)
 
     def explain_rows(X_rows: np.ndarray) -> list[list[dict]]:
         X = np.asarray(X_rows)
         if X.ndim == 1:
             X = X[None, :]
+        base = fixed
+        if base is None:
+            now = baseline()
+            if now is None:
+                return [[] for _ in range(len(X))]
+            base = _baseline(target, now)
         _, Xk, _, A = _prepare(target, X, base, steps)
         return _reasons(target, target.names, Xk, base, A, top)
 
@@ -389,13 +399,14 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
 
 
 def baseline_rows(spec: str, X: np.ndarray, *, times: np.ndarray | None = None,
-                  flagged: np.ndarray | None = None, source: str = "the data") -> np.ndarray:
+                  flagged: np.ndarray | None = None, source: str = "the data", layout: str = "uci") -> np.ndarray:
     """The site's benign rows to compare alerts with, as ``nidslab predict --baseline SPEC`` names them.
 
     ``spec``: ``"unflagged"`` (the rows of ``X`` not flagged: the traffic the model finds normal here),
     a duration such as ``"10m"``, ``"90s"`` or ``"1h"`` (the rows in that much time from the first packet,
     taken as benign, as ``watch --calibrate`` does; needs ``times`` (n,) seconds), or the path of a benign
-    features table (.csv, .parquet, .npy) or capture (.pcap, .pcapng). Returns rows (m, columns of X).
+    features table (.csv, .parquet, .npy) or capture (.pcap, .pcapng; its features in ``layout``). Returns rows
+    (m, columns of X).
     Raises :class:`DataError` saying what is missing.
     """
     import re
@@ -423,7 +434,7 @@ def baseline_rows(spec: str, X: np.ndarray, *, times: np.ndarray | None = None,
     from nidslab.predict import CAPTURE_SUFFIXES, capture_features
 
     if path.suffix.lower() in CAPTURE_SUFFIXES:
-        return capture_features(path)[0]
+        return capture_features(path, layout=layout)[0]
     from nidslab.data import read_features
 
     return np.asarray(read_features(path))
