@@ -202,5 +202,16 @@ def test_calibrate_cli_and_watch_calibrate(lab, tmp_path):
     events = lines(tmp_path / "c.jsonl")
     live = json.loads((tmp_path / "live" / "calibration.json").read_text())
     assert live["duration_s"] <= 45 and live["packets"] > 1_000
-    first_packet_time = float(np.min(capture_rows(lab["capture"]).times))
+    rows = capture_rows(lab["capture"])
+    first_packet_time = float(np.min(rows.times))
     assert events and all(e["start"] >= first_packet_time + 45 for e in events)
+    # reasons compare with the calibration rows: the packets before the first one 45 s after the start
+    calibration = rows.features[:int(np.flatnonzero(rows.times >= rows.times[0] + 45)[0])]
+    explained = [r for e in events for r in e["reasons"]]
+    opened = [e for e in events if e["event"] == "open"]
+    # most: a peak that scores barely above the site's threshold may sit below the baseline row's own logit,
+    # and then no feature pushed it up from there ([] is the honest answer)
+    assert sum(bool(e["reasons"]) for e in opened) > len(opened) / 2
+    for r in explained:
+        col = schema.FEATURE_NAMES.index(r["feature"])
+        assert r["baseline"] == pytest.approx(float(calibration[:, col].mean(dtype=np.float64)), rel=1e-9)
