@@ -171,6 +171,8 @@ def test_the_incident_page_is_self_contained(lab, tmp_path):
     assert text.count("class='timeline'") == len(hosts) > 1
     assert not re.search(r"(src|href)=['\"](https?:)?//", text)  # nothing fetched from elsewhere
     assert "data:image/png;base64," in text
+    # each incident's reasons listed, the feature's meaning as the tooltip
+    assert text.count("<li title='") >= len(lines_of_predict(lab, tmp_path)) and "Decayed " in text
 
 
 def lines_of_predict(lab, tmp_path):
