@@ -162,11 +162,24 @@ class _Network:
             model.eval()
             try:
                 for s in range(0, len(Z), _CHUNK):
-                    a = ig.attribute(Z[s:s + _CHUNK], baselines=zb, n_steps=steps, method="gausslegendre")
+                    # IntegratedGradients.attribute's own path for tensors without internal batching, with the
+                    # Gauss-Legendre points computed once (attribute computes them twice per call: 1.3 ms, a
+                    # third of explaining one row, which is what a watch does per incident event)
+                    a = ig._attribute((Z[s:s + _CHUNK],), (zb,), n_steps=steps,
+                                      step_sizes_and_alphas=_gauss_legendre(steps))[0]
                     out[s:s + len(a)] = a.detach().double().numpy()
             finally:
                 model.train(was)
         return out
+
+
+@functools.lru_cache(maxsize=8)
+def _gauss_legendre(steps: int) -> tuple[list[float], list[float]]:
+    """Captum's Gauss-Legendre step sizes and points for ``steps`` (as ``method="gausslegendre"`` makes them)."""
+    from captum.attr._utils.approximation_methods import approximation_parameters
+
+    step_sizes, alphas = approximation_parameters("gausslegendre")
+    return list(step_sizes(steps)), list(alphas(steps))
 
 
 def _batch_gradients(forward_fn, inputs, target_ind=None, additional_forward_args=None):

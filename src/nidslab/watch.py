@@ -439,9 +439,28 @@ class LiveReasons:
                 return [[] for _ in range(len(X_rows))]
             self.calls += 1
             self.rows += len(X_rows)
-            return explain(X_rows)
+            if not hasattr(self.watcher.scorer, "saved"):  # KitNET: NumPy only
+                return explain(X_rows)
+            from nidslab.threads import torch_threads
+
+            # a few rows: on the scorer's threads (1), as a pool's hand-offs cost more than the matmuls
+            with torch_threads(getattr(self.watcher.scorer, "threads", 1)):
+                return explain(X_rows)
         finally:
             self._add_time(time.perf_counter() - t0)
+
+    def warm_up(self) -> None:
+        """Import the attribution code (Captum: about a second) and explain one throwaway row, so the first
+        incident does not wait for it; nothing is counted, the baseline is untouched."""
+        scorer = self.watcher.scorer
+        kit = getattr(scorer, "kitnet", None)
+        if kit is not None and not kit.trained:
+            return
+        from nidslab.explain import explainer_for
+
+        width = 100 if self.watcher.extractor.layout.name == "kitsune-py" else 115
+        row = np.zeros((1, width), np.float32) if self.fixed is None else np.asarray(self.fixed[:1])
+        explainer_for(scorer, row, top=self.top, steps=self.steps)(row)
 
     def describe(self) -> str:
         """The baseline in words, for the summary."""

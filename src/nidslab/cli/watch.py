@@ -108,6 +108,8 @@ def watch_cmd(
                                   keep_closed=False,
                                   explain=_explainer(watcher, baseline, explain_top) if reasons else None)
         watcher.keep_features = tracker.explain is not None
+        if tracker.explain is not None:
+            tracker.explain.warm_up()
     elif baseline is not None:
         raise ConfigError("--baseline is for the reasons of incident events: it needs --emit incidents or both")
     sink = open(out, "wb") if out is not None else sys.stdout.buffer  # noqa: SIM115 - closed below
