@@ -94,3 +94,25 @@ def test_the_default_baseline_is_the_running_mean_of_the_unflagged_packets(lab):
     for r in reasons:  # each reason's baseline is that mean's value for its feature
         assert r["baseline"] == pytest.approx(float(unflagged[:, schema.FEATURE_NAMES.index(r["feature"])].mean()),
                                               rel=1e-6)
+
+
+def test_bad_baselines_are_refused_before_reading(lab, tmp_path):
+    from typer.testing import CliRunner
+
+    from nidslab.cli import app
+
+    def run(*extra):
+        res = CliRunner().invoke(app, ["watch", str(lab["model"]), str(lab["capture"]), "--no-follow", "--quiet",
+                                       "-o", str(tmp_path / "out.jsonl"), *map(str, extra)])
+        return res.exit_code, " ".join(res.output.split())
+
+    code, text = run("--baseline", tmp_path / "missing.pcap")
+    assert code == 2 and "missing.pcap" in text and "no such file" in text
+    code, text = run("--baseline", "calibration")
+    assert code == 2 and "--calibrate" in text
+    code, text = run("--baseline", "unflagged", "--emit", "packets")
+    assert code == 2 and "--emit incidents" in text
+    np.save(tmp_path / "narrow.npy", lab["X"][:50, :7])
+    code, text = run("--baseline", tmp_path / "narrow.npy")
+    assert code == 2 and "7 columns" in text
+    assert not (tmp_path / "out.jsonl").exists()
