@@ -143,7 +143,8 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
         if why is not None:
             r = busy.pop("reasons", 0.0)
             tracked -= r  # the tracker's time holds the reasons' (it calls them); said apart
-            extra = (f"; reasons {r:.3f} s for {why.rows:,} peak packets in {why.calls:,} calls, "
+            extra = (f"; reasons {r:.3f} s ({r - why.sampling_s:.3f} s explaining {why.rows:,} peak packets in "
+                     f"{why.calls:,} calls, {why.sampling_s:.3f} s keeping the baseline sample), "
                      f"{r / max(busy['score'], 1e-12):.1%} of the scoring time")
         mode = (f"{mode} ({tracker.opened:,} incidents, {events:,} events, {st.alerts:,} alerts; hosts "
                 f"{busy.pop('hosts', 0.0):.2f} s, tracker and its lines {tracked:.2f} s{extra})")

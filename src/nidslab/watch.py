@@ -390,6 +390,7 @@ class LiveReasons:
         self.sample = UnflaggedSample(sample_rows, seed) if mode == "unflagged" else None
         self.rows = 0
         self.calls = 0
+        self.sampling_s = 0.0  # of seconds_in["reasons"], the running sample's upkeep (the rest: explaining)
         self._cache: tuple | None = None  # (scorer, its explain_rows)
 
     @property
@@ -406,7 +407,9 @@ class LiveReasons:
         if chunk.scored_from:
             keep[:chunk.scored_from] = False
         self.sample.add(chunk.features, keep)
-        self._add_time(time.perf_counter() - t0)
+        spent = time.perf_counter() - t0
+        self.sampling_s += spent
+        self._add_time(spent)
 
     def _add_time(self, seconds: float) -> None:
         busy = self.watcher.stats.seconds_in
