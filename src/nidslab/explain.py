@@ -159,7 +159,8 @@ class _Network:
         out = np.empty(X.shape, np.float64)
         with _mc_dropout_off(model), torch.enable_grad():
             was = model.training
-            model.eval()
+            if was:  # eval() and train() walk every module: skipped when already in eval mode (a watch's calls)
+                model.eval()
             try:
                 for s in range(0, len(Z), _CHUNK):
                     # IntegratedGradients.attribute's own path for tensors without internal batching, with the
@@ -169,7 +170,8 @@ class _Network:
                                       step_sizes_and_alphas=_gauss_legendre(steps))[0]
                     out[s:s + len(a)] = a.detach().double().numpy()
             finally:
-                model.train(was)
+                if was:
+                    model.train(True)
         return out
 
 
@@ -192,7 +194,10 @@ def _batch_gradients(forward_fn, inputs, target_ind=None, additional_forward_arg
     from captum._utils.common import _run_forward
 
     with torch.autograd.set_grad_enabled(True):
-        outputs = _run_forward(forward_fn, inputs, target_ind, additional_forward_args)
+        if target_ind is None and additional_forward_args is None:  # nidslab's case: the call _run_forward makes,
+            outputs = forward_fn(*inputs)  # without its signature inspection per call
+        else:
+            outputs = _run_forward(forward_fn, inputs, target_ind, additional_forward_args)
         return torch.autograd.grad(outputs.sum(), inputs)
 
 
