@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -73,8 +74,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     reader never sees a half-written file. The file gets the umask's mode (an existing file keeps its own).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only or full folder: name the user's file, not our temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         os.fchmod(fd, _final_mode(path, 0o666))
         with os.fdopen(fd, mode) as fh:
@@ -82,9 +88,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and (exc.filename is None or str(exc.filename) == tmp):
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
         raise
 
 
@@ -96,7 +104,10 @@ def atomic_path(path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the user's file, not our temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     os.fchmod(fd, _final_mode(path, 0o666))
     os.close(fd)
     return Path(tmp)
@@ -130,3 +141,48 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def refuse_output_is_input(output: str | os.PathLike, *inputs: str | os.PathLike | None,
+                           option: str = "-o") -> None:
+    """Raise :class:`~nidslab.errors.DataError` when ``output`` is one of ``inputs``: the same path, or the same
+    file reached through a link or another spelling. Writing it would destroy the input before (or while) it
+    is read. ``None`` inputs (stdin) are skipped."""
+    from nidslab.errors import DataError
+
+    out = Path(output)
+    for given in inputs:
+        if given is None:
+            continue
+        inp = Path(given)
+        same = os.path.realpath(out) == os.path.realpath(inp)
+        if not same and out.exists() and inp.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(out, inp)
+        if same:
+            shown = "" if str(inp) == str(out) else f" ({inp})"
+            raise DataError(f"{out}: is also the input{shown}; writing {option} there would destroy it before it is "
+                            f"read. Choose another {option} file")
+
+
+def disk_error(exc: BaseException, path: str | os.PathLike) -> OSError | None:
+    """``exc`` as an OSError that names ``path``, for the disk errors libraries report without the user's file:
+    numpy's short write ("N requested and M written": the disk filled up), PyArrow's "[Errno 28] Error writing
+    bytes" (no filename), or an error naming nidslab's hidden temporary file. None for anything else (raise it
+    as it is)."""
+    import re
+
+    if not isinstance(exc, OSError):
+        return None
+    code, text = exc.errno, str(exc)
+    if code is None:
+        if found := re.search(r"\[errno (\d+)\]", text, re.IGNORECASE):
+            code = int(found.group(1))
+        elif re.search(r"\d+ requested and \d+ written", text):
+            code = errno.ENOSPC  # fwrite wrote less than asked: the device is full (or over quota)
+    if code is None:
+        return None
+    name = exc.filename
+    if name is not None and not (Path(name).name.startswith(".") and str(name).endswith(".tmp")):
+        return None  # it already names a file the user knows
+    return OSError(code, os.strerror(code), str(path))

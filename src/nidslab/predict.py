@@ -101,13 +101,13 @@ def flagged_per_window(times: np.ndarray, labels: np.ndarray,
     ``times`` (n,) seconds, ``labels`` (n,) 0/1. Returns ``(starts, packets, flagged)`` for the
     windows holding packets: start seconds (float64) from the first packet, and int64 counts.
     """
-    if not window > 0:
-        raise ValueError(f"window must be positive seconds, got {window}")
+    if not 1e-6 <= window < np.inf:
+        raise ValueError(f"window must be finite seconds, at least 1e-6 (a capture's time resolution), got {window}")
     which = ((np.asarray(times) - float(times[0])) // window).astype(np.int64)
-    n = np.bincount(which)
-    flagged = np.bincount(which, weights=labels, minlength=len(n)).astype(np.int64)
-    rows = np.flatnonzero(n)
-    return rows * float(window), n[rows], flagged[rows]
+    # only the windows that hold packets: memory grows with the packets, never with span / window
+    rows, at, n = np.unique(which, return_inverse=True, return_counts=True)
+    flagged = np.bincount(at.ravel(), weights=labels, minlength=len(rows)).astype(np.int64)
+    return rows * float(window), n.astype(np.int64), flagged
 
 
 __all__ = ["predict_capture", "capture_features", "capture_rows", "CaptureRows", "flagged_per_window", "CaptureScores", "CAPTURE_SUFFIXES"]

@@ -153,26 +153,52 @@ def is_model_folder(path: str | os.PathLike) -> bool:
     return isinstance(meta, dict) and "format" in meta and (path / "weights.pt").is_file()
 
 
-def check_destination(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Refuse (:class:`DataError`) to save a model over anything but a model folder or an empty folder.
+#: Files a model folder holds besides FILES: thresholds, and the curves `nidslab train` draws beside them
+OWN_EXTRAS = ("thresholds.json", "loss.png", "accuracy.png")
 
-    A file, or a folder of other files, at ``path`` would be lost: it is replaced only with ``overwrite``.
-    Call it before training, so the mistake costs nothing. Returns ``path``.
+
+def _others(path: Path) -> list[str]:
+    """Names in model folder ``path`` that are not the model's own (the user's files, kept or refused)."""
+    own = set(FILES) | set(OWN_EXTRAS)
+    return sorted(p.name for p in path.iterdir() if p.name not in own)
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def check_destination(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Refuse (:class:`DataError`) to save a model over anything but a model folder of the model's own files
+    or an empty folder.
+
+    A file, a link, a folder of other files, or a model folder that also holds other files (scores written
+    into it) would be lost: it is replaced only with ``overwrite``. Call it before training, so the mistake
+    costs nothing. Returns ``path``.
     """
     path = Path(path)
     if overwrite or not os.path.lexists(path):
         return path
-    if path.is_dir() and not path.is_symlink():
+    again = "Choose another output folder, or pass --overwrite to replace it"
+    if path.is_symlink():
+        target = os.readlink(path)
+        held = _shown(sorted(p.name for p in path.iterdir())) if path.is_dir() else ""
+        what = f"a folder holding {held}" if held else ("an empty folder" if path.is_dir() else "a file")
+        raise DataError(f"{path}: is a link to {target} ({what}), not a model folder; saving the model there would "
+                        f"replace the link. {again}")
+    if path.is_dir():
         if is_model_folder(path):
-            return path
+            others = _others(path)
+            if not others:
+                return path
+            raise DataError(f"{path}: is a model folder that also holds other files ({_shown(others)}); saving the "
+                            f"model there would delete them. Move them out, choose another output folder, or pass "
+                            "--overwrite to replace it all")
         held = sorted(p.name for p in path.iterdir())
         if not held:
             return path
-        shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
-        raise DataError(f"{path}: is a folder of other files ({shown}), not a nidslab model folder; saving the model "
-                        "there would delete them. Choose another output folder, or pass --overwrite to replace it")
-    raise DataError(f"{path}: is a file, not a model folder; saving the model there would delete it. Choose another "
-                    "output folder, or pass --overwrite to replace it")
+        raise DataError(f"{path}: is a folder of other files ({_shown(held)}), not a nidslab model folder; saving the "
+                        f"model there would delete them. {again}")
+    raise DataError(f"{path}: is a file, not a model folder; saving the model there would delete it. {again}")
 
 
 def thresholds_doc(val_benign_logits: np.ndarray, *, split: str, targets: Sequence[float] | None = None) -> dict:
@@ -259,6 +285,37 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def read_weights(path: str | os.PathLike, *, what: str = "weights file", map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, never other pickled objects.
+
+    A file holding anything else (a pickle that could run code) or a damaged file raises :class:`CacheError`
+    in one line saying it was refused and why; never torch's text, whose advice (``weights_only=False``) would
+    run the file's code.
+    """
+    import pickle
+    import re
+    import warnings
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns in several lines about the pickle protocol of odd files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"operand (\d+)", text)
+        why = ("it names " + found.group(1) if found and found.group(0).startswith("GLOBAL") else
+               f"pickle operand {found.group(1)}" if found else "objects torch's safe loader does not allow")
+        raise CacheError(f"{path}: refused: cannot be read as a plain {what} ({why}); it pickles Python objects "
+                         "beyond tensors, which could run code") from None
+    except Exception as exc:  # cut short, random bytes, another format
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise CacheError(f"{path}: refused: cannot be read as a {what}, the file is damaged or not nidslab's "
+                         f"({type(exc).__name__}: {first[:100]})") from None
+
+
 def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None = None) -> SavedModel:
     """Read a folder written by :func:`save_model`. The model comes back in eval mode on the CPU.
 
@@ -287,10 +344,7 @@ def load_model(path: str | os.PathLike, *, feature_names: Sequence[str] | None =
     names = read("features.json")
     if n_inputs != len(names):
         raise CacheError(f"{path}: spec.json says {n_inputs} inputs, features.json names {len(names)}")
-    try:
-        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt or foreign file: never unpickle beyond tensors
-        raise CacheError(f"{path / 'weights.pt'} cannot be read as a weights file: {exc}") from None
+    state = read_weights(path / "weights.pt")
     model = build_model(spec, int(n_inputs))
     try:
         model.load_state_dict(state)
@@ -314,5 +368,6 @@ def _version() -> str:
     return "unknown"
 
 
-__all__ = ["save_model", "load_model", "SavedModel", "check_features", "check_destination", "is_model_folder",
+__all__ = ["save_model", "load_model", "read_weights", "SavedModel", "check_features", "check_destination",
+           "is_model_folder",
            "thresholds_doc"]

@@ -97,7 +97,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` is CUDA when present, else CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        from nidslab.errors import ConfigError
+
+        raise ConfigError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu "
+                          "or auto")
+    return dev
 
 
 _MALLOC_TUNED = False
@@ -142,6 +148,7 @@ def fit(
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
     callback: EpochCallback | None = None,
+    run: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> History:
     """Train ``model`` in place on ``train = (X, y)`` with the settings of ``config``; return its :class:`History`.
@@ -155,7 +162,10 @@ def fit(
     batch_rows`` (Keras 2's ``SUM_OVER_BATCH_SIZE`` and Keras 3's default ``"sum_over_batch_size"``
     reduction divide by the number of rows, not by the sum of weights). Early stopping watches ``val_loss``.
     ``checkpoint_dir``: where ``checkpoint.pt`` is written after each epoch; with ``resume=True``
-    training continues from it. ``threads`` sets torch's CPU thread count for the run. On the CPU
+    training continues from it. ``run``: a JSON-able record of what else the weights depend on (dataset name
+    and fingerprint, features, split, fraction, model spec, ...); the checkpoint stores it with the fit settings,
+    and a resume whose record or settings differ is refused naming the first difference.
+    ``threads`` sets torch's CPU thread count for the run. On the CPU
     the first call tunes glibc's malloc for the run's repeated large allocations (see
     :func:`_tune_malloc`; ``NIDSLAB_MALLOC_TUNING=0`` to skip).
     ``callback(epoch, logs)`` is called after each epoch (1-based), with that epoch's metrics,
@@ -186,13 +196,13 @@ def fit(
         torch.set_num_threads(cfg.threads)
     try:
         return _fit(model, X, y, Xv, yv, cfg, head=head, class_weight=cfg.class_weights(y), dev=dev,
-                    stopper=stopper, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback)
+                    stopper=stopper, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, run=run)
     finally:
         torch.set_num_threads(old_threads)
 
 
 def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stopper, checkpoint_dir, resume,
-         callback) -> History:
+         callback, run=None) -> History:
     optimizer, lr, batch_size, epochs, seed, step = cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed, cfg.step
     model.to(dev)
     if step == "fused" and not fused_step.supports(model):
@@ -210,6 +220,8 @@ def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stoppe
     history = History(updates_per_epoch=math.ceil(n / batch_size))
     config = {"optimizer": optimizer, "lr": float(lr), "batch_size": batch_size, "seed": int(seed), "rows": n,
               "class_weight": class_weight, "head": head}
+    if run is not None:  # first: the data a run trains on is the first difference worth naming
+        config = {"run": run, **config}
 
     start_epoch = 0
     ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
@@ -405,19 +417,36 @@ def _save_checkpoint(path: Path, epochs_done: int, model, opt, history: History,
         raise
 
 
+def _first_difference(saved: dict, now: dict, prefix: str = "") -> tuple[str, str, str]:
+    """(where, checkpoint's value, this run's value) of the first setting that differs, in this run's order."""
+    for key in [*now, *(k for k in saved if k not in now)]:
+        a, b = saved.get(key, "<not recorded>"), now.get(key, "<not recorded>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            if a != b:
+                return _first_difference(a, b, f"{prefix}{key} ")
+        elif a != b:
+            def show(v):
+                text = repr(v)
+                return text if len(text) <= 80 else text[:77] + "..."
+            name = f"{prefix}{key}".removeprefix("run ")
+            return name.replace("_", " "), show(a), show(b)
+    return "settings", "?", "?"
+
+
 def _load_checkpoint(path: Path, model, opt, config: dict, stopper, dev) -> tuple[int, History]:
     from nidslab.errors import CacheError
 
-    try:
-        state = torch.load(path, map_location=dev, weights_only=True)
-    except Exception as exc:  # empty or cut short (an older nidslab on a full disk): say so, not torch's trace
-        raise CacheError(f"{path} is not a readable checkpoint ({str(exc)[:200]}); delete it, or train "
-                         "without resuming") from None
-    if state.get("config") != config:
-        diff = {k: (state.get("config", {}).get(k), v) for k, v in config.items()
-                if state.get("config", {}).get(k) != v}
-        raise CacheError(f"{path} was written by a run with other settings (checkpoint vs now: {diff}); "
-                         "delete it or resume with the same settings")
+    from nidslab.saved_model import read_weights
+
+    try:  # empty or cut short (an older nidslab on a full disk), or not ours: one line, not torch's text
+        state = read_weights(path, what="checkpoint", map_location=dev)
+    except CacheError as exc:
+        raise CacheError(f"{exc}; delete it, or train without --resume") from None
+    saved = state.get("config") if isinstance(state, dict) else None
+    if saved != config:
+        where, was, now = _first_difference(saved if isinstance(saved, dict) else {}, config)
+        raise CacheError(f"{path} was written by a run with other settings: its {where} is {was}, this run's is {now}; resume "
+                         "with the same data and settings, or delete it to start over")
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:

@@ -58,6 +58,15 @@ def _quiet_flags(command, ctx) -> None:
         _quiet_flags(sub, ctx)
 
 
+#: what Ctrl-C leaves, by command: only these resume; every other command wrote nothing half-done
+_INTERRUPTED = {
+    "train": "the epochs finished so far are checkpointed; run the same command again with --resume to continue",
+    "lab": "finished parts are cached; run the same command again to resume",
+    "data download": "the partial download is kept; run the same command again to resume it",
+}
+_NOTHING_KEPT = "nothing half-written was left; run the same command again to start over"
+
+
 class _Group(typer.core.TyperGroup):
     """Root command group that turns nidslab's user errors into a message and exit code 2.
 
@@ -70,6 +79,8 @@ class _Group(typer.core.TyperGroup):
         return super().main(*args, **kwargs)
 
     def invoke(self, ctx):  # noqa: D102 - click API
+        # the command's words, read before click hands them on (a sub-command's Ctrl-C hint depends on them)
+        words = [a for a in [*getattr(ctx, "_protected_args", []), *ctx.args] if not a.startswith("-")]
         try:
             return super().invoke(ctx)
         except NidslabError as exc:
@@ -82,7 +93,8 @@ class _Group(typer.core.TyperGroup):
             err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]: finished work is kept; run again to resume")
+            hint = _INTERRUPTED.get(" ".join(words[:2]), _INTERRUPTED.get(words[0] if words else "", _NOTHING_KEPT))
+            err_console.print(f"[yellow]interrupted[/]: {escape(hint)}", highlight=False)
             raise typer.Exit(130) from None
 
 

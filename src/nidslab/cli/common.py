@@ -128,7 +128,7 @@ def write_table(path, columns: dict) -> None:
 
     import pyarrow as pa
 
-    from nidslab.paths import atomic_path
+    from nidslab.paths import atomic_path, disk_error
 
     path = Path(path)
     table = pa.table(columns)
@@ -145,6 +145,8 @@ def write_table(path, columns: dict) -> None:
 
             pacsv.write_csv(table, tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if (named := disk_error(exc, path)) is not None:  # PyArrow's "[Errno 28]" names no file
+            raise named from None
         raise

@@ -14,7 +14,11 @@ from nidslab.errors import ConfigError, DataError
 
 def _test_split(saved):
     """The prepared dataset a saved model was trained on (its test split is what it never saw)."""
-    data = {**DATA_DEFAULTS, "seed": 0, **(saved.metrics.get("data") or {})}
+    if not isinstance(saved.metrics.get("data"), dict) or "dataset" not in saved.metrics["data"]:
+        raise DataError(f"{saved.path / 'metrics.json'} records no training data (the model was not saved by "
+                        "`nidslab train`), so its test split is unknown and nidslab will not guess one. Score rows "
+                        f"you hold out with `nidslab predict {saved.path} FEATURES -o scores.csv`")
+    data = {**DATA_DEFAULTS, "seed": 0, **saved.metrics["data"]}
     target = data.get("target")
     p = open_prepared(data["dataset"], data["features"], data["fraction"], data["seed"], target,
                       data.get("split", "random"))
@@ -41,6 +45,8 @@ def evaluate_cmd(
     from nidslab.evaluate import evaluate, predict_raw, rates_at
     from nidslab.saved_model import load_model
 
+    if not 0 <= threshold <= 1:
+        raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
     saved = load_model(model_dir)
     t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     p, tgt = _test_split(saved)

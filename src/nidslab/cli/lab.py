@@ -87,14 +87,29 @@ def lab(
         def on_detail(done: int, total: int | None, message: str = "") -> None:
             bars.update(part, completed=done, total=total, msg=escape(message))
 
-        with executor:
-            results = run_study(spec, data=data, out_dir=run_dir, quick=quick, fresh=fresh, progress=on_part,
-                                detail=on_detail, executor=executor)
+        try:
+            with executor:
+                results = run_study(spec, data=data, out_dir=run_dir, quick=quick, fresh=fresh, progress=on_part,
+                                    detail=on_detail, executor=executor)
+        except BaseException:
+            _remove_if_empty(run_dir)  # a run that failed before writing anything (--data nosuch) leaves no trace
+            raise
     latest = link_latest(out, run_dir)
     meta = results["meta"]
     cached = sum(1 for p in meta["parts"].values() if p["cached"])
     console.print(f"Done in {meta['wall_s']:.1f} s ({cached} of {len(meta['parts'])} parts from the cache).")
     console.print(f"Report: [bold]{escape(str(run_dir / 'report.html'))}[/bold]  (also {escape(str(latest))}/report.md, results.json)")
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` and its sub-folders if none of them holds a file (only empty folders are removed)."""
+    import os
+
+    for dirpath, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            return
 
 
 @lab_app.command("report")

@@ -61,6 +61,13 @@ def predict_cmd(
         raise DataError(f"{out}: is a folder; expected the path of a .csv or .parquet file to write")
     if not 0 <= threshold <= 1:
         raise DataError(f"--threshold must be a probability in [0, 1], got {threshold}")
+    if not 1e-6 <= window < float("inf"):  # before any work: the summary is made after the scores are written
+        raise DataError(f"--window must be finite seconds, at least 1e-6 (a capture's time resolution), got {window}")
+    from nidslab.paths import refuse_output_is_input
+
+    for written, option in ((out, "-o"), (incidents, "--incidents"), (incidents_html, "--incidents-html")):
+        if written is not None:
+            refuse_output_is_input(written, source, option=option)
     saved = load_model(model_dir)
     t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     times = rows = None

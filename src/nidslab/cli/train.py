@@ -49,6 +49,16 @@ def check_target(head: str, target: str | None) -> None:
         raise ConfigError(f"--target {target} needs --head regression")
 
 
+def run_record(data: dict, p, spec, fit_cfg) -> dict[str, Any]:
+    """What a checkpoint's weights depend on besides the optimiser's settings, for ``fit(run=...)``: the data
+    (name, fingerprint, features, split, fraction, target), the seed, the model spec and the fit settings that
+    change the weights (epochs may grow on a resume; device and threads do not change what is learnt)."""
+    fit = {k: v for k, v in fit_cfg.to_dict().items() if k not in ("epochs", "device", "threads")}
+    return {"dataset": str(data["dataset"]), "fingerprint": p.fingerprint, "features": list(p.feature_names),
+            "split": data["split"], "fraction": float(data["fraction"]), "target": data["target"],
+            "seed": fit_cfg.seed, "model": spec.to_dict(), "fit": fit}
+
+
 def train(
     out: Path = typer.Option(Path("model"), "--out", "-o", help="Model folder to write."),
     dataset: str = typer.Option(None, "--data", help="Dataset name or path (default: the embedded default)."),
@@ -109,7 +119,8 @@ def train(
 
         try:
             history = fit(model, (p.X_train, p.y_train), (p.X_val, p.y_val), fit_cfg,
-                          checkpoint_dir=checkpoints, resume=resume, callback=on_epoch)
+                          checkpoint_dir=checkpoints, resume=resume, callback=on_epoch,
+                          run=run_record(data, p, spec, fit_cfg))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     metrics = score_test_split(model, p, tgt)

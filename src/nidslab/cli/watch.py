@@ -95,6 +95,10 @@ def watch_cmd(
         src = Path(source)
         if not src.exists():
             raise DataError(f"{src}: no such capture (start the writer first, or read a stream with -)")
+    if out is not None:
+        from nidslab.paths import refuse_output_is_input
+
+        refuse_output_is_input(out, None if source == "-" else src)
     stopping = {"flag": False}
     incidents = emit in ("incidents", "both")
     watcher = Watcher(src, scorer, threshold=thr, follow=follow, idle_timeout=idle_timeout, chunk=chunk,
@@ -112,7 +116,8 @@ def watch_cmd(
             tracker.explain.warm_up()
     elif baseline is not None:
         raise ConfigError("--baseline is for the reasons of incident events: it needs --emit incidents or both")
-    sink = open(out, "wb") if out is not None else sys.stdout.buffer  # noqa: SIM115 - closed below
+    # the output is opened at the first scores, so input that is not a capture leaves an existing file as it was
+    sink = _OpenOnWrite(out) if out is not None else sys.stdout.buffer
     rates = _RecentRate()
 
     def on_sigint(signum, frame):
@@ -126,6 +131,8 @@ def watch_cmd(
     try:
         with display:
             _run(watcher, sink, rates, tracker, writer)
+        if out is not None:
+            sink.write(b"")  # the input was a capture, though perhaps without packets: the file exists
     finally:
         signal.signal(signal.SIGINT, old)
         if out is not None:
@@ -144,6 +151,26 @@ def watch_cmd(
     if watcher.stats.truncated:
         err.print(f"[yellow]warning:[/] {watcher.stats.truncated}", highlight=False)
         raise typer.Exit(1)
+
+
+class _OpenOnWrite:
+    """A file opened for writing ("wb") at the first write, not before."""
+
+    def __init__(self, path: Path):
+        self.path, self.fh = path, None
+
+    def write(self, data: bytes) -> int:
+        if self.fh is None:
+            self.fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        if self.fh is not None:
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
 
 
 def _explainer(watcher, baseline: str | None, top: int):

@@ -42,7 +42,7 @@ import numpy as np
 from nidslab import __version__, schema
 from nidslab.data.leftovers import OWNER_FILE, Leftover, clean_stale, find_leftovers, make_temp_dir
 from nidslab.errors import CacheError, DataError
-from nidslab.paths import datasets_dir
+from nidslab.paths import datasets_dir, disk_error
 from nidslab.progress import Progress
 
 
@@ -197,8 +197,10 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
         (tmp / OWNER_FILE).unlink()
         _replace_dir(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if (named := disk_error(exc, dest)) is not None:  # a full disk names the dataset, not numpy's byte counts
+            raise named from None
         raise
     if progress:
         progress(len(files), len(files), f"wrote {dest.name}")

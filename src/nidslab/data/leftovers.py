@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 OWNER_FILE = ".owner"
-#: a leftover younger than this is left alone whatever its owner file says (it may be being made right now)
+#: a leftover without a readable owner and younger than this is left alone (it may be being made right now:
+#: its owner file is written just after the folder)
 MIN_AGE_S = 60.0
 #: a leftover with no readable owner (an older nidslab made it, or another host) is stale after this long
 NO_OWNER_AGE_S = 24 * 3600.0
@@ -41,9 +42,11 @@ class Leftover:
     @property
     def stale(self) -> bool:
         """True when removing it cannot hurt a running writer."""
-        if self.age_s < MIN_AGE_S or self.live:
+        if self.live:
             return False
-        return self.pid is not None or self.age_s > NO_OWNER_AGE_S
+        if self.pid is not None:  # its writer recorded itself and is gone: nothing can still be making it
+            return True
+        return self.age_s > max(MIN_AGE_S, NO_OWNER_AGE_S)
 
 
 def make_temp_dir(parent: Path, name: str) -> Path:

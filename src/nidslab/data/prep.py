@@ -246,6 +246,7 @@ def subsample(y: np.ndarray, fraction: float, *, seed: int = 0, temporal: bool =
     n = len(y)
     if fraction == 1:
         return np.arange(n, dtype=np.int64)
+    _check_enough_rows(y, fraction)
     k = max(4, int(round(n * fraction)))
     if temporal:
         keep = [r[:max(1, int(round(len(r) * fraction)))] for r in (np.flatnonzero(y == c) for c in np.unique(y))]
@@ -253,6 +254,23 @@ def subsample(y: np.ndarray, fraction: float, *, seed: int = 0, temporal: bool =
     strat = y if _smallest_class(y) >= 2 else None
     keep, _ = train_test_split(np.arange(n, dtype=np.int64), train_size=k, random_state=seed, stratify=strat)
     return np.sort(keep)
+
+
+#: rows of each class a fraction must keep: 3 or more land in each of the 70/15/15 splits
+MIN_CLASS_ROWS = 20
+
+
+def _check_enough_rows(y: np.ndarray, fraction: float) -> None:
+    """Refuse (:class:`ConfigError`) a fraction that keeps fewer than :data:`MIN_CLASS_ROWS` rows of a class that
+    has that many: its validation and test splits would hold one row or none, and every metric would be noise."""
+    values, counts = np.unique(np.asarray(y), return_counts=True)
+    for value, count in zip(values, counts):
+        kept = int(round(count * fraction))
+        if count >= MIN_CLASS_ROWS and kept < MIN_CLASS_ROWS:
+            name = {0: "benign", 1: "malicious"}.get(int(value), f"label {value}") if np.ndim(value) == 0 else value
+            raise ConfigError(f"fraction {fraction:g} keeps about {kept:,} of the {count:,} {name} rows; each class "
+                              f"needs at least {MIN_CLASS_ROWS} (a few in each of the train, validation and test "
+                              f"splits). Use a fraction of at least {MIN_CLASS_ROWS / count:.2g}")
 
 
 @dataclasses.dataclass

@@ -48,7 +48,7 @@ class FeatureFile:
     """
 
     def __init__(self, path: str | os.PathLike, columns: Sequence[str]):
-        from nidslab.paths import atomic_path
+        from nidslab.paths import atomic_path, disk_error
 
         self.path = Path(path)
         self.format = output_format(self.path)
@@ -58,8 +58,10 @@ class FeatureFile:
         self._t: np.ndarray | None = None  # transposed chunk (columns, rows), reused
         try:
             self._open()
-        except BaseException:
+        except BaseException as exc:
             self._tmp.unlink(missing_ok=True)
+            if (named := disk_error(exc, self.path)) is not None:
+                raise named from None
             raise
 
     def _open(self) -> None:
@@ -143,10 +145,19 @@ class FeatureFile:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        from nidslab.paths import disk_error
+
         if exc_type is None:
-            self.commit()
+            try:
+                self.commit()
+            except OSError as err:
+                if (named := disk_error(err, self.path)) is not None:  # PyArrow's "[Errno 28]" names no file
+                    raise named from None
+                raise
         else:
             self.abort()
+            if (named := disk_error(exc, self.path)) is not None:
+                raise named from None
 
 
 def write_features(path: str | os.PathLike, X: np.ndarray, columns: Sequence[str], *,

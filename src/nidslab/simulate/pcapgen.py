@@ -396,6 +396,11 @@ def _scatter(buf: np.ndarray, starts: np.ndarray, mat: np.ndarray) -> None:
     buf[starts[:, None] + np.arange(mat.shape[1])] = mat
 
 
+def file_header(snaplen: int = 65535) -> np.ndarray:
+    """The 24-byte libpcap file header (version 2.4, microsecond timestamps, Ethernet), uint8."""
+    return np.frombuffer(np.array([0xA1B2C3D4, 0x00040002, 0, 0, snaplen, 1], "<u4").tobytes(), np.uint8)
+
+
 def assemble(tab: dict, *, snaplen: int = 65535) -> np.ndarray:
     """The bytes of a libpcap file (Ethernet, microsecond timestamps) holding ``tab``'s rows in order,
     as one uint8 array (24-byte header, then 16-byte record header + frame per row).
@@ -408,9 +413,7 @@ def assemble(tab: dict, *, snaplen: int = 65535) -> np.ndarray:
     rec = 24 + np.concatenate([[0], np.cumsum(16 + flen)[:-1]]).astype(np.int64)
     total = 24 + int((16 + flen).sum())
     buf = np.zeros(total, np.uint8)
-    buf[:24] = np.frombuffer(
-        np.array([0xA1B2C3D4, 0x00040002, 0, 0, snaplen, 1], "<u4").tobytes(), np.uint8
-    )
+    buf[:24] = file_header(snaplen)
     usec = np.round(tab["t"] * 1e6).astype(np.int64)
     hdr = np.empty((n, 4), "<u4")
     hdr[:, 0] = usec // 1_000_000
@@ -470,3 +473,39 @@ def assemble(tab: dict, *, snaplen: int = 65535) -> np.ndarray:
         buf[frame[allicmp] + 36] = (c >> 8).astype(np.uint8)
         buf[frame[allicmp] + 37] = (c & 0xFF).astype(np.uint8)
     return buf
+
+
+FILE_HEADER = 24  # bytes of the libpcap file header, before the first record
+
+
+def assemble_chunks(tab: dict, *, rows: int = 1 << 16, snaplen: int = 65535):
+    """The bytes of :func:`assemble`'s file in pieces: the 24-byte file header, then the records of
+    ``rows`` table rows at a time (uint8 arrays). Joined, the pieces equal ``assemble(tab)`` byte for byte;
+    memory beyond ``tab`` is bounded by ``rows``, not by the table's length.
+
+    An ICMP error quotes an earlier row that may lie in an earlier piece: that row (and, transitively, any
+    row it quotes) is assembled again in front of the piece and its bytes dropped.
+    """
+    if rows < 1:
+        raise ValueError(f"rows must be >= 1, got {rows}")
+    n = len(tab["t"])
+    yield file_header(snaplen)
+    quote = tab["quote"]
+    for lo in range(0, n, rows):
+        hi = min(n, lo + rows)
+        extra = np.zeros(0, np.int64)
+        q = quote[lo:hi]
+        need = np.unique(q[(q >= 0) & (q < lo)])
+        while len(need):  # earlier rows the piece copies bytes from, and the rows those quote
+            extra = np.union1d(extra, need)
+            q = quote[need]
+            need = np.setdiff1d(q[q >= 0], extra)
+        idx = np.concatenate([extra, np.arange(lo, hi, dtype=np.int64)])
+        sub = {k: v[idx] for k, v in tab.items() if k in COLUMNS}
+        sq = sub["quote"]
+        pos = np.minimum(np.searchsorted(idx, np.maximum(sq, 0)), len(idx) - 1)
+        sub["quote"] = np.where((sq >= 0) & (idx[pos] == sq), pos, -1)  # quotes into the piece's own rows
+        buf = assemble(sub, snaplen=snaplen)
+        skip = FILE_HEADER + int((16 + frame_len({k: v[: len(extra)] for k, v in sub.items()})).sum())
+        yield buf[skip:]
+
