@@ -20,9 +20,15 @@ says what it does where it has the cores to itself, which wall clock on a shared
 Batch scoring of the whole file (extract_features + standardise + predict)
 is timed first for reference. The kernels are warmed up on a 20,000-packet prefix before timing;
 that first call (loading compiled kernels) is reported on its own. torch uses 2 threads.
-Incidents (the CLI's default output, `nidslab watch MODEL -`): the pipe and the paced pipe runs are
-repeated with source hosts, the incident tracker (quiet gap 60 s) and its open / update / close JSON
-lines written instead of the per-packet lines (reasons are not included: no explainer is plugged in).
+Incidents (`nidslab watch MODEL - --no-reasons`): the pipe and the paced pipe runs are repeated with
+source hosts, the incident tracker (quiet gap 60 s) and its open / update / close JSON lines written
+instead of the per-packet lines. Incidents and reasons (the CLI's default, `nidslab watch MODEL -`): the
+same, each open or new peak explained (nidslab.watch.LiveReasons: integrated gradients, 8 steps, top 3, against
+the running sample of the packets not flagged so far); reported: the peak packets explained, the seconds
+in reasons (the sample's upkeep included) and their share of the scoring time.
+--modes picks runs (comma-separated: pipe, file, paced-pipe, paced-file, incidents, paced-incidents,
+reasons, paced-reasons; default all), e.g. the issue 21 targets alone:
+    .venv/bin/python benchmarks/bench_watch.py --rate 10000 --paced-seconds 8 --modes reasons,paced-reasons
 With --kitnet, the pipe run is repeated with a KitNET scorer (trained on the capture's first 55,001
 rows, which are benign; alert threshold: the 99.9th percentile of its scores on the next benign rows).
 """
@@ -76,6 +82,7 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
     from nidslab.watch import Watcher, jsonl
 
     incidents = "incidents" in mode
+    reasons = "reasons" in mode
 
     out = open(tmp / f"{mode}.jsonl", "wb")  # noqa: SIM115
     done = {"n": 0}
@@ -94,7 +101,14 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
                     poll=0.002,
                     stop=lambda: done["n"] >= total)
     first = None
-    tracker = IncidentTracker(host_names=w.hosts.names, keep_closed=False) if incidents else None
+    why = None
+    if reasons:
+        from nidslab.watch import LiveReasons
+
+        why = LiveReasons(w)
+        why.warm_up()  # as the CLI does before reading (imports Captum)
+        w.keep_features = True
+    tracker = IncidentTracker(host_names=w.hosts.names, keep_closed=False, explain=why) if incidents else None
     writer = EventWriter("incidents", "json", detector=scorer.name)
     events, tracked = 0, 0.0
     cpu0 = time.process_time()
@@ -103,8 +117,10 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
             out.write(jsonl(chunk))
         else:
             t = time.perf_counter()
+            if why is not None:
+                why.observe(chunk)
             evs = tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert, index=chunk.index,
-                                 packets=chunk.packets)
+                                 packets=chunk.packets, features=chunk.features)
             events += len(evs)
             out.write(writer.events(evs, w.threshold))
             tracked += time.perf_counter() - t
@@ -122,10 +138,21 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
     assert st.packets == total, (mode, st.packets, total, st.truncated)
     lat = st.latency_percentiles()
     if incidents:
+        busy = st.seconds_in
+        extra = ""
+        if why is not None:
+            r = busy.pop("reasons", 0.0)
+            tracked -= r  # the tracker's time holds the reasons' (it calls them); said apart
+            extra = (f"; reasons {r:.3f} s ({r - why.sampling_s:.3f} s explaining {why.rows:,} peak packets in "
+                     f"{why.calls:,} calls, {why.sampling_s:.3f} s keeping the baseline sample), "
+                     f"{r / max(busy['score'], 1e-12):.1%} of the scoring time")
         mode = (f"{mode} ({tracker.opened:,} incidents, {events:,} events, {st.alerts:,} alerts; hosts "
-                f"{st.seconds_in.pop('hosts', 0.0):.2f} s, tracker and its lines {tracked:.2f} s)")
+                f"{busy.pop('hosts', 0.0):.2f} s, tracker and its lines {tracked:.2f} s{extra})")
     return {"mode": mode, "packets": st.packets, "seconds": st.elapsed, "pps": st.rate, "cpu_pps": st.packets / cpu, "chunks": st.chunks,
             "mean_chunk": st.packets / st.chunks, "lat": lat, "busy": dict(st.seconds_in)}
+
+
+MODES = ("pipe", "file", "paced-pipe", "paced-file", "incidents", "paced-incidents", "reasons", "paced-reasons")
 
 
 def main() -> None:
@@ -134,6 +161,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rate", type=float, default=50_000, help="packets/s of the paced runs")
     ap.add_argument("--paced-seconds", type=float, default=8.0)
+    ap.add_argument("--modes", default=",".join(MODES), help="runs to make, comma-separated: " + ", ".join(MODES))
     ap.add_argument("--kitnet", action="store_true", help="also a pipe run with a KitNET (maxAE 10, FMgrace 5,000, "
                                                            "ADgrace 50,000, trained on the benign prefix)")
     args = ap.parse_args()
@@ -196,14 +224,19 @@ def main() -> None:
     paced_n = min(args.packets, int(args.rate * args.paced_seconds))
     paced_bytes = record_end(data, paced_n)
     byte_rate = args.rate * paced_bytes / paced_n
-    runs = [run(scorer, "pipe", capture, tmp, total=args.packets, limit_bytes=len(data), rate_bytes=0),
-            run(scorer, "file", capture, tmp, total=args.packets, limit_bytes=len(data), rate_bytes=0),
-            run(scorer, "paced pipe", capture, tmp, total=paced_n, limit_bytes=paced_bytes, rate_bytes=byte_rate),
-            run(scorer, "paced file", capture, tmp, total=paced_n, limit_bytes=paced_bytes, rate_bytes=byte_rate),
-            run(scorer, "pipe, incidents", capture, tmp, total=args.packets, limit_bytes=len(data), rate_bytes=0,
-                threshold=thr_incidents),
-            run(scorer, "paced pipe, incidents", capture, tmp, total=paced_n, limit_bytes=paced_bytes,
-                rate_bytes=byte_rate, threshold=thr_incidents)]
+    full = {"total": args.packets, "limit_bytes": len(data), "rate_bytes": 0}
+    paced = {"total": paced_n, "limit_bytes": paced_bytes, "rate_bytes": byte_rate}
+    plan = {"pipe": ("pipe", full, None), "file": ("file", full, None), "paced-pipe": ("paced pipe", paced, None),
+            "paced-file": ("paced file", paced, None),
+            "incidents": ("pipe, incidents", full, thr_incidents),
+            "paced-incidents": ("paced pipe, incidents", paced, thr_incidents),
+            "reasons": ("pipe, incidents and reasons", full, thr_incidents),
+            "paced-reasons": ("paced pipe, incidents and reasons", paced, thr_incidents)}
+    wanted = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in plan]
+    if unknown:
+        ap.error(f"unknown --modes {', '.join(unknown)}; expected some of {', '.join(MODES)}")
+    runs = [run(scorer, plan[m][0], capture, tmp, threshold=plan[m][2], **plan[m][1]) for m in wanted]
     if kit_scorer is not None:
         for _ in Watcher(prefix, kit_scorer, threshold=kit_scorer.threshold):
             pass

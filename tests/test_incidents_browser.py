@@ -8,7 +8,15 @@ import pytest
 
 from nidslab.incident_page import incidents_html
 from nidslab.incidents import group_incidents
-from test_report_browser import CHROMIUM, _browse
+from test_report_browser import _PROBE, CHROMIUM, _browse
+
+# the report's probe, also saying what the reasons' list items show: their text, tooltip and rendered size
+_REASONS_PROBE = _PROBE.replace(
+    "out.textContent = JSON.stringify({images: imgs, errors: window.__errors});",
+    "const reasons = Array.from(document.querySelectorAll('ul.reasons li')).map(li => ({text: li.innerText, "
+    "title: li.title, w: li.getBoundingClientRect().width, h: li.getBoundingClientRect().height}));\n"
+    "  out.textContent = JSON.stringify({images: imgs, errors: window.__errors, reasons: reasons});")
+assert _REASONS_PROBE != _PROBE
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +32,8 @@ def page(tmp_path, hosts_alerting=3):
     names = [f"192.168.1.{i + 10}" for i in range(6)]
     incs = group_incidents(ts, host, score, score >= 0.5, gap_s=30, host_names=names)
     for inc in incs:
-        inc.reasons = [{"text": "packets this host sent in the last ~0.2 s (H_L5_weight): 160, 40x its baseline"}]
+        inc.reasons = [{"feature": "H_L5_weight", "text": "packets this host sent in the last ~0.2 s (H_L5_weight): "
+                                                          "160, 40x its baseline (4)"}]
     path = tmp_path / "incidents.html"
     path.write_text(incidents_html(incs, times=ts, host=host, host_names=names, scores=score,
                                    alert=score >= 0.5, threshold=0.5, gap_s=30), encoding="utf-8")
@@ -41,6 +50,17 @@ def test_the_incident_page_renders_one_timeline_per_alerting_host(tmp_path):
     assert all(i["complete"] and i["w"] > 0 and i["h"] > 0 for i in timelines)
     assert probe["errors"] == []
     assert not [line for line in log.splitlines() if "CONSOLE" in line and "ERROR" in line.upper()]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install -y chromium)")
+def test_the_reasons_are_visible_with_the_features_meaning_as_tooltip(tmp_path):
+    path, alerting = page(tmp_path)
+    probe, _ = _browse(path, tmp_path, _REASONS_PROBE)
+    reasons = probe["reasons"]
+    assert len(reasons) >= len(alerting)  # one per incident
+    for r in reasons:
+        assert "(H_L5_weight): 160, 40x its baseline" in r["text"] and r["w"] > 0 and r["h"] > 0
+        assert r["title"].startswith("H_L5_weight: Decayed count of the packets this host sent")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install -y chromium)")

@@ -67,6 +67,8 @@ def lines(path: Path) -> list[dict]:
 def comparable(d: dict) -> dict:
     d = {k: v for k, v in d.items() if k not in ("event", "time")}
     d["peak_score"] = round(d["peak_score"], 5)  # batch and live scores agree to float32 rounding
+    # attributions too: the network runs the explained rows in batches of another size (float32 sums)
+    d["reasons"] = [{**r, "attribution": float(f"{r['attribution']:.4g}")} for r in d["reasons"]]
     return d
 
 
@@ -94,21 +96,51 @@ def test_the_library_forms_agree_and_see_the_outbreak(lab):
 
 
 def test_watch_incidents_equal_predict_incidents(lab, tmp_path):
-    invoke("predict", lab["model"], lab["capture"], "--incidents", tmp_path / "p.jsonl", "--threshold", THRESHOLD)
+    """The same capture, the same benign baseline: watch's closed incidents are predict's, reasons included."""
+    invoke("predict", lab["model"], lab["capture"], "--incidents", tmp_path / "p.jsonl", "--threshold", THRESHOLD,
+           "--baseline", lab["benign"])
     invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
-           "--chunk", 1500, "-o", tmp_path / "w.jsonl")
+           "--chunk", 1500, "-o", tmp_path / "w.jsonl", "--baseline", lab["benign"])
     predicted = lines(tmp_path / "p.jsonl")
     events = lines(tmp_path / "w.jsonl")
     assert predicted and {e["event"] for e in events} >= {"open", "close"}
     closed = sorted((e for e in events if e["event"] == "close"), key=lambda e: (e["start"], e["id"]))
     assert [comparable(e) for e in closed] == [comparable(p) for p in predicted]
-    assert all(e["reasons"] == [] for e in events)
+    assert all(p["reasons"] for p in predicted)  # the comparison covers reasons, not empty lists
+    # without --baseline, reasons are still there (against the packets not flagged so far), fewer words
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--chunk", 1500, "-o", tmp_path / "u.jsonl", "--no-reasons")
+    assert all(e["reasons"] == [] for e in lines(tmp_path / "u.jsonl"))
     # packets and incidents together: one line per packet besides the events
     invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
            "--emit", "both", "-o", tmp_path / "b.jsonl")
     both = lines(tmp_path / "b.jsonl")
     assert sum("score" in x and "event" not in x for x in both) == 8_000
     assert sum(x.get("event") == "close" for x in both) == len(predicted)
+
+
+def test_watch_events_carry_reasons_that_name_the_models_features(lab, tmp_path):
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--chunk", 1500, "-o", tmp_path / "w.jsonl")
+    events = lines(tmp_path / "w.jsonl")
+    opened = [e for e in events if e["event"] == "open"]
+    assert opened and all(1 <= len(e["reasons"]) <= 3 for e in opened)
+    used = set(load_model(lab["model"]).feature_names)
+    for e in events:
+        for r in e["reasons"]:
+            assert r["feature"] in used and r["feature"] in r["text"] and r["attribution"] > 0
+    # each event's reasons are its peak packet's: explained against the same running baseline, the peak's row
+    # gives them again (an update that did not raise the peak keeps the reasons it had)
+    rows = capture_rows(lab["capture"])
+    peak_of = {e["id"]: e["peak_index"] for e in events}
+    assert len(peak_of) == len({e["id"] for e in opened})
+    assert all(r["value"] == pytest.approx(float(rows.features[e["peak_index"], schema.FEATURE_NAMES.index(
+        r["feature"])]), rel=1e-6) for e in events for r in e["reasons"])
+    # EVE: the same reasons under the nidslab key
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--chunk", 1500, "--format", "eve", "-o", tmp_path / "eve.json")
+    eve = lines(tmp_path / "eve.json")
+    assert [e["nidslab"]["reasons"] for e in eve] == [e["reasons"] for e in events]
 
 
 def test_eve_events_carry_every_field_with_its_type(lab, tmp_path):
@@ -139,6 +171,8 @@ def test_the_incident_page_is_self_contained(lab, tmp_path):
     assert text.count("class='timeline'") == len(hosts) > 1
     assert not re.search(r"(src|href)=['\"](https?:)?//", text)  # nothing fetched from elsewhere
     assert "data:image/png;base64," in text
+    # each incident's reasons listed, the feature's meaning as the tooltip
+    assert text.count("<li title='") >= len(lines_of_predict(lab, tmp_path)) and "Decayed " in text
 
 
 def lines_of_predict(lab, tmp_path):
@@ -170,5 +204,16 @@ def test_calibrate_cli_and_watch_calibrate(lab, tmp_path):
     events = lines(tmp_path / "c.jsonl")
     live = json.loads((tmp_path / "live" / "calibration.json").read_text())
     assert live["duration_s"] <= 45 and live["packets"] > 1_000
-    first_packet_time = float(np.min(capture_rows(lab["capture"]).times))
+    rows = capture_rows(lab["capture"])
+    first_packet_time = float(np.min(rows.times))
     assert events and all(e["start"] >= first_packet_time + 45 for e in events)
+    # reasons compare with the calibration rows: the packets before the first one 45 s after the start
+    calibration = rows.features[:int(np.flatnonzero(rows.times >= rows.times[0] + 45)[0])]
+    explained = [r for e in events for r in e["reasons"]]
+    opened = [e for e in events if e["event"] == "open"]
+    # most: a peak that scores barely above the site's threshold may sit below the baseline row's own logit,
+    # and then no feature pushed it up from there ([] is the honest answer)
+    assert sum(bool(e["reasons"]) for e in opened) > len(opened) / 2
+    for r in explained:
+        col = schema.FEATURE_NAMES.index(r["feature"])
+        assert r["baseline"] == pytest.approx(float(calibration[:, col].mean(dtype=np.float64)), rel=1e-9)

@@ -35,10 +35,10 @@ window.addEventListener('load', () => {
 </script>"""
 
 
-def _browse(page, tmp_path) -> tuple[dict, str]:
+def _browse(page, tmp_path, probe: str = _PROBE) -> tuple[dict, str]:
     probed = tmp_path / "probed.html"
     text = page.read_text(encoding="utf-8")
-    probed.write_text(text.replace("<head>", "<head>" + _PROBE, 1), encoding="utf-8")
+    probed.write_text(text.replace("<head>", "<head>" + probe, 1), encoding="utf-8")
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",

@@ -32,6 +32,21 @@ def _clock(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1000):03d} UTC"
 
 
+def _reason_title(r) -> str:
+    """The reason's feature in one sentence (nidslab features describe), for a tooltip; "" if unknown."""
+    from nidslab.errors import UnknownNameError
+    from nidslab.features.describe import describe_feature
+
+    name = r.get("feature") if isinstance(r, dict) else None
+    if not isinstance(name, str):
+        return ""
+    try:
+        d = describe_feature(name)
+    except UnknownNameError:
+        return ""
+    return f"{name}: {d.meaning}"
+
+
 def _reason_text(r) -> str:
     if isinstance(r, dict):
         for key in ("text", "sentence", "description"):
@@ -126,7 +141,8 @@ def incidents_html(incidents: Sequence, *, times, host, host_names: Sequence[str
         parts.append("<table><tr><th>start</th><th class='num'>duration (s)</th><th class='num'>alerts</th>"
                      "<th class='num'>packets</th><th class='num'>peak score</th><th>phases</th><th>reasons</th></tr>")
         for inc in incs[:200]:
-            reasons = "".join(f"<li>{html.escape(_reason_text(r))}</li>" for r in inc.reasons) or \
+            reasons = "".join(f"<li title='{html.escape(_reason_title(r))}'>{html.escape(_reason_text(r))}</li>"
+                              for r in inc.reasons) or \
                 "<span class='muted'>none given</span>"
             phases = html.escape(", ".join(inc.phases)) if inc.phases else ""
             parts.append(f"<tr><td>{_clock(inc.start)}</td><td class='num'>{inc.duration:,.2f}</td>"

@@ -28,8 +28,10 @@ class CaptureScores:
     scores: np.ndarray
 
 
-def capture_features(path: str | os.PathLike, *, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``(n, 115)`` float32 (UCI layout) and timestamps ``(n,)`` float64 of every decoded packet.
+def capture_features(path: str | os.PathLike, *, progress: Progress | None = None, layout: str = "uci"
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(n, 115)`` float32 (UCI layout; ``layout="kitsune-py"``: (n, 100)) and timestamps ``(n,)``
+    float64 of every decoded packet.
 
     ``progress(packets_done, None, message)`` after each chunk of packets. Raises :class:`DataError`
     when no packet decodes.
@@ -37,7 +39,7 @@ def capture_features(path: str | os.PathLike, *, progress: Progress | None = Non
     from nidslab.features.extract import FeatureExtractor
     from nidslab.features.pcap import iter_packets
 
-    fx = FeatureExtractor("uci")
+    fx = FeatureExtractor(layout)
     feats, times, done = [], [], 0
     for packets in iter_packets(path):
         feats.append(fx.transform(packets))

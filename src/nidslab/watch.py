@@ -148,6 +148,7 @@ class Watcher:
         self.calibrate_s = calibrate_s
         self.calibrate_fpr = calibrate_fpr
         self.calibration = None
+        self.calibration_baseline: np.ndarray | None = None  # mean (columns,) float64 of the calibration rows
         self._sample = None
         self._calibrate_until: float | None = None
         if calibrate_s is not None:
@@ -232,6 +233,8 @@ class Watcher:
         if isinstance(record, dict):
             record.update(seen)
         self._strict = bool(getattr(self.scorer, "strict", False))
+        rows = self._sample.rows()
+        self.calibration_baseline = rows.mean(axis=0, dtype=np.float64) if len(rows) else None  # for reasons
         self._sample = None  # free the rows
 
     def _score(self, packets) -> ScoredChunk:
@@ -296,4 +299,180 @@ def jsonl(chunk: ScoredChunk) -> bytes:
     return data.to_pybytes()[offsets[0]:offsets[-1]]
 
 
-__all__ = ["ScoredChunk", "WatchStats", "Watcher", "jsonl"]
+class UnflaggedSample:
+    """A bounded, seeded uniform sample of the rows a watch did not flag so far, and its mean.
+
+    Reservoir sampling (Algorithm R, vectorised per chunk, as :class:`~nidslab.calibrate.CalibrationSample`)
+    over the unflagged rows only, without copying the others; the sum of the kept rows is updated with
+    each replacement, so :meth:`mean` costs (columns,) and not (max_rows, columns). ``max_rows`` x columns
+    float32 at most (8,192 x 115: 3.8 MB).
+    """
+
+    def __init__(self, max_rows: int = 8_192, seed: int = 0):
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self.max_rows = int(max_rows)
+        self.rng = np.random.default_rng(seed)
+        self.seen = 0
+        self._X: np.ndarray | None = None
+        self._sum: np.ndarray | None = None
+
+    def add(self, X: np.ndarray, keep: np.ndarray) -> None:
+        """Offer the rows of ``X`` (n, columns) where ``keep`` (n,) bool is true."""
+        rows = np.flatnonzero(keep)
+        if rows.size == 0:
+            return
+        if self._X is None:
+            self._X = np.empty((self.max_rows, X.shape[1]), np.float32)
+            self._sum = np.zeros(X.shape[1], np.float64)
+        assert self._sum is not None
+        room = max(0, self.max_rows - self.seen)
+        take = rows[:room]
+        if take.size:
+            new = X[take]
+            self._X[self.seen:self.seen + take.size] = new
+            self._sum += new.sum(axis=0, dtype=np.float64)
+        rest = rows[take.size:]
+        if rest.size:  # row number i of the stream (0-based) replaces a random slot with p = max_rows / (i + 1)
+            i = self.seen + take.size + np.arange(rest.size)
+            slot = (self.rng.random(rest.size) * (i + 1)).astype(np.int64)
+            hit = slot < self.max_rows
+            slot, src = slot[hit], rest[hit]
+            if slot.size:
+                last = slot.size - 1 - np.unique(slot[::-1], return_index=True)[1]  # a slot hit twice: the later row wins
+                slot, src = slot[last], src[last]
+                new = X[src]
+                self._sum += new.sum(axis=0, dtype=np.float64) - self._X[slot].sum(axis=0, dtype=np.float64)
+                self._X[slot] = new
+        self.seen += rows.size
+
+    def __len__(self) -> int:
+        return min(self.seen, self.max_rows)
+
+    def mean(self) -> np.ndarray | None:
+        """Mean (columns,) float64 of the kept rows; None before the first."""
+        if self._sum is None or not len(self):
+            return None
+        return self._sum / len(self)
+
+
+class LiveReasons:
+    """Reasons for a watch's incident events: ``reasons(X_rows) -> list[list[dict]]`` (the
+    :class:`~nidslab.incidents.IncidentTracker`'s ``explain``), with :func:`nidslab.explain.explainer_for`.
+
+    Reads ``watcher.scorer`` at each call (``calibrate_s`` replaces it mid-watch) and compares with:
+
+    - ``baseline`` rows (m, columns) of the site's benign traffic when given (``watch --baseline FILE``);
+    - ``"calibration"`` (the default for a watcher that calibrates): the mean of its calibration rows
+      (:attr:`Watcher.calibration_baseline`);
+    - ``"unflagged"`` (the default otherwise): the running mean of a seeded :class:`UnflaggedSample` of the
+      rows the watch did not flag so far, fed by :meth:`observe` for every chunk (before the tracker sees it).
+
+    A KitNET still in its grace periods gives no reasons (``[]`` per row): it explains only once trained.
+    Time spent here adds up in ``watcher.stats.seconds_in["reasons"]``; :attr:`rows` counts the rows explained.
+    """
+
+    def __init__(self, watcher: Watcher, *, baseline: np.ndarray | str | None = None, top: int = 3,
+                 steps: int | None = None, sample_rows: int = 8_192, seed: int = 0):
+        from nidslab.explain import DEFAULT_STEPS
+
+        self.watcher = watcher
+        self.top = top
+        self.steps = DEFAULT_STEPS if steps is None else steps
+        if baseline is None:
+            baseline = "calibration" if watcher.calibrate_s is not None else "unflagged"
+        mode = baseline if isinstance(baseline, str) else "rows"
+        if mode not in ("unflagged", "calibration", "rows"):
+            raise ConfigError(f"baseline must be benign rows, 'unflagged' or 'calibration'; got {baseline!r}")
+        if mode == "calibration" and watcher.calibrate_s is None:
+            raise ConfigError("the calibration baseline needs a watcher that calibrates (calibrate_s)")
+        self.fixed = np.asarray(baseline) if mode == "rows" else None
+        self.sample = UnflaggedSample(sample_rows, seed) if mode == "unflagged" else None
+        self.rows = 0
+        self.calls = 0
+        self.sampling_s = 0.0  # of seconds_in["reasons"], the running sample's upkeep (the rest: explaining)
+        self._cache: tuple | None = None  # (scorer, its explain_rows)
+
+    @property
+    def kind(self) -> str:
+        """Which baseline is in use: ``"file"``, ``"calibration"`` or ``"unflagged"``."""
+        return "file" if self.fixed is not None else "unflagged" if self.sample is not None else "calibration"
+
+    def observe(self, chunk: ScoredChunk) -> None:
+        """Take the chunk's scored, unflagged rows into the running sample (a no-op for other baselines)."""
+        if self.sample is None or chunk.features is None:
+            return
+        t0 = time.perf_counter()
+        keep = ~chunk.alert
+        if chunk.scored_from:
+            keep[:chunk.scored_from] = False
+        self.sample.add(chunk.features, keep)
+        spent = time.perf_counter() - t0
+        self.sampling_s += spent
+        self._add_time(spent)
+
+    def _add_time(self, seconds: float) -> None:
+        busy = self.watcher.stats.seconds_in
+        busy["reasons"] = busy.get("reasons", 0.0) + seconds
+
+    def _baseline(self) -> np.ndarray | None:
+        if self.fixed is not None:
+            return self.fixed
+        if self.sample is not None:
+            return self.sample.mean()
+        return self.watcher.calibration_baseline
+
+    def _explainer(self):
+        from nidslab.explain import explainer_for
+
+        scorer = self.watcher.scorer
+        kit = getattr(scorer, "kitnet", None)
+        if kit is not None and not kit.trained:
+            return None
+        if self._cache is None or self._cache[0] is not scorer:  # one per scorer; the baseline is asked per call
+            base = self.fixed if self.fixed is not None else self._baseline
+            self._cache = (scorer, explainer_for(scorer, base, top=self.top, steps=self.steps))
+        return self._cache[1]
+
+    def __call__(self, X_rows: np.ndarray) -> list[list[dict]]:
+        t0 = time.perf_counter()
+        try:
+            explain = self._explainer()
+            if explain is None:
+                return [[] for _ in range(len(X_rows))]
+            self.calls += 1
+            self.rows += len(X_rows)
+            if not hasattr(self.watcher.scorer, "saved"):  # KitNET: NumPy only
+                return explain(X_rows)
+            from nidslab.threads import torch_threads
+
+            # a few rows: on the scorer's threads (1), as a pool's hand-offs cost more than the matmuls
+            with torch_threads(getattr(self.watcher.scorer, "threads", 1)):
+                return explain(X_rows)
+        finally:
+            self._add_time(time.perf_counter() - t0)
+
+    def warm_up(self) -> None:
+        """Import the attribution code (Captum: about a second) and explain one throwaway row, so the first
+        incident does not wait for it; nothing is counted, the baseline is untouched."""
+        scorer = self.watcher.scorer
+        kit = getattr(scorer, "kitnet", None)
+        if kit is not None and not kit.trained:
+            return
+        from nidslab.explain import explainer_for
+
+        width = 100 if self.watcher.extractor.layout.name == "kitsune-py" else 115
+        row = np.zeros((1, width), np.float32) if self.fixed is None else np.asarray(self.fixed[:1])
+        explainer_for(scorer, row, top=self.top, steps=self.steps)(row)
+
+    def describe(self) -> str:
+        """The baseline in words, for the summary."""
+        if self.fixed is not None:
+            return f"{len(self.fixed):,} benign rows given"
+        if self.sample is not None:
+            return (f"the mean of a sample of {len(self.sample):,} of the {self.sample.seen:,} packets not flagged "
+                    "(running)")
+        return "the calibration rows"
+
+
+__all__ = ["LiveReasons", "ScoredChunk", "UnflaggedSample", "WatchStats", "Watcher", "jsonl"]

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 import numpy as np
 
@@ -53,6 +54,14 @@ def watch_cmd(
                                       "the standardiser and the threshold for --target-fpr (default 1e-3)."),
     save_calibrated: Path = typer.Option(None, "--save-calibrated", help="With --calibrate and a DNN: also write "
                                          "the calibrated model folder here (reuse it with `nidslab watch`)."),
+    reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="Give each incident event the features that "
+                                 "pushed its peak packet's score most, in words (one explained packet per open or "
+                                 "new peak; see docs/incidents.md)."),
+    baseline: str = typer.Option(None, "--baseline", help="The site's normal traffic that reasons compare against: "
+                                 "'unflagged' (default: a running sample of the packets not flagged so far), "
+                                 "'calibration' (default with --calibrate: its rows), or a benign features file or "
+                                 "capture (as `nidslab predict --baseline`)."),
+    explain_top: int = typer.Option(3, "--explain-top", min=1, help="Reasons per incident event."),
 ) -> None:
     """Score every packet of SOURCE as it arrives; write incident events per source host (or one
     JSON line per packet with --emit packets) and keep a live summary on stderr. Ctrl-C stops cleanly.
@@ -100,8 +109,13 @@ def watch_cmd(
         from nidslab.incidents import DEFAULT_GAP_S, IncidentTracker
 
         tracker = IncidentTracker(gap_s=DEFAULT_GAP_S if gap is None else gap, host_names=watcher.hosts.names,
-                                  keep_closed=False, explain=_explainer(watcher))
+                                  keep_closed=False,
+                                  explain=_explainer(watcher, baseline, explain_top) if reasons else None)
         watcher.keep_features = tracker.explain is not None
+        if tracker.explain is not None:
+            tracker.explain.warm_up()
+    elif baseline is not None:
+        raise ConfigError("--baseline is for the reasons of incident events: it needs --emit incidents or both")
     # the output is opened at the first scores, so input that is not a capture leaves an existing file as it was
     sink = _OpenOnWrite(out) if out is not None else sys.stdout.buffer
     rates = _RecentRate()
@@ -159,12 +173,30 @@ class _OpenOnWrite:
             self.fh.close()
 
 
-def _explainer(watcher):
-    """The reasons callable of incident events, ``explain(X_rows) -> list[list[dict]]`` on the watch's
-    feature rows (115 columns), or None (events then carry ``reasons: []``). It should read
-    ``watcher.scorer`` when called: ``--calibrate`` replaces the scorer (and its baseline) mid-watch.
-    Where nidslab.explain plugs in."""
-    return None
+def _explainer(watcher, baseline: str | None, top: int):
+    """The reasons callable of incident events (:class:`nidslab.watch.LiveReasons`: reads ``watcher.scorer``
+    at each call, as ``--calibrate`` replaces it mid-watch), against ``baseline`` ('unflagged', 'calibration',
+    a benign features file or capture; None: calibration rows with --calibrate, else unflagged)."""
+    from nidslab.watch import LiveReasons
+
+    if baseline is None or baseline in ("unflagged", "calibration"):
+        if baseline == "calibration" and watcher.calibrate_s is None:
+            raise ConfigError("--baseline calibration needs --calibrate DURATION")
+        return LiveReasons(watcher, baseline=baseline, top=top)
+    from nidslab.explain import baseline_rows
+
+    path = Path(baseline)
+    if not path.exists():
+        raise DataError(f"--baseline {baseline!r}: no such file, and not 'unflagged' or 'calibration' (for the "
+                        "site's first minutes, use --calibrate DURATION)")
+    rows = baseline_rows(str(path), np.zeros((0, 0)), source=str(path), layout=watcher.extractor.layout.name)
+    scorer = watcher.scorer
+    kit = getattr(scorer, "kitnet", None)
+    if kit is None or kit.trained:  # check the columns now, not at the first incident
+        from nidslab.explain import explainer_for
+
+        explainer_for(scorer, rows)
+    return LiveReasons(watcher, baseline=rows, top=top)
 
 
 EMITS = ("incidents", "packets", "both")
@@ -244,6 +276,9 @@ def _run(watcher, sink, rates, tracker=None, writer: EventWriter | None = None) 
         else:
             data = writer.chunk(chunk, watcher.threshold)
             if tracker is not None and not watcher.calibrating:
+                observe = getattr(tracker.explain, "observe", None)
+                if observe is not None:  # the running baseline takes this chunk's unflagged packets first
+                    observe(chunk)
                 data += writer.events(tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert,
                                                      index=chunk.index, packets=chunk.packets,
                                                      features=chunk.features), watcher.threshold)
@@ -318,12 +353,14 @@ def _alert_text(stats) -> str:
 
 def _open_incidents(tracker, most: int = 8) -> Table:
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("host", "since", "alerts", "packets", "peak", "last alert"):
-        t.add_column(col, justify="right" if col in ("alerts", "packets", "peak") else "left")
+    for col in ("host", "since", "alerts", "packets", "peak", "last alert", "top reason"):
+        t.add_column(col, justify="right" if col in ("alerts", "packets", "peak") else "left",
+                     max_width=48 if col == "top reason" else None, no_wrap=True, overflow="ellipsis")
     shown = sorted(tracker.open.values(), key=lambda i: -i.end)[:most]
     for inc in shown:
+        top = inc.reasons[0].get("text", "") if inc.reasons and isinstance(inc.reasons[0], dict) else ""
         t.add_row(inc.host, _clock(inc.start), f"{inc.alerts:,}", f"{inc.packets:,}", f"{inc.peak_score:.4g}",
-                  _clock(inc.end))
+                  _clock(inc.end), Text(top))
     return t
 
 
@@ -363,6 +400,10 @@ def _final_table(watcher, thr: float, out: Path | None, tracker=None) -> Table:
     t.add_row("last alert", _alert_text(st))
     if tracker is not None:
         t.add_row("incidents", f"{tracker.opened:,} on source hosts (closed after {tracker.gap_s:g} s without an alert)")
+        why = tracker.explain
+        if why is not None and hasattr(why, "describe"):
+            t.add_row("reasons", f"{why.rows:,} peak packets explained in {st.seconds_in.get('reasons', 0.0):.2f} s, "
+                                 f"against {why.describe()}")
     cal = watcher.calibration
     if cal is not None:
         rec = getattr(cal, "record", cal)

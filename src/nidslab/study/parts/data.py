@@ -102,4 +102,19 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
         ("p", f"Random chance is estimated by Monte Carlo over {fmt(rc['draws'], 'int')} draws of random labels "
               "(see nidslab data describe). The standardiser is fitted on the training split only; the check is on that split."),
         ("table", ["", "value"], rows)]
+    blocks += _feature_groups(d["features"], int(d["n_features"]))
     return blocks, {}
+
+
+def _feature_groups(features: str, n_features: int) -> list[Block]:
+    """The features used, per Kitsune group (nidslab.features.describe): stream, statistics, decays, columns."""
+    from nidslab import schema
+    from nidslab.features.describe import describe_features, table_rows
+
+    names = schema.LAB_FEATURES if features == "lab" else schema.FEATURE_NAMES
+    if len(names) != n_features:  # a dataset whose columns are not the Kitsune features: nothing to describe
+        return []
+    header, rows = table_rows(describe_features(names), by="group")
+    return [("p", "The features used, per group (nidslab features describe NAME|GROUP says what each column means; "
+                  "a half-life is the time after which a packet weighs half in the decayed statistics):"),
+            ("table", header, rows)]
