@@ -173,9 +173,10 @@ def seconds_per_packet(layout: str, big: Packets, small: Packets, **kw) -> tuple
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_time_per_packet_does_not_grow_with_streams(layout):
     # The one test that asserts a timing (#15): 200,000 scan packets (200,000 streams, all
-    # linked with the scanner) against 20,000, allowing 2x.
+    # linked with the scanner) against 20,000. Work quadratic in the streams makes a packet 10x
+    # dearer here; 4x leaves room for a loaded machine (2x failed under load, 2026-12-06).
     small, big = seconds_per_packet(layout, scan_packets(200_000), scan_packets(20_000))
-    assert big < 2 * small, f"{layout}: {1 / small:,.0f} packets/s on 20,000 streams, {1 / big:,.0f} on 200,000"
+    assert big < 4 * small, f"{layout}: {1 / small:,.0f} packets/s on 20,000 streams, {1 / big:,.0f} on 200,000"
 
 
 def test_per_packet_kernels_run_without_reference_counting():
