@@ -1,7 +1,7 @@
 """The report's building blocks, shared by the parts' ``render`` functions and :mod:`nidslab.study.report`.
 
 A block is a tuple: ``("h1"|"h2"|"h3"|"p", text)``, ``("table", headers, rows)`` or ``("figure", stem,
-caption)``; a part renders to (blocks, figures by stem as PNG bytes).
+caption)`` or ``("toc",)`` (the table of contents: a link to every h2); a part renders to (blocks, figures by stem as PNG bytes).
 """
 
 from __future__ import annotations
