@@ -230,3 +230,32 @@ def test_q21_explains_r2_by_the_tail_and_scores_a_clipped_target(tmp_path):
     render(r, tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "clipped at 1380 bytes" in md and "heavy-tailed" in md
+
+
+# ----------------------------------------------------------------------------- item 6: "would it work" in words
+
+
+def test_each_malicious_packet_gets_one_phase_and_the_counts_add_up():
+    from nidslab.study.parts.evaluation import packet_phases, recall_per_packet_phase
+
+    ts = np.arange(20, dtype=np.float64)
+    truth = np.array([0] * 5 + [1] * 15, np.uint8)
+    # scanning goes on from 5 to the end; the flood from 12; a loader window inside the scan
+    phases = [("benign", 0.0, 5.0, 0), ("scan", 5.0, 19.0, 5), ("loader", 8.0, 10.0, 8), ("flood", 12.0, 19.0, 12)]
+    names, code = packet_phases(ts, truth, phases)
+    assert (code[:5] == -1).all() and (code[5:] >= 0).all()
+    assert [names[c] for c in code[5:]] == ["scan"] * 3 + ["loader"] * 3 + ["scan"] + ["flood"] * 8
+    flagged = ts >= 10
+    rows = {p["phase"]: p for p in recall_per_packet_phase(ts, flagged, truth, phases)}
+    assert sum(p["malicious_packets"] for p in rows.values()) == int(truth.sum())
+    assert rows["flood"]["recall"] == 1.0 and rows["loader"]["flagged"] == 1 and rows["scan"]["flagged"] == 1
+
+
+def test_budget_verdicts_say_whether_and_by_how_much():
+    from nidslab.study.parts.evaluation import budget_verdict
+
+    assert budget_verdict(0.0005, 0.001) == "meets it"
+    assert budget_verdict(0.004, 0.001) == "misses it: 4.00x the budget"
+    assert "too few benign rows" in budget_verdict(0.0, 0.001, long=True, ci=[0.0, 0.005])
+    assert "4.00x the budget" in budget_verdict(0.004, 0.001, long=True)
+    assert budget_verdict(None, 0.001) == "not measured"
