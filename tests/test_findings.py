@@ -224,7 +224,7 @@ def test_q21_explains_r2_by_the_tail_and_scores_a_clipped_target(tmp_path):
     g["clipped"] = {"quantile": 0.99, "clip_at": 1380.0, "test_share_clipped": 0.012,
                     "test": {"mae": 9.0, "rmse": 15.0, "r2": 0.97}, "mean_baseline": {"mae": 70.0, "rmse": 90.0, "r2": 0.0}}
     text = r2_explained(g)
-    assert "heavy-tailed" in text and "41.0%" in text and "R^2 0.97" in text
+    assert "heavy-tailed" in text and "41.0%" in text and "R^2 0.97" in text and "41.0x their share" in text
     r["regression"] = g
     r.pop("questions")
     render(r, tmp_path)

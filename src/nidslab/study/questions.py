@@ -517,12 +517,14 @@ def _regression_head(r: dict[str, Any], c: _Cite) -> str:
 
 def _r2_reading(g: dict[str, Any], c: _Cite) -> str:
     """Why R^2 reads as it does: the target's heavy tail, and the scores on a clipped target."""
+    from nidslab.study.parts.regression import tail_words
+
     if not g.get("tail") or not g.get("clipped"):
         return ""
     return (f". R^2 divides by the target's squared deviations from its mean, and packet sizes are heavy-tailed: "
             f"the largest 1% of test rows hold {c(['regression', 'tail', 'top1_share_of_squares'], 'pct')} of them "
             f"(median {c(['regression', 'tail', 'median'], 'num')}, largest {c(['regression', 'tail', 'max'], 'num')} "
-            f"{g['units']}), so R^2 mostly measures a few extreme rows. On the target clipped at the training "
+            f"{g['units']}), {tail_words(g['tail']['top1_share_of_squares'])}. On the target clipped at the training "
             f"split's 99th percentile ({c(['regression', 'clipped', 'clip_at'], 'num')} {g['units']}) the same "
             f"predictions score MAE {c(['regression', 'clipped', 'test', 'mae'], 'num')}, RMSE "
             f"{c(['regression', 'clipped', 'test', 'rmse'], 'num')} and R^2 {c(['regression', 'clipped', 'test', 'r2'], 'num')}")

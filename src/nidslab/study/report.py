@@ -181,7 +181,7 @@ def _meta_blocks(meta: dict[str, Any]) -> list[Block]:
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}
-h1{font-size:1.6em}p,td{overflow-wrap:anywhere}.scroll{overflow-x:auto;max-width:100%}
+h1{font-size:1.6em}p{overflow-wrap:anywhere}.scroll{overflow-x:auto;max-width:100%}
 code{background:#f2f2f2;padding:0 .2em;border-radius:3px;font-size:.92em}nav ul{padding-left:1.2em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}h3{margin-top:1.4em;font-size:1.05em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;
 vertical-align:top}th{background:#f4f4f4}figure{margin:1em 0}figure img{max-width:100%;height:auto}

@@ -196,16 +196,25 @@ def _clipped_rows(g: dict[str, Any]) -> list[list[str]]:
             [f"training mean, {at}", fmt(b["mae"], "num"), fmt(b["rmse"], "num"), fmt(b["r2"], "num")]]
 
 
+def tail_words(share: float) -> str:
+    """What the share of squared deviations held by the largest 1% of rows means for R^2, in words."""
+    if share >= 0.5:
+        return "so R^2 is decided mostly by how well those few rows are predicted"
+    if share >= 0.1:
+        return f"{fmt(share / 0.01, 'x')} their share of rows, so R^2 weighs those few rows heavily"
+    return "no more than their share of rows would suggest: here the tail does not drive R^2"
+
+
 def r2_explained(g: dict[str, Any]) -> str | None:
     """Why R^2 reads as it does, from the target's tail (None: an older result without it)."""
     tail, c = g.get("tail"), g.get("clipped")
     if not tail or not c:
         return None
     return (f"Reading R^2: it is 1 minus the squared errors over the target's squared deviations from its mean. "
-            f"This target is heavy-tailed (test median {fmt(tail['median'], 'num')}, 99th percentile "
+            f"Packet sizes are heavy-tailed (here: test median {fmt(tail['median'], 'num')}, 99th percentile "
             f"{fmt(tail['p99'], 'num')}, largest {fmt(tail['max'], 'num')} {g['units']}): the largest 1% of test rows "
-            f"hold {fmt(tail['top1_share_of_squares'], 'pct')} of those squared deviations, so R^2 is decided "
-            f"mostly by how well a few extreme rows are predicted. Clipped at the training split's "
+            f"hold {fmt(tail['top1_share_of_squares'], 'pct')} of those squared deviations, "
+            f"{tail_words(tail['top1_share_of_squares'])}. Clipped at the training split's "
             f"{fmt(c['quantile'], 'pct')} quantile ({fmt(c['clip_at'], 'num')} {g['units']}; "
             f"{fmt(c['test_share_clipped'], 'pct')} of test rows lie above it), the same predictions score R^2 "
             f"{fmt(c['test']['r2'], 'num')} and MAE {fmt(c['test']['mae'], 'num')} (unclipped: R^2 "
