@@ -30,7 +30,7 @@ def test_every_finding_of_the_lab_is_checked_with_the_labs_number_beside_this_ru
     for f in found.values():
         assert f["verdict"] in ("holds", "partly", "does not hold") and f["lab"] and f["here"]
     assert "0.8404" in found["Part 10"]["lab"] and "0.9244" in found["Parts 16-17"]["lab"]
-    assert "0.0007898" in found["Parts 20-21"]["lab"] and "0.002295" in found["Parts 20-21"]["lab"]
+    assert "0.00079" in found["Parts 20-21"]["lab"] and "0.002295" in found["Parts 20-21"]["lab"]
 
 
 def test_part_10_says_how_long_validation_accuracy_sat_at_the_majority_share():
@@ -123,7 +123,7 @@ def test_the_labs_numbers_are_quoted_from_its_text():
 
 
 def test_numbers_are_written_for_people():
-    assert fmt(4.306e-05, "num") == "0.00004306"
+    assert fmt(4.306e-05, "num") == "0.000043" and fmt(2.44e-08, "num") == "< 0.000001"
     assert fmt(0.006228926673600699, "num") == "0.006229"
     assert fmt(5.48e-06, "s") == "5.48 µs"
     assert fmt(12.34, "s") == "12.3 s"
@@ -259,3 +259,13 @@ def test_budget_verdicts_say_whether_and_by_how_much():
     assert "too few benign rows" in budget_verdict(0.0, 0.001, long=True, ci=[0.0, 0.005])
     assert "4.00x the budget" in budget_verdict(0.004, 0.001, long=True)
     assert budget_verdict(None, 0.001) == "not measured"
+
+
+def test_an_experiment_with_seed_runs_shows_its_spread(tmp_path):
+    r = sample_results()
+    r["experiments"]["balanced_2x20"]["seed_runs"] = {"seeds": [0, 1, 2], "test_accuracy": [0.88, 0.87, 0.89],
+                                                      "test_balanced_accuracy": [0.85, 0.84, 0.86],
+                                                      "val_accuracy": [0.88, 0.87, 0.89]}
+    render(r, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "Retrained with 3 seeds (0, 1, 2): test accuracy 0.8800 +- 0.01" in md

@@ -19,7 +19,8 @@ def fmt(value: Any, kind: str) -> str:
     kinds: ``acc`` 0.8406 (4 decimals), ``pct`` 84.1%, ``int`` 534,895, ``s`` seconds (3 significant
     digits, e.g. ``12.3 s``; below a millisecond ``5.48 µs``), ``ms`` milliseconds, ``x`` ratio (``4.2x``), ``bytes`` bytes as KiB below
     1 MiB and as MiB above (``70.7 KiB``, ``5.2 MiB``), ``mib`` bytes as MiB,
-    ``gib`` bytes as GiB, ``num`` 4 significant digits (``%.4g``, never in exponent form: ``0.00004306``), ``float`` the value as Python prints it.
+    ``gib`` bytes as GiB, ``num`` 4 significant digits (``%.4g``; never in exponent form: 2 significant digits below 0.001,
+    ``0.000043``, and ``< 0.000001`` below that), ``float`` the value as Python prints it.
     """
     if value is None:
         return "n/a"
@@ -43,8 +44,12 @@ def fmt(value: Any, kind: str) -> str:
         return f"{value / 2**20:,.1f} MiB"
     if kind == "gib":
         return f"{value / 2**30:,.1f} GiB"
-    if kind == "num":  # 4 significant digits, written out (0.00004306, not 4.306e-05)
-        return f"{value:,.0f}" if abs(value) >= 1e4 else _sig(value, 4) if value and abs(value) < 1e-4 else f"{value:.4g}"
+    if kind == "num":  # written out, never 4.306e-05: 4 significant digits, 2 below 0.001, a bound below 1e-6
+        if abs(value) >= 1e4:
+            return f"{value:,.0f}"
+        if value and abs(value) < 1e-6:
+            return "< 0.000001" if value > 0 else "> -0.000001"
+        return _sig(value, 2) if value and abs(value) < 1e-3 else f"{value:.4g}"
     if kind == "float":
         return repr(float(value))
     raise ValueError(f"unknown number kind {kind!r}; expected one of {KINDS}")
