@@ -95,7 +95,7 @@ def summary_figure(results: dict[str, Any]) -> Any:
     naive = (results.get("data") or {}).get("test_naive_accuracy")
     if naive is not None:  # on the accuracy bars only: balanced accuracy's naive level is 0.5, not this
         ax.vlines([naive] * len(names), [i - 0.02 for i in y], [i + 0.42 for i in y], colors=GREY,
-                  linestyles="--", label="naive (majority) accuracy")
+                  linestyles="--", zorder=3, label="naive (majority) accuracy")
     ax.set_yticks(list(y), names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(min(0.4, min(bal + acc) - 0.05), 1.0)

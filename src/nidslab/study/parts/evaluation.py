@@ -557,7 +557,7 @@ def _threshold_blocks(ev: dict[str, Any]) -> list[Block]:
             ("p", f"At the default budget (FPR {_fpr_label(default)}) on the temporal test split: " + " ".join(lines)),
             ("figure", "evaluation_roc", "ROC curves on the temporal split's test rows (log false-positive rate). "
                                          "Dots: where each model's threshold for the default target FPR, chosen on "
-                                         "validation benign rows, lands on the test rows.")]
+                                         "validation benign rows, lands on the test rows (a rate of 0 is drawn at 1e-6).")]
 
 
 def _detection_blocks(ev: dict[str, Any]) -> list[Block]:
