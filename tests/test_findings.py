@@ -40,7 +40,9 @@ def test_part_10_says_how_long_validation_accuracy_sat_at_the_majority_share():
     e["test"]["positive_rate"] = 0.93          # it left the majority class in the end
     f = _by_part(r)["Part 10"]
     assert f["verdict"] == "partly"
-    assert "0.8408 for its first 5 of 7 epochs" in f["here"]
+    assert "sat at 0.8408 (the majority share) for its first 5 of 7 epochs" in f["here"]
+    e["history"]["val_accuracy"] = [0.3, 0.8408, 0.8409, 0.9]
+    assert "in epochs 2-3 of 4" in _by_part(r)["Part 10"]["here"]
     e["history"]["val_accuracy"] = [0.8408] * 7
     e["test"]["positive_rate"] = 1.0
     assert _by_part(r)["Part 10"]["verdict"] == "holds"

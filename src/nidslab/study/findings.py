@@ -149,32 +149,52 @@ def majority_trap(r: dict[str, Any], c: _Cite) -> tuple[str, str, str, str]:
     name = _need(r, class_weight=None)
     e = r["experiments"][name]
     val = e["history"]["val_accuracy"]
-    first = val[0]
-    stuck = next((i for i, v in enumerate(val) if abs(v - first) > 5e-5), len(val))
     naive = r["data"]["test_naive_accuracy"]
-    at_majority = abs(first - naive) < 0.005
+    run = _longest_run([abs(v - naive) < 0.005 for v in val])   # epochs at the majority share
     rate = e["test"]["positive_rate"]
     single = rate in (0.0, 1.0)
-    p: list[str | int] = ["experiments", name, "history", "val_accuracy", 0]
-    held = (f"for its first {stuck} of {len(val)} epochs" if stuck > 1 else
-            f"in epoch 1, then moved ({len(val)} epochs)")
-    here = f"validation accuracy {c(p, 'acc')} {held}; test accuracy {c(['experiments', name, 'test', 'accuracy'], 'acc')}"
+    if run is None:
+        held = f"never at the majority share ({fmt(naive, 'acc')}) in {len(val)} epochs"
+        p: list[str | int] = ["experiments", name, "history", "val_accuracy", -1]
+        here = f"validation accuracy {held}, {c(p, 'acc')} at the end"
+    else:
+        a, b = run
+        p = ["experiments", name, "history", "val_accuracy", a]
+        held = (f"for its first {b - a + 1} of {len(val)} epochs" if a == 0 else
+                f"in epochs {a + 1}-{b + 1} of {len(val)}")
+        here = f"validation accuracy sat at {c(p, 'acc')} (the majority share) {held}"
+    here += f"; test accuracy {c(['experiments', name, 'test', 'accuracy'], 'acc')}"
+    stuck = 0 if run is None else run[1] - run[0] + 1
     if single:
         verdict = HOLDS
         why = "it predicted one class for every test packet, as in the lab"
-    elif stuck >= 2 and at_majority:
+    elif stuck >= 2:
         verdict = PARTLY
         why = (f"it sat at the majority share (naive accuracy {c(['data', 'test_naive_accuracy'], 'acc')}) for "
-               f"{stuck} epochs, then left it: at the end it predicted "
+               f"{stuck} epochs, but at the end it predicted "
                f"{c(['experiments', name, 'test', 'positive_rate'], 'pct')} of test packets malicious")
     else:
         verdict = NOT
-        why = (f"its validation accuracy moved from the first epochs; it predicted "
+        why = (f"its validation accuracy did not sit at the majority share for two epochs or more; it predicted "
                f"{c(['experiments', name, 'test', 'positive_rate'], 'pct')} of test packets malicious (naive accuracy "
                f"{c(['data', 'test_naive_accuracy'], 'acc')})")
     lab = (f"val accuracy {fmt(LAB_P10_VAL_ACCURACY, 'acc')} at all {LAB_P10_STUCK_EPOCHS} epochs; test "
            f"{fmt(LAB_P10_TEST_ACCURACY, 'acc')}")
     return lab, here, verdict, why + f" ({len(val)} epochs here, {LAB_P10_STUCK_EPOCHS} in the lab; rests on one seed)"
+
+
+def _longest_run(flags: list[bool]) -> tuple[int, int] | None:
+    """(first, last) index of the longest stretch of True in ``flags`` (the earliest of equals); None if none."""
+    best: tuple[int, int] | None = None
+    start = None
+    for i, f in enumerate([*flags, False]):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            if best is None or i - 1 - start > best[1] - best[0]:
+                best = (start, i - 1)
+            start = None
+    return best
 
 
 def _lift(r: dict[str, Any], c: _Cite, new: str, old: str, metric: str) -> tuple[str, Compared]:
