@@ -36,3 +36,13 @@ def test_user_error_is_one_line_and_exit_2():
     assert result.exit_code == 2
     assert "bad.csv row 7" in result.output
     assert "Traceback" not in result.output
+
+
+def test_lab_help_names_the_default_dataset_and_fraction_does_not_offer_zero():
+    result = runner.invoke(app, ["lab", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "mirai-sim" in text and "SIMULATED" in text
+    assert "0.0<=x" not in text and "above 0" in text
+    bad = runner.invoke(app, ["lab", "--fraction", "0"])
+    assert bad.exit_code != 0 and "above 0" in bad.output

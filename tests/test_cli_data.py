@@ -50,3 +50,18 @@ def test_import_with_mismatched_rows_is_a_clear_error_and_caches_nothing(tmp_pat
 def test_bad_nonfinite_policy_is_refused(tmp_path):
     r = runner.invoke(app, ["data", "import", "a.csv", "b.csv", "--name", "x", "--nonfinite", "drop"])
     assert r.exit_code != 0 and "--nonfinite" in r.output
+
+
+def test_describe_says_when_a_dataset_is_simulated(tmp_path):
+    from nidslab.data import write_dataset
+    from nidslab.data.datasets import BUILTIN_RECIPES
+
+    rng = np.random.default_rng(0)
+    write_dataset("cli-sim-like", rng.random((60, 115), dtype=np.float32), np.arange(60) % 2,
+                  sources=[{"kind": "simulation", "packets": 60, "seed": 5}],
+                  extra={"builtin": "mirai-sim", "recipe": BUILTIN_RECIPES["mirai-sim"]})
+    r = runner.invoke(app, ["data", "describe", "cli-sim-like", "--draws", "10"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "SIMULATED" in r.output
+    d = json.loads(runner.invoke(app, ["data", "describe", "cli-sim-like", "--json", "--draws", "10"]).stdout)
+    assert d["source"]["simulated"] is True

@@ -169,7 +169,7 @@ def test_a_task_whose_worker_is_killed_runs_again(ray_executor, tmp_path):
 #: keys whose values are timings, memory, or where and when the run happened (and the questions' answers,
 #: text that quotes timings): they differ run to run
 TIMING_KEYS = ("seconds", "wall_s", "finished_utc", "hardware", "cached", "parts", "executor", "peak_memory",
-               "memory_kind", "slowdown", "questions")
+               "memory_kind", "slowdown", "questions", "usage")
 
 STUDY = {
     "study": {"title": "cluster", "seed": 3},

@@ -29,20 +29,30 @@ window.addEventListener('load', () => {
   const imgs = Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth, h: i.naturalHeight}));
   const out = document.createElement('pre');
   out.id = 'nidslab-probe';
-  out.textContent = JSON.stringify({images: imgs, errors: window.__errors});
+  const toc = Array.from(document.querySelectorAll('nav a')).map(a => {
+    const id = a.getAttribute('href').slice(1);
+    return {id: id, found: document.getElementById(id) !== null};
+  });
+  const width = {inner: window.innerWidth, page: document.documentElement.scrollWidth};
+  const boxes = Array.from(document.querySelectorAll('div.scroll')).map(d => {
+    const r = d.getBoundingClientRect();
+    return {client: d.clientWidth, scroll: d.scrollWidth, right: r.right};
+  });
+  out.textContent = JSON.stringify({images: imgs, errors: window.__errors, toc: toc, width: width, boxes: boxes});
   document.body.appendChild(out);
 });
 </script>"""
 
 
-def _browse(page, tmp_path, probe: str = _PROBE) -> tuple[dict, str]:
+def _browse(page, tmp_path, width: int | None = None, probe: str = _PROBE) -> tuple[dict, str]:
     probed = tmp_path / "probed.html"
     text = page.read_text(encoding="utf-8")
     probed.write_text(text.replace("<head>", "<head>" + probe, 1), encoding="utf-8")
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-           "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()]
+           "--virtual-time-budget=10000", *([f"--window-size={width},2000"] if width else []), "--dump-dom",
+           probed.as_uri()]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     found = re.search(r'<pre id="nidslab-probe">(.*?)</pre>', run.stdout, re.S)
@@ -78,3 +88,19 @@ def test_the_probe_sees_a_broken_figure(tmp_path):
                     encoding="utf-8")
     probe, _ = _browse(page, tmp_path)
     assert sum(1 for i in probe["images"] if i["w"] == 0) == 1
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install -y chromium)")
+def test_contents_link_every_section_and_a_narrow_window_scrolls_tables_not_the_page(tmp_path):
+    from test_report import sample_results
+
+    written = render(sample_results(), tmp_path / "run")
+    probe, _ = _browse(written["html"], tmp_path, width=400)
+    sections = re.findall(r'<h2 id="([^"]+)"', written["html"].read_text(encoding="utf-8"))
+    assert [t["id"] for t in probe["toc"]] == [s for s in sections if s != "contents"]
+    assert all(t["found"] for t in probe["toc"]), probe["toc"]
+    w = probe["width"]
+    assert w["inner"] <= 520, w    # narrow: headless Chromium widens a 400 px window to its minimum, 500
+    assert w["page"] <= w["inner"], w                          # no sideways scrolling of the page itself
+    assert probe["boxes"] and all(b["right"] <= w["inner"] + 1 for b in probe["boxes"]), probe["boxes"]
+    assert any(b["scroll"] > b["client"] for b in probe["boxes"])   # wide tables scroll inside their box

@@ -14,7 +14,11 @@ def test_the_lab_study_has_the_lab_settings():
     s = load_study()
     assert s.source == str(default_study_path())
     names = [e.name for e in s.experiments]
-    assert len(names) == 13   # the lab's 9, and 4 that measure what Questions 5, 12 and 14 ask (issue 16)
+    # the lab's 9, 4 that measure what Questions 5, 12 and 14 ask (issue 16), and Question 12's learning rate x
+    # batch size grid (issue 22: 2 batch sizes x 3 learning rates, 5 epochs each)
+    assert len(names) == 19
+    grid = {(e.fit.batch_size, e.fit.lr) for e in s.experiments if e.name.startswith("grid_")}
+    assert grid == {(b, lr) for b in (1_000, 10_000) for lr in (0.01, 0.1, 1.0)}
     base = s.experiment("sigmoid_2x20")
     assert (base.spec.n_layers, base.spec.n_nodes, base.spec.activation, base.fit.optimizer) == (2, 20, "sigmoid", "sgd")
     assert (base.fit.lr, base.fit.batch_size, base.fit.epochs, base.fit.class_weight) == (0.1, 10_000, 20, None)

@@ -262,7 +262,9 @@ def test_quick_study_end_to_end_through_the_cli(tiny_dataset, tmp_path):
     for key in ("baseline", "best", "tree"):
         assert [p["target_fpr"] for p in ev["operating_points"][key]] == [1e-3, 1e-2, 1e-4]
         d = ev["detection"][key]["per_target"][0]
-        assert {p["phase"] for p in d["phases"]} <= {"scan", "bruteforce", "loader", "propagation", "flood"}
+        assert {p["phase"] for p in d["phases"]} <= {"scan", "bruteforce", "loader", "propagation", "flood", "other"}
+        # each malicious packet counted in one phase: the counts add up
+        assert sum(p["malicious_packets"] for p in d["phases"]) == ev["unseen_capture"]["malicious_truth"]
         assert d["false_alarms_before_onset"]["hours"] > 0
     assert [s["available"] for s in ev["transfer"]["sets"]][0] is True
     assert "Would it work on new traffic?" in html

@@ -65,3 +65,97 @@ def step_memory(model: nn.Module, n_inputs: int, batch_size: int, *, optimizer: 
                                    if isinstance(v, torch.Tensor))
     out["total"] = sum(out.values())
     return out
+
+
+NVML = "NVML (torch.cuda.utilization)"
+
+
+class DeviceUsage:
+    """How busy the device was, and how much memory it used, while a block of work ran (the lab's
+    Question 8: "run nvidia-smi a few times during training").
+
+    With a CUDA GPU: utilisation sampled every ``interval_s`` by a background thread through NVML
+    (``torch.cuda.utilization``, which needs the ``pynvml`` / ``nvidia-ml-py`` package; else ``nvidia-smi``),
+    and torch's peak allocated and reserved bytes over the block. Without one: the CPU measured instead,
+    the process's CPU seconds over the wall seconds (how many cores were busy on average).
+
+    >>> with DeviceUsage() as usage:           # doctest: +SKIP
+    ...     fit(...)
+    >>> usage.result()["gpu_utilization_mean_pct"]
+    """
+
+    def __init__(self, interval_s: float = 0.05):
+        self.interval_s = interval_s
+        self.gpu = torch.cuda.is_available()
+        self.samples: list[float] = []
+        self.sampler = ""
+        self._stop: Any = None
+        self._thread: Any = None
+
+    def _utilization(self) -> float | None:
+        """One utilisation reading in percent (None: neither NVML nor nvidia-smi answered)."""
+        import subprocess
+
+        if self.sampler in ("", NVML):
+            try:
+                value = float(torch.cuda.utilization())
+                self.sampler = NVML
+                return value
+            except Exception:  # no pynvml, or NVML refused: the tool the lab names
+                self.sampler = "nvidia-smi"
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
+                                  f"--id={torch.cuda.current_device()}"], capture_output=True, text=True,
+                                 timeout=5, check=True).stdout
+            return float(out.strip().splitlines()[0])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            self.sampler = "none"
+            return None
+
+    def __enter__(self) -> DeviceUsage:
+        import threading
+        import time
+
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        if self.gpu:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._stop = threading.Event()
+
+            def sample() -> None:
+                while not self._stop.wait(self.interval_s):
+                    v = self._utilization()
+                    if v is None:
+                        return
+                    self.samples.append(v)
+                    if self.sampler == "nvidia-smi" and len(self.samples) > 200:  # a subprocess per sample: enough
+                        return
+
+            self._thread = threading.Thread(target=sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import time
+
+        if self.gpu:
+            torch.cuda.synchronize()
+            self._stop.set()
+            self._thread.join()
+        self._wall, self._cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+    def result(self) -> dict[str, Any]:
+        """``device`` (cuda | cpu), ``wall_seconds``; on a GPU ``gpu_utilization_mean_pct``,
+        ``gpu_utilization_max_pct``, ``samples``, ``sampler``, ``gpu_max_memory_allocated`` and
+        ``gpu_max_memory_reserved`` (bytes; None where not measured); on the CPU ``cpu_seconds`` and
+        ``cpu_busy_cores`` (CPU seconds over wall seconds, all of this process's threads)."""
+        out: dict[str, Any] = {"device": "cuda" if self.gpu else "cpu", "wall_seconds": self._wall,
+                               "cpu_seconds": self._cpu,
+                               "cpu_busy_cores": self._cpu / self._wall if self._wall > 0 else None}
+        if self.gpu:
+            s = self.samples
+            out.update(gpu_utilization_mean_pct=sum(s) / len(s) if s else None,
+                       gpu_utilization_max_pct=max(s) if s else None, samples=len(s), sampler=self.sampler,
+                       gpu_max_memory_allocated=int(torch.cuda.max_memory_allocated()),
+                       gpu_max_memory_reserved=int(torch.cuda.max_memory_reserved()))
+        return out

@@ -67,20 +67,24 @@ def describe(
     seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo draws."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Shapes, class counts, NaN/inf per column, naive and random-chance accuracy."""
+    """Shapes, class counts, NaN/inf per column, naive and random-chance accuracy, and where the rows came
+    from (a simulated dataset says so)."""
     from nidslab.data import describe as run, open_dataset
+    from nidslab.data.provenance import provenance
     from nidslab.features.describe import approx_seconds
 
     with progress_bar(f"opening {dataset}") as update:
         ds = open_dataset(dataset, progress=update)
         d = run(ds, draws=draws, seed=seed, progress=update)
     groups = _feature_groups(getattr(ds, "feature_names", None))
+    source = provenance(ds, dataset)
     if as_json:
-        print(json.dumps({**d.to_dict(), "feature_groups": groups}, indent=1, ensure_ascii=False))
+        print(json.dumps({**d.to_dict(), "source": source, "feature_groups": groups}, indent=1, ensure_ascii=False))
         return
     b, m = d.class_counts
     rc = d.random_chance
     t = Table(title=f"dataset {d.name}", show_header=False)
+    t.add_row("source", source["description"])
     t.add_row("rows x features", f"{d.rows:,} x {d.n_features}")
     t.add_row("benign / malicious", f"{b:,} ({b / d.rows:.2%}) / {m:,} ({m / d.rows:.2%})")
     t.add_row("NaN / inf cells", f"{d.nan_features:,} / {d.inf_features:,}")

@@ -26,13 +26,17 @@ lab_app = typer.Typer(
 def lab(
     ctx: typer.Context,
     study: Path = typer.Option(None, "--study", help="Study file (TOML); default: the lab's own mirai_lab.toml."),
-    data: str = typer.Option("default", "--data", help="Dataset name or path (any dataset nidslab reads)."),
+    data: str = typer.Option("default", "--data", show_default=False,
+                             help="Dataset name or path (any dataset nidslab reads). Default: mirai-sim, nidslab's "
+                                  "SIMULATED IoT camera LAN with a Mirai outbreak, built on first use "
+                                  "($NIDSLAB_DATASET changes it); kitsune-mirai: the real Kitsune capture "
+                                  "(downloaded once, 1.4 GB)."),
     quick: bool = typer.Option(False, "--quick", help="A fraction of the data, fewer epochs, passes, folds, trials."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder for runs: writes OUT/TIMESTAMP/ and OUT/latest."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore cached results of earlier runs; recompute every part."),
-    fraction: float = typer.Option(None, "--fraction", min=0.0, max=1.0,
-                                   help="Share of the rows to use, e.g. 0.5 or 0.25 (the lab's half and quarter "
-                                        "datasets); overrides the study file."),
+    fraction: float = typer.Option(None, "--fraction", metavar="SHARE",
+                                   help="Share of the rows to use, above 0 and at most 1, e.g. 0.5 or 0.25 (the "
+                                        "lab's half and quarter datasets); overrides the study file."),
     split: str = typer.Option(None, "--split", help="random | temporal: the split every part trains on; overrides "
                                                     "the study file (the evaluation part trains the other one too)."),
     cluster: str = typer.Option("none", "--cluster", help="none: run here; ray: run the experiments, timings, "
@@ -56,8 +60,8 @@ def lab(
 
     spec = load_study(study)
     if fraction is not None:
-        if fraction <= 0:
-            raise typer.BadParameter("--fraction must be in (0, 1]")
+        if not 0 < fraction <= 1:
+            raise typer.BadParameter(f"--fraction must be above 0 and at most 1, got {fraction:g}")
         spec = dataclasses.replace(spec, fraction=fraction)
     if split is not None:
         from nidslab.study.config import SPLIT_ALIASES, SPLITS

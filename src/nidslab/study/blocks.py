@@ -1,7 +1,7 @@
 """The report's building blocks, shared by the parts' ``render`` functions and :mod:`nidslab.study.report`.
 
 A block is a tuple: ``("h1"|"h2"|"h3"|"p", text)``, ``("table", headers, rows)`` or ``("figure", stem,
-caption)``; a part renders to (blocks, figures by stem as PNG bytes).
+caption)`` or ``("toc",)`` (the table of contents: a link to every h2); a part renders to (blocks, figures by stem as PNG bytes).
 """
 
 from __future__ import annotations
@@ -51,6 +51,25 @@ def confusion(e: dict[str, Any]) -> Block:
             [["benign", fmt(tn, "int"), fmt(fp, "int")], ["malicious", fmt(fn, "int"), fmt(tp, "int")]])
 
 
+def seed_text(e: dict[str, Any]) -> str | None:
+    """The experiment's spread over seeds in words (None: trained with one seed)."""
+    import statistics
+
+    runs = e.get("seed_runs") or {}
+    acc, bal = runs.get("test_accuracy") or [], runs.get("test_balanced_accuracy") or []
+    if len(acc) < 2:
+        return None
+    words = (f"test accuracy {fmt(statistics.fmean(acc), 'acc')} +- {fmt(statistics.stdev(acc), 'num')}")
+    if len(bal) >= 2:
+        words += f", balanced accuracy {fmt(statistics.fmean(bal), 'acc')} +- {fmt(statistics.stdev(bal), 'num')}"
+    return f"Retrained with {len(acc)} seeds ({', '.join(str(s) for s in runs.get('seeds', []))}): {words} (mean +- sd)."
+
+
+def seed_blocks(e: dict[str, Any]) -> list[Block]:
+    text = seed_text(e)
+    return [("p", text)] if text else []
+
+
 def experiment_blocks(name: str, e: dict[str, Any], fig_stem: str) -> list[Block]:
     t = e["test"]
     blocks: list[Block] = [
@@ -59,6 +78,7 @@ def experiment_blocks(name: str, e: dict[str, Any], fig_stem: str) -> list[Block
               f"{fmt(e['train_seconds'], 's')}. Test: loss {fmt(t.get('loss'), 'num')}, accuracy {fmt(t['accuracy'], 'acc')}, "
               f"balanced accuracy {fmt(t['balanced_accuracy'], 'acc')}, ROC-AUC {fmt(t.get('roc_auc'), 'acc')}; share "
               f"of test packets predicted malicious {fmt(t.get('positive_rate'), 'acc')}."),
+        *seed_blocks(e),
         confusion(e),
         ("figure", fig_stem, f"Loss and accuracy per epoch, training and validation ({name})."),
     ]

@@ -17,9 +17,10 @@ def fmt(value: Any, kind: str) -> str:
     """Format ``value`` as the report writes it.
 
     kinds: ``acc`` 0.8406 (4 decimals), ``pct`` 84.1%, ``int`` 534,895, ``s`` seconds (3 significant
-    digits, e.g. ``12.3 s``), ``ms`` milliseconds, ``x`` ratio (``4.2x``), ``bytes`` bytes as KiB below
+    digits, e.g. ``12.3 s``; below a millisecond ``5.48 µs``), ``ms`` milliseconds, ``x`` ratio (``4.2x``), ``bytes`` bytes as KiB below
     1 MiB and as MiB above (``70.7 KiB``, ``5.2 MiB``), ``mib`` bytes as MiB,
-    ``gib`` bytes as GiB, ``num`` 4 significant digits (``%.4g``), ``float`` the value as Python prints it.
+    ``gib`` bytes as GiB, ``num`` 4 significant digits (``%.4g``; never in exponent form: 2 significant digits below 0.001,
+    ``0.000043``, and ``< 0.000001`` below that), ``float`` the value as Python prints it.
     """
     if value is None:
         return "n/a"
@@ -31,8 +32,8 @@ def fmt(value: Any, kind: str) -> str:
         return f"{100 * value:.1f}%"
     if kind == "int":
         return f"{int(value):,}"
-    if kind == "s":
-        return f"{_sig(value, 3)} s"
+    if kind == "s":  # below a millisecond in microseconds: never 5.48e-06 s
+        return f"{_sig(1e6 * value, 3)} µs" if 0 < abs(value) < 1e-3 else f"{_sig(value, 3)} s"
     if kind == "ms":
         return f"{_sig(1000 * value, 3)} ms"
     if kind == "x":
@@ -43,8 +44,12 @@ def fmt(value: Any, kind: str) -> str:
         return f"{value / 2**20:,.1f} MiB"
     if kind == "gib":
         return f"{value / 2**30:,.1f} GiB"
-    if kind == "num":
-        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    if kind == "num":  # written out, never 4.306e-05: 4 significant digits, 2 below 0.001, a bound below 1e-6
+        if abs(value) >= 1e4:
+            return f"{value:,.0f}"
+        if value and abs(value) < 1e-6:
+            return "< 0.000001" if value > 0 else "> -0.000001"
+        return _sig(value, 2) if value and abs(value) < 1e-3 else f"{value:.4g}"
     if kind == "float":
         return repr(float(value))
     raise ValueError(f"unknown number kind {kind!r}; expected one of {KINDS}")
@@ -55,7 +60,7 @@ def _sig(value: float, digits: int) -> str:
     if value == 0:
         return "0"
     mag = math.floor(math.log10(abs(value)))
-    if mag < -4:
+    if mag < -9:  # too small for people to count zeros
         return f"{value:.{digits}g}"
     decimals = max(0, digits - 1 - mag)
     return f"{value:,.{decimals}f}"

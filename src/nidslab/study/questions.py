@@ -147,23 +147,33 @@ def answer_questions(results: dict[str, Any]) -> list[dict[str, Any]]:
 Answer = Callable[[dict[str, Any], _Cite], str]
 
 
+#: Part 3 of the lab text: "Lets pretend that everyone is using an Nvidia RTX 3090 graphics card."
+LAB_GPU = "Nvidia RTX 3090"
+#: Part 3, Question 1's answer in the lab text: "10 496" CUDA cores
+LAB_GPU_CUDA_CORES = 10_496
+#: Part 3, Question 2's answer in the lab text: "24 GB"
+LAB_GPU_MEMORY = "24 GB"
+
+
 def _gpu_cores(r: dict[str, Any], c: _Cite) -> str:
+    lab = (f"The lab's card, the {LAB_GPU} (Part 3 of the lab), has {fmt(LAB_GPU_CUDA_CORES, 'int')} CUDA cores. ")
     if r["hardware"].get("gpu"):
         g = r["hardware"]["gpu"]
         cores = (c(["hardware", "gpu", "cuda_cores"], "int") if g.get("cuda_cores") is not None
                  else "an unlisted number of")
-        return (f"This machine's GPU, {g['name']}, has {cores} CUDA cores "
-                f"({c(['hardware', 'gpu', 'sm_count'], 'int')} streaming multiprocessors).")
-    return ("This run found no CUDA GPU, so it trained on the CPU "
-            f"({r['hardware']['cpu']['model']}) with {c(['hardware', 'cpu', 'logical_cores'], 'int')} logical cores "
-            f"({c(['hardware', 'cpu', 'usable_cores'], 'int')} usable by this process); it has no CUDA cores.")
+        return lab + (f"This machine's GPU, {g['name']}, has {cores} CUDA cores "
+                      f"({c(['hardware', 'gpu', 'sm_count'], 'int')} streaming multiprocessors, read from the device).")
+    return lab + ("This run found no CUDA GPU, so it trained on the CPU "
+                  f"({r['hardware']['cpu']['model']}) with {c(['hardware', 'cpu', 'logical_cores'], 'int')} logical cores "
+                  f"({c(['hardware', 'cpu', 'usable_cores'], 'int')} usable by this process); it has no CUDA cores.")
 
 
 def _gpu_memory(r: dict[str, Any], c: _Cite) -> str:
+    lab = f"The lab's {LAB_GPU} has {LAB_GPU_MEMORY} of memory (the lab's answer). "
     if r["hardware"].get("gpu"):
-        return f"The GPU has {c(['hardware', 'gpu', 'memory_bytes'], 'gib')} of memory."
-    return (f"No GPU: training used the machine's {c(['hardware', 'memory_bytes'], 'gib')} of RAM, "
-            "which holds what a GPU's memory would.")
+        return lab + f"This machine's GPU has {c(['hardware', 'gpu', 'memory_bytes'], 'gib')}, read from the device."
+    return lab + (f"This machine has no GPU: training used its {c(['hardware', 'memory_bytes'], 'gib')} of RAM, "
+                  "which holds what a GPU's memory would.")
 
 
 def _what_memory_holds(r: dict[str, Any], c: _Cite) -> str:
@@ -255,16 +265,28 @@ def _gpu_busy_at_batch_100(r: dict[str, Any], c: _Cite) -> str:
     if i is None:
         raise KeyError("batch size 100 was not timed")
     p: list[str | int] = ["batch_size_timing", "rows", i]
-    if r["hardware"].get("gpu"):
-        return (f"At batch 100 an epoch took {c(p + ['seconds_per_epoch'], 's')} for "
-                f"{c(p + ['updates_per_epoch'], 'int')} small steps, each holding "
-                f"{c(p + ['step_memory_bytes'], 'bytes')} of tensors (batch, activations, weights, gradients; "
-                "counted from one step) beside the data: each step is too small to keep the GPU's cores busy, so "
-                "time goes to per-step overhead (utilisation itself was not sampled).")
-    return (f"No GPU here. On the CPU an epoch at batch 100 took {c(p + ['seconds_per_epoch'], 's')} for "
-            f"{c(p + ['updates_per_epoch'], 'int')} weight updates; each step held "
-            f"{c(p + ['step_memory_bytes'], 'bytes')} of tensors (batch, activations, weights, gradients; counted "
-            "from one step) beside the training data.")
+    row = r["batch_size_timing"]["rows"][i]
+    usage = row.get("usage") or {}
+    u: list[str | int] = p + ["usage"]
+    step = (f"an epoch took {c(p + ['seconds_per_epoch'], 's')} for {c(p + ['updates_per_epoch'], 'int')} weight "
+            f"updates, each step holding {c(p + ['step_memory_bytes'], 'bytes')} of tensors (batch, activations, "
+            "weights, gradients; counted from one step) beside the data")
+    if usage.get("device") == "cuda":
+        if usage.get("gpu_utilization_mean_pct") is not None:
+            busy = (f"the GPU was busy {c(u + ['gpu_utilization_mean_pct'], 'num')}% of the time on average (at most "
+                    f"{c(u + ['gpu_utilization_max_pct'], 'num')}%; {c(u + ['samples'], 'int')} samples by "
+                    f"{usage['sampler']})")
+        else:
+            busy = "its utilisation could not be read (neither NVML nor nvidia-smi answered)"
+        return (f"Measured while batch 100 trained on the GPU: {busy}; torch's peak allocated memory was "
+                f"{c(u + ['gpu_max_memory_allocated'], 'bytes')} (reserved by its allocator: "
+                f"{c(u + ['gpu_max_memory_reserved'], 'bytes')}). At batch 100 {step}.")
+    if usage.get("device") == "cpu":
+        return (f"No GPU here, so the CPU was measured instead: while batch 100 trained, this process kept "
+                f"{c(u + ['cpu_busy_cores'], 'num')} cores busy on average ({c(u + ['cpu_seconds'], 's')} of CPU "
+                f"time in {c(u + ['wall_seconds'], 's')}, of {c(['hardware', 'cpu', 'usable_cores'], 'int')} usable "
+                f"cores); {step}.")
+    return (f"Utilisation was not sampled in this run (its results predate the measurement). At batch 100 {step}.")
 
 
 def _epoch_time_per_batch_size(r: dict[str, Any], c: _Cite) -> str:
@@ -288,14 +310,22 @@ def _updates_per_epoch(r: dict[str, Any], c: _Cite) -> str:
 def _batch_size_limits(r: dict[str, Any], c: _Cite) -> str:
     rows = _rows(r)
     hi = len(rows) - 1
-    return ("Memory first: the batch's activations, gradients and data must fit in the device's memory "
-            f"(one training step of this small network holds {c(['batch_size_timing', 'rows', hi, 'step_memory_bytes'], 'bytes')} "
-            f"at batch {fmt(rows[hi]['batch_size'], 'int')} against {c(['batch_size_timing', 'rows', 0, 'step_memory_bytes'], 'bytes')} "
-            f"at {fmt(rows[0]['batch_size'], 'int')}: it grows linearly with the batch). "
-            "Then learning: fewer updates per epoch and less gradient noise, which generalises worse at the "
-            f"same learning rate and epoch count: after one epoch at lr {_timing_lr(r)} the validation accuracy was "
-            f"{c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')} at batch {fmt(rows[0]['batch_size'], 'int')} "
-            f"and {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')} at {fmt(rows[hi]['batch_size'], 'int')}.")
+    mem = r["hardware"].get("gpu", {}) or {}
+    room = (c(["hardware", "gpu", "memory_bytes"], "gib") + " of GPU memory" if mem.get("memory_bytes")
+            else c(["hardware", "memory_bytes"], "gib") + " of RAM")
+    lo_val = rows[0]["val_accuracy"]
+    hi_val = rows[hi]["val_accuracy"]
+    trend = ("higher" if lo_val > hi_val + 5e-4 else "lower" if lo_val < hi_val - 5e-4 else "the same")
+    return ("Memory first: a step's batch, activations and gradients must fit on the device. Measured: one training "
+            f"step of this small network holds {c(['batch_size_timing', 'rows', 0, 'step_memory_bytes'], 'bytes')} at "
+            f"batch {fmt(rows[0]['batch_size'], 'int')} and {c(['batch_size_timing', 'rows', hi, 'step_memory_bytes'], 'bytes')} "
+            f"at {fmt(rows[hi]['batch_size'], 'int')}, against {room} here: for this network memory is far from the "
+            "limit; a bigger network or input would reach it sooner. Then learning: a larger batch makes fewer "
+            f"updates per epoch ({c(['batch_size_timing', 'rows', 0, 'updates_per_epoch'], 'int')} against "
+            f"{c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')}). After one epoch at lr {_timing_lr(r)} "
+            f"validation accuracy was {c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')} at batch "
+            f"{fmt(rows[0]['batch_size'], 'int')} and {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')} at "
+            f"{fmt(rows[hi]['batch_size'], 'int')} ({trend} at the smaller batch; one epoch, one seed).")
 
 
 def _lr_runs(r: dict[str, Any]) -> list[str]:
@@ -315,25 +345,50 @@ def _lr_runs(r: dict[str, Any]) -> list[str]:
     return [by_lr[lr] for lr in sorted(by_lr)]
 
 
+def _lr_batch_grid(r: dict[str, Any]) -> tuple[int, dict[int, dict[float, str]]] | None:
+    """The base 2 x 20 network trained at several learning rates for each of several batch sizes, all for
+    the same epochs: (epochs, {batch_size: {lr: experiment}}), the grid with the most runs; None if none."""
+    grids: dict[int, dict[int, dict[float, str]]] = {}
+    for name, e in r["experiments"].items():
+        s = e.get("settings", {})
+        if _exp_with({"experiments": {name: e}}, **_BASE):
+            grids.setdefault(s["epochs"], {}).setdefault(s["batch_size"], {}).setdefault(s["lr"], name)
+    usable = {ep: {b: lrs for b, lrs in g.items() if len(lrs) >= 2} for ep, g in grids.items()}
+    usable = {ep: g for ep, g in usable.items() if len(g) >= 2}
+    if not usable:
+        return None
+    ep = max(usable, key=lambda k: sum(len(v) for v in usable[k].values()))
+    return ep, usable[ep]
+
+
 def _learning_rate_and_batch_size(r: dict[str, Any], c: _Cite) -> str:
-    rows = _rows(r)
-    hi = len(rows) - 1
-    runs = _lr_runs(r)
     e = r["experiments"]
-    s0 = e[runs[0]]["settings"]
-    at = ", ".join(f"lr {fmt(e[n]['settings']['lr'], 'num')}: {c(['experiments', n, 'test', 'balanced_accuracy'], 'acc')}"
-                   for n in runs)
-    best = max(runs, key=lambda n: e[n]["test"]["balanced_accuracy"])
-    return ("A larger batch averages the gradient over more rows (less noise) but takes fewer steps per epoch, "
-            "so the learning rate is scaled up with the batch size (roughly linearly) and lowered when the batch "
-            "is decreased, to keep the progress per epoch and stability. Measured: the 2 x 20 network at batch "
-            f"{fmt(s0['batch_size'], 'int')} for {fmt(s0['epochs'], 'int')} epochs "
-            f"({c(['batch_size_timing', 'rows', hi, 'updates_per_epoch'], 'int')} updates per epoch at batch "
-            f"{fmt(rows[hi]['batch_size'], 'int')}) reached test balanced accuracy {at}; the best was lr "
-            f"{fmt(e[best]['settings']['lr'], 'num')}. At one lr ({_timing_lr(r)}) a single epoch at batch "
-            f"{fmt(rows[0]['batch_size'], 'int')} made {c(['batch_size_timing', 'rows', 0, 'updates_per_epoch'], 'int')} "
-            f"updates and reached validation accuracy {c(['batch_size_timing', 'rows', 0, 'val_accuracy'], 'acc')}, at "
-            f"batch {fmt(rows[hi]['batch_size'], 'int')} {c(['batch_size_timing', 'rows', hi, 'val_accuracy'], 'acc')}.")
+    theory = ("A larger batch averages the gradient over more rows (less noise) but takes fewer steps per epoch, "
+              "so the usual rule scales the learning rate with the batch size (roughly linearly): decrease the "
+              "batch, decrease the learning rate. ")
+    grid = _lr_batch_grid(r)
+    if grid is None:
+        runs = _lr_runs(r)
+        at = ", ".join(f"lr {fmt(e[n]['settings']['lr'], 'num')}: {c(['experiments', n, 'test', 'balanced_accuracy'], 'acc')}"
+                       for n in runs)
+        return theory + (f"Measured at one batch size only ({fmt(e[runs[0]]['settings']['batch_size'], 'int')}): test "
+                         f"balanced accuracy {at}; this study varied no batch size with the learning rate.")
+    epochs, by_batch = grid
+    parts, best = [], {}
+    for bs in sorted(by_batch):
+        lrs = by_batch[bs]
+        at = ", ".join(f"lr {fmt(lr, 'num')} {c(['experiments', lrs[lr], 'test', 'balanced_accuracy'], 'acc')}"
+                       for lr in sorted(lrs))
+        best[bs] = max(lrs, key=lambda lr: e[lrs[lr]]["test"]["balanced_accuracy"])
+        parts.append(f"batch {fmt(bs, 'int')}: {at} (best lr {fmt(best[bs], 'num')})")
+    sizes = sorted(best)
+    lo, hi = best[sizes[0]], best[sizes[-1]]
+    verdict = ("the best learning rate grew with the batch size, as the rule says" if hi > lo else
+               "the best learning rate was the same at both batch sizes: the rule is not visible at this grid's "
+               "resolution" if hi == lo else
+               "the best learning rate fell as the batch grew, against the rule")
+    return theory + (f"Measured: the 2 x 20 network for {fmt(epochs, 'int')} epochs at each batch size and learning "
+                     f"rate, test balanced accuracy: " + "; ".join(parts) + f". Here {verdict} (one seed per run).")
 
 
 def _parameter_counts(r: dict[str, Any], c: _Cite) -> str:
@@ -457,7 +512,22 @@ def _regression_head(r: dict[str, Any], c: _Cite) -> str:
             f"network predicting {g['target']} ({g['target_meaning']}) from {c(['regression', 'n_inputs'], 'int')} "
             f"other features reached R^2 {c(['regression', 'test', 'r2'], 'num')} and MAE "
             f"{c(['regression', 'test', 'mae'], 'num')} {g['units']} on the test split (always predicting the "
-            f"training mean: MAE {c(['regression', 'mean_baseline', 'mae'], 'num')}).")
+            f"training mean: MAE {c(['regression', 'mean_baseline', 'mae'], 'num')})" + _r2_reading(g, c) + ".")
+
+
+def _r2_reading(g: dict[str, Any], c: _Cite) -> str:
+    """Why R^2 reads as it does: the target's heavy tail, and the scores on a clipped target."""
+    from nidslab.study.parts.regression import tail_words
+
+    if not g.get("tail") or not g.get("clipped"):
+        return ""
+    return (f". R^2 divides by the target's squared deviations from its mean, and packet sizes are heavy-tailed: "
+            f"the largest 1% of test rows hold {c(['regression', 'tail', 'top1_share_of_squares'], 'pct')} of them "
+            f"(median {c(['regression', 'tail', 'median'], 'num')}, largest {c(['regression', 'tail', 'max'], 'num')} "
+            f"{g['units']}), {tail_words(g['tail']['top1_share_of_squares'])}. On the target clipped at the training "
+            f"split's 99th percentile ({c(['regression', 'clipped', 'clip_at'], 'num')} {g['units']}) the same "
+            f"predictions score MAE {c(['regression', 'clipped', 'test', 'mae'], 'num')}, RMSE "
+            f"{c(['regression', 'clipped', 'test', 'rmse'], 'num')} and R^2 {c(['regression', 'clipped', 'test', 'r2'], 'num')}")
 
 
 # The parts of results.json each answer needs; without them it says the part was not run.
@@ -477,100 +547,3 @@ _ANSWERS: dict[int, Answer] = {
     20: _dropout_versus_cv, 21: _regression_head,
 }
 
-
-def _best_experiment(r: dict[str, Any]) -> str:
-    """The lab experiment with the highest test balanced accuracy."""
-    exps = r["experiments"]
-    if not exps:
-        raise KeyError("no experiments")
-    return str(max(exps, key=lambda n: exps[n]["test"]["balanced_accuracy"]))
-
-
-def findings(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """The lab's qualitative findings, each checked against the measurements.
-
-    Returns dicts with ``claim`` (what the lab found), ``holds`` (True / False) and ``text`` (what was
-    measured, quoting numbers with their evidence as in :func:`answer_questions`).
-    """
-    r = not_run_as_none(r)
-    out = []
-
-    def add(claim: str, fn: Callable[[_Cite], tuple[bool, str]]) -> None:
-        c = _Cite(r)
-        try:
-            holds, text = fn(c)
-        except KeyError:
-            return
-        out.append({"claim": claim, "holds": holds, "text": text, "evidence": c.evidence})
-
-    def stuck(c: _Cite) -> tuple[bool, str]:
-        name = _exp_with(r, **{**_BASE, "class_weight": None})
-        if name is None:
-            raise KeyError("no unweighted 2 x 20")
-        t = r["experiments"][name]["test"]
-        holds = t["positive_rate"] in (0.0, 1.0)
-        verdict = "it predicted one class for every packet, as in the lab" if holds else (
-            "it did not predict a single class for every test packet, unlike the lab's run")
-        lin = (r.get("tree_baseline") or {}).get("linear")
-        if not holds and lin:
-            # The trap needs a signal that ~1,000 plain SGD steps on saturating sigmoids cannot find;
-            # a linear model's score says how easy this dataset's boundary is.
-            verdict += (". The trap needs classes that a few hundred small SGD steps cannot separate; on this "
-                        "dataset a linear model (logistic regression) already reaches balanced accuracy "
-                        f"{c(['tree_baseline', 'linear', 'test', 'balanced_accuracy'], 'acc')}, so the boundary is "
-                        "easy enough to find in the first epochs")
-        return holds, (f"2 x 20 sigmoid SGD without class weights: test accuracy {c(['experiments', name, 'test', 'accuracy'], 'acc')} "
-                       f"against the naive {c(['data', 'test_naive_accuracy'], 'acc')}, balanced accuracy "
-                       f"{c(['experiments', name, 'test', 'balanced_accuracy'], 'acc')}, share of packets predicted "
-                       f"malicious {c(['experiments', name, 'test', 'positive_rate'], 'acc')}: {verdict}.")
-
-    def measured(c: _Cite, metric: str, new_path: Sequence[str | int], old_path: Sequence[str | int], what: str) -> tuple[bool, str]:
-        """Whether ``new`` beats ``old`` by more than the noise, and a sentence that says so either way."""
-        new, old = get(r, new_path), get(r, old_path)
-        noise, words = _noise(r, c, metric)
-        holds = new - old > NOISE_SDS * noise
-        verdict = ("it holds" if holds else "it does not hold here: " + (
-            "the difference is within the noise" if abs(new - old) <= NOISE_SDS * noise else "it went the other way"))
-        return holds, (f"{what}: {c(new_path, 'acc')} against {c(old_path, 'acc')}, a difference of "
-                       f"{fmt(new - old, 'num')}; the noise is {words}, so a real difference exceeds "
-                       f"{fmt(NOISE_SDS * noise, 'num')}: {verdict}.")
-
-    def weights(c: _Cite) -> tuple[bool, str]:
-        a = _exp_with(r, **{**_BASE, "class_weight": None})
-        b = _exp_with(r, **_BASE)
-        if a is None or b is None:
-            raise KeyError("no pair")
-        return measured(c, "balanced_accuracy", ["experiments", b, "test", "balanced_accuracy"],
-                        ["experiments", a, "test", "balanced_accuracy"],
-                        "Test balanced accuracy of the 2 x 20 network with balanced class weights against without")
-
-    def better_than_naive(c: _Cite) -> tuple[bool, str]:
-        best = _best_experiment(r)
-        return measured(c, "accuracy", ["experiments", best, "test", "accuracy"], ["data", "test_naive_accuracy"],
-                        f"Test accuracy of the best lab network ({r['experiments'][best]['title']}) against the "
-                        "naive classifier's")
-
-    def relu_adam(c: _Cite) -> tuple[bool, str]:
-        base, relu = _pair(r, activation="relu")
-        _, adam = _pair(r, optimizer="adam")
-        base_path = ["experiments", base, "test", "balanced_accuracy"]
-        relu_holds, relu_text = measured(c, "balanced_accuracy", ["experiments", relu, "test", "balanced_accuracy"],
-                                         base_path, "ReLU against sigmoid (test balanced accuracy)")
-        adam_holds, adam_text = measured(c, "balanced_accuracy", ["experiments", adam, "test", "balanced_accuracy"],
-                                         base_path, "Adam against SGD")
-        return relu_holds and adam_holds, f"{relu_text} {adam_text}"
-
-    def tree(c: _Cite) -> tuple[bool, str]:
-        t = r.get("tree_baseline")
-        if not t:
-            raise KeyError("no tree baseline")
-        return measured(c, "balanced_accuracy", ["tree_baseline", "test", "balanced_accuracy"],
-                        ["tree_baseline", "best_dnn", "balanced_accuracy"],
-                        f"LightGBM's test balanced accuracy against the best network's ({t['best_dnn']['title']})")
-
-    add("2 x 20 sigmoid SGD without class weights gets stuck at the majority class", stuck)
-    add("Balanced class weights lift balanced accuracy", weights)
-    add("The networks beat the naive classifier", better_than_naive)
-    add("ReLU and Adam each beat the sigmoid SGD network", relu_adam)
-    add("Dense networks are not the best model for tabular data (a tree model does better)", tree)
-    return out

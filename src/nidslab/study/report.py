@@ -14,6 +14,7 @@ import base64
 import html
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -22,9 +23,10 @@ from typing import Any
 from nidslab.paths import atomic_write
 from nidslab.study import registry
 from nidslab.study.blocks import METRIC_HEADERS, Block, metrics_row
-from nidslab.study.charts import summary
+from nidslab.study.charts import stamped, summary
+from nidslab.study.findings import findings, label_truth_text
 from nidslab.study.numbers import fmt
-from nidslab.study.questions import answer_questions, findings
+from nidslab.study.questions import answer_questions
 from nidslab.study.results import ResultsLayoutError, from_plain, is_not_run, not_run_as_none
 
 
@@ -64,7 +66,8 @@ def render(results: dict[str, Any], out_dir: str | os.PathLike[str],
     view = not_run_as_none(results)
     if not view.get("questions"):
         view["questions"] = answer_questions(view)
-    blocks, pngs = build(view, typed, parts)
+    with stamped(figure_stamp(view.get("meta", {}))):
+        blocks, pngs = build(view, typed, parts)
     written = {}
     for stem, data in pngs.items():
         with atomic_write(out / "figures" / f"{stem}.png") as fh:
@@ -80,6 +83,13 @@ def render(results: dict[str, Any], out_dir: str | os.PathLike[str],
 
 
 # ----------------------------------------------------------------------------- content
+
+
+def figure_stamp(meta: dict[str, Any]) -> str:
+    """What every figure carries in its corner: the dataset's name, and "simulated" when it is."""
+    source = meta.get("dataset_source") or {}
+    name = source.get("name") or meta.get("dataset", "?")
+    return f"{name} (simulated)" if source.get("simulated") else str(name)
 
 
 def build(r: dict[str, Any], typed: dict[str, Any], parts: list[ModuleType]) -> tuple[list[Block], dict[str, bytes]]:
@@ -107,8 +117,16 @@ def build(r: dict[str, Any], typed: dict[str, Any], parts: list[ModuleType]) -> 
                 t = part["test"]
                 rows.append([label, "beyond the lab", "", "", fmt(part.get("train_seconds"), "s"), fmt(t.get("loss"), "num"),
                              fmt(t["accuracy"], "acc"), fmt(t["balanced_accuracy"], "acc"), fmt(t.get("roc_auc"), "acc")])
-    b += [("h2", "Summary"), ("table", METRIC_HEADERS, rows),
-          ("figure", "summary", "Test accuracy and balanced accuracy of every model; dashed: the naive classifier.")]
+    b.append(("toc",))
+    b.append(("h2", "Summary"))
+    truth = label_truth_text(r)
+    if truth:
+        b.append(("p", truth))
+    b += [("p", "The answers to the lab's 21 questions are at the end; the lab's findings, each beside the lab's "
+                "own number, right after this table."),
+          ("table", METRIC_HEADERS, rows),
+          ("figure", "summary", "Test accuracy and balanced accuracy of every model; dashed: the naive (majority) "
+                                "classifier's accuracy, on the accuracy bars.")]
     pngs: dict[str, bytes] = {}
     chart = summary(r)
     if chart is not None:
@@ -117,8 +135,12 @@ def build(r: dict[str, Any], typed: dict[str, Any], parts: list[ModuleType]) -> 
     found = findings(r)
     if found:
         b.append(("h2", "The lab's findings, checked"))
-        b.append(("table", ["the lab found", "here", "measured"],
-                  [[f["claim"], "holds" if f["holds"] else "does not hold", f["text"]] for f in found]))
+        b.append(("p", "Each of the lab's findings with the lab's number as its text prints it, this run's number, "
+                       "and a verdict computed from this run's numbers: a difference counts when it exceeds twice "
+                       "the noise (the seed-to-seed sd where the pair was retrained with several seeds, else the "
+                       "cross-validation sd; the row says which)."))
+        b.append(("table", ["part", "the lab found", "the lab's number", "this run", "verdict", "evidence"],
+                  [[f["part"], f["claim"], f["lab"], f["here"], f["verdict"], f["text"]] for f in found]))
 
     for part in parts:
         result = typed.get(part.NAME)
@@ -133,6 +155,15 @@ def build(r: dict[str, Any], typed: dict[str, Any], parts: list[ModuleType]) -> 
         b.append(("p", q["answer"]))
     b += _meta_blocks(meta)
     return b, pngs
+
+
+def anchor(title: str) -> str:
+    """A heading's link target, as GitHub writes it for markdown (lower case, spaces to dashes, no punctuation)."""
+    return re.sub(r"[^a-z0-9 _-]", "", title.lower()).replace(" ", "-")
+
+
+def _toc(blocks: list[Block]) -> list[str]:
+    return [b[1] for b in blocks if b[0] == "h2"]
 
 
 def _meta_blocks(meta: dict[str, Any]) -> list[Block]:
@@ -150,7 +181,8 @@ def _meta_blocks(meta: dict[str, Any]) -> list[Block]:
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}
-h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}h3{margin-top:1.4em;font-size:1.05em}
+h1{font-size:1.6em}p{overflow-wrap:anywhere}.scroll{overflow-x:auto;max-width:100%}
+code{background:#f2f2f2;padding:0 .2em;border-radius:3px;font-size:.92em}nav ul{padding-left:1.2em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}h3{margin-top:1.4em;font-size:1.05em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;
 vertical-align:top}th{background:#f4f4f4}figure{margin:1em 0}figure img{max-width:100%;height:auto}
 figcaption{font-size:.85em;color:#555}
@@ -160,18 +192,25 @@ figcaption{font-size:.85em;color:#555}
 def to_html(blocks: Iterable[Block], pngs: dict[str, bytes], title: str) -> str:
     """One self-contained HTML page: CSS inline, figures as base64 PNG data URLs, no script, no link."""
     e = html.escape
+    blocks = list(blocks)
+    heads = _toc(blocks)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"]
     for block in blocks:
         kind = block[0]
-        if kind in ("h1", "h2", "h3", "p"):
-            parts.append(f"<{kind}>{e(block[1])}</{kind}>")
+        if kind == "h2":
+            parts.append(f'<h2 id="{anchor(block[1])}">{_inline(block[1])}</h2>')
+        elif kind in ("h1", "h3", "p"):
+            parts.append(f"<{kind}>{_inline(block[1])}</{kind}>")
+        elif kind == "toc":
+            items = "".join(f'<li><a href="#{anchor(h)}">{_inline(h)}</a></li>' for h in heads)
+            parts.append(f'<nav aria-label="Contents"><h2 id="contents">Contents</h2><ul>{items}</ul></nav>')
         elif kind == "table":
             _, headers, rows = block
-            head = "".join(f"<th>{e(h)}</th>" for h in headers)
-            body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            head = "".join(f"<th>{_inline(h)}</th>" for h in headers)
+            body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows)
+            parts.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
         elif kind == "figure":
             _, stem, caption = block
             if stem in pngs:
@@ -182,6 +221,11 @@ def to_html(blocks: Iterable[Block], pngs: dict[str, bytes], title: str) -> str:
     return "\n".join(parts)
 
 
+def _inline(text: Any) -> str:
+    """``text`` escaped for HTML, with `inline code` in <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(str(text)))
+
+
 def _cell(c: Any) -> str:
     return str(c).replace("|", "\\|")
 
@@ -189,9 +233,13 @@ def _cell(c: Any) -> str:
 def to_markdown(blocks: Iterable[Block], pngs: dict[str, bytes]) -> str:
     """The same report in markdown; figures link to ``figures/<stem>.png`` beside it."""
     out = []
+    blocks = list(blocks)
+    heads = _toc(blocks)
     for block in blocks:
         kind = block[0]
-        if kind in ("h1", "h2", "h3"):
+        if kind == "toc":
+            out.append("## Contents\n\n" + "\n".join(f"- [{h}](#{anchor(h)})" for h in heads))
+        elif kind in ("h1", "h2", "h3"):
             out.append("#" * int(kind[1]) + " " + block[1])
         elif kind == "p":
             out.append(block[1])

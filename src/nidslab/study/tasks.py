@@ -27,14 +27,16 @@ def fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, test
 def timed_fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """:func:`fit_task` with no test split, and the bytes one training step of that network holds at the
     job's batch size (:func:`nidslab.memory.step_memory`: batch, saved activations, weights, gradients,
-    optimiser state)."""
-    from nidslab.memory import step_memory
+    optimiser state), with ``usage``: how busy the device was while it trained
+    (:class:`nidslab.memory.DeviceUsage`: GPU utilisation and peak memory, or the CPU's busy cores)."""
+    from nidslab.memory import DeviceUsage, step_memory
 
     s = job["settings"]
-    result, model = training.train_eval(s, train, validation, None, seed=job["seed"], threads=job["threads"])
+    with DeviceUsage() as usage:
+        result, model = training.train_eval(s, train, validation, None, seed=job["seed"], threads=job["threads"])
     memory = step_memory(model, train[0].shape[1], s["batch_size"], optimizer=s["optimizer"], lr=s["lr"],
                          class_weighted=s["class_weight"] not in (None, "none"))
-    return result, memory
+    return result, {**memory, "usage": usage.result()}
 
 
 def fold_task(fold: int, X: np.ndarray, y: np.ndarray, folds: int, seed: int, job: dict[str, Any],

@@ -49,12 +49,15 @@ class Result:
     scaled: bool = doc("true when timed on fewer rows and scaled to the whole split")
     rows: list[dict[str, Any]] = doc("per batch size: batch_size, seconds_per_epoch, timed_seconds, timed_updates, "
                                      "updates_per_epoch, step_memory_bytes, step_memory {batch, saved_for_backward, "
-                                     "parameters, gradients, optimizer_state, total}, val_accuracy")
+                                     "parameters, gradients, optimizer_state, total}, val_accuracy, usage (while that epoch trained, "
+                                     "nidslab.memory.DeviceUsage: device, wall_seconds, cpu_seconds, cpu_busy_cores; "
+                                     "on a GPU also gpu_utilization_mean_pct, gpu_utilization_max_pct, samples, "
+                                     "sampler, gpu_max_memory_allocated, gpu_max_memory_reserved)")
     slowdown_smallest_vs_largest: float | None = doc("seconds per epoch at the smallest batch over the largest")
 
 
 def cache_settings(cfg: Config, ctx: Context) -> Any:
-    return [dataclasses.asdict(cfg), ctx.study.experiment(cfg.experiment).settings()]
+    return [dataclasses.asdict(cfg), ctx.study.experiment(cfg.experiment).settings(), "usage"]  # rows with usage
 
 
 def run(cfg: Config, ctx: Context) -> Result:
@@ -70,13 +73,14 @@ def run(cfg: Config, ctx: Context) -> Result:
                              progress=lambda d, k: ctx.detail(d, k, f"{d}/{k} batch sizes"))
     out = []
     for bs, (result, memory) in zip(cfg.batch_sizes, timed, strict=True):
+        usage = memory.pop("usage", None)
         epoch_s = result["history"]["epoch_seconds"][0]
         # updates on the full split: ceil(n / bs), as the trainer counts them on the rows it had
         out.append({"batch_size": bs, "seconds_per_epoch": epoch_s * n / rows,
                     "timed_seconds": epoch_s, "timed_updates": result["updates_per_epoch"],
                     "updates_per_epoch": -(-n // bs),
                     "step_memory_bytes": memory["total"], "step_memory": memory,
-                    "val_accuracy": result["history"]["val_accuracy"][-1]})
+                    "val_accuracy": result["history"]["val_accuracy"][-1], "usage": usage})
     slow = out[0]["seconds_per_epoch"] / out[-1]["seconds_per_epoch"] if out[-1]["seconds_per_epoch"] else None
     return Result(experiment=e.name, device=ctx.device, train_rows=n, timed_rows=rows, scaled=rows < n, rows=out,
                   slowdown_smallest_vs_largest=slow)
@@ -99,12 +103,24 @@ def figure(t: dict[str, Any]) -> bytes:
     return png_bytes(fig)
 
 
+def usage_text(u: dict[str, Any] | None) -> str:
+    """How busy the device was during one timed epoch, in words (see nidslab.memory.DeviceUsage)."""
+    if not u:
+        return "not measured"
+    if u.get("device") == "cuda":
+        util = ("utilisation not readable" if u.get("gpu_utilization_mean_pct") is None else
+                f"GPU {fmt(u['gpu_utilization_mean_pct'], 'num')}% busy on average")
+        return f"{util}; peak {fmt(u.get('gpu_max_memory_allocated'), 'bytes')} allocated"
+    return f"no GPU: {fmt(u.get('cpu_busy_cores'), 'num')} CPU cores busy on average"
+
+
 def render(result: Result, results: dict[str, Any]) -> Rendered:
     t = to_plain(result)
     how = (f"timed on {fmt(t['timed_rows'], 'int')} of the {fmt(t['train_rows'], 'int')} training rows and scaled to a "
            "full epoch" if t.get("scaled") else f"a full epoch of {fmt(t['train_rows'], 'int')} training rows")
     rows = [[fmt(x["batch_size"], "int"), fmt(x["seconds_per_epoch"], "s"), fmt(x["updates_per_epoch"], "int"),
-             fmt(x["step_memory_bytes"], "bytes"), fmt(x["val_accuracy"], "acc")] for x in t["rows"]]
+             fmt(x["step_memory_bytes"], "bytes"), usage_text(x.get("usage")), fmt(x["val_accuracy"], "acc")]
+            for x in t["rows"]]
     mem = ("the bytes of the tensors one training step holds (the batch, the layer outputs kept for "
            "backpropagation, the weights, their gradients and the optimiser's state), counted from a real step "
            "at that batch size; the training data itself is not included")
@@ -113,6 +129,6 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
         ("p", f"One training epoch of {t['experiment']} from fresh weights at each batch size, lr fixed ({how}), "
               f"on {t['device']}. Step memory: {mem}. Validation accuracy after that one epoch."),
         ("table", ["batch size", "seconds per epoch", "weight updates per epoch", "step memory",
-                   "validation accuracy after 1 epoch"], rows),
+                   "device busy while it trained", "validation accuracy after 1 epoch"], rows),
         ("figure", "batch_size_timing", "Seconds and weight updates per epoch against batch size.")]
     return blocks, {"batch_size_timing": figure(t)}

@@ -36,10 +36,15 @@ class Result:
     train_bytes: int = doc("bytes of the float32 training split")
     standardization: dict[str, float] = doc("max_abs_mean, max_abs_std_minus_1 of the standardised training split")
     class_weight: dict[str, float] | None = optional("balanced class weights: benign, malicious")
+    label_truth: dict[str, Any] | None = optional(
+        "where the dataset also holds per-packet truth (a simulation): benign_called_malicious and "
+        "malicious_called_benign (rows whose study labels disagree with the truth), ceiling_accuracy and "
+        "ceiling_balanced_accuracy (a detector perfect on packet truth, scored against the study's labels), each "
+        "for the whole dataset and under test (the test split); None without packet truth")
 
 
 def cache_settings(cfg: None, ctx: Context) -> Any:
-    return {"draws": ctx.study.random_chance_draws}
+    return {"draws": ctx.study.random_chance_draws, "label_truth": 1}  # 1: results with label_truth
 
 
 def run(cfg: None, ctx: Context) -> Result:
@@ -76,7 +81,31 @@ def run(cfg: None, ctx: Context) -> Result:
         train_bytes=int(data.train[0].size * 4),
         standardization={"max_abs_mean": max_abs_mean, "max_abs_std_minus_1": max_abs_std},
         class_weight={"benign": float(cw[0]), "malicious": float(cw[1])},
+        label_truth=label_truth(data.y_all, (getattr(data.dataset, "labels", None) or {}).get("truth"),
+                                data.split_rows["test"]),
     )
+
+
+def label_truth(labels: np.ndarray, truth: np.ndarray | None, test_rows: np.ndarray) -> dict[str, Any] | None:
+    """How far the study's labels (``labels``, (n,) 0/1: the Kitsune time cut on a simulation) are from the
+    per-packet ``truth`` ((n,) 0/1, or None: no truth, returns None), over all rows and the ``test_rows``.
+
+    The ceiling is what a detector that is right on every packet's truth would score against the labels:
+    no model trained and scored on these labels can be credited beyond it for knowing what is malicious."""
+    if truth is None:
+        return None
+    from sklearn.metrics import balanced_accuracy_score
+
+    def measure(y: np.ndarray, t: np.ndarray) -> dict[str, Any]:
+        y, t = np.asarray(y, bool), np.asarray(t, bool)
+        both = len(np.unique(y)) == 2
+        return {"rows": int(len(y)), "benign_called_malicious": int(np.sum(y & ~t)),
+                "malicious_called_benign": int(np.sum(~y & t)),
+                "ceiling_accuracy": float(np.mean(y == t)),
+                "ceiling_balanced_accuracy": float(balanced_accuracy_score(y, t)) if both else None}
+
+    labels, truth = np.asarray(labels), np.asarray(truth)
+    return {**measure(labels, truth), "test": measure(labels[test_rows], truth[test_rows])}
 
 
 def render(result: Result, results: dict[str, Any]) -> Rendered:
@@ -97,6 +126,12 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
             ["after standardising: largest |std - 1|", fmt(st["max_abs_std_minus_1"], "num")]]
     if cw:
         rows.append(["balanced class weights (benign, malicious)", f"{fmt(cw['benign'], 'num')}, {fmt(cw['malicious'], 'num')}"])
+    lt = d.get("label_truth")
+    if lt:
+        rows += [["labelled malicious, benign in packet truth", fmt(lt["benign_called_malicious"], "int")],
+                 ["labelled benign, malicious in packet truth", fmt(lt["malicious_called_benign"], "int")],
+                 ["ceiling: packet truth scored against the labels (accuracy / balanced, test split)",
+                  f"{fmt(lt['test']['ceiling_accuracy'], 'acc')} / {fmt(lt['test']['ceiling_balanced_accuracy'], 'acc')}"]]
     blocks: list[Block] = [
         ("h2", "Parts 4-8: the data"),
         ("p", f"Random chance is estimated by Monte Carlo over {fmt(rc['draws'], 'int')} draws of random labels "

@@ -18,7 +18,7 @@ from nidslab.study.charts import GREY, TRAIN, plt, png_bytes
 from nidslab.study.config import Quick, Study, check_network, need, settings_of, settings_table, network, table_kwargs
 from nidslab.study.context import Context
 from nidslab.study.numbers import fmt
-from nidslab.study.results import doc, to_plain
+from nidslab.study.results import doc, optional, to_plain
 from nidslab.study.training import history_lists
 
 NAME = "regression"
@@ -92,10 +92,20 @@ class Result:
     sample: dict[str, list[float]] = doc("true, pred: a seeded sample of test rows")
     train_seconds: float | None = doc("training time, seconds", default=None)
     history: dict[str, list[float]] | None = doc("per epoch: loss, val_loss, ...", default=None)
+    tail: dict[str, float] | None = optional(
+        "the target's spread on the test split: median, p99, max, top1_share_of_squares (the share of the "
+        "squared deviations from the mean that its largest 1% of rows hold: what R^2 divides by)")
+    clipped: dict[str, Any] | None = optional(
+        "the same predictions scored on a target clipped at the training split's 99th percentile: quantile, "
+        "clip_at, test_share_clipped, test and mean_baseline (mae, rmse, r2)")
 
 
 def cache_settings(cfg: Config, ctx: Context) -> Any:
-    return dataclasses.asdict(cfg)
+    return {**dataclasses.asdict(cfg), "clipped": CLIP_QUANTILE}
+
+
+#: the clipped target's ceiling: the training split's 99th percentile
+CLIP_QUANTILE = 0.99
 
 
 def run(g: Config, ctx: Context) -> Result:
@@ -123,9 +133,19 @@ def run(g: Config, ctx: Context) -> Result:
     truth = raw["test"]
     base = np.full_like(truth, mu)
 
-    def scores(p: np.ndarray) -> dict[str, float]:
-        m = regression_metrics(truth, p)
+    def scores(p: np.ndarray, y: np.ndarray = truth) -> dict[str, float]:
+        m = regression_metrics(y, p)
         return {"mae": m["mae"], "rmse": m["rmse"], "r2": m["r2"]}
+
+    # Packet sizes are heavy-tailed: a few rows far out carry most of the variance R^2 divides by.
+    clip_at = float(np.quantile(raw["train"], CLIP_QUANTILE))
+    dev2 = np.sort((truth - truth.mean()) ** 2)[::-1]
+    top = max(1, len(dev2) // 100)
+    tail = {"median": float(np.median(truth)), "p99": float(np.quantile(truth, 0.99)), "max": float(truth.max()),
+            "top1_share_of_squares": float(dev2[:top].sum() / dev2.sum()) if dev2.sum() > 0 else 0.0}
+    y_c, p_c = np.minimum(truth, clip_at), np.minimum(pred, clip_at)
+    clipped = {"quantile": CLIP_QUANTILE, "clip_at": clip_at, "test_share_clipped": float(np.mean(truth > clip_at)),
+               "test": scores(p_c, y_c), "mean_baseline": scores(np.full_like(y_c, min(mu, clip_at)), y_c)}
 
     group = schema.group_of(g.target)
     stat = g.target.rsplit("_", 1)[1]
@@ -146,6 +166,8 @@ def run(g: Config, ctx: Context) -> Result:
         test=scores(pred),
         mean_baseline=scores(base),
         sample={"true": truth[sample].tolist(), "pred": pred[sample].tolist()},
+        tail=tail,
+        clipped=clipped,
     )
 
 
@@ -164,6 +186,41 @@ def figure(part: dict[str, Any]) -> bytes | None:
     return png_bytes(fig)
 
 
+def _clipped_rows(g: dict[str, Any]) -> list[list[str]]:
+    c = g.get("clipped")
+    if not c:
+        return []
+    t, b = c["test"], c["mean_baseline"]
+    at = f"clipped at {fmt(c['clip_at'], 'num')} {g['units']}"
+    return [[f"network, {at}", fmt(t["mae"], "num"), fmt(t["rmse"], "num"), fmt(t["r2"], "num")],
+            [f"training mean, {at}", fmt(b["mae"], "num"), fmt(b["rmse"], "num"), fmt(b["r2"], "num")]]
+
+
+def tail_words(share: float) -> str:
+    """What the share of squared deviations held by the largest 1% of rows means for R^2, in words."""
+    if share >= 0.5:
+        return "so R^2 is decided mostly by how well those few rows are predicted"
+    if share >= 0.1:
+        return f"{fmt(share / 0.01, 'x')} their share of rows, so R^2 weighs those few rows heavily"
+    return "no more than their share of rows would suggest: here the tail does not drive R^2"
+
+
+def r2_explained(g: dict[str, Any]) -> str | None:
+    """Why R^2 reads as it does, from the target's tail (None: an older result without it)."""
+    tail, c = g.get("tail"), g.get("clipped")
+    if not tail or not c:
+        return None
+    return (f"Reading R^2: it is 1 minus the squared errors over the target's squared deviations from its mean. "
+            f"Packet sizes are heavy-tailed (here: test median {fmt(tail['median'], 'num')}, 99th percentile "
+            f"{fmt(tail['p99'], 'num')}, largest {fmt(tail['max'], 'num')} {g['units']}): the largest 1% of test rows "
+            f"hold {fmt(tail['top1_share_of_squares'], 'pct')} of those squared deviations, "
+            f"{tail_words(tail['top1_share_of_squares'])}. Clipped at the training split's "
+            f"{fmt(c['quantile'], 'pct')} quantile ({fmt(c['clip_at'], 'num')} {g['units']}; "
+            f"{fmt(c['test_share_clipped'], 'pct')} of test rows lie above it), the same predictions score R^2 "
+            f"{fmt(c['test']['r2'], 'num')} and MAE {fmt(c['test']['mae'], 'num')} (unclipped: R^2 "
+            f"{fmt(g['test']['r2'], 'num')}, MAE {fmt(g['test']['mae'], 'num')}).")
+
+
 def render(result: Result, results: dict[str, Any]) -> Rendered:
     g = to_plain(result)
     t, base = g["test"], g["mean_baseline"]
@@ -174,7 +231,11 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
               f"Network: {settings_text(g['settings'])}, linear output, mean squared error on the standardised target."),
         ("table", ["", "MAE", "RMSE", "R^2"],
          [["network", fmt(t["mae"], "num"), fmt(t["rmse"], "num"), fmt(t["r2"], "num")],
-          ["predict the training mean", fmt(base["mae"], "num"), fmt(base["rmse"], "num"), fmt(base["r2"], "num")]]),
+          ["predict the training mean", fmt(base["mae"], "num"), fmt(base["rmse"], "num"), fmt(base["r2"], "num")]]
+         + _clipped_rows(g)),
         ("figure", "regression", "Predicted against true target on a sample of test packets.")]
+    why = r2_explained(g)
+    if why:
+        blocks.insert(-1, ("p", why))
     fig = figure(g)
     return blocks, {} if fig is None else {"regression": fig}

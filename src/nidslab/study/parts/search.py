@@ -320,7 +320,7 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
               f"{fmt(s['trials_budget'], 'int')} trials or {fmt(s['timeout_s'], 's')}) in {fmt(s['wall_s'], 's')}. Each trial "
               f"trained for {fmt(s['epochs'], 'int')} epochs on {fmt(s['train_rows'], 'int')} training rows and was scored "
               f"by its {s['objective']}. Space: {json.dumps(s['space'])}."),
-        ("table", ["setting", "chosen"], [[k, str(v)] for k, v in best.items()]),
+        ("table", ["setting", "chosen"], [[k, fmt(v, "num") if isinstance(v, float) else str(v)] for k, v in best.items()]),
         ("figure", "search_trials", "Validation score of each trial, and the best so far."),
     ]
     figures: dict[str, bytes | None] = {"search_trials": trials_figure(s), "depth_timing": depth_figure(s)}
