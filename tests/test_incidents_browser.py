@@ -55,7 +55,7 @@ def test_the_incident_page_renders_one_timeline_per_alerting_host(tmp_path):
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install -y chromium)")
 def test_the_reasons_are_visible_with_the_features_meaning_as_tooltip(tmp_path):
     path, alerting = page(tmp_path)
-    probe, _ = _browse(path, tmp_path, _REASONS_PROBE)
+    probe, _ = _browse(path, tmp_path, probe=_REASONS_PROBE)
     reasons = probe["reasons"]
     assert len(reasons) >= len(alerting)  # one per incident
     for r in reasons:
