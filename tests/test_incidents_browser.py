@@ -12,10 +12,11 @@ from test_report_browser import _PROBE, CHROMIUM, _browse
 
 # the report's probe, also saying what the reasons' list items show: their text, tooltip and rendered size
 _REASONS_PROBE = _PROBE.replace(
-    "out.textContent = JSON.stringify({images: imgs, errors: window.__errors});",
+    "out.textContent = JSON.stringify({images: imgs, errors: window.__errors, toc: toc, width: width, boxes: boxes});",
     "const reasons = Array.from(document.querySelectorAll('ul.reasons li')).map(li => ({text: li.innerText, "
     "title: li.title, w: li.getBoundingClientRect().width, h: li.getBoundingClientRect().height}));\n"
-    "  out.textContent = JSON.stringify({images: imgs, errors: window.__errors, reasons: reasons});")
+    "  out.textContent = JSON.stringify({images: imgs, errors: window.__errors, toc: toc, width: width, "
+    "boxes: boxes, reasons: reasons});")
 assert _REASONS_PROBE != _PROBE
 
 pytestmark = pytest.mark.browser
