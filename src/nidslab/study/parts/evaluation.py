@@ -184,8 +184,9 @@ def run(cfg: Config, ctx: Context) -> Result:
     seconds: dict[str, float] = {}
     cpu = time.process_time()  # this process's CPU seconds (all threads): a load-independent cost next to wall time
     clock = time.perf_counter()
-    temporal = prepare(dataset, features=study.features, fraction=study.fraction, seed=study.seed,
-                       temporal=True)
+    # the study's own split is prepared once, by the runner: reuse it where it is the temporal one
+    temporal = ctx.data.prepared if study.split == "temporal" else prepare(
+        dataset, features=study.features, fraction=study.fraction, seed=study.seed, temporal=True)
     t_parts = ((temporal.X_train, temporal.y_train), (temporal.X_val, temporal.y_val),
                (temporal.X_test, temporal.y_test))
     random_side = None
