@@ -3,6 +3,8 @@ an experiment's repeated seeds (``seeds``, results' ``seed_runs``), on a small g
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import import_learnable_dataset
@@ -78,3 +80,31 @@ def test_seeds_must_be_positive():
         parse_study({"experiments": {"a": {"seeds": 0}}})
     with pytest.raises(ConfigError, match=r"\[defaults\] seeds must be an integer"):
         parse_study({"defaults": {"seeds": "3"}, "experiments": {"a": {}}})
+
+
+def test_evaluation_reuses_the_models_trained_on_the_study_split(data):
+    """A temporal study: the evaluation part's baseline network and LightGBM on the temporal split are the
+    experiments' and the tree part's (same split, settings, seed), taken from Context.models, not retrained."""
+    from nidslab.study.context import Context, model_key
+    from nidslab.study.parts import evaluation, tree_baseline
+    from nidslab.study.prepared import open_prepared
+
+    study = parse_study({"study": {"split": "temporal"}, "defaults": {"epochs": 1, "batch_size": 300},
+                         "experiments": {"b": {"n_nodes": 8}},
+                         "tree_baseline": {"n_estimators": 5, "max_rows": 0}})
+    d = open_prepared(data, features="lab", fraction=1.0, seed=0, temporal=True, detail=lambda *a, **k: None)
+    ctx = Context(study=study, data=d)
+    settings = study.experiment("b").settings()
+    net = ({"test": {"accuracy": 0.5}}, object())
+    tree = tree_baseline.fit_trees(study.tree_baseline, d.train, d.test, keep=(kept := {}))
+    ctx.models.update({model_key(settings): net, tree_baseline.kept_key(study.tree_baseline): kept["model"]})
+    ctx.train_eval = lambda *a, **k: pytest.fail("retrained a network the study already trained")  # type: ignore
+    m = evaluation._fit(evaluation._Model("baseline", "b", "network", settings), ctx, d.train, d.validation, d.test)
+    assert m.fitted is net[1]
+    t = evaluation._fit(evaluation._Model("tree", "LightGBM", "tree", dataclasses.asdict(study.tree_baseline)),
+                        ctx, d.train, d.validation, d.test)
+    assert t.fitted is kept["model"] and t.metrics == tree["test"]
+    # another split's arrays (the random side) are trained afresh
+    other = (d.train[0].copy(), d.train[1])
+    with pytest.raises(pytest.fail.Exception, match="retrained"):
+        evaluation._fit(evaluation._Model("baseline", "b", "network", settings), ctx, other, d.validation, d.test)

@@ -16,7 +16,7 @@ from typing import Any
 from nidslab.study.blocks import Block, Rendered, experiment_blocks
 from nidslab.study.charts import curves
 from nidslab.study.config import Experiment
-from nidslab.study.context import Context
+from nidslab.study.context import Context, model_key
 from nidslab.study.results import doc, from_plain, optional, to_plain
 
 NAME = "experiments"
@@ -71,7 +71,8 @@ def train_one(ctx: Context, e: Experiment) -> dict[str, Any]:
     other seeds' runs (``seed_runs``) when ``e.seeds > 1``."""
     from nidslab.study.training import seed_runs
 
-    result, _ = ctx.train_eval(e.settings(), ctx.data.train, ctx.data.validation, ctx.data.test)
+    result, model = ctx.train_eval(e.settings(), ctx.data.train, ctx.data.validation, ctx.data.test)
+    ctx.models[model_key(e.settings())] = (result, model)  # a later part on the same split reuses it
     if e.seeds > 1:
         runs = seed_runs(e.settings(), other_seeds(ctx, e), ctx.data.train, ctx.data.validation, ctx.data.test,
                          threads=ctx.threads, detail=ctx.detail)
