@@ -48,6 +48,8 @@ def test_cv_folds_with_shared_batches_learn_and_groups_split_them(data, tmp_path
 
 
 def test_cv_stacking_and_groups_are_checked():
+    study = parse_study({"experiments": {"b": {}}, "cross_validation": {"experiment": "b", "folds": 10, "groups": 5}})
+    assert study.quick_version().cross_validation.groups == 3  # --quick's 3 folds: at most 3 groups
     with pytest.raises(ConfigError, match=r"\[cross_validation\] stacking must be one of shared, own, none"):
         parse_study({"experiments": {"b": {}}, "cross_validation": {"experiment": "b", "stacking": "all"}})
     with pytest.raises(ConfigError, match=r"\[cross_validation\] groups must be between 1 and folds"):

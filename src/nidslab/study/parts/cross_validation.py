@@ -51,7 +51,8 @@ class Config:
         known_experiment(study, "[cross_validation] experiment", self.experiment)
 
     def quick(self, q: Quick) -> Config:
-        return dataclasses.replace(self, folds=min(self.folds, q.folds))
+        folds = min(self.folds, q.folds)
+        return dataclasses.replace(self, folds=folds, groups=min(self.groups, folds))
 
 
 @dataclass
