@@ -62,6 +62,8 @@ def test_seeds_from_defaults_and_tables(data, tmp_path):
     assert [e.seeds for e in study.experiments] == [2, 3, 1]
     r = run_study(study, data=data, out_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")["experiments"]
     assert r["c"].get("seed_runs") is None
+    report = next((tmp_path / "runs").rglob("report.md")).read_text()
+    assert "Repeated seeds" in report and "5, 6, 7" in report
     b = r["b"]["seed_runs"]
     assert b["seeds"] == [5, 6, 7] and len(b["test_accuracy"]) == len(b["val_accuracy"]) == 3
     # this run first: its own numbers

@@ -17,6 +17,7 @@ from nidslab.study.blocks import Block, Rendered, experiment_blocks
 from nidslab.study.charts import curves
 from nidslab.study.config import Experiment
 from nidslab.study.context import Context, model_key
+from nidslab.study.numbers import fmt
 from nidslab.study.results import doc, from_plain, optional, to_plain
 
 NAME = "experiments"
@@ -134,4 +135,27 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
         d = to_plain(e)
         blocks += experiment_blocks(name, d, f"curves_{name}")
         figures[f"curves_{name}"] = curves(d)
+    blocks += seed_runs_blocks(result)
     return blocks, figures
+
+
+def seed_runs_blocks(result: Result) -> list[Block]:
+    """A plain table of the experiments retrained with several seeds (none when no experiment was)."""
+    import numpy as np
+
+    rows = []
+    for name, e in result.items():
+        runs = e.seed_runs
+        if not runs:
+            continue
+        acc, bal = np.asarray(runs["test_accuracy"]), np.asarray(runs["test_balanced_accuracy"])
+        rows.append([f"{e.title} ({name})", ", ".join(str(s) for s in runs["seeds"]),
+                     ", ".join(fmt(a, "acc") for a in acc), f"{fmt(float(acc.mean()), 'acc')} +- {fmt(float(acc.std()), 'acc')}",
+                     f"{fmt(float(bal.mean()), 'acc')} +- {fmt(float(bal.std()), 'acc')}"])
+    if not rows:
+        return []
+    return [("h3", "Repeated seeds"),
+            ("p", "The same networks retrained from other seeds (other initial weights, shuffles and dropout "
+                  "masks; the first seed is the run above), the other seeds trained side by side as one stacked "
+                  "model. Mean +- sd over seeds (population sd, as np.std)."),
+            ("table", ["experiment", "seeds", "test accuracy per seed", "test accuracy", "balanced accuracy"], rows)]
