@@ -693,11 +693,11 @@ def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarr
         glob = Standardizer().fit(X)
         Xg = glob.transform(X)  # once, over all rows; each fold's own standardiser is then a small correction
         stds, members = [], np.zeros((k, len(y)), dtype=bool)
-        total = _column_moments(Xg)
+        all_rows = _column_moments(Xg)
         for i, (tr, te) in enumerate(splits):
             held = Xg[te]
             if _complement(tr, te, len(y)):  # the fold's moments: all rows' minus its held-out rows'
-                mean, scale = _standardiser_of(total, _column_moments(held), len(tr))
+                mean, scale = _standardiser_of(all_rows, _column_moments(held), len(tr))
             else:
                 s = Standardizer().fit(Xg[tr])
                 mean, scale = s.mean_, s.scale_
