@@ -99,7 +99,9 @@ def test_cross_validate_modes_agree_and_shape():
     cfg = FitConfig(epochs=10, batch_size=100, lr=0.5, class_weight="balanced", threads=1)
     own = cross_validate(X, y, splits, SPECS[0], cfg, mode="own")
     single = cross_validate(X, y, splits, SPECS[0], cfg, mode="single")
-    shared = cross_validate(X, y, splits, SPECS[0], cfg, mode="shared")
+    ticks: list[tuple] = []
+    shared = cross_validate(X, y, splits, SPECS[0], cfg, mode="shared", progress=lambda *a: ticks.append(a))
+    assert [t[:2] for t in ticks] == [(e, 10) for e in range(1, 11)]  # one tick per epoch, of 10
     for o, s in zip(own, single):
         assert o["test"]["accuracy"] == pytest.approx(s["test"]["accuracy"], abs=2 / 300)
         assert o["history"]["loss"] == pytest.approx(s["history"]["loss"], abs=1e-5)
