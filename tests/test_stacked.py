@@ -99,7 +99,9 @@ def test_cross_validate_modes_agree_and_shape():
     cfg = FitConfig(epochs=10, batch_size=100, lr=0.5, class_weight="balanced", threads=1)
     own = cross_validate(X, y, splits, SPECS[0], cfg, mode="own")
     single = cross_validate(X, y, splits, SPECS[0], cfg, mode="single")
-    shared = cross_validate(X, y, splits, SPECS[0], cfg, mode="shared")
+    ticks: list[tuple] = []
+    shared = cross_validate(X, y, splits, SPECS[0], cfg, mode="shared", progress=lambda *a: ticks.append(a))
+    assert [t[:2] for t in ticks] == [(e, 10) for e in range(1, 11)]  # one tick per epoch, of 10
     for o, s in zip(own, single):
         assert o["test"]["accuracy"] == pytest.approx(s["test"]["accuracy"], abs=2 / 300)
         assert o["history"]["loss"] == pytest.approx(s["history"]["loss"], abs=1e-5)
@@ -171,3 +173,23 @@ def test_hand_derived_step_equals_autograd(spec):
         assert max_diff(a, b) < 1e-5
     for h, g in zip(runs[0][1], runs[1][1]):
         assert h.loss == pytest.approx(g.loss, abs=1e-5)
+
+
+def test_fold_standardiser_from_column_moments_equals_a_fit():
+    """Shared-batch CV gets each fold's standardiser from all rows' column moments minus its held-out
+    rows' (no pass over the fold's training rows): the same mean and scale as Standardizer.fit."""
+    from nidslab.data.prep import Standardizer, kfold
+    from nidslab.stacked import _column_moments, _complement, _standardiser_of
+
+    rng = np.random.default_rng(0)
+    X = rng.lognormal(3, 1, size=(20_000, 6)).astype(np.float32)
+    X[:, 2] = 7.0  # a constant column: scale 1, as the Standardizer gives it
+    Xg = Standardizer().fit(X).transform(X)
+    y = (rng.random(len(X)) < 0.8).astype(np.uint8)
+    total = _column_moments(Xg, chunk=3_000)
+    for tr, te in kfold(y, n_splits=4, seed=1):
+        assert _complement(tr, te, len(y)) and not _complement(tr[1:], te, len(y))
+        mean, scale = _standardiser_of(total, _column_moments(Xg[te]), len(tr))
+        ref = Standardizer().fit(Xg[tr])
+        np.testing.assert_allclose(mean, ref.mean_, atol=1e-12)
+        np.testing.assert_allclose(scale, ref.scale_, rtol=1e-10)

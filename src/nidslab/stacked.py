@@ -693,11 +693,17 @@ def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarr
         glob = Standardizer().fit(X)
         Xg = glob.transform(X)  # once, over all rows; each fold's own standardiser is then a small correction
         stds, members = [], np.zeros((k, len(y)), dtype=bool)
+        all_rows = _column_moments(Xg)
         for i, (tr, te) in enumerate(splits):
-            s = Standardizer().fit(Xg[tr])
-            stds.append((s.mean_, s.scale_))
+            held = Xg[te]
+            if _complement(tr, te, len(y)):  # the fold's moments: all rows' minus its held-out rows'
+                mean, scale = _standardiser_of(all_rows, _column_moments(held), len(tr))
+            else:
+                s = Standardizer().fit(Xg[tr])
+                mean, scale = s.mean_, s.scale_
+            stds.append((mean, scale))
             members[i, tr] = True
-            tests.append((((Xg[te].astype(np.float64) - s.mean_) / s.scale_).astype(np.float32), y[te]))
+            tests.append((((held.astype(np.float64) - mean) / scale).astype(np.float32), y[te]))
         histories = fit_shared(models, Xg, y, members, cfg, standardizers=stds, callback=tick)
         seconds = [(time.perf_counter() - start) / k] * k
     elif mode == "own":
@@ -724,6 +730,39 @@ def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarr
                             "updates_per_epoch": h.updates_per_epoch, "train_seconds": seconds[i],
                             "test": evaluate(model, *test)})
     return results
+
+
+def _column_moments(X: np.ndarray, chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column sums of ``X`` and of its squares ``(d,)`` float64, in row chunks (no float64 copy of all)."""
+    s1 = np.zeros(X.shape[1], dtype=np.float64)
+    s2 = np.zeros(X.shape[1], dtype=np.float64)
+    for start in range(0, len(X), chunk):
+        c = X[start:start + chunk].astype(np.float64)
+        s1 += c.sum(0)
+        s2 += np.einsum("ij,ij->j", c, c)
+    return s1, s2
+
+
+def _complement(tr: np.ndarray, te: np.ndarray, n: int) -> bool:
+    """Whether ``tr`` and ``te`` split the ``n`` rows between them (each row in exactly one)."""
+    if len(tr) + len(te) != n:
+        return False
+    seen = np.zeros(n, dtype=np.int8)
+    seen[tr] += 1
+    seen[te] += 1
+    return bool((seen == 1).all())
+
+
+def _standardiser_of(total: tuple[np.ndarray, np.ndarray], held: tuple[np.ndarray, np.ndarray],
+                     n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) of the rows ``total`` minus ``held`` (``n`` of them) from their column moments, as
+    :class:`nidslab.data.prep.Standardizer` fits them (population sd; 1 for a constant column). On
+    columns already standardised over all rows (mean ~0, sd ~1) the moments lose nothing to cancellation."""
+    mean = (total[0] - held[0]) / n
+    var = np.maximum((total[1] - held[1]) / n - mean * mean, 0.0)
+    scale = np.sqrt(var)
+    scale[scale < 10 * np.finfo(np.float64).eps] = 1.0  # StandardScaler's rule for constant columns
+    return mean, scale
 
 
 def fit_seeds(spec: ModelSpec, train: Arrays, validation: Arrays | None, config: FitConfig, seeds: Sequence[int], *,

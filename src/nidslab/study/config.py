@@ -49,6 +49,8 @@ class Experiment:
 
     A study's experiments differ from the library's defaults in one setting: they train with balanced
     class weights unless their table says ``class_weight = "none"`` (the lab's Parts 12 to 19).
+    ``seeds``: how many seeds it trains with (the study's seed, then the next ones; more than 1 adds the
+    other seeds' runs, trained side by side as one stacked model, to its result's ``seed_runs``).
     """
 
     name: str
@@ -56,9 +58,14 @@ class Experiment:
     part: str = ""
     spec: ModelSpec = ModelSpec()
     fit: FitConfig = FitConfig(class_weight="balanced")
+    seeds: int = 1
+
+    def __post_init__(self) -> None:
+        need(self.seeds >= 1, f"[experiments.{self.name}] seeds", "must be at least 1", self.seeds)
 
     def settings(self) -> dict[str, Any]:
-        """Everything that changes the result (the cache key hashes this), as results.json holds it."""
+        """The network's settings, as results.json holds them (the cache key of every part that trains
+        this experiment once; the experiments part adds ``seeds``)."""
         return settings_of(self.spec, self.fit)
 
 

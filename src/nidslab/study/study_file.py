@@ -67,17 +67,22 @@ def _parse(raw: dict[str, Any], source: str) -> Study:
                             skip=("experiments", "parts", "quick", "source", "is_quick"))
     if "split" in study_kw:
         study_kw["split"] = SPLIT_ALIASES.get(study_kw["split"], study_kw["split"])
-    defaults = settings_table(raw.get("defaults", {}), "defaults", SETTINGS_KEYS)
+    raw_defaults = dict(raw.get("defaults", {}))
+    default_seeds = table_kwargs({k: v for k, v in raw_defaults.items() if k == "seeds"}, "defaults", Experiment,
+                                 skip=("name", "title", "part", "spec", "fit"))
+    raw_defaults.pop("seeds", None)
+    defaults = settings_table(raw_defaults, "defaults", SETTINGS_KEYS, also=("seeds",))
     network(Experiment, defaults, "defaults")  # a bad default is named in [defaults]
     experiments = []
     for name, table in raw.get("experiments", {}).items():
         where = f"experiments.{name}"
         if not isinstance(table, dict):
             raise ConfigError(f"[{where}] must be a table")
-        text = table_kwargs({k: v for k, v in table.items() if k in ("title", "part")}, where, Experiment,
-                            skip=("name", "spec", "fit"))
-        kw = {**defaults, **settings_table({k: v for k, v in table.items() if k not in ("title", "part")}, where,
-                                           SETTINGS_KEYS, also=("title", "part"))}
+        own = ("title", "part", "seeds")
+        text = {**default_seeds, **table_kwargs({k: v for k, v in table.items() if k in own}, where, Experiment,
+                                                skip=("name", "spec", "fit"))}
+        kw = {**defaults, **settings_table({k: v for k, v in table.items() if k not in own}, where,
+                                           SETTINGS_KEYS, also=own)}
         spec, fit = network(Experiment, kw, where)
         e = Experiment(name=name, spec=spec, fit=fit, **text)
         check_network(e, where)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nidslab.study import training
+from nidslab.study.config import split_settings
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -22,6 +23,19 @@ def fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, test
     """Train and evaluate one network (:func:`nidslab.study.training.train_eval`); its result dict."""
     result, _ = training.train_eval(job["settings"], train, validation, test, seed=job["seed"], threads=job["threads"])
     return result
+
+
+def seeds_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, test: Arrays) -> dict[str, list[float]]:
+    """Networks of ``job``'s settings trained from each of ``job["seeds"]`` as one stacked model and scored
+    (:func:`nidslab.study.training.seed_runs`)."""
+    return training.seed_runs(job["settings"], job["seeds"], train, validation, test, threads=job["threads"])
+
+
+def experiment_task(what: tuple[str, dict[str, Any]], train: Arrays, validation: Arrays | None,
+                    test: Arrays) -> Any:
+    """``("fit", job)``: :func:`fit_task`; ``("seeds", job)``: :func:`seeds_task` (one map serves both)."""
+    kind, job = what
+    return fit_task(job, train, validation, test) if kind == "fit" else seeds_task(job, train, validation, test)
 
 
 def timed_fit_task(job: dict[str, Any], train: Arrays, validation: Arrays | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -54,4 +68,22 @@ def fold_task(fold: int, X: np.ndarray, y: np.ndarray, folds: int, seed: int, jo
     return fit_task(job, (scaler.transform(X[tr]), y[tr]), None, (scaler.transform(X[te]), y[te]))
 
 
-__all__ = ["fit_task", "fold_task", "timed_fit_task"]
+def folds_task(group: list[int], X: np.ndarray, y: np.ndarray, folds: int, seed: int, job: dict[str, Any],
+               blocked: bool = False, mode: str = "shared", progress: Any = None) -> list[dict[str, Any]]:
+    """Folds ``group`` of the same split as :func:`fold_task`, trained side by side as one stacked model
+    (:func:`nidslab.stacked.cross_validate` in ``mode``: ``"shared"`` batches or ``"own"``); one result
+    dict per fold of ``group`` (``test``: the same test metrics as :func:`fit_task`'s). ``progress(done,
+    total, message)`` per epoch (in this process only)."""
+    from nidslab.data.prep import blocked_kfold, kfold
+    from nidslab.stacked import cross_validate
+    from nidslab.train import torch_threads
+
+    splits = list(blocked_kfold(len(y), folds, y=y) if blocked else kfold(y, n_splits=folds, seed=seed))
+    spec, config = split_settings(job["settings"])
+    config = config.replace(seed=job["seed"], threads=job["threads"])
+    with torch_threads(job["threads"]):
+        out = cross_validate(X, y, [splits[i] for i in group], spec, config, mode=mode, progress=progress)
+    return [{**r, "fold": i, "test": training.report_metrics(r["test"])} for i, r in zip(group, out, strict=True)]
+
+
+__all__ = ["experiment_task", "fit_task", "fold_task", "folds_task", "seeds_task", "timed_fit_task"]

@@ -54,6 +54,40 @@ def train_eval(settings: dict[str, Any], train: Arrays, validation: Arrays | Non
     return result, model
 
 
+def seed_runs(settings: dict[str, Any], seeds: list[int], train: Arrays, validation: Arrays | None,
+              test: Arrays, *, threads: int | None = None, mode: str = "own",
+              detail: Detail | None = None) -> dict[str, list[float]]:
+    """Networks of ``settings`` trained from each of ``seeds`` side by side as one stacked model
+    (:func:`nidslab.stacked.fit_seeds`; ``mode="own"``: each seed its own shuffle, as one ``fit`` per seed
+    would; with BatchNorm one ``fit`` per seed, which is cheaper there), each scored on ``test``. Returns lists in seed order: seeds, test_accuracy,
+    test_balanced_accuracy, val_accuracy (the last epoch's; NaN without validation)."""
+    from nidslab.evaluate import evaluate, torch_threads
+    from nidslab.stacked import fit_seeds
+
+    spec, config = split_settings(settings)
+    config = config.replace(threads=threads)
+    epochs = config.epochs
+    if spec.batch_norm and mode == "own":
+        # the stacked step has no hand-derived BatchNorm backward (autograd on the stack): one fit per seed
+        # costs about half the CPU time (measured, 2x20 + BN, 2 seeds) and gives the same numbers
+        mode = "single"
+
+    def on_epoch(epoch: int, histories: Any) -> None:
+        if detail is not None:
+            detail(epoch, epochs, f"seeds {', '.join(map(str, seeds))}: epoch {epoch}/{epochs}")
+
+    out: dict[str, list[float]] = {"seeds": [int(s) for s in seeds], "test_accuracy": [],
+                                   "test_balanced_accuracy": [], "val_accuracy": []}
+    with torch_threads(threads):
+        for model, history in fit_seeds(spec, train, validation, config, [int(s) for s in seeds], mode=mode,
+                                        callback=on_epoch):
+            m = evaluate(model, test[0], test[1])
+            out["test_accuracy"].append(float(m["accuracy"]))
+            out["test_balanced_accuracy"].append(float(m["balanced_accuracy"]))
+            out["val_accuracy"].append(float(history.val_accuracy[-1]) if history.val_accuracy else float("nan"))
+    return out
+
+
 def first_layer_init(model: Any) -> dict[str, Any]:
     """Statistics of the first Dense layer's freshly initialised weights and biases (Question 6)."""
     weight = bias = None
@@ -123,4 +157,4 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-__all__ = ["lightgbm_model", "report_metrics", "scored", "subsample_rows", "train_eval"]
+__all__ = ["lightgbm_model", "report_metrics", "scored", "seed_runs", "subsample_rows", "train_eval"]

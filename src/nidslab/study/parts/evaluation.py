@@ -31,7 +31,7 @@ from nidslab.operating_points import TARGET_FPRS
 from nidslab.study.blocks import Block, Rendered
 from nidslab.study.charts import plt, png_bytes
 from nidslab.study.config import Quick, Study, known_experiment, need
-from nidslab.study.context import Context
+from nidslab.study.context import Context, model_key
 from nidslab.study.numbers import fmt
 from nidslab.study.prepared import Arrays
 from nidslab.study.results import doc, to_plain
@@ -159,12 +159,24 @@ def _candidates(cfg: Config, ctx: Context) -> list[tuple[_Model, dict[str, Any] 
 
 
 def _fit(m: _Model, ctx: Context, train: Arrays, validation: Arrays, test: Arrays) -> _Model:
-    """Train ``m`` on ``train`` and score it on ``test`` (metrics as the study reports them)."""
+    """Train ``m`` on ``train`` and score it on ``test`` (metrics as the study reports them); on the
+    study's own split (a temporal study) the model an earlier part trained there with the same settings
+    and seed is reused (:attr:`Context.models`), not trained again."""
+    from nidslab.study.parts.tree_baseline import kept_key
+
+    own_split = train[0] is ctx.data.train[0] and test[0] is ctx.data.test[0]
     if m.kind == "network":
-        result, m.fitted = ctx.train_eval(m.settings, train, validation, test)
+        kept = ctx.models.get(model_key(m.settings)) if own_split else None
+        result, m.fitted = kept if kept else ctx.train_eval(m.settings, train, validation, test)
         m.metrics = result["test"]
         return m
     s = m.settings
+    tree_cfg = ctx.study.parts.get("tree_baseline")
+    kept_tree = ctx.models.get(kept_key(tree_cfg)) if own_split and tree_cfg is not None else None
+    if kept_tree is not None:
+        m.fitted = kept_tree
+        m.metrics = scored(test[1], m.fitted.predict_proba(test[0])[:, 1])
+        return m
     rows = subsample_rows(len(train[1]), s["max_rows"], ctx.seed)
     m.fitted = lightgbm_model(s["n_estimators"], s["num_leaves"], s["learning_rate"], seed=ctx.seed,
                               threads=ctx.threads)
@@ -185,8 +197,9 @@ def run(cfg: Config, ctx: Context) -> Result:
     seconds: dict[str, float] = {}
     cpu = time.process_time()  # this process's CPU seconds (all threads): a load-independent cost next to wall time
     clock = time.perf_counter()
-    temporal = prepare(dataset, features=study.features, fraction=study.fraction, seed=study.seed,
-                       temporal=True)
+    # the study's own split is prepared once, by the runner: reuse it where it is the temporal one
+    temporal = ctx.data.prepared if study.split == "temporal" else prepare(
+        dataset, features=study.features, fraction=study.fraction, seed=study.seed, temporal=True)
     t_parts = ((temporal.X_train, temporal.y_train), (temporal.X_val, temporal.y_val),
                (temporal.X_test, temporal.y_test))
     random_side = None

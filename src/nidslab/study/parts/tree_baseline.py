@@ -10,6 +10,7 @@ made after the cache, so a changed experiment does not retrain the tree.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -64,10 +65,11 @@ class Result:
 
 
 def fit_trees(cfg: Config, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], *,
-              seed: int = 0, threads: int | None = None) -> dict[str, Any]:
+              seed: int = 0, threads: int | None = None, keep: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train LightGBM and logistic regression on (a sample of ``cfg.max_rows``) training rows and score
     them on the test split. Returns ``model``, ``settings``, ``train_rows``, ``train_seconds``, ``test`` and
-    ``linear`` (the logistic regression's ``train_seconds``, ``converged`` and ``test``)."""
+    ``linear`` (the logistic regression's ``train_seconds``, ``converged`` and ``test``); the fitted
+    LightGBM goes to ``keep["model"]`` when ``keep`` is given."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
@@ -78,6 +80,8 @@ def fit_trees(cfg: Config, train: tuple[np.ndarray, np.ndarray], test: tuple[np.
     start = time.perf_counter()
     model.fit(Xs, ys)
     seconds = time.perf_counter() - start
+    if keep is not None:
+        keep["model"] = model
     tree_scores = model.predict_proba(test[0])[:, 1]
 
     linear = LogisticRegression(class_weight="balanced", max_iter=300)
@@ -100,9 +104,18 @@ def fit_trees(cfg: Config, train: tuple[np.ndarray, np.ndarray], test: tuple[np.
 
 
 def run(cfg: Config, ctx: Context) -> Result:
+    kept: dict[str, Any] = {}
     tree = ctx.cached(NAME, dataclasses.asdict(cfg),
-                      lambda: fit_trees(cfg, ctx.data.train, ctx.data.test, seed=ctx.seed, threads=ctx.threads))
+                      lambda: fit_trees(cfg, ctx.data.train, ctx.data.test, seed=ctx.seed, threads=ctx.threads,
+                                        keep=kept))
+    if "model" in kept:  # the evaluation part reuses it where it trains on the same split
+        ctx.models[kept_key(cfg)] = kept["model"]
     return from_plain(Result, {**tree, **_gap(tree, ctx)}, NAME)
+
+
+def kept_key(cfg: Config) -> str:
+    """The key of the fitted LightGBM in :attr:`Context.models` (its settings)."""
+    return "tree_baseline " + json.dumps(dataclasses.asdict(cfg), sort_keys=True)
 
 
 def _gap(tree: dict[str, Any], ctx: Context) -> dict[str, Any]:

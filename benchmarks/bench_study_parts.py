@@ -1,0 +1,84 @@
+"""Seconds per part of a study, two sides in turns: the study as written ("after") against the same study
+with some keys changed ("before"), each run fresh (no cache) on the same data, in one process.
+
+    .venv/bin/python benchmarks/bench_study_parts.py [--study FILE] [--quick] [--turns 2]
+        [--parts experiments,cross_validation] [--before cross_validation.stacking=none]
+        [--before experiments.*.seeds=1]
+
+``--parts``: run only these parts (and the data part), in the registry's order; ``--before TABLE.KEY=VALUE``
+(repeatable; TOML values; ``experiments.*.KEY`` sets it in every experiment's table): the "before" side's
+changes. Default: cross-validation one fold at a time and every experiment with one seed, against the
+study as written (folds stacked, the findings' experiments with their seeds). Prints each part's seconds
+per turn and side, the medians and the ratio after / before. Timings on a loaded machine are noise: run
+it on a quiet one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+DEFAULT_BEFORE = ["cross_validation.stacking=\"none\"", "experiments.*.seeds=1"]
+
+
+def changed(raw: dict, edits: list[str]) -> dict:
+    """``raw`` (a parsed study file) with ``TABLE.KEY=VALUE`` edits applied (a deep copy)."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    for edit in edits:
+        path, _, value = edit.partition("=")
+        parsed = tomllib.loads(f"v = {value}")["v"]
+        keys = path.split(".")
+        tables = [out]
+        for k in keys[:-1]:
+            tables = [t2 for t in tables for t2 in (t.values() if k == "*" else [t.setdefault(k, {})])]
+        for t in tables:
+            t[keys[-1]] = parsed
+    return out
+
+
+def main() -> None:
+    from nidslab.study import registry, run_study
+    from nidslab.study.config import default_study_path
+    from nidslab.study.study_file import parse_study
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--study", default=str(default_study_path()))
+    ap.add_argument("--data", default="default")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--turns", type=int, default=2)
+    ap.add_argument("--parts", default="experiments,cross_validation")
+    ap.add_argument("--before", action="append", default=None)
+    args = ap.parse_args()
+
+    raw = tomllib.loads(Path(args.study).read_text(encoding="utf-8"))
+    sides = {"before": parse_study(changed(raw, args.before or DEFAULT_BEFORE), args.study),
+             "after": parse_study(raw, args.study)}
+    wanted = set(args.parts.split(",")) | {"data"}
+    parts = [p for p in registry.PARTS if p.NAME in wanted]
+    seconds: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for turn in range(args.turns):
+            for side, study in (sides.items() if turn % 2 == 0 else reversed(list(sides.items()))):
+                out = Path(tmp) / f"{side}{turn}"
+                t0 = time.perf_counter()
+                r = run_study(study, data=args.data, out_dir=out / "runs", cache_dir=out / "cache", quick=args.quick,
+                              fresh=True, parts=parts)
+                wall = time.perf_counter() - t0
+                per = {u: m["seconds"] for u, m in r["meta"]["parts"].items()}
+                for unit, s in {**per, "whole run": wall}.items():
+                    seconds.setdefault(unit, {}).setdefault(side, []).append(s)
+                print(f"turn {turn + 1} {side:6s}: {wall:7.1f} s", flush=True)
+    print(f"\n{'part':40s} {'before s':>9s} {'after s':>9s} {'after/before':>12s}")
+    for unit, by in seconds.items():
+        b, a = (statistics.median(by.get(s, [float('nan')])) for s in ("before", "after"))
+        print(f"{unit:40s} {b:9.2f} {a:9.2f} {a / b if b else float('nan'):12.2f}")
+
+
+if __name__ == "__main__":
+    main()
