@@ -1,0 +1,175 @@
+"""nidslab.generalise on small networks the tests make: views, per-site standardisation, measures, levels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nidslab.errors import ConfigError, DataError
+from nidslab.generalise import views
+from nidslab.generalise.measure import (
+    NetworkMeasures,
+    incident_table,
+    measure_network,
+    verdict,
+)
+from nidslab.generalise.models import (
+    Recipe,
+    TrainSettings,
+    calibration_windows,
+    level_threshold,
+    train,
+)
+from nidslab.generalise.networks import Network
+from nidslab.schema import FEATURE_NAMES
+
+
+def _slog(x):
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def test_relative_view_is_each_stream_against_its_own_slowest_lambda():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 500, (7, 115)).astype(np.float32)
+    V = views.transform(X, "relative")
+    names = views.view_names("relative")
+    assert V.shape == (7, len(names))
+    i = FEATURE_NAMES.index
+    got = V[:, names.index("HpHp_mean L5-L0.01")]
+    want = _slog(X[:, i("HpHp_L5_mean")].astype(np.float64)) - _slog(X[:, i("HpHp_L0.01_mean")].astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_array_equal(V[:, names.index("HH_L1_pcc")], X[:, i("HH_L1_pcc")])
+    # no absolute size survives: a stream whose every lambda doubles in size (x -> 2x + 1, so log1p moves
+    # by log 2 at every lambda) gives the same relative row
+    sizes = [k for k, n in enumerate(FEATURE_NAMES) if n.endswith(("_mean", "_std", "_variance", "_magnitude",
+                                                                      "_radius"))]
+    X2 = X.copy()
+    X2[:, sizes] = 2 * X[:, sizes] + 1
+    np.testing.assert_allclose(views.transform(X2, "relative"), V, atol=1e-4)
+    assert not np.allclose(views.transform(X2, "log"), views.transform(X, "log"))
+
+
+def test_views_check_their_input():
+    with pytest.raises(DataError, match="115"):
+        views.transform(np.zeros((3, 92), np.float32), "log")
+    with pytest.raises(ConfigError, match="feature view"):
+        views.transform(np.zeros((3, 115), np.float32), "absolute")
+    assert views.transform(np.zeros((3, 115), np.float32), "lab").shape == (3, 92)
+
+
+def test_site_scaler_maps_shifted_sites_onto_each_other():
+    rng = np.random.default_rng(1)
+    A = rng.normal(0, 1, (500, 4)) * [1, 2, 3, 4] + [10, 0, -5, 100]
+    B = A * [3, 0.5, 1, 2] + [-7, 40, 2, 1e4]  # the same traffic at a site with other sizes and rates
+    za = views.SiteScaler(floor=1e-6).fit(A).transform(A)
+    zb = views.SiteScaler(floor=1e-6).fit(B).transform(B)
+    np.testing.assert_allclose(za, zb, atol=1e-4)
+    # a column constant at the site is floored (share of the reference spread), then clipped
+    C = np.c_[np.ones(10), np.arange(10.0)]
+    s = views.SiteScaler(floor=0.5, clip=3).fit(C, reference_sd=np.array([2.0, 1.0]))
+    assert s.scale_[0] == pytest.approx(1.0)
+    assert s.transform(np.array([[100.0, 4.5]]))[0, 0] == 3.0
+
+
+def test_levels_and_windows():
+    s = np.arange(1000, dtype=np.float64)
+    assert level_threshold(s, "q1e-3") > 998 and level_threshold(s, "q1e-3") <= 999
+    assert level_threshold(s, "max") > 999
+    assert level_threshold(s, "max+100%") == pytest.approx(999 + 999 - 499.5)
+    fit, thr, end = calibration_windows(np.arange(900.0), 600)
+    assert (fit, thr, end) == (slice(0, 200), slice(200, 300), 300)
+    with pytest.raises(DataError):
+        calibration_windows(np.arange(10.0), 10)
+
+
+def test_incidents_and_measures_equal_a_hand_count():
+    ts = np.arange(20, dtype=np.float64) * 10.0  # one packet every 10 s
+    host = np.array([1, 2] * 10)
+    truth = np.zeros(20, np.uint8)
+    truth[14:] = np.array([1, 0] * 3)  # host 1 turns malicious at t=140 s
+    flagged = np.zeros(20, bool)
+    flagged[[4, 6]] = True  # host 1: alerts at 40 and 60 s (one incident with a 60 s gap)
+    flagged[9] = True  # host 2 at 90 s (a second false incident)
+    flagged[[16, 18]] = True  # host 1 at 160 and 180 s: detected 20 s after its first malicious packet
+    flagged[17] = True  # host 2 at 170 s during the outbreak: not infected
+    h, start, _end = incident_table(ts, host, flagged, gap_s=60.0)
+    assert len(h) == 4 and sorted(start.tolist()) == [40.0, 90.0, 160.0, 170.0]
+    m = measure_network("hand", ts, host, truth, flagged, onset_s=140.0, infected=np.array([1]), eval_from_s=20.0,
+                        threshold=0.5, gap_s=60.0, bot_start={1: 150.0})
+    assert m.false_incidents == 2
+    assert m.benign_hours == pytest.approx(120 / 3600)
+    assert m.false_incidents_per_day == pytest.approx(2 / (120 / 86400))
+    assert m.incidents_uninfected_outbreak == 1
+    assert (m.infected_detected, m.infected_hosts) == (1, 1)
+    assert m.median_time_to_incident_s == pytest.approx(20.0) and m.worst_time_to_incident_s == pytest.approx(20.0)
+    assert m.median_time_from_bot_s == pytest.approx(10.0)  # its own attack traffic starts at 150 s
+    assert m.tpr == pytest.approx(2 / 3)
+    assert m.fpr == pytest.approx(4 / 15)  # benign packets from 20 s on: 18 less 3 malicious; 4 flagged
+    assert verdict(0.5) == "usable at this budget"
+    assert verdict(2_000.4) == "not usable: 2,000 false incidents per day"
+    assert verdict(0.0, 3, 5) == "not usable: 2 of 5 infected hosts never detected"
+
+
+def _site(seed: int, offset: float, n_benign: int = 600, n_bad: int = 120) -> Network:
+    """A site with its own level of every feature; the attacker (host 9) sits 8 site deviations above it."""
+    rng = np.random.default_rng(seed)
+    sd = rng.uniform(1, 3, 115)
+    base = offset + rng.uniform(0, 5, 115)
+    X = base + sd * rng.normal(0, 1, (n_benign + n_bad, 115))
+    X[n_benign:] += 8 * sd
+    host = rng.integers(1, 5, n_benign + n_bad)
+    host[n_benign:] = 9
+    truth = np.r_[np.zeros(n_benign), np.ones(n_bad)].astype(np.uint8)
+    ts = np.arange(n_benign + n_bad, dtype=np.float64)
+    return Network(f"site{seed}", X.astype(np.float32), ts, truth, host, onset_s=float(n_benign),
+                   infected=np.array([9]))
+
+
+@pytest.mark.parametrize("scaling, expect_false", [("site", False), ("pooled", True)])
+def test_per_site_standardisation_carries_a_detector_to_an_unseen_site(scaling, expect_false):
+    train_sites = [_site(1, 0.0), _site(2, 2.0)]
+    unseen = _site(3, 40.0)  # every feature far above anything seen in training
+    settings = TrainSettings(rows_per_network=700, epochs=20, batch_size=64, lr=1e-2, threads=1)
+    trained = train(Recipe("dnn", "lab", scaling), train_sites, settings)
+    fit, thr, end = calibration_windows(unseen.ts, unseen.benign_rows)
+    site = trained.at_site(unseen.X, fit, thr)
+    scores = site.scores(unseen.X)
+    # the threshold is set on the site's own benign scores either way: only the standardisation differs
+    flagged = site.flagged(scores, "q1e-3")
+    m = measure_network(unseen.name, unseen.ts, unseen.host, unseen.truth, flagged, onset_s=unseen.onset_s,
+                        infected=unseen.infected, eval_from_s=float(unseen.ts[end]), threshold=0.0)
+    if expect_false:  # the lab's one standardisation: the attacker looks like the site's benign traffic
+        assert m.tpr < 0.5
+    else:
+        assert m.infected_detected == 1 and m.worst_time_to_incident_s == 0.0
+        assert m.tpr > 0.95 and m.fpr < 0.05
+
+
+def test_confirmed_alerts_need_a_run_of_alerts_from_one_host():
+    from nidslab.generalise.measure import confirmed_alerts
+
+    ts = np.array([0.0, 0.1, 0.2, 0.3, 10.0, 20.0, 20.05, 30.0])
+    host = np.array([1, 2, 1, 1, 1, 2, 2, 2])
+    flagged = np.ones(8, bool)
+    got = confirmed_alerts(ts, host, flagged, alerts=3, window_s=1.0)
+    # host 1: its 3rd alert within 1 s is at 0.3 s; 10 s stands alone. host 2: 0.1, 20, 20.05 span 20 s
+    assert got.tolist() == [False, False, False, True, False, False, False, False]
+    assert confirmed_alerts(ts, host, flagged, alerts=2, window_s=1.0).tolist() == [
+        False, False, True, True, False, False, True, False]
+    assert confirmed_alerts(ts, host, flagged, alerts=1).tolist() == flagged.tolist()
+
+
+def _m(fid: float, found: int, worst: float) -> NetworkMeasures:
+    return NetworkMeasures("n", 1.0, int(fid > 0), fid, 0, 2, found, worst / 2, worst, None, None, 0.0, 1.0, 0.0)
+
+
+def test_validation_picks_the_strictest_point_that_finds_the_most_hosts():
+    from nidslab.generalise.experiment import choose_operating_point
+
+    points = {("q1e-3", 1): [_m(30.0, 2, 1.0)],  # over budget
+              ("q1e-4", 1): [_m(0.0, 2, 2.0)],
+              ("max", 4): [_m(0.0, 2, 9.0)],
+              ("max+50%", 16): [_m(0.0, 1, 9.0)]}  # within budget but misses a host
+    assert choose_operating_point(points, 1.0) == ("max", 4)
+    assert choose_operating_point(points, 1.0, "fastest") == ("q1e-4", 1)
+    assert choose_operating_point({("q1e-3", 1): [_m(30.0, 2, 1.0)], ("max", 4): [_m(5.0, 2, 1.0)]}, 1.0) == ("max", 4)
