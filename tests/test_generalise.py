@@ -173,3 +173,17 @@ def test_validation_picks_the_strictest_point_that_finds_the_most_hosts():
     assert choose_operating_point(points, 1.0) == ("max", 4)
     assert choose_operating_point(points, 1.0, "fastest") == ("q1e-4", 1)
     assert choose_operating_point({("q1e-3", 1): [_m(30.0, 2, 1.0)], ("max", 4): [_m(5.0, 2, 1.0)]}, 1.0) == ("max", 4)
+
+
+def test_a_family_network_carries_its_victims_and_when_each_starts_attacking(tmp_path):
+    from nidslab.data.family import build_family
+    from nidslab.generalise.networks import from_family
+
+    fam = build_family(1, first=3, benign_s=60, attack_scale=0.25, captures=False, name=str(tmp_path / "fam"))
+    net = from_family(fam, 3)
+    assert net.benign_seconds > 50 and len(net) == len(net.X) == len(net.host)
+    victims = [k for k, h in enumerate(fam.network(3).hosts) if h["infected"]]
+    assert net.infected.tolist() == victims and victims
+    for h in victims:  # a victim answers the scanner first, and attacks of its own only once infected
+        first = net.ts[(net.host == h) & (net.truth == 1)][0]
+        assert net.bot_start[h] > first >= net.onset_s
