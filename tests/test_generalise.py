@@ -187,3 +187,14 @@ def test_a_family_network_carries_its_victims_and_when_each_starts_attacking(tmp
     for h in victims:  # a victim answers the scanner first, and attacks of its own only once infected
         first = net.ts[(net.host == h) & (net.truth == 1)][0]
         assert net.bot_start[h] > first >= net.onset_s
+
+
+def test_the_report_has_one_verdict_line_per_model_and_escapes_table_pipes():
+    from nidslab.generalise.experiment import GeneraliseResult, RecipeResult
+    from nidslab.generalise.report import markdown
+
+    m = _m(0.0, 2, 3.0)
+    rr = RecipeResult("dnn|kitnet / log / site", "max", 16, 1.0, 10, [m], [m], {}, "usable at this budget", 2.0)
+    text = markdown(GeneraliseResult({}, {}, [rr], rr.recipe, [{"target": "t", "measured": "x", "met": False}], 3.0))
+    assert "| dnn\\|kitnet / log / site | max | 16 | usable at this budget |" in text
+    assert "| t | x | no |" in text

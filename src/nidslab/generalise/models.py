@@ -40,8 +40,8 @@ class Recipe:
     ``augment``: extra copies of each training network under a random per-column shift and scale of its
     standardised features (a calibration that is off by that much), 0 for none."""
 
-    model: str = "dnn"
-    view: str = "relative+rates"
+    model: str = "lightgbm"
+    view: str = "log"
     scaling: str = "site"
     dnn_seeds: int = 1
     augment: int = 0
