@@ -206,7 +206,10 @@ def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures
     """
     if rule not in ("margin", "fastest"):
         raise ConfigError(f"operating-point rule {rule!r}; expected margin or fastest")
-    strict = lambda p: (LEVELS.index(p[0]), p[1])
+
+    def strict(p):
+        return (LEVELS.index(p[0]), p[1])
+
     ok = [p for p, ms in per_point.items() if all(m.false_incidents_per_day <= budget for m in ms)]
     if not ok:
         return max(per_point, key=strict)
