@@ -413,7 +413,7 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
         f"measuring took {fmt(result.seconds, 's')}.")))
     if len(held) < 4 or min(hours, default=0) < 2:
         blocks.append(("p", "Weak evidence: issue 20's targets ask for at least 4 held-out networks with 2 hours of "
-                            "benign traffic each; this run has fewer. `nidslab lab --full` measures the whole "
+                            "benign traffic each; this run has fewer. nidslab lab --full measures the whole "
                             "population."))
     blocks.append(("h3", "Verdicts"))
     for m in result.models.values():
