@@ -116,6 +116,7 @@ def sample_results() -> dict:
     }
     r["kitnet"] = {"not_run": "the study has no [kitnet] table"}
     r["evaluation"] = {"not_run": "the study has no [evaluation] table"}
+    r["unseen_networks"] = {"not_run": "the study has no [unseen_networks] table"}
     r["questions"] = qs.answer_questions(r)
     return r
 

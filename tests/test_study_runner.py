@@ -97,8 +97,8 @@ def _run(study, tmp_path, name, **kw):
 def test_plan_lists_every_part_in_the_lab_order():
     parts = runner.plan(load_study())
     assert parts[0] == "data" and parts[1] == "experiments/sigmoid_2x20"
-    assert parts[-8:] == ["batch_size_timing", "search", "mc_dropout", "cross_validation", "regression",
-                          "tree_baseline", "kitnet", "evaluation"]
+    assert parts[-9:] == ["batch_size_timing", "search", "mc_dropout", "cross_validation", "regression",
+                          "tree_baseline", "kitnet", "evaluation", "unseen_networks"]
 
 
 def test_a_second_run_comes_from_the_cache(fake_lab, tmp_path):

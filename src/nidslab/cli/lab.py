@@ -32,6 +32,9 @@ def lab(
                                   "($NIDSLAB_DATASET changes it); kitsune-mirai: the real Kitsune capture "
                                   "(downloaded once, 1.4 GB)."),
     quick: bool = typer.Option(False, "--quick", help="A fraction of the data, fewer epochs, passes, folds, trials."),
+    full: bool = typer.Option(False, "--full", help="The study file's [full] settings: the unseen-networks part "
+                              "on the whole population (24 training networks, 4 held-out networks with 2 hours "
+                              "of benign traffic each; built on first use). Not with --quick."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder for runs: writes OUT/TIMESTAMP/ and OUT/latest."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore cached results of earlier runs; recompute every part."),
     fraction: float = typer.Option(None, "--fraction", metavar="SHARE",
@@ -58,6 +61,8 @@ def lab(
     from nidslab.cluster import make_executor
     from nidslab.study import link_latest, load_study, new_run_dir, run_study
 
+    if quick and full:
+        raise typer.BadParameter("--quick and --full ask for opposite settings; choose one", param_hint="--full")
     spec = load_study(study)
     if fraction is not None:
         if not 0 < fraction <= 1:
@@ -76,7 +81,8 @@ def lab(
         console.print(f"Ray cluster at {executor.address}: {executor.workers} tasks at a time, "
                       f"{executor.threads} CPU(s) each", highlight=False)
     run_dir = new_run_dir(out)
-    console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else ""))
+    console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else "")
+                  + (" [yellow](full)[/yellow]" if full else ""))
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
                   TimeElapsedColumn(), console=console, transient=False) as bars:
         whole = bars.add_task("study", total=None, msg="")
@@ -93,7 +99,7 @@ def lab(
 
         try:
             with executor:
-                results = run_study(spec, data=data, out_dir=run_dir, quick=quick, fresh=fresh, progress=on_part,
+                results = run_study(spec, data=data, out_dir=run_dir, quick=quick, full=full, fresh=fresh, progress=on_part,
                                     detail=on_detail, executor=executor)
         except BaseException:
             _remove_if_empty(run_dir)  # a run that failed before writing anything (--data nosuch) leaves no trace

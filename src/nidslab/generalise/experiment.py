@@ -206,6 +206,7 @@ def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures
     """
     if rule not in ("margin", "fastest"):
         raise ConfigError(f"operating-point rule {rule!r}; expected margin or fastest")
+
     def strict(p):
         return (LEVELS.index(p[0]), p[1])
 

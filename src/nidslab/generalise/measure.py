@@ -7,7 +7,7 @@ quiet seconds). Pure NumPy apart from that call.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -76,6 +76,7 @@ class NetworkMeasures:
     fpr: float  # per packet, benign packets after the calibration window (whole capture)
     tpr: float  # per packet, malicious packets
     threshold: float
+    times_to_incident_s: list = field(default_factory=list)  # per infected host (inf: never detected)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,6 +127,7 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
         worst_time_from_bot_s=float(from_bot.max()) if from_bot.size else None,
         fpr=float(flagged[ben].mean()) if ben.any() else float("nan"),
         tpr=float(flagged[mal].mean()) if mal.any() else float("nan"), threshold=float(threshold),
+        times_to_incident_s=[float(d) for d in delays],
     )
 
 

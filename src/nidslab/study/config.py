@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 from nidslab.errors import ConfigError
 from nidslab.settings import SPLITS, FitConfig, ModelSpec
 
-__all__ = ["SPLITS", "SPLIT_ALIASES", "SPEC_KEYS", "FIT_KEYS", "SETTINGS_KEYS", "Experiment", "PartConfig", "Quick",
+__all__ = ["SPLITS", "SPLIT_ALIASES", "SPEC_KEYS", "FIT_KEYS", "SETTINGS_KEYS", "Experiment", "Full", "PartConfig", "Quick",
            "Study", "default_study_path", "need", "settings_of", "split_settings", "table_kwargs", "settings_table",
            "network", "check_network"]
 
@@ -87,8 +87,15 @@ class Quick:
     random_chance_draws: int = 100
     kitnet_max_rows: int = 200_000  # KitNET scores only the first rows (its grace periods stay as they are)
     eval_sim_packets: int = 30_000
+    unseen_train_networks: int = 2        # [unseen_networks]: training networks (600 s of benign traffic each)
+    unseen_test_networks: int = 1         # held-out networks measured (one more picks the operating point)
+    unseen_heldout_benign_s: float = 600.0  # benign seconds of each held-out network before its outbreak
 
     def __post_init__(self) -> None:
+        for key in ("unseen_train_networks", "unseen_test_networks"):
+            need(getattr(self, key) >= 1, f"[quick] {key}", "must be at least 1", getattr(self, key))
+        need(self.unseen_heldout_benign_s >= 60, "[quick] unseen_heldout_benign_s", "must be at least 60",
+             self.unseen_heldout_benign_s)
         need(self.eval_sim_packets >= 1_000, "[quick] eval_sim_packets", "must be at least 1000", self.eval_sim_packets)
         need(0 < self.fraction <= 1, "[quick] fraction", "must be in (0, 1]", self.fraction)
         for key in ("epochs", "final_epochs", "trials", "search_epochs", "mc_passes", "folds", "tree_estimators",
@@ -97,6 +104,22 @@ class Quick:
         need(self.mc_passes >= 2 and self.folds >= 2, "[quick] mc_passes/folds", "must be at least 2",
              (self.mc_passes, self.folds))
 
+
+@dataclass(frozen=True)
+class Full:
+    """What ``--full`` enlarges: the parts whose default settings are a sample of a larger whole (today the
+    unseen-networks part: the whole population of networks, issue 20's held-out networks and their hours)."""
+
+    unseen_train_networks: int = 24           # the whole mirai-sim-family population trains
+    unseen_validation_networks: int = 2       # held-out networks that pick the operating point
+    unseen_test_networks: int = 4             # held-out networks measured (issue 20: at least 4)
+    unseen_heldout_benign_s: float = 7200.0   # issue 20: at least 2 hours of benign traffic before the outbreak
+
+    def __post_init__(self) -> None:
+        for key in ("unseen_train_networks", "unseen_validation_networks", "unseen_test_networks"):
+            need(getattr(self, key) >= 1, f"[full] {key}", "must be at least 1", getattr(self, key))
+        need(self.unseen_heldout_benign_s >= 60, "[full] unseen_heldout_benign_s", "must be at least 60",
+             self.unseen_heldout_benign_s)
 
 
 class PartConfig(Protocol):
@@ -128,8 +151,10 @@ class Study:
     experiments: tuple[Experiment, ...] = ()
     parts: Mapping[str, Any] = field(default_factory=dict)
     quick: Quick = field(default_factory=Quick)
+    full: Full = field(default_factory=Full)
     source: str = ""
     is_quick: bool = False
+    is_full: bool = False
 
     def __post_init__(self) -> None:
         need(self.features in ("lab", "all"), "[study] features", "must be 'lab' or 'all'", self.features)
@@ -166,6 +191,18 @@ class Study:
                    random_chance_draws=min(self.random_chance_draws, q.random_chance_draws),
                    experiments=exps, parts=parts, is_quick=True)
 
+    def full_version(self) -> Study:
+        """The same study with ``[full]`` settings for the parts that have them (a config with a ``full(f)``
+        method); the other parts are unchanged. Not with ``--quick``: the two ask for opposite things."""
+        if self.is_full:
+            return self
+        if self.is_quick:
+            raise ConfigError(f"{self.source or 'the study'}: --full and --quick ask for opposite settings; "
+                              "choose one")
+        parts = {name: (cfg.full(self.full) if cfg is not None and hasattr(cfg, "full") else cfg)
+                 for name, cfg in self.parts.items()}
+        return dataclasses.replace(self, parts=parts, is_full=True)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (results.json's ``meta.study``): each part's config under its name."""
         out: dict[str, Any] = {}
@@ -174,7 +211,7 @@ class Study:
             if f.name == "parts":
                 out.update({k: None if v is None else dataclasses.asdict(v) for k, v in value.items()})
             else:
-                out[f.name] = dataclasses.asdict(value) if isinstance(value, Quick) else (
+                out[f.name] = dataclasses.asdict(value) if isinstance(value, Quick | Full) else (
                     [dataclasses.asdict(e) for e in value] if f.name == "experiments" else value)
         return out
 

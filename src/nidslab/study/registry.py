@@ -9,7 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from nidslab.study.parts import (batch_size_timing, cross_validation, data, evaluation, experiments, hardware,
-                                 kitnet, mc_dropout, regression, search, tree_baseline)
+                                 kitnet, mc_dropout, regression, search, tree_baseline,
+                                 unseen_networks)
 
 PARTS: list[ModuleType] = [
     hardware,
@@ -23,6 +24,7 @@ PARTS: list[ModuleType] = [
     tree_baseline,
     kitnet,
     evaluation,
+    unseen_networks,
 ]
 
 

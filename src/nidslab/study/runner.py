@@ -76,13 +76,14 @@ def link_latest(root: str | os.PathLike[str], run_dir: str | os.PathLike[str]) -
 
 
 def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike[str], quick: bool = False,
-              fresh: bool = False, cache_dir: str | os.PathLike[str] | None = None, progress: Progress | None = None,
+              full: bool = False, fresh: bool = False, cache_dir: str | os.PathLike[str] | None = None, progress: Progress | None = None,
               detail: Progress | None = None, executor: Executor | None = None,
               parts: list[ModuleType] | None = None) -> dict[str, Any]:
     """Run every part of ``study`` on dataset ``data`` and write results.json, report.html, report.md and
     figures/ into ``out_dir``.
 
-    ``quick`` runs the study's ``[quick]`` settings. Results are cached per part under ``cache_dir``
+    ``quick`` runs the study's ``[quick]`` settings, ``full`` its ``[full]`` ones (the parts that have
+    them: the whole population of networks for ``unseen_networks``; not with ``quick``). Results are cached per part under ``cache_dir``
     (default: :func:`nidslab.paths.study_cache_dir`, under ``$NIDSLAB_HOME``); ``fresh`` recomputes every part.
     ``progress(done, total, message)`` is called per part, ``detail(done, total, message)`` within a
     part (epochs, trials, folds, passes). Returns the results dict (what results.json holds).
@@ -93,6 +94,8 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
     """
     if quick:
         study = study.quick_version()
+    if full:
+        study = study.full_version()
     parts = registry.PARTS if parts is None else parts
     progress, detail = progress or no_progress, detail or no_progress
     executor = executor or LocalExecutor()
@@ -160,6 +163,7 @@ def run_study(study: Study, *, data: str = "default", out_dir: str | os.PathLike
         "title": study.title,
         "study_file": study.source,
         "quick": study.is_quick,
+        "full": study.is_full,
         "dataset": source["name"],
         "dataset_source": source,
         "dataset_fingerprint": fp,

@@ -25,7 +25,7 @@ Written by `nidslab lab` (`nidslab.study.run_study`) beside report.html; the rep
 (`nidslab lab report RUN_DIR`). This file is generated from the parts' `Result` dataclasses by
 `python -m nidslab.study.schema_doc`; a test checks that it matches the code.
 
-Top level: `meta` (the run: title, study_file, quick, dataset, dataset_source, dataset_fingerprint,
+Top level: `meta` (the run: title, study_file, quick, full, dataset, dataset_source, dataset_fingerprint,
 nidslab_version, finished_utc, wall_s, executor, `parts` (per cached unit: seconds, cached, key), `study` (every
 setting)), then one entry per part below, in this order, then `questions` (the 21 answers: id, part,
 question, answer, evidence [path, kind, value, text]).
@@ -66,7 +66,31 @@ def _part(part: ModuleType) -> list[str]:
                          if isinstance(t, type) and dataclasses.is_dataclass(t)} if isinstance(result, type) else set()
     for t in sorted(nested, key=lambda t: t.__name__):
         out += ["", f"### `{t.__name__}` (in `{part.NAME}`)", "", "As in `experiments`."]
+    for t in _contained(result):  # dataclasses inside a field's dict or list: documented here
+        out += ["", f"### `{t.__name__}` (in `{part.NAME}`)", ""] + _fields(t)
     return out + [""]
+
+
+def _contained(cls: Any) -> list[type]:
+    """The dataclasses that ``cls``'s fields hold inside a dict or a list (and theirs), in reading order."""
+    found: list[type] = []
+
+    def inner(tp: Any, top: bool) -> None:
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            if not top and tp not in found:
+                found.append(tp)
+                walk(tp)
+            return
+        for arg in typing.get_args(tp):
+            inner(arg, top and typing.get_origin(tp) not in (dict, list, tuple))
+
+    def walk(c: type) -> None:
+        for tp in typing.get_type_hints(c).values():
+            inner(tp, True)
+
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        walk(cls)
+    return found
 
 
 def schema_markdown(parts: list[ModuleType] | None = None) -> str:

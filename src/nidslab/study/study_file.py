@@ -3,7 +3,7 @@
 A study is the lab written as data: shared settings (``[study]``, ``[defaults]``), one
 ``[experiments.NAME]`` table per trained network, one table per other part of the lab (the parts of
 :data:`nidslab.study.registry.PARTS` that have a config: ``[batch_size_timing]``, ``[search]``, ...), and
-``[quick]``: the smaller settings of ``--quick``. A part whose table is absent is not run. Any unknown
+``[quick]``: the smaller settings of ``--quick``, and ``[full]``: the larger ones of ``--full``. A part whose table is absent is not run. Any unknown
 table or key, or a value of the wrong type or out of range, raises :class:`nidslab.errors.ConfigError`
 naming the file, table and key.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from nidslab.errors import ConfigError
 from nidslab.study import registry
-from nidslab.study.config import (SETTINGS_KEYS, SPLIT_ALIASES, Experiment, Quick, Study, check_network,
+from nidslab.study.config import (SETTINGS_KEYS, SPLIT_ALIASES, Experiment, Full, Quick, Study, check_network,
                                   default_study_path, network, settings_table, table_kwargs)
 
 
@@ -39,7 +39,7 @@ def load_study(path: str | Path | None = None) -> Study:
 
 def top_tables() -> tuple[str, ...]:
     """The tables a study file may hold."""
-    return ("study", "defaults", "experiments", *registry.tables(), "quick")
+    return ("study", "defaults", "experiments", *registry.tables(), "quick", "full")
 
 
 def parse_study(raw: dict[str, Any], source: str = "<study>") -> Study:
@@ -64,7 +64,7 @@ def _parse(raw: dict[str, Any], source: str) -> Study:
             raise ConfigError(f"[{key}] must be a table, got {type(value).__name__}")
 
     study_kw = table_kwargs(raw.get("study", {}), "study", Study,
-                            skip=("experiments", "parts", "quick", "source", "is_quick"))
+                            skip=("experiments", "parts", "quick", "full", "source", "is_quick", "is_full"))
     if "split" in study_kw:
         study_kw["split"] = SPLIT_ALIASES.get(study_kw["split"], study_kw["split"])
     raw_defaults = dict(raw.get("defaults", {}))
@@ -102,7 +102,8 @@ def _parse(raw: dict[str, Any], source: str) -> Study:
         else:
             parts[part.NAME] = cls(**table_kwargs(table, part.NAME, cls))
     quick = Quick(**table_kwargs(raw.get("quick", {}), "quick", Quick))
-    study = Study(source=source, experiments=tuple(experiments), parts=parts, quick=quick, **study_kw)
+    full = Full(**table_kwargs(raw.get("full", {}), "full", Full))
+    study = Study(source=source, experiments=tuple(experiments), parts=parts, quick=quick, full=full, **study_kw)
     if not study.experiments and all(v is None for v in parts.values()):
         raise ConfigError(f"a study with no parts to run: it defines no experiments.NAME table and none "
                           f"of {', '.join(parts)}; an empty study would write an empty report")
