@@ -43,6 +43,19 @@ class Outbreak:
     phases: list  # (name, start, end)
 
 
+def phase_marker(phases: dict[str, list[float]], end: float):
+    """``mark(name, a, b)``: widen phase ``name``'s [start, stop] in ``phases`` to hold [a, b] (seconds),
+    cut at ``end``; a span starting at or after ``end`` is not in the capture and is left out."""
+
+    def mark(name: str, a: float, b: float) -> None:
+        if a >= end:
+            return
+        lo, hi = phases.get(name, [a, b])
+        phases[name] = [min(lo, a), max(hi, min(b, end))]
+
+    return mark
+
+
 def random_public_ips(rng, n: int) -> np.ndarray:
     """``n`` addresses as Mirai's get_random_ip() draws them (uint32)."""
     out = np.empty(0, np.uint32)
@@ -312,11 +325,7 @@ def outbreak(cfg: SimConfig, seed: int, t_on: float, horizon: float, scale: floa
     parts: list[dict] = []
     phases: dict[str, list[float]] = {}
 
-    def mark(name, a, b):
-        if a >= end:
-            return
-        lo, hi = phases.get(name, [a, b])
-        phases[name] = [min(lo, a), max(hi, min(b, end))]
+    mark = phase_marker(phases, end)
 
     # victims: cameras with factory credentials, in infection order
     victims = list(np.array(net.CAMERAS)[rng.permutation(len(net.CAMERAS))[: cfg.n_vulnerable]])

@@ -152,11 +152,7 @@ def outbreak(spec: NetworkSpec, seed: int, t_on: float, horizon: float, scale: f
     parts: list[dict] = []
     phases: dict[str, list[float]] = {}
 
-    def mark(name, a, b):
-        if a >= end:
-            return
-        lo, hi = phases.get(name, [a, b])
-        phases[name] = [min(lo, a), max(hi, min(b, end))]
+    mark = mirai.phase_marker(phases, end)
 
     def session(t, cmac, cip, smac, sip, dport, steps, label):
         tab, t_end = tcp_sessions(rng, [t], cmac, cip, smac, sip, int(rng.integers(32768, 61000)), dport, steps,
