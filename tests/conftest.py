@@ -131,3 +131,38 @@ def ray_cluster():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def capture_and_tiny_model(d: Path, packets: int, seed: int = 5):
+    """A simulated capture of ``packets`` packets in folder ``d`` and a tiny 2 x 10 network trained on its
+    features (3 epochs, balanced) saved as ``d / "model"``. Returns (capture path, Simulation, features (n, 115))."""
+    import torch
+
+    from nidslab import schema
+    from nidslab.data.prep import Standardizer
+    from nidslab.features import extract_features
+    from nidslab.model import ModelSpec, build_model
+    from nidslab.saved_model import save_model
+    from nidslab.simulate import simulate_capture
+    from nidslab.train import fit
+
+    cap = d / "capture.pcap"
+    sim = simulate_capture(cap, packets=packets, seed=seed)
+    X = extract_features(cap)
+    cols = schema.indices(schema.LAB_FEATURES)
+    std = Standardizer().fit(X[:, cols])
+    torch.manual_seed(0)
+    spec = ModelSpec(n_layers=2, n_nodes=10)
+    model = build_model(spec, len(cols))
+    fit(model, (std.transform(X[:, cols]), sim.labels_truth), epochs=3, batch_size=500, class_weight="balanced")
+    save_model(d / "model", model, spec, standardizer=std, feature_names=schema.LAB_FEATURES)
+    return cap, sim, X
+
+
+def record_ends(data: bytes) -> list[int]:
+    """Byte offset where each libpcap record ends (little-endian microsecond file)."""
+    ends, pos = [], 24
+    while pos < len(data):
+        pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "little")
+        ends.append(pos)
+    return ends

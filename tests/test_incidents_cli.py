@@ -9,22 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from nidslab import schema
 from nidslab.cli import app
-from nidslab.data.prep import Standardizer
 from nidslab.eve import FIELDS, check_event
-from nidslab.features import extract_features
 from nidslab.incidents import IncidentTracker, group_incidents
-from nidslab.model import ModelSpec, build_model
 from nidslab.predict import capture_rows
-from nidslab.saved_model import load_model, save_model
+from nidslab.saved_model import load_model
 from nidslab.scorers import DNNScorer
-from nidslab.simulate import simulate_capture
-from nidslab.train import fit
 from nidslab.watch import Watcher
+
+from conftest import capture_and_tiny_model, record_ends
 
 runner = CliRunner()
 THRESHOLD = 0.5
@@ -33,21 +29,9 @@ THRESHOLD = 0.5
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     d = tmp_path_factory.mktemp("incidents")
-    cap = d / "capture.pcap"
-    sim = simulate_capture(cap, packets=8_000, seed=5)
-    X = extract_features(cap)
-    cols = schema.indices(schema.LAB_FEATURES)
-    std = Standardizer().fit(X[:, cols])
-    torch.manual_seed(0)
-    spec = ModelSpec(n_layers=2, n_nodes=10)
-    model = build_model(spec, len(cols))
-    fit(model, (std.transform(X[:, cols]), sim.labels_truth), epochs=3, batch_size=500, class_weight="balanced")
-    save_model(d / "model", model, spec, standardizer=std, feature_names=schema.LAB_FEATURES)
+    cap, sim, _ = capture_and_tiny_model(d, 8_000)
     data = cap.read_bytes()
-    ends, pos = [], 24
-    while pos < len(data):
-        pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "little")
-        ends.append(pos)
+    ends = record_ends(data)
     benign = d / "benign.pcap"  # the capture's benign prefix, before the outbreak
     benign.write_bytes(data[:ends[sim.onset_index - 1]])
     return {"dir": d, "capture": cap, "model": d / "model", "truth": sim.labels_truth, "benign": benign,

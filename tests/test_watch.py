@@ -14,19 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from nidslab import schema
 from nidslab.data.prep import Standardizer
 from nidslab.errors import ConfigError
 from nidslab.evaluate import predict_scores
 from nidslab.features import extract_features
-from nidslab.model import ModelSpec, build_model
-from nidslab.saved_model import load_model, save_model
-from nidslab.simulate import simulate_capture
-from nidslab.train import fit
+from nidslab.saved_model import load_model
 from nidslab.scorers import DNNScorer
 from nidslab.watch import Watcher, jsonl
+
+from conftest import capture_and_tiny_model, record_ends
 
 CLI = [sys.executable, "-c", "from nidslab.cli import main; main()"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
@@ -36,28 +34,11 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "sr
 def lab(tmp_path_factory):
     """A small simulated capture, a tiny DNN trained on it, and its batch scores."""
     d = tmp_path_factory.mktemp("watch")
-    cap = d / "capture.pcap"
-    sim = simulate_capture(cap, packets=20_000, seed=5)
-    X = extract_features(cap)
+    cap, _, X = capture_and_tiny_model(d, 20_000)
     cols = schema.indices(schema.LAB_FEATURES)
-    std = Standardizer().fit(X[:, cols])
-    torch.manual_seed(0)
-    spec = ModelSpec(n_layers=2, n_nodes=10)
-    model = build_model(spec, len(cols))
-    fit(model, (std.transform(X[:, cols]), sim.labels_truth), epochs=3, batch_size=500, class_weight="balanced")
-    save_model(d / "model", model, spec, standardizer=std, feature_names=schema.LAB_FEATURES)
     saved = load_model(d / "model")
     batch = predict_scores(saved.model, Standardizer.from_dict(saved.standardizer).transform(X[:, cols]))
     return {"dir": d, "capture": cap, "model": d / "model", "batch": batch, "bytes": cap.read_bytes()}
-
-
-def record_ends(data: bytes) -> list[int]:
-    """Byte offset where each libpcap record ends (little-endian microsecond file)."""
-    ends, pos = [], 24
-    while pos < len(data):
-        pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "little")
-        ends.append(pos)
-    return ends
 
 
 def read_lines(path_or_bytes) -> list[dict]:
