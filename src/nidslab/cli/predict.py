@@ -91,11 +91,15 @@ def predict_cmd(
     else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split
         labels = (logits >= t_logit).astype(np.uint8)
         threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
+    # one baseline and one explainer for the reasons column and the incidents' reasons
+    wants_reasons = (explain and out is not None) or rows is not None
+    explain_rows, n_base = (_explainer(saved, X, times, labels, baseline, explain_top, source) if wants_reasons
+                            else (None, 0))
     if out is not None:
         columns = {"score": scores, "label": labels} if times is None else {"time": times, "score": scores,
                                                                             "label": labels}
         if explain:
-            columns["reasons"] = _reasons_column(saved, X, times, labels, baseline, explain_top, source)
+            columns["reasons"] = _reasons_column(explain_rows, n_base, X, labels, baseline)
         write_table(out, columns)
     flagged = int(labels.sum())
     console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
@@ -105,7 +109,7 @@ def predict_cmd(
     if rows is not None:
         _write_incidents(rows, scores, labels.astype(bool), gap, incidents, incidents_html, model=str(model_dir),
                          threshold=str(threshold),
-                         explain=_incident_explainer(saved, X, times, labels, baseline, explain_top, source))
+                         explain=explain_rows)
 
 
 def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None) -> None:
@@ -151,34 +155,29 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
     console.print(f"{len(found):,} incident(s) on {hosts:,} host(s) (quiet gap {gap_s:g} s); written to {written}")
 
 
-def _incident_explainer(saved, X, times, labels, baseline: str, top: int, source: Path):
-    """The incidents' ``explain(X_rows)``: reasons against ``baseline`` (called for each incident's peak packet
-    only, so it costs one explained row per incident); None where no row is flagged."""
+def _explainer(saved, X, times, labels, baseline: str, top: int, source: Path):
+    """``(explain(X_rows), baseline rows)``: reasons against ``baseline`` for the reasons column and for the
+    incidents (called for each incident's peak packet only); ``(None, 0)`` where no row is flagged."""
     from nidslab.explain import baseline_rows, explainer_for
 
     flagged = labels.astype(bool)
     if not flagged.any():
-        return None
+        return None, 0
     base = baseline_rows(baseline, X, times=times, flagged=flagged, source=str(source))
-    return explainer_for(saved, base, top=top)
+    return explainer_for(saved, base, top=top), len(base)
 
 
-def _reasons_column(saved, X, times, labels, baseline: str, top: int, source: Path) -> list[str]:
-    """JSON reasons (nidslab.explain) of the flagged rows, "" for the others; prints the first few."""
+def _reasons_column(explain_rows, n_base: int, X, labels, baseline: str) -> list[str]:
+    """JSON reasons of the flagged rows, "" for the others; prints the first few."""
     import json
     import time
 
     import numpy as np
 
-    from nidslab.explain import baseline_rows, explainer_for
-
-    flagged = labels.astype(bool)
-    rows = np.flatnonzero(flagged)
+    rows = np.flatnonzero(labels)
     out = [""] * len(labels)
-    if not len(rows):
+    if explain_rows is None or not len(rows):
         return out
-    base = baseline_rows(baseline, X, times=times, flagged=flagged, source=str(source))
-    explain_rows = explainer_for(saved, base, top=top)
     start = time.perf_counter()
     chunk = 4096
     reasons: list[list[dict]] = []
@@ -188,7 +187,7 @@ def _reasons_column(saved, X, times, labels, baseline: str, top: int, source: Pa
             update(min(s + chunk, len(rows)), len(rows), f"{min(s + chunk, len(rows)):,} of {len(rows):,} rows")
     for i, r in zip(rows, reasons):
         out[i] = json.dumps(r, allow_nan=False, default=float)
-    console.print(f"reasons for {len(rows):,} flagged rows against a baseline of {len(base):,} rows ({baseline}) "
+    console.print(f"reasons for {len(rows):,} flagged rows against a baseline of {n_base:,} rows ({baseline}) "
                   f"in {time.perf_counter() - start:.1f} s; the first:")
     for i, r in list(zip(rows, reasons))[:3]:
         console.print(f"  row {i:,}: " + ("; ".join(x["text"] for x in r) or "no feature above its baseline"),
