@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nidslab.cli.common import err, progress_bar
+from nidslab.cli.common import RAY_ADDRESS, err, progress_bar
 
 console = Console()
 data_app = typer.Typer(help="Datasets: import your files, download Kitsune, describe, list, remove.",
@@ -160,8 +160,7 @@ def build(
                                   "network's capture in the dataset folder."),
     cluster: str = typer.Option("none", "--cluster", help="mirai-sim-family: none (one network after another "
                                 "here) or ray (one Ray task per network; needs the [cluster] extra)."),
-    address: str = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
-                                "$RAY_ADDRESS); 'local' starts Ray on this machine."),
+    address: str = RAY_ADDRESS,
 ) -> None:
     """Make a built-in dataset now (otherwise it is made on first use)."""
     from nidslab.data import open_dataset

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from nidslab.cli.common import RAY_ADDRESS
 from nidslab.errors import DataError
 
 console = Console(stderr=True)
@@ -33,8 +34,7 @@ def extract(
     fmt: str = typer.Option("parquet", "--format", help="With several captures: parquet, csv or npy."),
     cluster: str = typer.Option("none", "--cluster", help="none: one capture after another here; ray: one Ray "
                                 "task per capture (needs the [cluster] extra)."),
-    address: str = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
-                                "$RAY_ADDRESS); 'local' starts Ray on this machine."),
+    address: str = RAY_ADDRESS,
 ) -> None:
     """Compute per-packet Kitsune features of each CAPTURE and write them to OUTPUT."""
     from nidslab.features import LAYOUTS

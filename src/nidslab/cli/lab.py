@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from nidslab.cli.common import RAY_ADDRESS
+
 console = Console()
 
 lab_app = typer.Typer(
@@ -44,8 +46,7 @@ def lab(
                                                     "the study file (the evaluation part trains the other one too)."),
     cluster: str = typer.Option("none", "--cluster", help="none: run here; ray: run the experiments, timings, "
                                 "search trials and CV folds as Ray tasks (needs the [cluster] extra)."),
-    address: str = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
-                                "$RAY_ADDRESS); 'local' starts Ray on this machine."),
+    address: str = RAY_ADDRESS,
     cpus_per_task: int = typer.Option(1, "--cpus-per-task", min=1, help="With --cluster ray: CPUs (and torch "
                                       "threads) per task."),
     threads: int = typer.Option(None, "--threads", min=1, help="Without --cluster: torch threads (default: "
