@@ -32,6 +32,8 @@ ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | el
 BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.")
 DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (default 0: none).")
 MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).")
+INCIDENT_GAP = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
+                            "incident (default: nidslab.incidents.DEFAULT_GAP_S, 60).")
 RAY_ADDRESS = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
                            "$RAY_ADDRESS); 'local' starts Ray on this machine.")
 HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression needs --target).")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from nidslab.cli.common import console, progress_bar, write_table
+from nidslab.cli.common import INCIDENT_GAP, console, progress_bar, write_table
 from nidslab.errors import DataError
 
 if TYPE_CHECKING:
@@ -28,8 +28,7 @@ def predict_cmd(
                                    "as JSON lines (.jsonl; see docs/incidents.md), each with its reasons."),
     incidents_html: Path = typer.Option(None, "--incidents-html", help="For captures: write a self-contained page "
                                         "with a score timeline per alerting host, its incidents shaded."),
-    gap: float = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
-                              "incident (default 60)."),
+    gap: float = INCIDENT_GAP,
     explain: bool = typer.Option(False, "--explain", help="Add a `reasons` column: for each flagged row, the "
                                  "features that pushed its score most, against the baseline, as JSON (integrated "
                                  "gradients; `nidslab features describe` explains the names)."),

@@ -18,6 +18,7 @@ from rich.text import Text
 
 import numpy as np
 
+from nidslab.cli.common import INCIDENT_GAP
 from nidslab.errors import ConfigError, DataError
 
 err = Console(stderr=True)
@@ -47,8 +48,7 @@ def watch_cmd(
                              "event per alerting packet) or both."),
     fmt: str = typer.Option("json", "--format", help="json (nidslab's JSON lines) or eve (Suricata EVE JSON "
                             "alert events, for Filebeat's suricata module, Wazuh, Splunk; see docs/incidents.md)."),
-    gap: float = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
-                              "incident (default 60)."),
+    gap: float = INCIDENT_GAP,
     calibrate_for: str = typer.Option(None, "--calibrate", help="Learn the site's baseline from the first "
                                       "DURATION of traffic (capture time: 90s, 10m, 1h) before alerting: re-fit "
                                       "the standardiser and the threshold for --target-fpr (default 1e-3)."),
