@@ -242,6 +242,7 @@ def test_tasks_of_a_stopped_worker_node_run_again_on_the_head(ray_cluster, ray_e
     assert len(list(marker.glob("*-*"))) == 3  # the task of the stopped node ran again, on the head
 
 
+@pytest.mark.cluster
 def test_family_built_on_the_cluster_equals_the_local_one(ray_executor, tmp_path):
     from nidslab.data.family import build_family
 

@@ -189,6 +189,45 @@ def test_a_family_network_carries_its_victims_and_when_each_starts_attacking(tmp
         assert net.bot_start[h] > first >= net.onset_s
 
 
+class _Recording:
+    """A local executor that records which networks each ``map`` was given (what a cluster would get)."""
+
+    kind, remote = "recording", False
+
+    def __init__(self):
+        from nidslab.cluster import LocalExecutor
+
+        self.local, self.calls = LocalExecutor(), []
+
+    def put(self, obj):
+        return obj
+
+    def map(self, fn, items, *shared, progress=None):
+        items = list(items)
+        self.calls.append((fn.__name__, items))
+        return self.local.map(fn, items, *shared, progress=progress)
+
+    def describe(self):
+        return {"kind": self.kind}
+
+
+def test_families_not_cached_yet_are_built_on_the_executor_given(tmp_path, monkeypatch):
+    from nidslab.data.family import build_family
+    from nidslab.generalise.networks import family_networks
+
+    monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    ex = _Recording()
+    train, held = family_networks([1, 3], networks=1, benign_s=60, long_benign_s=90, executor=ex)
+    assert ex.calls == [("simulate_and_extract", [1]), ("simulate_and_extract", [3])]
+    again = family_networks([1, 3], networks=1, benign_s=60, long_benign_s=90, executor=ex)
+    assert len(ex.calls) == 2  # cached: nothing built twice
+    assert np.array_equal(np.asarray(again[1].X), np.asarray(held.X))
+    here = build_family(1, first=3, benign_s=90, captures=True, name=str(tmp_path / "here"))
+    assert held.benign_seconds > 60 and np.array_equal(np.asarray(here.network(3).X), np.asarray(held.X))
+    assert np.array_equal(np.asarray(here.network(3).host, np.int64), held.host)
+
+
 def test_the_report_has_one_verdict_line_per_model_and_escapes_table_pipes():
     from nidslab.generalise.experiment import GeneraliseResult, RecipeResult
     from nidslab.generalise.report import markdown

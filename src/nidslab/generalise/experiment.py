@@ -66,12 +66,10 @@ FULL_RECIPES = DEFAULT_RECIPES + (
 class GeneraliseConfig:
     """What :func:`run_generalise` does.
 
-    ``source``: ``"family"``, the population of issue 20 (:func:`~nidslab.generalise.networks.family_networks`:
-    ids up to ``family_networks`` from the ``mirai-sim-family`` with ``benign_s`` seconds of benign
-    traffic, larger ids from a family with ``long_benign_s``), or ``"varied"``, the Kitsune LAN with
-    rates, sizes and outbreak varied per seed (:func:`~nidslab.generalise.networks.simulated_network`,
-    ``long_benign_s`` of benign traffic each). ``train``/``validation``/``test``: network ids; the three
-    never share a network. ``recipes``: the choices compared; ``levels``: the threshold levels validation
+    The networks are the population of issue 20 (:func:`~nidslab.generalise.networks.family_networks`):
+    ids up to ``family_networks`` from the ``mirai-sim-family`` of that many networks with ``benign_s``
+    seconds of benign traffic, larger ids from a family with ``long_benign_s``.
+    ``train``/``validation``/``test``: network ids; the three never share a network. ``recipes``: the choices compared; ``levels``: the threshold levels validation
     picks from; ``confirm``: the alert counts validation picks from (an alert counts once it is at least the
     k-th of its host within ``confirm_window_s``: :func:`~nidslab.generalise.measure.confirmed_alerts`);
     ``choose``: how validation picks among the points (:func:`choose_operating_point`);
@@ -81,7 +79,6 @@ class GeneraliseConfig:
     folder (None: found beside the repository, skipped if absent; ``""``: skipped).
     """
 
-    source: str = "family"
     train: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     validation: tuple[int, ...] = (25, 26)
     test: tuple[int, ...] = (27, 28, 29, 30)
@@ -114,8 +111,6 @@ class GeneraliseConfig:
         bad = [lv for lv in self.levels if lv not in LEVELS]
         if bad:
             raise ConfigError(f"threshold level(s) {', '.join(bad)}; expected some of {', '.join(LEVELS)}")
-        if self.source not in ("family", "varied"):
-            raise ConfigError(f"source {self.source!r}; expected family or varied")
         if not 0 < self.calibration_fraction < 1:
             raise ConfigError(f"calibration_fraction must lie in (0, 1), got {self.calibration_fraction}")
 
@@ -161,16 +156,14 @@ class GeneraliseResult:
                 "best": self.best, "targets": self.targets, "seconds": self.seconds}
 
 
-def load_networks(config: GeneraliseConfig, progress=None) -> tuple[list, list, list]:
-    """The (train, validation, test) networks of ``config.source`` (see :class:`GeneraliseConfig`)."""
+def load_networks(config: GeneraliseConfig, progress=None, executor=None) -> tuple[list, list, list]:
+    """The (train, validation, test) networks of ``config`` (see :class:`GeneraliseConfig`); families not
+    cached yet are built one task per network on ``executor`` (:mod:`nidslab.cluster`; default: here)."""
     from nidslab.generalise import networks as nets
 
     ids = [*config.train, *config.validation, *config.test]
-    if config.source == "family":
-        every = nets.family_networks(ids, networks=config.family_networks, benign_s=config.benign_s,
-                                     long_benign_s=config.long_benign_s, progress=progress)
-    else:
-        every = [nets.simulated_network(int(i), benign_s=config.long_benign_s) for i in ids]
+    every = nets.family_networks(ids, networks=config.family_networks, benign_s=config.benign_s,
+                                 long_benign_s=config.long_benign_s, progress=progress, executor=executor)
     a, b = len(config.train), len(config.train) + len(config.validation)
     return every[:a], every[a:b], every[b:]
 
@@ -311,13 +304,15 @@ def targets_table(r: RecipeResult, config: GeneraliseConfig) -> list[dict]:
     return rows
 
 
-def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=None) -> GeneraliseResult:
-    """Train every recipe of ``config`` on its training networks and measure it (see the module docstring)."""
+def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=None,
+                   executor=None) -> GeneraliseResult:
+    """Train every recipe of ``config`` on its training networks and measure it (see the module docstring).
+    ``executor``: where families not cached yet are built (:func:`load_networks`)."""
     start = time.perf_counter()
     real_dir = None
     if config.real_data != "":
         real_dir = Path(config.real_data) if config.real_data else transfer.default_data_dir()
-    tr, va, te = load_networks(config, progress)
+    tr, va, te = load_networks(config, progress, executor)
     results = [run_recipe(r, tr, va, te, config, real_dir, progress) for r in config.recipes]
 
     def key(r: RecipeResult):  # validation only: fewest false incidents, then most hosts found, fastest

@@ -201,7 +201,7 @@ def generalise_config(cfg: Config, real_data: str) -> Any:
 
     train, validation, test = cfg.network_ids()
     settings = TrainSettings(rows_per_network=cfg.rows_per_network, epochs=cfg.epochs)
-    return GeneraliseConfig(source="family", train=train, validation=validation, test=test,
+    return GeneraliseConfig(train=train, validation=validation, test=test,
                             family_networks=cfg.train_networks, benign_s=cfg.benign_s,
                             long_benign_s=cfg.heldout_benign_s, recipes=tuple(recipe_of(r) for r in cfg.recipes),
                             budget_per_day=cfg.budget_per_day, detect_within_s=cfg.detect_within_s, gap_s=cfg.gap_s,
@@ -224,7 +224,9 @@ def run(cfg: Config, ctx: Context) -> Result:
     absent = missing_reference(folder)
     gcfg = generalise_config(cfg, "" if absent else str(folder))
     t0 = time.perf_counter()
-    load_networks(gcfg, progress=ctx.detail)  # builds the families on first use; run_generalise reopens them
+    # builds the families on first use, one task per network on the study's executor (--cluster ray spreads
+    # them); run_generalise then reopens them from the cache
+    load_networks(gcfg, progress=ctx.detail, executor=ctx.executor)
     family_s = time.perf_counter() - t0
     g = run_generalise(gcfg, progress=ctx.detail)
     models = {r.recipe: ModelResult(
