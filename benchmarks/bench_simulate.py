@@ -6,8 +6,10 @@
         [--long-benign-s 7200] [--no-ray]
 
 With --networks N: builds the mirai-sim-family of N drawn networks (simulate + extract, one task per
-network) locally and on a local Ray cluster (Ray's "local" instance on this machine's CPUs), side by
-side in this process, and reports packets/s of each and their ratio; then times one network with a
+network, through nidslab.cluster's executor as `nidslab data build mirai-sim-family [--cluster ray]`
+does) locally and on a local Ray cluster (Ray's "local" instance on this machine's CPUs), side by
+side in this process, each after a warm-up of one tiny network per worker (its start-up is printed
+apart), and reports packets/s of each and their ratio; then times one network with a
 --long-benign-s benign prefix (the targets' held-out networks need 7,200 s) and reports the benign
 packets/s of its generation and extraction.
 
@@ -99,11 +101,16 @@ def bench_family(args) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        build_family(1, benign_s=10, attack_scale=0.05, name=str(tmp / "warm"))  # numba caches loaded
         results = {}
         runs = [("local", LocalExecutor)] + ([] if args.no_ray else [("ray", lambda: RayExecutor("local"))])
         for label, make in runs:
             with make() as ex:
+                # one tiny network per worker first: imports and numba caches loaded in every worker process,
+                # so both sides are timed warm (Ray's first tasks otherwise pay each worker's start-up)
+                t = time.perf_counter()
+                build_family(ex.workers, benign_s=10, attack_scale=0.05, name=str(tmp / f"warm-{label}"),
+                             captures=False, executor=ex)
+                print(f"warm-up {label:<6} {time.perf_counter() - t:.1f} s ({ex.workers} worker(s))")
                 t = time.perf_counter()
                 fam = build_family(args.networks, benign_s=args.benign_s, attack_scale=args.attack_scale,
                                    name=str(tmp / f"fam-{label}"), executor=ex)

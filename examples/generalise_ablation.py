@@ -3,6 +3,7 @@
     NIDSLAB_HOME=... python examples/generalise_ablation.py                       # the default recipes
     python examples/generalise_ablation.py --full                                 # every recipe, 24 networks
     python examples/generalise_ablation.py dnn,log,site lightgbm,lab,pooled -o result.json
+    python examples/generalise_ablation.py --train 1-24 --validation 25-26 --test 31-38 --heldout-benign-s 14400
 
 A recipe is ``model,view,scaling[,dnn_seeds[,augment]]`` (see nidslab.generalise.models.Recipe). Prints
 the Markdown tables of nidslab.generalise.report and writes the whole result as JSON with ``-o``. The
@@ -26,18 +27,36 @@ def recipe(spec: str) -> Recipe:
     return Recipe(p[0], p[1], p[2], dnn_seeds=int(p[3]) if len(p) > 3 else 1, augment=int(p[4]) if len(p) > 4 else 0)
 
 
+def ids(spec: str) -> tuple[int, ...]:
+    """Network ids: ``1,2,5`` or ranges ``1-8,12``."""
+    out: list[int] = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b or a) + 1))
+    return tuple(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("recipes", nargs="*", help="model,view,scaling[,dnn_seeds[,augment]]")
     ap.add_argument("--full", action="store_true", help="all 24 training networks and every recipe")
-    ap.add_argument("--train", help="training network ids, comma-separated (default 1-8; --full 1-24)")
+    ap.add_argument("--train", help="training network ids, e.g. 1-8 or 1,2,5 (default 1-8; --full 1-24)")
+    ap.add_argument("--validation", help="network ids that pick the operating point (default 25-26)")
+    ap.add_argument("--test", help="held-out network ids, measured only (default 27-30)")
+    ap.add_argument("--heldout-benign-s", type=float, help="seconds of benign traffic before the outbreak of "
+                    "every validation and test network (default 7200; half of it calibrates)")
     ap.add_argument("-o", "--out", help="write the result as JSON here")
     a = ap.parse_args()
     changes = {}
     if a.recipes:
         changes["recipes"] = tuple(recipe(s) for s in a.recipes)
-    if a.train:
-        changes["train"] = tuple(int(x) for x in a.train.split(","))
+    for key in ("train", "validation", "test"):
+        if getattr(a, key):
+            changes[key] = ids(getattr(a, key))
+    if a.train:  # the short family holds exactly the training networks' range
+        changes["family_networks"] = max(changes["train"])
+    if a.heldout_benign_s:
+        changes["long_benign_s"] = a.heldout_benign_s
     config = GeneraliseConfig.full(**changes) if a.full else GeneraliseConfig(**changes)
     start = time.perf_counter()
     result = run_generalise(config, progress=lambda d, n, m="": print(f"  {m} ({d}/{n})", flush=True))

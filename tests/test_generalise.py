@@ -213,15 +213,19 @@ class _Recording:
 
 def test_families_not_cached_yet_are_built_on_the_executor_given(tmp_path, monkeypatch):
     from nidslab.data.family import build_family
-    from nidslab.generalise.networks import family_networks
+    from nidslab.generalise import networks
 
     monkeypatch.setenv("NIDSLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(networks, "LONG_BLOCK", 2)  # held-out networks built two at a time at most
     (tmp_path / "home").mkdir()
     ex = _Recording()
-    train, held = family_networks([1, 3], networks=1, benign_s=60, long_benign_s=90, executor=ex)
-    assert ex.calls == [("simulate_and_extract", [1]), ("simulate_and_extract", [3])]
-    again = family_networks([1, 3], networks=1, benign_s=60, long_benign_s=90, executor=ex)
-    assert len(ex.calls) == 2  # cached: nothing built twice
+    kw = {"networks": 1, "benign_s": 60, "long_benign_s": 90, "executor": ex}
+    train, held, last = networks.family_networks([1, 3, 5], **kw)
+    assert ex.calls == [("simulate_and_extract", [1]), ("simulate_and_extract", [3, 4]),
+                        ("simulate_and_extract", [5])]
+    assert [n.name for n in (train, held, last)] == ["net1", "net3", "net5"]
+    again = networks.family_networks([1, 3, 5], **kw)
+    assert len(ex.calls) == 3  # cached: nothing built twice
     assert np.array_equal(np.asarray(again[1].X), np.asarray(held.X))
     here = build_family(1, first=3, benign_s=90, captures=True, name=str(tmp_path / "here"))
     assert held.benign_seconds > 60 and np.array_equal(np.asarray(here.network(3).X), np.asarray(held.X))

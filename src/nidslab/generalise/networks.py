@@ -110,11 +110,17 @@ def from_family(fam, network: int) -> Network:
                    bot_start=bot_start)
 
 
+#: held-out networks are built (and cached) as families of at most this many: building one holds all of
+#: its networks in memory (2-hour networks: up to ~0.9 M packets each)
+LONG_BLOCK = 6
+
+
 def family_networks(ids, *, networks: int = 24, benign_s: float = 600.0, long_benign_s: float = 7200.0,
                     progress=None, executor=None) -> list[Network]:
     """Networks ``ids`` of the population: ids up to ``networks`` from the ``mirai-sim-family`` of that many
     networks with ``benign_s`` seconds of benign traffic each; larger ids from a family of the networks
-    ``min .. max`` of them with ``long_benign_s`` (the held-out networks of issue 20's targets). Each family
+    ``min .. max`` of them with ``long_benign_s`` (the held-out networks of issue 20's targets), in families of
+    at most :data:`LONG_BLOCK` networks from ``min`` on. Each family
     is built on first use (:func:`nidslab.data.family.open_family`), one task per network on ``executor``
     (a :mod:`nidslab.cluster` executor; default: this process)."""
     from nidslab.data.family import FAMILY, open_family
@@ -126,8 +132,13 @@ def family_networks(ids, *, networks: int = 24, benign_s: float = 600.0, long_be
     if short:
         fam = open_family(FAMILY, networks=networks, benign_s=benign_s, executor=executor, progress=progress)
         fams.update({i: fam for i in short})
-    if long_:
-        fam = open_family(FAMILY, networks=max(long_) - min(long_) + 1, first=min(long_), benign_s=long_benign_s,
-                          executor=executor, progress=progress)
-        fams.update({i: fam for i in long_})
+    if long_:  # in blocks of LONG_BLOCK networks from the smallest id: a family is built in memory
+        lo, hi = min(long_), max(long_)
+        for a in range(lo, hi + 1, LONG_BLOCK):
+            block = [i for i in long_ if a <= i < a + LONG_BLOCK]
+            if block:
+                b = min(a + LONG_BLOCK - 1, hi)
+                fam = open_family(FAMILY, networks=b - a + 1, first=a, benign_s=long_benign_s, executor=executor,
+                                  progress=progress)
+                fams.update({i: fam for i in block})
     return [from_family(fams[i], i) for i in ids]
