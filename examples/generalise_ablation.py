@@ -45,6 +45,10 @@ def main() -> None:
     ap.add_argument("--test", help="held-out network ids, measured only (default 27-30)")
     ap.add_argument("--heldout-benign-s", type=float, help="seconds of benign traffic before the outbreak of "
                     "every validation and test network (default 7200; half of it calibrates)")
+    ap.add_argument("--confirm-window-s", type=float, help="an alert counts once it is the k-th of its host within "
+                    "this many seconds (default 2; k is chosen on the validation networks)")
+    ap.add_argument("--choose", help="how validation picks the operating point: margin (default), middle or "
+                    "fastest (nidslab.generalise.experiment.choose_operating_point)")
     ap.add_argument("-o", "--out", help="write the result as JSON here")
     a = ap.parse_args()
     changes = {}
@@ -57,6 +61,10 @@ def main() -> None:
         changes["family_networks"] = max(changes["train"])
     if a.heldout_benign_s:
         changes["long_benign_s"] = a.heldout_benign_s
+    if a.choose:
+        changes["choose"] = a.choose
+    if a.confirm_window_s:
+        changes["confirm_window_s"] = a.confirm_window_s
     config = GeneraliseConfig.full(**changes) if a.full else GeneraliseConfig(**changes)
     start = time.perf_counter()
     result = run_generalise(config, progress=lambda d, n, m="": print(f"  {m} ({d}/{n})", flush=True))

@@ -175,6 +175,22 @@ def test_validation_picks_the_strictest_point_that_finds_the_most_hosts():
     assert choose_operating_point({("q1e-3", 1): [_m(30.0, 2, 1.0)], ("max", 4): [_m(5.0, 2, 1.0)]}, 1.0) == ("max", 4)
 
 
+def test_the_middle_rule_takes_the_middle_level_of_those_that_find_the_most_hosts():
+    from nidslab.generalise.experiment import choose_operating_point
+
+    points = {("q1e-3", 16): [_m(30.0, 2, 1.0)],  # over budget
+              ("q1e-4", 4): [_m(0.0, 2, 2.0)], ("q1e-4", 16): [_m(0.0, 2, 2.0)],
+              ("max", 1): [_m(0.0, 2, 2.0)], ("max", 16): [_m(0.0, 2, 3.0)],
+              ("max+50%", 16): [_m(0.0, 2, 9.0)],
+              ("max+100%", 16): [_m(0.0, 1, 9.0)]}  # within budget but misses a host
+    assert choose_operating_point(points, 1.0, "margin") == ("max+50%", 16)
+    assert choose_operating_point(points, 1.0, "middle") == ("max", 16)  # of q1e-4, max, max+50%; most alerts
+    del points[("max+50%", 16)]
+    assert choose_operating_point(points, 1.0, "middle") == ("max", 16)  # of two middles, the stricter
+    with pytest.raises(ConfigError, match="middle"):
+        choose_operating_point(points, 1.0, "loosest")
+
+
 def test_a_family_network_carries_its_victims_and_when_each_starts_attacking(tmp_path):
     from nidslab.data.family import build_family
     from nidslab.generalise.networks import from_family

@@ -62,6 +62,10 @@ FULL_RECIPES = DEFAULT_RECIPES + (
 )
 
 
+#: the rules :func:`choose_operating_point` knows
+RULES = ("margin", "middle", "fastest")
+
+
 @dataclass(frozen=True)
 class GeneraliseConfig:
     """What :func:`run_generalise` does.
@@ -111,6 +115,8 @@ class GeneraliseConfig:
         bad = [lv for lv in self.levels if lv not in LEVELS]
         if bad:
             raise ConfigError(f"threshold level(s) {', '.join(bad)}; expected some of {', '.join(LEVELS)}")
+        if self.choose not in RULES:
+            raise ConfigError(f"operating-point rule {self.choose!r}; expected one of {', '.join(RULES)}")
         if not 0 < self.calibration_fraction < 1:
             raise ConfigError(f"calibration_fraction must lie in (0, 1), got {self.calibration_fraction}")
 
@@ -194,11 +200,13 @@ def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures
     Among the points within ``budget`` false incidents per day on every network given, those that detect
     the most infected hosts; of these, with ``rule="margin"``, the strictest (highest level, then most
     alerts: the widest margin against false alarms the validation networks cannot show in a few hours),
-    with ``rule="fastest"`` the one with the shortest worst, then median, time to incident. The
-    strictest point when none is within the budget.
+    with ``rule="fastest"`` the one with the shortest worst, then median, time to incident; with
+    ``rule="middle"`` the middle one of their threshold levels (the stricter of two middles), with the
+    most alerts there: a margin both against false alarms and against attacks that score lower on
+    another network than on the validation ones. The strictest point when none is within the budget.
     """
-    if rule not in ("margin", "fastest"):
-        raise ConfigError(f"operating-point rule {rule!r}; expected margin or fastest")
+    if rule not in RULES:
+        raise ConfigError(f"operating-point rule {rule!r}; expected one of {', '.join(RULES)}")
 
     def strict(p):
         return (LEVELS.index(p[0]), p[1])
@@ -210,6 +218,10 @@ def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures
     ok = [p for p in ok if sum(m.infected_detected for m in per_point[p]) == most]
     if rule == "margin":
         return max(ok, key=strict)
+    if rule == "middle":
+        levels = sorted({p[0] for p in ok}, key=LEVELS.index)
+        mid = levels[len(levels) // 2]
+        return max((p for p in ok if p[0] == mid), key=strict)
 
     def speed(p):
         ms = per_point[p]
