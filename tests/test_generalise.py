@@ -170,9 +170,11 @@ def test_validation_picks_the_strictest_point_that_finds_the_most_hosts():
               ("q1e-4", 1): [_m(0.0, 2, 2.0)],
               ("max", 4): [_m(0.0, 2, 9.0)],
               ("max+50%", 16): [_m(0.0, 1, 9.0)]}  # within budget but misses a host
-    assert choose_operating_point(points, 1.0) == ("max", 4)
+    assert choose_operating_point(points, 1.0, "margin") == ("max", 4)
     assert choose_operating_point(points, 1.0, "fastest") == ("q1e-4", 1)
-    assert choose_operating_point({("q1e-3", 1): [_m(30.0, 2, 1.0)], ("max", 4): [_m(5.0, 2, 1.0)]}, 1.0) == ("max", 4)
+    none_within = {("q1e-3", 1): [_m(30.0, 2, 1.0)], ("max", 4): [_m(5.0, 2, 1.0)]}
+    for rule in ("margin", "middle", "fastest"):  # none within the budget: the strictest point
+        assert choose_operating_point(none_within, 1.0, rule) == ("max", 4)
 
 
 def test_the_middle_rule_takes_the_middle_level_of_those_that_find_the_most_hosts():

@@ -8,8 +8,8 @@ Every recipe (:class:`~nidslab.generalise.models.Recipe`) is trained on the trai
 operating point (a threshold level of :data:`~nidslab.generalise.models.LEVELS` and how many alerts of a
 host within a short window make an alert count) is, among those within the false-incident budget on
 every validation network (each calibrated on its own benign window) that detect the most infected hosts,
-the strictest (:func:`choose_operating_point`); held-out networks and the real data are then measured at
-that point, never used to choose anything.
+the middle threshold level with the most alerts there (:func:`choose_operating_point`, rule ``middle``);
+held-out networks and the real data are then measured at that point, never used to choose anything.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class GeneraliseConfig:
     levels: tuple[str, ...] = LEVELS
     confirm: tuple[int, ...] = (1, 4, 16)
     confirm_window_s: float = 2.0
-    choose: str = "margin"
+    choose: str = "middle"
     budget_per_day: float = 1.0
     detect_within_s: float = 10.0
     gap_s: float = 60.0
@@ -194,7 +194,7 @@ def _site_scores(trained, net, fraction: float):
 
 
 def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures]], budget: float,
-                           rule: str = "margin"):
+                           rule: str = "middle"):
     """The operating point (level, alerts) validation picks.
 
     Among the points within ``budget`` false incidents per day on every network given, those that detect
