@@ -73,10 +73,11 @@ class GeneraliseConfig:
     The networks are the population of issue 20 (:func:`~nidslab.generalise.networks.family_networks`):
     ids up to ``family_networks`` from the ``mirai-sim-family`` of that many networks with ``benign_s``
     seconds of benign traffic, larger ids from a family with ``long_benign_s``.
-    ``train``/``validation``/``test``: network ids; the three never share a network. ``recipes``: the choices compared; ``levels``: the threshold levels validation
-    picks from; ``confirm``: the alert counts validation picks from (an alert counts once it is at least the
-    k-th of its host within ``confirm_window_s``: :func:`~nidslab.generalise.measure.confirmed_alerts`);
-    ``choose``: how validation picks among the points (:func:`choose_operating_point`);
+    ``train``/``validation``/``test``: network ids; the three never share a network. ``recipes``: the
+    choices compared; ``levels``: the threshold levels validation picks from; ``confirm``: the alert
+    counts validation picks from (an alert counts once it is at least the k-th of its host within
+    ``confirm_window_s``: :func:`~nidslab.generalise.measure.confirmed_alerts`); ``choose``: how
+    validation picks among the points, one of :data:`RULES` (:func:`choose_operating_point`);
     ``budget_per_day``: false incidents per day allowed; ``detect_within_s``: the
     time-to-incident target; ``gap_s``: the incident gap; ``calibration_fraction``: share of each site's
     benign-only traffic used to calibrate (the rest is scored); ``real_data``: the ``../shared/data``
