@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab.model import DNN, EVAL_BATCH, build_model, dropout_mask
+from nidslab.progress import Progress
 from nidslab.settings import FitConfig, ModelSpec
 from nidslab.train import History, _check_arrays, _tune_malloc, epoch_seed, make_optimizer, resolve_device
 
@@ -642,7 +643,7 @@ MODES = ("shared", "own", "single")
 
 def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], spec: ModelSpec,
                    config: FitConfig = FitConfig(), *, mode: str = "shared", seed: int | None = None,
-                   progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+                   progress: Progress | None = None) -> list[dict[str, Any]]:
     """k-fold cross-validation of one network spec, the folds trained side by side.
 
     ``X`` ``(n, d)`` raw (unstandardised) features, ``y`` ``(n,)`` 0/1; ``splits``: the folds' ``(train,

@@ -25,9 +25,9 @@ import numpy as np
 from nidslab.errors import ConfigError
 from nidslab.features.extract import FeatureExtractor
 from nidslab.features.follow import CHUNK, READ_SIZE, StreamParser, iter_reads
+from nidslab.progress import Progress
 from nidslab.scorers import Scorer
 
-Progress = Callable[..., None]
 
 
 @dataclass

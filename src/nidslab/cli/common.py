@@ -10,8 +10,9 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, ProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import Progress as RichProgress  # a display; nidslab.progress.Progress is the callback type
 from rich.table import Table
 
 from nidslab import progress
@@ -64,10 +65,19 @@ def make_fit(fields: dict[str, Any]):
         raise ConfigError(f"fit settings: {exc}") from None
 
 
-def task_bar() -> Progress:
-    """A transient rich progress bar on stderr with a done/total counter (add tasks to it)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True)
+def rich_bar(*, counter: tuple[ProgressColumn, ...] | None = None, extra: tuple[ProgressColumn, ...] = (),
+             description: str = "{task.description}", remaining: bool = False, on: Console = err,
+             transient: bool = True) -> RichProgress:
+    """The one place the CLI builds a rich progress display (add tasks to it, use it as a context manager).
+
+    Columns: ``description`` (a format of the task), the bar, ``counter`` (default: done/total), ``extra``,
+    the time elapsed and, with ``remaining``, the time left. On stderr and gone when done unless ``on`` and
+    ``transient`` say otherwise (``nidslab lab`` keeps its bars on stdout).
+    """
+    counter = (MofNCompleteColumn(),) if counter is None else counter
+    tail = (TimeElapsedColumn(), TimeRemainingColumn()) if remaining else (TimeElapsedColumn(),)
+    return RichProgress(TextColumn(description), BarColumn(), *counter, *extra, *tail, console=on,
+                        transient=transient)
 
 
 def open_prepared(dataset: str, features: str, fraction: float, seed: int, target: str | None = None,
@@ -114,8 +124,7 @@ def metrics_table(title: str, metrics: dict[str, Any]) -> Table:
 def progress_bar(description: str, *, bytes_: bool = False) -> Iterator[progress.Progress]:
     """A transient progress bar on stderr; yields the callback library functions take."""
     counter = (DownloadColumn(), TransferSpeedColumn()) if bytes_ else (MofNCompleteColumn(),)
-    with Progress(TextColumn("{task.description}"), BarColumn(), *counter, TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with rich_bar(counter=counter, remaining=True) as bar:
         description = escape(description)  # file names and messages are text, not rich markup
         task = bar.add_task(description, total=None)
 

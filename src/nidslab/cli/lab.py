@@ -9,9 +9,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 
-from nidslab.cli.common import RAY_ADDRESS
+from nidslab.cli.common import RAY_ADDRESS, rich_bar
 
 console = Console()
 
@@ -84,8 +84,8 @@ def lab(
     run_dir = new_run_dir(out)
     console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else "")
                   + (" [yellow](full)[/yellow]" if full else ""))
-    with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as bars:
+    with rich_bar(description="{task.description:<34}", extra=(TextColumn("{task.fields[msg]}"),), on=console,
+                  transient=False) as bars:
         whole = bars.add_task("study", total=None, msg="")
         part = bars.add_task("  part", total=None, msg="")
 

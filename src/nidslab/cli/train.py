@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DATA_DEFAULTS, DROPOUT, HEAD, MC_DROPOUT, N_LAYERS, N_NODES,
-                                console, given, make_fit, make_spec, metrics_table, open_prepared, task_bar,
+                                console, given, make_fit, make_spec, metrics_table, open_prepared, rich_bar,
                                 score_test_split)
 from nidslab.errors import ConfigError
 
@@ -110,7 +110,7 @@ def train(
     p, tgt = p if data["target"] is not None else (p, None)
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
     checkpoints = out.with_name(f".{out.name}.checkpoint")
-    with task_bar() as bar:
+    with rich_bar() as bar:
         task = bar.add_task("epoch", total=fit_cfg.epochs)
 
         def on_epoch(epoch: int, logs: dict) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -40,8 +40,8 @@ from nidslab.features import afterimage as ai
 from nidslab.features import links as lk
 from nidslab.features import streams as st
 from nidslab.features.pcap import Packets, ReadReport, count_records, iter_packets
+from nidslab.progress import Progress
 
-Progress = Callable[..., None]
 LAMBDAS = np.array(schema.LAMBDAS, np.float64)
 DEFAULT_CHUNK = 1 << 18
 
