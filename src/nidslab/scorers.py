@@ -61,7 +61,8 @@ class DNNScorer:
         self._scale = np.ones(k) if std is None else np.asarray(std.scale_, np.float64)
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        from nidslab.evaluate import predict_scores, torch_threads
+        from nidslab.evaluate import predict_scores
+        from nidslab.threads import torch_threads
 
         X = np.empty((len(features), len(self._cols)), np.float32)
         _select_standardise(np.ascontiguousarray(features, np.float32), self._cols, self._mean, self._scale, X)

@@ -43,6 +43,7 @@ from torch.nn import functional as F
 from nidslab.model import DNN, EVAL_BATCH, build_model, dropout_mask
 from nidslab.progress import Progress
 from nidslab.settings import FitConfig, ModelSpec
+from nidslab.threads import torch_threads
 from nidslab.train import History, _check_arrays, _tune_malloc, epoch_seed, make_optimizer, resolve_device
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -492,10 +493,7 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
     for i, (X, _) in enumerate(checked):
         if X.shape[1] != d:
             raise ValueError(f"train[{i}] has {X.shape[1]} columns, the networks take {d}")
-    old_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         tensors: dict[int, tuple] = {}
         for c in checked:
             if id(c) not in tensors:
@@ -544,8 +542,6 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
             if callback is not None:
                 callback(epoch + 1, T.histories)
         return T.finish()
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.ndarray,
@@ -581,10 +577,7 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
         raise ValueError(f"network {int(np.flatnonzero(ns == 0)[0])} has no training rows in members")
     T = _Trainer(models, configs, [y[mk] for mk in members])
     cfg, dev = T.cfg, T.dev
-    old_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         n, d = X.shape
         X_t, y_t = _tensor_pair((X, y), dev)
         mem_t = torch.from_numpy(members.T.astype(np.float32)).to(dev)  # (n, k): one gather per batch
@@ -631,8 +624,6 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
             if callback is not None:
                 callback(epoch + 1, T.histories)
         return T.finish()  # the first layers stay those of standardised inputs, as each network saw them
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 # ----------------------------------------------------------------------------- what the study calls
@@ -665,7 +656,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarr
     """
     from nidslab.data.prep import Standardizer
     from nidslab.evaluate import evaluate
-    from nidslab.train import fit, torch_threads
+    from nidslab.train import fit
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -191,14 +191,9 @@ def fit(
     dev = resolve_device(cfg.device)
     if dev.type == "cpu":
         _tune_malloc()
-    old_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _fit(model, X, y, Xv, yv, cfg, head=head, class_weight=cfg.class_weights(y), dev=dev,
                     stopper=stopper, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, run=run)
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stopper, checkpoint_dir, resume,

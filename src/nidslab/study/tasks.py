@@ -77,7 +77,7 @@ def folds_task(group: list[int], X: np.ndarray, y: np.ndarray, folds: int, seed:
     total, message)`` per epoch (in this process only)."""
     from nidslab.data.prep import blocked_kfold, kfold
     from nidslab.stacked import cross_validate
-    from nidslab.train import torch_threads
+    from nidslab.threads import torch_threads
 
     splits = list(blocked_kfold(len(y), folds, y=y) if blocked else kfold(y, n_splits=folds, seed=seed))
     spec, config = split_settings(job["settings"])
