@@ -142,9 +142,9 @@ class StackedDNN(nn.Module):
     def can_fuse(self) -> bool:
         """Whether :meth:`fused` applies: no BatchNorm, an activation of ``nidslab.fused_step`` that
         needs only its output for the backward, float32 weights on the CPU."""
-        from nidslab.fused_step import ACTIVATIONS
+        from nidslab.fused_step import ACTIVATION_KERNELS
 
-        a = ACTIVATIONS.get(self.spec.activation)
+        a = ACTIVATION_KERNELS.get(self.spec.activation)
         return (not self.spec.batch_norm and a is not None and not a.needs_input
                 and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in self.parameters()))
 
@@ -156,9 +156,9 @@ class StackedDNN(nn.Module):
         network): fills every parameter's ``.grad`` with the gradient of ``sum_i(loss_i / counts_i)``
         and returns ``(loss_i * counts_i, logits)`` as ``(k,)`` and ``(k, B)``. ``w`` ``(k, B)``: per-row
         loss weights (class weight times membership) or None; other arguments as :meth:`forward`."""
-        from nidslab.fused_step import ACTIVATIONS
+        from nidslab.fused_step import ACTIVATION_KERNELS
 
-        act = ACTIVATIONS[self.spec.activation]
+        act = ACTIVATION_KERNELS[self.spec.activation]
         k, L = self.k, self.spec.n_layers
         W1, b1 = self.weights[0], self.biases[0]
         if scale is not None:
