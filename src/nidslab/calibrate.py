@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from nidslab.errors import DataError
+from nidslab.operating_points import DEFAULT_TARGET_FPR
 
 if TYPE_CHECKING:
     from nidslab.detect.kitnet import KitNET
@@ -71,7 +72,7 @@ def _site_record(features: np.ndarray, times, hosts, source: str) -> dict:
 
 
 def calibrate(model, features: np.ndarray, *, times=None, hosts=None, targets: Sequence[float] | None = None,
-              standardize: bool = True, kitnet: bool = False, kitnet_fpr: float = 1e-3, seed: int = 0,
+              standardize: bool = True, kitnet: bool = False, kitnet_fpr: float = DEFAULT_TARGET_FPR, seed: int = 0,
               source: str = "the calibration traffic") -> Calibration:
     """Re-fit ``model``'s site-dependent parts on the site's benign ``features``.
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+#: the false-positive rate a threshold is picked for when none is given (threshold_for_fpr, calibrate, watch)
+DEFAULT_TARGET_FPR = 1e-3
 #: false-positive rates the study reports an operating point for; the first is the default
-TARGET_FPRS = (1e-3, 1e-2, 1e-4)
+TARGET_FPRS = (DEFAULT_TARGET_FPR, 1e-2, 1e-4)
+#: a binary network's alert threshold on its probability when no false-positive rate is asked for
+PROBABILITY_THRESHOLD = 0.5
 Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile (a two-sided 95 % interval)
 
 
-def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float = 1e-3) -> float:
+def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float = DEFAULT_TARGET_FPR) -> float:
     """The lowest threshold whose false-positive rate on ``benign_scores`` is at most ``target_fpr``.
 
     ``benign_scores`` (n,): scores of benign rows (validation rows, never test rows), higher = more

@@ -18,6 +18,7 @@ import numpy as np
 
 from nidslab import schema
 from nidslab.errors import ConfigError, DataError
+from nidslab.operating_points import PROBABILITY_THRESHOLD
 
 
 class Scorer(Protocol):
@@ -74,7 +75,7 @@ class DNNScorer:
         self.score(features)
 
     def default_threshold(self) -> float:
-        return 0.5
+        return PROBABILITY_THRESHOLD
 
     def threshold_for_fpr(self, fpr: float) -> float:
         return stored_threshold(self.saved.path, fpr)

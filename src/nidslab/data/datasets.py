@@ -55,7 +55,7 @@ BUILTIN_DATASETS = ("mirai-sim", "synthetic")
 #: older recipe are made again on next use instead of being served stale
 BUILTIN_RECIPES = {"mirai-sim": "2026-11-25", "synthetic": "2026-11-25"}
 #: rows of the real Mirai table, and of the simulation's default
-MIRAI_ROWS = 764_137
+MIRAI_ROWS = schema.MIRAI_PACKETS
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
