@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -30,7 +30,7 @@ STEPS = ("auto", "fused", "autograd")
 _EARLY_STOPPING_KEYS = ("patience", "min_delta", "restore_best_weights")
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int | np.integer]:
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
@@ -38,8 +38,10 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
+@dataclass(frozen=True)
 class _Settings:
-    """``to_dict``/``from_dict``/``replace`` shared by the two settings classes."""
+    """``to_dict``/``from_dict``/``replace`` shared by the two settings classes (a dataclass without fields,
+    so ``dataclasses.asdict``/``fields`` are typed for it)."""
 
     _WHAT = "settings"  # how errors name the class
 
@@ -159,7 +161,7 @@ class FitConfig(_Settings):
         or :func:`balanced_class_weight` of ``y``."""
         if self.class_weight == "balanced":
             return balanced_class_weight(y)
-        return None if self.class_weight is None else dict(self.class_weight)
+        return dict(self.class_weight) if isinstance(self.class_weight, dict) else None
 
 
 def _class_weight(cw: Any) -> None | str | dict[int, float]:
