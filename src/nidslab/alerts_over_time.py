@@ -18,7 +18,7 @@ import numpy as np
 SECONDS_PER_HOUR = 3600.0
 
 
-def _arrays(ts: np.ndarray, flagged: np.ndarray, truth: np.ndarray | None = None):
+def _arrays(ts: np.ndarray, flagged: np.ndarray, truth: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     ts = np.asarray(ts, dtype=np.float64).ravel()
     flagged = np.asarray(flagged).astype(bool).ravel()
     if ts.shape != flagged.shape:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, Self, TypeGuard
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class _Settings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]):
+    def from_dict(cls, d: dict[str, Any]) -> Self:
         """Build from a dict such as :meth:`to_dict`'s; unknown keys are an error naming them."""
         known = [f.name for f in dataclasses.fields(cls)]
         extra = sorted(set(d) - set(known))
@@ -58,7 +58,7 @@ class _Settings:
             raise ConfigError(f"unknown {cls._WHAT} key(s) {', '.join(extra)}; known: {', '.join(known)}")
         return cls(**d)
 
-    def replace(self, **changes: Any):
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied (checked like a new one; unknown names are an error)."""
         return self.from_dict({**self.to_dict(), **changes})
 
