@@ -224,8 +224,9 @@ class FeatureExtractor:
             self._jit.update(h[:, st.K_JIT], sizes, ts, LAMBDAS, True, lay.jitter_from_epoch, two, out, c_jit)
             self._sockets.update(h[:, st.K_SOCK_SRC], h[:, st.K_SOCK_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hp)
 
-        if n >= _PARALLEL_MIN and _workers() is not None:
-            other = _workers().submit(sockets)
+        pool = _workers() if n >= _PARALLEL_MIN else None
+        if pool is not None:
+            other = pool.submit(sockets)
             hosts()
             other.result()
         else:

@@ -99,7 +99,7 @@ class FeatureFile:
         if n == 0:
             return
         if self.format == ".npy":
-            self._fh.write(memoryview(X).cast("B"))
+            self._fh.write(X.data.cast("B"))
             self.rows += n
             return
         import pyarrow as pa

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
 import numba
 import numpy as np
@@ -67,13 +68,15 @@ class Packets:
     sport: np.ndarray
     dport: np.ndarray
     index: np.ndarray
+    #: how the reading went, where :func:`read_packets` made these (not a column)
+    report: ReadReport | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ts)
 
     def take(self, rows) -> Packets:
         """The packets at ``rows`` (a slice, boolean mask or index array)."""
-        return Packets(**{k: getattr(self, k)[rows] for k in self.__dataclass_fields__})
+        return Packets(**{k: getattr(self, k)[rows] for k in COLUMNS})
 
     @staticmethod
     def empty(n: int = 0) -> Packets:
@@ -96,9 +99,12 @@ class Packets:
     def concat(parts: list[Packets]) -> Packets:
         if not parts:
             return Packets.empty()
-        return Packets(
-            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in Packets.__dataclass_fields__}
-        )
+        columns: dict[str, Any] = {k: np.concatenate([getattr(p, k) for p in parts]) for k in COLUMNS}
+        return Packets(**columns)
+
+
+#: the per-packet columns of :class:`Packets`
+COLUMNS = tuple(f.name for f in fields(Packets) if f.name != "report")
 
 
 @dataclass
@@ -446,7 +452,7 @@ def _decode(buf, offs, caps, wire, ts, first_index, report: ReadReport) -> Packe
 def _iter_pcap(path: Path, chunk: int, limit: int | None, report: ReadReport):
     buf = _open_buffer(path)
     big, nano = _PCAP_MAGICS[int.from_bytes(bytes(buf[:4]), "little")]
-    order = "big" if big else "little"
+    order: Literal["big", "little"] = "big" if big else "little"
     linktype = int.from_bytes(bytes(buf[20:24]), order) & 0x0FFFFFFF
     if linktype != LINKTYPE_ETHERNET:
         raise _unsupported_link(path, linktype)
