@@ -59,7 +59,7 @@ def lab(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from nidslab.cluster import make_executor
+    from nidslab.cluster import RayExecutor, make_executor
     from nidslab.study import link_latest, load_study, new_run_dir, run_study
 
     if quick and full:
@@ -78,7 +78,7 @@ def lab(
         spec = dataclasses.replace(spec, split=split)
     start = time.perf_counter()
     executor = make_executor(cluster, address, cpus_per_task=cpus_per_task, threads=threads)  # fails before any output
-    if executor.remote:
+    if isinstance(executor, RayExecutor):
         console.print(f"Ray cluster at {executor.address}: {executor.workers} tasks at a time, "
                       f"{executor.threads} CPU(s) each", highlight=False)
     run_dir = new_run_dir(out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -85,29 +85,30 @@ def predict_cmd(
         X = read_features(source)
     logits = saved.predict_raw(X, source=str(source))
     scores = scores_of(logits, saved.spec.head)
+    rule = str(threshold)  # the alert rule in words
     if t_logit is None:
         labels = (scores >= threshold).astype(np.uint8)
     else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split
         labels = (logits >= t_logit).astype(np.uint8)
-        threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
+        rule = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
     # one baseline and one explainer for the reasons column and the incidents' reasons
     wants_reasons = (explain and out is not None) or rows is not None
     explain_rows, n_base = (_explainer(saved, X, times, labels, baseline, explain_top, source) if wants_reasons
                             else (None, 0))
     if out is not None:
-        columns = {"score": scores, "label": labels} if times is None else {"time": times, "score": scores,
+        columns: dict[str, Any] = {"score": scores, "label": labels} if times is None else {"time": times, "score": scores,
                                                                             "label": labels}
         if explain:
             columns["reasons"] = _reasons_column(explain_rows, n_base, X, labels, baseline)
         write_table(out, columns)
     flagged = int(labels.sum())
     console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
-                  f"{threshold} flagged malicious" + (f"; written to {out}" if out is not None else ""))
+                  f"{rule} flagged malicious" + (f"; written to {out}" if out is not None else ""))
     if times is not None and len(times):
         console.print(_window_table(times, labels, window))
     if rows is not None:
         _write_incidents(rows, scores, labels.astype(bool), gap, incidents, incidents_html, model=str(model_dir),
-                         threshold=str(threshold),
+                         threshold=rule,
                          explain=explain_rows)
 
 
