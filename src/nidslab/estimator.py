@@ -16,14 +16,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from nidslab.settings import FitConfig, ModelSpec
+from nidslab.settings import BUILD_DNN_KEYS, FitConfig, ModelSpec
 
 if TYPE_CHECKING:
     from nidslab.model import DNN
 
 # The defaults below are read from these, so they live in nidslab.settings only.
 _SPEC, _FIT = ModelSpec(), FitConfig()
-_SPEC_KEYS = ("n_layers", "n_nodes", "activation", "batch_norm", "dropout")
+_SPEC_KEYS = BUILD_DNN_KEYS
 _FIT_KEYS = ("optimizer", "lr", "batch_size", "epochs", "class_weight", "seed", "device", "threads")
 
 

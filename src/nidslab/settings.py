@@ -18,6 +18,9 @@ from nidslab.errors import ConfigError
 #: activation names a :class:`ModelSpec` accepts (``nidslab.model.ACTIVATION_MODULES`` maps each to its module)
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu", "linear")
 HEADS = ("binary", "regression")
+#: the ModelSpec fields the lab's build_DNN takes (layers, nodes, activation, batch norm, dropout): what a study
+#: experiment and DNNClassifier's parameters set
+BUILD_DNN_KEYS = ("n_layers", "n_nodes", "activation", "batch_norm", "dropout")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: KitNET's settings as Kitsune ships them (max_ae: features per autoencoder, fm_grace / ad_grace: rows that learn the
 #: feature map / train the autoencoders, lr, hidden_ratio, seed): nidslab.detect.KitNET's and the study's defaults
@@ -210,4 +213,5 @@ def balanced_class_weight(y: np.ndarray) -> dict[int, float]:
     return {0: float(w[0]), 1: float(w[1])}
 
 
-__all__ = ["ModelSpec", "FitConfig", "balanced_class_weight", "ACTIVATIONS", "HEADS", "OPTIMIZERS", "STEPS"]
+__all__ = ["ModelSpec", "FitConfig", "balanced_class_weight", "ACTIVATIONS", "BUILD_DNN_KEYS", "HEADS", "OPTIMIZERS",
+           "STEPS"]
