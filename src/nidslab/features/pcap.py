@@ -68,8 +68,6 @@ class Packets:
     sport: np.ndarray
     dport: np.ndarray
     index: np.ndarray
-    #: how the reading went, where :func:`read_packets` made these (not a column)
-    report: ReadReport | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -104,7 +102,7 @@ class Packets:
 
 
 #: the per-packet columns of :class:`Packets`
-COLUMNS = tuple(f.name for f in fields(Packets) if f.name != "report")
+COLUMNS = tuple(f.name for f in fields(Packets))
 
 
 @dataclass
@@ -544,12 +542,18 @@ def iter_packets(capture: str | os.PathLike, *, chunk: int = 1 << 20, limit: int
         yield from _iter_pcapng(path, chunk, limit, report)
 
 
-def read_packets(capture: str | os.PathLike, *, limit: int | None = None) -> Packets:
+@dataclass
+class ReadPackets(Packets):
+    """:class:`Packets` as :func:`read_packets` returns them, with ``report``: how the reading went."""
+
+    report: ReadReport = field(repr=False, compare=False)
+
+
+def read_packets(capture: str | os.PathLike, *, limit: int | None = None) -> ReadPackets:
     """Read a whole capture into :class:`Packets` columns; ``.report`` holds a :class:`ReadReport`."""
     report = ReadReport(str(capture))
     packets = Packets.concat(list(iter_packets(capture, limit=limit, report=report)))
-    packets.report = report
-    return packets
+    return ReadPackets(**{k: getattr(packets, k) for k in COLUMNS}, report=report)
 
 
 def count_records(capture: str | os.PathLike) -> int | None:

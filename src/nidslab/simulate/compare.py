@@ -119,8 +119,7 @@ def compare_with_capture(
     sp = read_packets(sim, limit=sim_benign_packets)
     window = float(real.ts[-1] - real.ts[0]) if sim_window_s is None else float(sim_window_s)
     n_sim = int(np.searchsorted(sp.ts, sp.ts[0] + window, side="right")) if len(sp) else 0
-    sp = sp.take(slice(0, n_sim))
-    r, s = traffic_stats(real), traffic_stats(sp)
+    r, s = traffic_stats(real), traffic_stats(sp.take(slice(0, n_sim)))
     out: dict[str, Any] = {
         "real_path": str(real_path),
         "sim_path": str(sim),
