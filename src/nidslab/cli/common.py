@@ -19,6 +19,7 @@ from rich.table import Table
 from nidslab import progress
 from nidslab.errors import ConfigError
 from nidslab.incidents import DEFAULT_GAP_S
+from nidslab.operating_points import TARGET_FPRS
 
 console = Console()
 err = Console(stderr=True)
@@ -68,6 +69,8 @@ STEP = typer.Option(None, "--step", help="Gradients: " + " | ".join(STEPS) + " (
                     show_default=default_of(FitConfig, "step"))
 INCIDENT_GAP = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
                             "incident.", show_default=f"{DEFAULT_GAP_S:g}")
+#: the false-positive rates a model folder stores a threshold for, as help text lists them
+TARGET_FPR_CHOICES = ", ".join(f"{f:.0e}".replace("e-0", "e-") for f in TARGET_FPRS)
 RAY_ADDRESS = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
                            "$RAY_ADDRESS); 'local' starts Ray on this machine.")
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from nidslab.cli.common import INCIDENT_GAP, console, progress_bar, write_table
+from nidslab.cli.common import INCIDENT_GAP, TARGET_FPR_CHOICES, console, progress_bar, write_table
 from nidslab.errors import DataError
+from nidslab.operating_points import PROBABILITY_THRESHOLD
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,9 +21,9 @@ def predict_cmd(
     source: Path = typer.Argument(..., help="Features (.csv, .parquet, .npy; 115 columns) or a capture (.pcap, .pcapng)."),
     out: Path = typer.Option(None, "--out", "-o", help="Scores and labels to write: .csv or .parquet (may be "
                              "left out when --incidents or --incidents-html is given)."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    threshold: float = typer.Option(PROBABILITY_THRESHOLD, "--threshold", help="Probability at or above which a row is malicious."),
     target_fpr: float = typer.Option(None, "--target-fpr", help="Flag rows with the model's stored threshold for "
-                                     "this false-positive rate (1e-3, 1e-2 or 1e-4) instead of --threshold."),
+                                     f"this false-positive rate ({TARGET_FPR_CHOICES}) instead of --threshold."),
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
     incidents: Path = typer.Option(None, "--incidents", help="For captures: write the incidents per source host "
                                    "as JSON lines (.jsonl; see docs/incidents.md), each with its reasons."),
