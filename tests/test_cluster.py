@@ -90,9 +90,9 @@ def test_local_executor_maps_in_order():
     ex = LocalExecutor()
     shared = ex.put(np.arange(4.0))
     seen = []
-    out = ex.map(_scaled, [3, 1, 2], shared, progress=lambda d, t: seen.append((d, t)))
+    out = ex.map(_scaled, [3, 1, 2], shared, progress=lambda d, t, m="": seen.append((d, t, m)))
     assert [o.tolist() for o in out] == [[0, 3, 6, 9], [0, 1, 2, 3], [0, 2, 4, 6]]
-    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert seen == [(1, 3, "1/3 tasks"), (2, 3, "2/3 tasks"), (3, 3, "3/3 tasks")]
 
 
 def test_without_ray_cluster_option_says_how_to_install(monkeypatch, tmp_path, captures):

@@ -24,6 +24,10 @@ def test_fit_predict_score_and_clone(tmp_path):
     assert clone(est).get_params() == est.get_params()
     again = DNNClassifier.load(est.save(tmp_path / "m", feature_names=list("abcde")))
     np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    # the loaded history is a History as the fitted one is (it was the stored dict)
+    assert type(again.history_) is type(est.history_)
+    assert again.history_.epochs == est.history_.epochs == 5
+    assert again.history_.loss == pytest.approx(est.history_.loss)
 
 
 def test_unfitted_raises():

@@ -160,7 +160,7 @@ def test_an_activation_outside_the_table_trains_with_autograd(monkeypatch):
 
     spec = ModelSpec(n_layers=2, n_nodes=6, activation="tanh")
     ref, auto = twins(spec)
-    monkeypatch.delitem(fused_step.ACTIVATIONS, "tanh")
+    monkeypatch.delitem(fused_step.ACTIVATION_KERNELS, "tanh")
     assert not supports(auto)
     with pytest.raises(ValueError, match="DNN"):
         FusedStep(auto, 64)

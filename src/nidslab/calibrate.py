@@ -30,8 +30,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from nidslab.errors import DataError
+from nidslab.operating_points import DEFAULT_TARGET_FPR
 
 if TYPE_CHECKING:
     from nidslab.detect.kitnet import KitNET
@@ -54,7 +56,7 @@ class Calibration:
     kitnet: KitNET | None = None
 
 
-def _site_record(features: np.ndarray, times, hosts, source: str) -> dict:
+def _site_record(features: np.ndarray, times: ArrayLike | None, hosts: ArrayLike | None, source: str) -> dict:
     rec: dict = {"source": source, "packets": int(len(features)), "calibrated_at": time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if times is not None:
@@ -70,8 +72,9 @@ def _site_record(features: np.ndarray, times, hosts, source: str) -> dict:
     return rec
 
 
-def calibrate(model, features: np.ndarray, *, times=None, hosts=None, targets: Sequence[float] | None = None,
-              standardize: bool = True, kitnet: bool = False, kitnet_fpr: float = 1e-3, seed: int = 0,
+def calibrate(model: SavedModel | str | os.PathLike, features: np.ndarray, *, times: ArrayLike | None = None,
+              hosts: ArrayLike | None = None, targets: Sequence[float] | None = None,
+              standardize: bool = True, kitnet: bool = False, kitnet_fpr: float = DEFAULT_TARGET_FPR, seed: int = 0,
               source: str = "the calibration traffic") -> Calibration:
     """Re-fit ``model``'s site-dependent parts on the site's benign ``features``.
 
@@ -134,7 +137,7 @@ def calibrate(model, features: np.ndarray, *, times=None, hosts=None, targets: S
     return Calibration(model=calibrated, record=record, kitnet=kit)
 
 
-def _site_kitnet(X: np.ndarray, fpr: float, seed: int, source: str):
+def _site_kitnet(X: np.ndarray, fpr: float, seed: int, source: str) -> KitNET:
     from nidslab import schema
     from nidslab.detect import KitNET
     from nidslab.detect.thresholds import threshold_for_fpr
@@ -180,7 +183,7 @@ class CalibrationSample:
         self.t_min, self.t_max = np.inf, -np.inf
         self.hosts: dict[str, int] = {}
 
-    def add(self, X: np.ndarray, times=None, hosts: Sequence[str] | None = None) -> None:
+    def add(self, X: np.ndarray, times: ArrayLike | None = None, hosts: Sequence[str] | None = None) -> None:
         X = np.asarray(X, np.float32)
         n = len(X)
         if n == 0:
@@ -196,9 +199,10 @@ class CalibrationSample:
             keep = j < self.max_rows
             self._X[j[keep]] = X[k:][keep]  # repeated slots: the later row wins, as in the sequential form
         self.seen += n
-        if times is not None and len(times):
-            self.t_min = min(self.t_min, float(np.min(times)))
-            self.t_max = max(self.t_max, float(np.max(times)))
+        t = np.empty(0) if times is None else np.asarray(times, np.float64).ravel()
+        if t.size:
+            self.t_min = min(self.t_min, float(t.min()))
+            self.t_max = max(self.t_max, float(t.max()))
         if hosts is not None:
             names, counts = np.unique(np.asarray(hosts).astype(str), return_counts=True)
             for h, c in zip(names.tolist(), counts.tolist()):

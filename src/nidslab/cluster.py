@@ -26,8 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from nidslab.errors import ConfigError
-
-Progress = Callable[[int, int], None]
+from nidslab.progress import Progress
 
 INSTALL_HINT = "pip install -e '.[cluster]' (from a checkout) or pip install 'ray>=2.9'"
 #: the port ``ray start --head`` listens on when ``--port`` is not given
@@ -58,13 +57,13 @@ class LocalExecutor:
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
             progress: Progress | None = None) -> list[Any]:
-        """``[fn(item, *shared) for item in items]``; ``progress(done, total)`` after each task."""
+        """``[fn(item, *shared) for item in items]``; ``progress(done, total, "done/total tasks")`` after each task."""
         items = list(items)
         out = []
         for i, item in enumerate(items):
             out.append(fn(item, *shared))
             if progress is not None:
-                progress(i + 1, len(items))
+                progress(i + 1, len(items), f"{i + 1}/{len(items)} tasks")
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -183,7 +182,7 @@ class RayExecutor:
             ready, pending = ray.wait(pending, num_returns=1)
             done += len(ready)
             if progress is not None:
-                progress(done, len(refs))
+                progress(done, len(refs), f"{done}/{len(refs)} tasks")
         return ray.get(refs)
 
     def describe(self) -> dict[str, Any]:

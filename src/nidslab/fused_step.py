@@ -9,7 +9,7 @@ backward two matmuls and a few elementwise passes. When BatchNorm feeds the next
 directly, its backward needs no pass over the batch of its own (see ``_bn_backward_folded``).
 Gradients land in each parameter's ``.grad``, so any torch optimiser steps them. The step walks the
 network's :class:`nidslab.model.Block` s; each activation's forward and backward kernels come from the
-table :data:`ACTIVATIONS`, and a network with an activation not in it trains with autograd.
+table :data:`ACTIVATION_KERNELS`, and a network with an activation not in it trains with autograd.
 
 Measured per epoch (``benchmarks/bench_step.py``, 2 cores): 1.04x (4 x 50) to 1.24x (2 x 20 +
 BatchNorm) faster than autograd at batch 10,000; the matrix multiplications, which both share, are
@@ -61,7 +61,7 @@ class Activation:
 
 #: what the fused step can train, by :class:`nidslab.model.ModelSpec` activation name; a network with any
 #: other activation trains with autograd (:func:`supports` is False)
-ACTIVATIONS: dict[str, Activation] = {
+ACTIVATION_KERNELS: dict[str, Activation] = {
     "sigmoid": Activation(lambda z, s: z.sigmoid_(),
                           lambda g, s, z: aten.sigmoid_backward.grad_input(g, s, grad_input=g)),
     "relu": Activation(lambda z, s: z.relu_(),
@@ -101,8 +101,8 @@ class _Hidden:
 
 
 def _block_supported(b: Block) -> bool:
-    """The block is what :class:`nidslab.model.DNN` builds, with an activation in :data:`ACTIVATIONS`."""
-    return (b.activation in ACTIVATIONS and type(b.act) is ACTIVATION_MODULES.get(b.activation)
+    """The block is what :class:`nidslab.model.DNN` builds, with an activation in :data:`ACTIVATION_KERNELS`."""
+    return (b.activation in ACTIVATION_KERNELS and type(b.act) is ACTIVATION_MODULES.get(b.activation)
             and getattr(b.act, "approximate", "none") == "none"
             and type(b.linear) is nn.Linear and (b.bn is None or type(b.bn) is nn.BatchNorm1d)
             and (b.dropout is None or isinstance(b.dropout, Dropout)))
@@ -111,7 +111,7 @@ def _block_supported(b: Block) -> bool:
 def supports(model: nn.Module) -> bool:
     """Whether :class:`FusedStep` can train ``model``: a float32 :class:`DNN` on the CPU whose layers are
     its blocks' (as :func:`nidslab.model.build_model` makes them) and whose activation is in
-    :data:`ACTIVATIONS` (anything else trains with autograd)."""
+    :data:`ACTIVATION_KERNELS` (anything else trains with autograd)."""
     if type(model) is not DNN or any(p.device.type != "cpu" or p.dtype != torch.float32 for p in model.parameters()):
         return False
     layers = [m for b in model.blocks for m in b.layers()] + [model.output]
@@ -139,7 +139,7 @@ class FusedStep:
         self.hidden: list[_Hidden] = []
         B, n = batch_size, model.spec.n_nodes
         for block in model.blocks:
-            act = ACTIVATIONS[block.activation]
+            act = ACTIVATION_KERNELS[block.activation]
             p = block.dropout.p if block.dropout is not None else 0.0
             z = torch.empty(B, n)
             s = torch.empty(B, n) if act.needs_input else z
@@ -260,4 +260,4 @@ class FusedStep:
         return a, k, a * dbeta * (-1.0 / m) - k * L.mean
 
 
-__all__ = ["FusedStep", "supports", "Activation", "ACTIVATIONS"]
+__all__ = ["FusedStep", "supports", "Activation", "ACTIVATION_KERNELS"]

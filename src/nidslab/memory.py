@@ -55,7 +55,12 @@ def step_memory(model: nn.Module, n_inputs: int, batch_size: int, *, optimizer: 
 
     out: dict[str, int] = {"batch": count([x, y, w]), "parameters": count(params)}
     saved: list[torch.Tensor] = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
         loss = batch_loss(net(x), y, head, w)
     out["saved_for_backward"] = count(saved)
     loss.backward()

@@ -133,7 +133,9 @@ class DNN(nn.Sequential):
     @property
     def output(self) -> nn.Linear:
         """The output layer, ``Dense(1)``."""
-        return self[-1]
+        layer = self[-1]
+        assert isinstance(layer, nn.Linear)  # built so by __init__; nn.Sequential's indexing is typed Module
+        return layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x).squeeze(-1)

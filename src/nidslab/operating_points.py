@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+#: the false-positive rate a threshold is picked for when none is given (threshold_for_fpr, calibrate, watch)
+DEFAULT_TARGET_FPR = 1e-3
 #: false-positive rates the study reports an operating point for; the first is the default
-TARGET_FPRS = (1e-3, 1e-2, 1e-4)
+TARGET_FPRS = (DEFAULT_TARGET_FPR, 1e-2, 1e-4)
+#: a binary network's alert threshold on its probability when no false-positive rate is asked for
+PROBABILITY_THRESHOLD = 0.5
 Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile (a two-sided 95 % interval)
 
 
-def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float = 1e-3) -> float:
+def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float = DEFAULT_TARGET_FPR) -> float:
     """The lowest threshold whose false-positive rate on ``benign_scores`` is at most ``target_fpr``.
 
     ``benign_scores`` (n,): scores of benign rows (validation rows, never test rows), higher = more
@@ -42,15 +46,15 @@ def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float = 1e-3) -> fl
 
 def wilson_interval(k: int | np.ndarray, n: int | np.ndarray, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a proportion k/n (95 % by default). Returns (low, high); (0, 1) for n = 0."""
-    k, n = float(k), float(n)
-    if n <= 0:
+    hits, total = float(k), float(n)
+    if total <= 0:
         return 0.0, 1.0
-    p = k / n
-    den = 1.0 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    lo = 0.0 if k <= 0 else max(0.0, mid - half)  # exact ends: rounding would leave 1e-19 for k = 0
-    hi = 1.0 if k >= n else min(1.0, mid + half)
+    p = hits / total
+    den = 1.0 + z * z / total
+    mid = (p + z * z / (2 * total)) / den
+    half = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / den
+    lo = 0.0 if hits <= 0 else max(0.0, mid - half)  # exact ends: rounding would leave 1e-19 for k = 0
+    hi = 1.0 if hits >= total else min(1.0, mid + half)
     return float(lo), float(hi)
 
 
@@ -83,7 +87,7 @@ def operating_points(val_benign_scores: np.ndarray, y_test: np.ndarray, test_sco
     return out
 
 
-def roc_points(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -> dict:
+def roc_points(y: np.ndarray, scores: np.ndarray, max_points: int = 200) -> dict | None:
     """The ROC curve of ``scores`` for labels ``y``, thinned to at most ``max_points`` points (kept evenly
     along the curve's length in log-FPR, so the low-FPR end a deployment cares about keeps its detail).
     Returns ``fpr``, ``tpr`` (lists) and ``auc`` (from the full curve); None when one class is absent."""

@@ -113,7 +113,7 @@ def atomic_path(path: str | os.PathLike) -> Path:
     return Path(tmp)
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+def write_bytes_atomic(path: str | os.PathLike, data: bytes | memoryview) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename; returns ``path``.
 
     For writers that cannot report a full disk themselves (``torch.save`` to a file fails with a RuntimeError

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nidslab.errors import DataError
 from nidslab.progress import Progress
+
+if TYPE_CHECKING:
+    from nidslab.saved_model import SavedModel
 
 #: file name endings :func:`predict_capture` reads (anything else is read as a features table)
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
@@ -88,7 +92,7 @@ def capture_rows(path: str | os.PathLike, *, progress: Progress | None = None) -
     return CaptureRows(np.concatenate(feats), pk.ts, np.concatenate(hosts), table.names, pk)
 
 
-def predict_capture(saved, capture: str | os.PathLike, *, progress: Progress | None = None) -> CaptureScores:
+def predict_capture(saved: SavedModel, capture: str | os.PathLike, *, progress: Progress | None = None) -> CaptureScores:
     """Score every decoded packet of ``capture`` with ``saved`` (a :class:`nidslab.saved_model.SavedModel`)."""
     X, times = capture_features(capture, progress=progress)
     return CaptureScores(times=times, scores=saved.predict(X, source=str(capture)))

@@ -181,8 +181,8 @@ def check_destination(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     again = "Choose another output folder, or pass --overwrite to replace it"
     if path.is_symlink():
         target = os.readlink(path)
-        held = _shown(sorted(p.name for p in path.iterdir())) if path.is_dir() else ""
-        what = f"a folder holding {held}" if held else ("an empty folder" if path.is_dir() else "a file")
+        inside = _shown(sorted(p.name for p in path.iterdir())) if path.is_dir() else ""
+        what = f"a folder holding {inside}" if inside else ("an empty folder" if path.is_dir() else "a file")
         raise DataError(f"{path}: is a link to {target} ({what}), not a model folder; saving the model there would "
                         f"replace the link. {again}")
     if path.is_dir():

@@ -74,6 +74,8 @@ INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 #: Columns the lab drops from the 116-column CSV (index column included).
 LAB_DROPPED_CSV_COLUMNS: int = 24
+#: packets (rows) in Kitsune's released Mirai capture: the simulation's and the built datasets' default size
+MIRAI_PACKETS: int = 764_137
 #: First feature the lab keeps; the lab's 92 features run from here to the end.
 LAB_FIRST_FEATURE: str = "H_L1_variance"
 LAB_FEATURES: tuple[str, ...] = FEATURE_NAMES[INDEX[LAB_FIRST_FEATURE] :]

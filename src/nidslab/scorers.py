@@ -11,13 +11,19 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numba
 import numpy as np
 
 from nidslab import schema
 from nidslab.errors import ConfigError, DataError
+from nidslab.operating_points import PROBABILITY_THRESHOLD
+
+if TYPE_CHECKING:
+    from nidslab.calibrate import Calibration
+    from nidslab.detect.kitnet import KitNET
+    from nidslab.saved_model import SavedModel
 
 
 class Scorer(Protocol):
@@ -45,7 +51,7 @@ class DNNScorer:
     malicious-class probability (:func:`nidslab.evaluate.predict_scores`), on ``threads`` torch
     threads (default 1: a chunk of a small network is not worth a thread pool's hand-offs)."""
 
-    def __init__(self, saved, *, threads: int | None = 1):
+    def __init__(self, saved: SavedModel, *, threads: int | None = 1) -> None:
         from nidslab.data.prep import Standardizer
 
         self.saved = saved
@@ -61,7 +67,8 @@ class DNNScorer:
         self._scale = np.ones(k) if std is None else np.asarray(std.scale_, np.float64)
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        from nidslab.evaluate import predict_scores, torch_threads
+        from nidslab.evaluate import predict_scores
+        from nidslab.threads import torch_threads
 
         X = np.empty((len(features), len(self._cols)), np.float32)
         _select_standardise(np.ascontiguousarray(features, np.float32), self._cols, self._mean, self._scale, X)
@@ -73,12 +80,13 @@ class DNNScorer:
         self.score(features)
 
     def default_threshold(self) -> float:
-        return 0.5
+        return PROBABILITY_THRESHOLD
 
     def threshold_for_fpr(self, fpr: float) -> float:
         return stored_threshold(self.saved.path, fpr)
 
-    def calibrated(self, features: np.ndarray, fpr: float, *, source: str = "the calibration traffic"):
+    def calibrated(self, features: np.ndarray, fpr: float, *, source: str = "the calibration traffic"
+                   ) -> tuple[DNNScorer, float, Calibration]:
         """Re-fit to a site's benign ``features`` (:func:`nidslab.calibrate.calibrate`): returns a new
         scorer, its probability threshold for false-positive rate ``fpr`` and the
         :class:`~nidslab.calibrate.Calibration`."""
@@ -90,7 +98,8 @@ class DNNScorer:
 
 
 @numba.njit(cache=True)
-def _select_standardise(X, cols, mean, scale, out):
+def _select_standardise(X: np.ndarray, cols: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+                        out: np.ndarray) -> None:
     """out[i, j] = (X[i, cols[j]] - mean[j]) / scale[j], in float64 then rounded to float32: the
     same numbers as ``Standardizer.transform(X[:, cols])`` in one pass, without the copies."""
     for i in range(X.shape[0]):
@@ -134,7 +143,7 @@ class KitNETScorer:
     it only scores (nothing is updated, nothing is saved back).
     """
 
-    def __init__(self, kitnet, path: str | os.PathLike = "KitNET"):
+    def __init__(self, kitnet: KitNET, path: str | os.PathLike = "KitNET") -> None:
         self.kitnet = kitnet
         self.path = Path(path)
         self.name = f"KitNET {path}"
@@ -156,7 +165,7 @@ class KitNETScorer:
     def score(self, features: np.ndarray) -> np.ndarray:
         kit = self.kitnet
         X = features.astype(np.float64)
-        return kit.score(X) if kit.trained else kit.process(X)
+        return kit.score(X) if kit.trained else np.atleast_1d(kit.process(X))  # process gives a float for one row
 
     def warm_up(self, features: np.ndarray) -> None:
         """Score ``features`` once if trained (scoring changes nothing then; training would)."""
@@ -170,7 +179,8 @@ class KitNETScorer:
                               f"benign scores), or save the KitNET with its .threshold set")
         return float(self.kitnet.threshold)
 
-    def calibrated(self, features: np.ndarray, fpr: float, *, source: str = "the calibration traffic"):
+    def calibrated(self, features: np.ndarray, fpr: float, *, source: str = "the calibration traffic"
+                   ) -> tuple[KitNETScorer, float, dict[str, Any]]:
         """A new alert threshold from a site's benign ``features``: at most ``fpr`` of their scores above
         it (the KitNET itself is not retrained). Returns (self, threshold, record)."""
         from nidslab.calibrate import MIN_ROWS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self, TypeGuard
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from nidslab.errors import ConfigError
 #: activation names a :class:`ModelSpec` accepts (``nidslab.model.ACTIVATION_MODULES`` maps each to its module)
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu", "linear")
 HEADS = ("binary", "regression")
+#: the ModelSpec fields the lab's build_DNN takes (layers, nodes, activation, batch norm, dropout): what a study
+#: experiment and DNNClassifier's parameters set
+BUILD_DNN_KEYS = ("n_layers", "n_nodes", "activation", "batch_norm", "dropout")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: KitNET's settings as Kitsune ships them (max_ae: features per autoencoder, fm_grace / ad_grace: rows that learn the
 #: feature map / train the autoencoders, lr, hidden_ratio, seed): nidslab.detect.KitNET's and the study's defaults
@@ -30,7 +33,7 @@ STEPS = ("auto", "fused", "autograd")
 _EARLY_STOPPING_KEYS = ("patience", "min_delta", "restore_best_weights")
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int | np.integer]:
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
@@ -38,8 +41,10 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
+@dataclass(frozen=True)
 class _Settings:
-    """``to_dict``/``from_dict``/``replace`` shared by the two settings classes."""
+    """``to_dict``/``from_dict``/``replace`` shared by the two settings classes (a dataclass without fields,
+    so ``dataclasses.asdict``/``fields`` are typed for it)."""
 
     _WHAT = "settings"  # how errors name the class
 
@@ -48,7 +53,7 @@ class _Settings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]):
+    def from_dict(cls, d: dict[str, Any]) -> Self:
         """Build from a dict such as :meth:`to_dict`'s; unknown keys are an error naming them."""
         known = [f.name for f in dataclasses.fields(cls)]
         extra = sorted(set(d) - set(known))
@@ -56,7 +61,7 @@ class _Settings:
             raise ConfigError(f"unknown {cls._WHAT} key(s) {', '.join(extra)}; known: {', '.join(known)}")
         return cls(**d)
 
-    def replace(self, **changes: Any):
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied (checked like a new one; unknown names are an error)."""
         return self.from_dict({**self.to_dict(), **changes})
 
@@ -159,7 +164,7 @@ class FitConfig(_Settings):
         or :func:`balanced_class_weight` of ``y``."""
         if self.class_weight == "balanced":
             return balanced_class_weight(y)
-        return None if self.class_weight is None else dict(self.class_weight)
+        return dict(self.class_weight) if isinstance(self.class_weight, dict) else None
 
 
 def _class_weight(cw: Any) -> None | str | dict[int, float]:
@@ -208,4 +213,5 @@ def balanced_class_weight(y: np.ndarray) -> dict[int, float]:
     return {0: float(w[0]), 1: float(w[1])}
 
 
-__all__ = ["ModelSpec", "FitConfig", "balanced_class_weight", "ACTIVATIONS", "HEADS", "OPTIMIZERS", "STEPS"]
+__all__ = ["ModelSpec", "FitConfig", "balanced_class_weight", "ACTIVATIONS", "BUILD_DNN_KEYS", "HEADS", "OPTIMIZERS",
+           "STEPS"]

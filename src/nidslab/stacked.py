@@ -41,7 +41,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab.model import DNN, EVAL_BATCH, build_model, dropout_mask
+from nidslab.progress import Progress
 from nidslab.settings import FitConfig, ModelSpec
+from nidslab.threads import torch_threads
 from nidslab.train import History, _check_arrays, _tune_malloc, epoch_seed, make_optimizer, resolve_device
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -140,9 +142,9 @@ class StackedDNN(nn.Module):
     def can_fuse(self) -> bool:
         """Whether :meth:`fused` applies: no BatchNorm, an activation of ``nidslab.fused_step`` that
         needs only its output for the backward, float32 weights on the CPU."""
-        from nidslab.fused_step import ACTIVATIONS
+        from nidslab.fused_step import ACTIVATION_KERNELS
 
-        a = ACTIVATIONS.get(self.spec.activation)
+        a = ACTIVATION_KERNELS.get(self.spec.activation)
         return (not self.spec.batch_norm and a is not None and not a.needs_input
                 and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in self.parameters()))
 
@@ -154,9 +156,9 @@ class StackedDNN(nn.Module):
         network): fills every parameter's ``.grad`` with the gradient of ``sum_i(loss_i / counts_i)``
         and returns ``(loss_i * counts_i, logits)`` as ``(k,)`` and ``(k, B)``. ``w`` ``(k, B)``: per-row
         loss weights (class weight times membership) or None; other arguments as :meth:`forward`."""
-        from nidslab.fused_step import ACTIVATIONS
+        from nidslab.fused_step import ACTIVATION_KERNELS
 
-        act = ACTIVATIONS[self.spec.activation]
+        act = ACTIVATION_KERNELS[self.spec.activation]
         k, L = self.k, self.spec.n_layers
         W1, b1 = self.weights[0], self.biases[0]
         if scale is not None:
@@ -491,10 +493,7 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
     for i, (X, _) in enumerate(checked):
         if X.shape[1] != d:
             raise ValueError(f"train[{i}] has {X.shape[1]} columns, the networks take {d}")
-    old_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         tensors: dict[int, tuple] = {}
         for c in checked:
             if id(c) not in tensors:
@@ -543,8 +542,6 @@ def fit_stacked(models: Sequence[DNN], trains: Sequence[Arrays], validations: Se
             if callback is not None:
                 callback(epoch + 1, T.histories)
         return T.finish()
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.ndarray,
@@ -580,10 +577,7 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
         raise ValueError(f"network {int(np.flatnonzero(ns == 0)[0])} has no training rows in members")
     T = _Trainer(models, configs, [y[mk] for mk in members])
     cfg, dev = T.cfg, T.dev
-    old_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         n, d = X.shape
         X_t, y_t = _tensor_pair((X, y), dev)
         mem_t = torch.from_numpy(members.T.astype(np.float32)).to(dev)  # (n, k): one gather per batch
@@ -630,8 +624,6 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
             if callback is not None:
                 callback(epoch + 1, T.histories)
         return T.finish()  # the first layers stay those of standardised inputs, as each network saw them
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 # ----------------------------------------------------------------------------- what the study calls
@@ -642,7 +634,7 @@ MODES = ("shared", "own", "single")
 
 def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], spec: ModelSpec,
                    config: FitConfig = FitConfig(), *, mode: str = "shared", seed: int | None = None,
-                   progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+                   progress: Progress | None = None) -> list[dict[str, Any]]:
     """k-fold cross-validation of one network spec, the folds trained side by side.
 
     ``X`` ``(n, d)`` raw (unstandardised) features, ``y`` ``(n,)`` 0/1; ``splits``: the folds' ``(train,
@@ -664,7 +656,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarr
     """
     from nidslab.data.prep import Standardizer
     from nidslab.evaluate import evaluate
-    from nidslab.train import fit, torch_threads
+    from nidslab.train import fit
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

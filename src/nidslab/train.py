@@ -83,7 +83,8 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.0)
     if name in ("adam", "adamw"):
-        cls, kw = (torch.optim.Adam, {}) if name == "adam" else (torch.optim.AdamW, {"weight_decay": 0.004})
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        kw: dict[str, Any] = {} if name == "adam" else {"weight_decay": 0.004}
         try:
             return cls(params, lr=lr, eps=1e-7, fused=True, **kw)
         except (RuntimeError, TypeError, ValueError):  # a device or dtype without the fused kernel
@@ -191,14 +192,9 @@ def fit(
     dev = resolve_device(cfg.device)
     if dev.type == "cpu":
         _tune_malloc()
-    old_threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _fit(model, X, y, Xv, yv, cfg, head=head, class_weight=cfg.class_weights(y), dev=dev,
                     stopper=stopper, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, run=run)
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stopper, checkpoint_dir, resume,
@@ -250,7 +246,7 @@ def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stoppe
             xm, ym, wm = xb[:m], yb[:m], None if wb is None else wb[:m]
             torch.index_select(X_t, 0, idx, out=xm)
             torch.index_select(y_t, 0, idx, out=ym)
-            if wm is not None:
+            if wm is not None and w0 is not None and w1 is not None:
                 torch.where(ym > 0.5, w1, w0, out=wm)
             if fused is not None:
                 loss, out = fused(xm, ym, wm)  # fills p.grad

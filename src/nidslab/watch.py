@@ -25,9 +25,10 @@ import numpy as np
 from nidslab.errors import ConfigError
 from nidslab.features.extract import FeatureExtractor
 from nidslab.features.follow import CHUNK, READ_SIZE, StreamParser, iter_reads
+from nidslab.operating_points import DEFAULT_TARGET_FPR
+from nidslab.progress import Progress
 from nidslab.scorers import Scorer
 
-Progress = Callable[..., None]
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Watcher:
                  idle_timeout: float | None = None, poll: float = 0.05, chunk: int = CHUNK,
                  read_size: int = READ_SIZE, stop: Callable[[], bool] | None = None,
                  progress: Progress | None = None, hosts: bool = False, keep_features: bool = False,
-                 calibrate_s: float | None = None, calibrate_fpr: float = 1e-3):
+                 calibrate_s: float | None = None, calibrate_fpr: float = DEFAULT_TARGET_FPR):
         self.source = source
         self.name = f"fd {source}" if isinstance(source, int) else str(source)
         if isinstance(source, int) and source == 0:

@@ -27,18 +27,19 @@ _PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirec
 
 def os_error_message(exc: OSError) -> str | None:
     """One line naming the path and what went wrong, for the file-system errors a user can act on; else None."""
-    if not isinstance(exc, _PATH_ERRORS) and exc.errno not in _DISK_ERRNOS:
+    code = -1 if exc.errno is None else exc.errno
+    if not isinstance(exc, _PATH_ERRORS) and code not in _DISK_ERRNOS:
         return None
     path = exc.filename
     if path is None:
         return str(exc)  # nidslab's own FileNotFoundError("<path>: no such file") already names it
-    what = _DISK_ERRNOS.get(exc.errno) or {
+    what = _DISK_ERRNOS.get(code) or {
         FileNotFoundError: "no such file or folder", PermissionError: "permission denied",
         IsADirectoryError: "is a folder; expected a file", NotADirectoryError: "a part of this path is a file, "
         "not a folder", FileExistsError: "already exists"}.get(type(exc), exc.strerror)
     hint = {errno.ENOSPC: "; free some space (or set NIDSLAB_HOME / -o to another disk) and run again",
             errno.EDQUOT: "; free some space and run again",
-            errno.EROFS: "; write somewhere else (NIDSLAB_HOME, -o)"}.get(exc.errno, "")
+            errno.EROFS: "; write somewhere else (NIDSLAB_HOME, -o)"}.get(code, "")
     if isinstance(exc, PermissionError):
         hint = "; check the file's permissions (or set NIDSLAB_HOME / -o to a folder you can write)"
     return f"{path}: {what}{hint}"

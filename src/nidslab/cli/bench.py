@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DROPOUT, N_LAYERS, N_NODES, console, given, make_fit, make_spec,
-                                open_prepared)
+from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DEVICE, DROPOUT, N_LAYERS, N_NODES, OPTIMIZER, console, given,
+                                make_fit, make_spec, open_prepared)
 from nidslab.errors import ConfigError
 
 
@@ -15,9 +15,9 @@ def bench(
     batch_sizes: str = typer.Option("100,1000,10000", "--batch-sizes", help="Comma-separated batch sizes."),
     n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
     dropout: float = DROPOUT,
-    optimizer: str = typer.Option(None, "--optimizer", help="sgd | adam | adamw | rmsprop (default sgd)."),
+    optimizer: str = OPTIMIZER,
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch."),
-    device: str = typer.Option(None, "--device", help="auto | cpu | cuda (default auto)."),
+    device: str = DEVICE,
 ) -> None:
     """Time one training epoch (with its validation pass) per batch size: seconds, updates, and the bytes
     of tensors one training step holds (batch, activations kept for backward, weights, gradients,

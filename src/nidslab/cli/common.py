@@ -4,18 +4,22 @@ options, settings built from options, a dataset opened for training, and metrics
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, ProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import Progress as RichProgress  # a display; nidslab.progress.Progress is the callback type
 from rich.table import Table
 
 from nidslab import progress
 from nidslab.errors import ConfigError
+from nidslab.incidents import DEFAULT_GAP_S
+from nidslab.operating_points import TARGET_FPRS
 
 console = Console()
 err = Console(stderr=True)
@@ -23,20 +27,52 @@ err = Console(stderr=True)
 # Network and training defaults live in nidslab.settings (ModelSpec, FitConfig); these are the data ones.
 DATA_DEFAULTS: dict[str, Any] = {"dataset": "default", "features": "lab", "fraction": 1.0, "target": None,
                                  "split": "random"}
-from nidslab.settings import SPLITS  # noqa: E402 - one home for the split names
+from nidslab.settings import ACTIVATIONS, HEADS, OPTIMIZERS, SPLITS, STEPS, FitConfig, ModelSpec  # noqa: E402
+
+
+def default_of(settings: type, name: str) -> str:
+    """The default of field ``name`` of a settings dataclass as --help shows it (``show_default``).
+
+    Options default to None so that a --config file's values are not overridden by flags the user did not
+    give; the settings class fills them in, and --help reads the shown default from the same place.
+    """
+    value = {f.name: f.default for f in dataclasses.fields(settings)}[name]
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
 
 # ModelSpec's options (None: the spec's default).
-N_LAYERS = typer.Option(None, "--n-layers", help="Hidden Dense layers (default 2).")
-N_NODES = typer.Option(None, "--n-nodes", help="Nodes per hidden layer (default 20).")
-ACTIVATION = typer.Option(None, "--activation", help="sigmoid | relu | tanh | elu | gelu | linear (none: the layers stay linear) (default sigmoid).")
-BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.")
-DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (default 0: none).")
-MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).")
+N_LAYERS = typer.Option(None, "--n-layers", help="Hidden Dense layers.", show_default=default_of(ModelSpec, "n_layers"))
+N_NODES = typer.Option(None, "--n-nodes", help="Nodes per hidden layer.", show_default=default_of(ModelSpec, "n_nodes"))
+ACTIVATION = typer.Option(None, "--activation", help=" | ".join(ACTIVATIONS) + " (linear: the layers stay linear).",
+                          show_default=default_of(ModelSpec, "activation"))
+BATCH_NORM = typer.Option(None, "--batch-norm/--no-batch-norm", help="BatchNormalization after each activation.",
+                          show_default=default_of(ModelSpec, "batch_norm"))
+DROPOUT = typer.Option(None, "--dropout", help="Dropout rate after each hidden layer (0: none).",
+                       show_default=default_of(ModelSpec, "dropout"))
+MC_DROPOUT = typer.Option(None, "--mc-dropout/--no-mc-dropout", help="Keep dropout on at inference (myDropout).",
+                          show_default=default_of(ModelSpec, "mc_dropout"))
+HEAD = typer.Option(None, "--head", help=" | ".join(HEADS) + " (regression needs --target).",
+                    show_default=default_of(ModelSpec, "head"))
+# FitConfig's options (None: the config's default).
+OPTIMIZER = typer.Option(None, "--optimizer", help=" | ".join(OPTIMIZERS) + ".",
+                         show_default=default_of(FitConfig, "optimizer"))
+DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda.", show_default=default_of(FitConfig, "device"))
+STEP = typer.Option(None, "--step", help="Gradients: " + " | ".join(STEPS) + " (fused: hand-derived, CPU).",
+                    show_default=default_of(FitConfig, "step"))
 INCIDENT_GAP = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
-                            "incident (default: nidslab.incidents.DEFAULT_GAP_S, 60).")
+                            "incident.", show_default=f"{DEFAULT_GAP_S:g}")
+#: the false-positive rates a model folder stores a threshold for, as help text lists them
+TARGET_FPR_CHOICES = ", ".join(f"{f:.0e}".replace("e-0", "e-") for f in TARGET_FPRS)
 RAY_ADDRESS = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "
                            "$RAY_ADDRESS); 'local' starts Ray on this machine.")
-HEAD = typer.Option(None, "--head", help="binary | regression (default binary; regression needs --target).")
 
 
 def given(**options: Any) -> dict[str, Any]:
@@ -64,10 +100,19 @@ def make_fit(fields: dict[str, Any]):
         raise ConfigError(f"fit settings: {exc}") from None
 
 
-def task_bar() -> Progress:
-    """A transient rich progress bar on stderr with a done/total counter (add tasks to it)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True)
+def rich_bar(*, counter: tuple[ProgressColumn, ...] | None = None, extra: tuple[ProgressColumn, ...] = (),
+             description: str = "{task.description}", remaining: bool = False, on: Console = err,
+             transient: bool = True) -> RichProgress:
+    """The one place the CLI builds a rich progress display (add tasks to it, use it as a context manager).
+
+    Columns: ``description`` (a format of the task), the bar, ``counter`` (default: done/total), ``extra``,
+    the time elapsed and, with ``remaining``, the time left. On stderr and gone when done unless ``on`` and
+    ``transient`` say otherwise (``nidslab lab`` keeps its bars on stdout).
+    """
+    counter = (MofNCompleteColumn(),) if counter is None else counter
+    tail = (TimeElapsedColumn(), TimeRemainingColumn()) if remaining else (TimeElapsedColumn(),)
+    return RichProgress(TextColumn(description), BarColumn(), *counter, *extra, *tail, console=on,
+                        transient=transient)
 
 
 def open_prepared(dataset: str, features: str, fraction: float, seed: int, target: str | None = None,
@@ -114,8 +159,7 @@ def metrics_table(title: str, metrics: dict[str, Any]) -> Table:
 def progress_bar(description: str, *, bytes_: bool = False) -> Iterator[progress.Progress]:
     """A transient progress bar on stderr; yields the callback library functions take."""
     counter = (DownloadColumn(), TransferSpeedColumn()) if bytes_ else (MofNCompleteColumn(),)
-    with Progress(TextColumn("{task.description}"), BarColumn(), *counter, TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with rich_bar(counter=counter, remaining=True) as bar:
         description = escape(description)  # file names and messages are text, not rich markup
         task = bar.add_task(description, total=None)
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nidslab.cli.common import RAY_ADDRESS, err, progress_bar
+from nidslab.schema import MIRAI_PACKETS
 
 console = Console()
 data_app = typer.Typer(help="Datasets: import your files, download Kitsune, describe, list, remove.",
@@ -147,7 +148,8 @@ def list_() -> None:
 @data_app.command("build")
 def build(
     dataset: str = typer.Argument("default", help="Built-in dataset: mirai-sim, synthetic or mirai-sim-family."),
-    rows: int = typer.Option(None, "--rows", min=100, help="Rows (packets) if not the default 764,137."),
+    rows: int = typer.Option(None, "--rows", min=100, help="Rows (packets).",
+                             show_default=f"{MIRAI_PACKETS:,}, the released Mirai capture's"),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulation / generator."),
     networks: int = typer.Option(24, "--networks", min=1, help="mirai-sim-family: how many drawn networks."),
     first: int = typer.Option(1, "--first", min=1, help="mirai-sim-family: the first network's number (networks "

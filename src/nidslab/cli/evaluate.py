@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from nidslab.cli.common import DATA_DEFAULTS, console, metrics_table, open_prepared, score_test_split
+from nidslab.cli.common import (DATA_DEFAULTS, TARGET_FPR_CHOICES, console, metrics_table, open_prepared,
+                                score_test_split)
 from nidslab.errors import ConfigError, DataError
+from nidslab.operating_points import PROBABILITY_THRESHOLD
 
 
 def _test_split(saved):
@@ -34,9 +36,9 @@ def _test_split(saved):
 
 def evaluate_cmd(
     model_dir: Path = typer.Argument(..., help="Model folder written by `nidslab train`."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    threshold: float = typer.Option(PROBABILITY_THRESHOLD, "--threshold", help="Probability at or above which a row is malicious."),
     target_fpr: float = typer.Option(None, "--target-fpr", help="Use the model's stored threshold for this false-"
-                                     "positive rate (1e-3, 1e-2 or 1e-4; picked from validation benign rows) "
+                                     f"positive rate ({TARGET_FPR_CHOICES}; picked from validation benign rows) "
                                      "instead of --threshold, and show test TPR/FPR with 95% Wilson intervals."),
 ) -> None:
     """Every metric of a saved model on the test split of the data it was trained on."""

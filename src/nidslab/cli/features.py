@@ -10,9 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nidslab.cli.common import RAY_ADDRESS
+from nidslab.cli.common import RAY_ADDRESS, progress_bar
 from nidslab.errors import DataError
 
 console = Console(stderr=True)
@@ -55,20 +54,12 @@ def _extract_one(capture: Path, output: Path, layout: str, limit: int | None) ->
     from nidslab.features.output import extract_to_file
 
     report = ReadReport(str(capture))
-    columns = [
-        TextColumn("[bold]features[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-    ]
     start = time.perf_counter()
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("extract", total=None, rate="")
+    with progress_bar("features") as update:
 
-        def progress(done, total, message=""):
+        def progress(done: int, total: int | None, message: str = "") -> None:
             rate = done / max(time.perf_counter() - start, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} packets/s")
+            update(done, total, f"features  {rate:,.0f} packets/s")
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CaptureWarning)  # printed below from the report
@@ -88,7 +79,6 @@ def _extract_one(capture: Path, output: Path, layout: str, limit: int | None) ->
 def _extract_many(captures: list[Path], output: Path, layout: str, limit: int | None, fmt: str, cluster: str,
                   address: str | None) -> None:
     """Several captures (or one on a cluster): one task each, one output file each in the folder OUTPUT."""
-    from nidslab.cli.common import progress_bar
     from nidslab.cluster import make_executor
     from nidslab.features import column_names
     from nidslab.features.many import extract_many
@@ -105,7 +95,7 @@ def _extract_many(captures: list[Path], output: Path, layout: str, limit: int | 
     start = time.perf_counter()
     with make_executor(cluster, address) as executor, progress_bar("captures") as bar:
         results = extract_many(captures, layout=layout, limit=limit, executor=executor,
-                               progress=lambda d, t: bar(d, t, f"{d}/{t} captures"))
+                               progress=lambda d, t, _m="": bar(d, t, f"{d}/{t} captures"))
     seconds = time.perf_counter() - start
     output.mkdir(parents=True, exist_ok=True)
     packets = 0

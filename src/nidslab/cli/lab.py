@@ -9,9 +9,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 
-from nidslab.cli.common import RAY_ADDRESS
+from nidslab.cli.common import RAY_ADDRESS, rich_bar
 
 console = Console()
 
@@ -59,7 +59,7 @@ def lab(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from nidslab.cluster import make_executor
+    from nidslab.cluster import RayExecutor, make_executor
     from nidslab.study import link_latest, load_study, new_run_dir, run_study
 
     if quick and full:
@@ -78,14 +78,14 @@ def lab(
         spec = dataclasses.replace(spec, split=split)
     start = time.perf_counter()
     executor = make_executor(cluster, address, cpus_per_task=cpus_per_task, threads=threads)  # fails before any output
-    if executor.remote:
+    if isinstance(executor, RayExecutor):
         console.print(f"Ray cluster at {executor.address}: {executor.workers} tasks at a time, "
                       f"{executor.threads} CPU(s) each", highlight=False)
     run_dir = new_run_dir(out)
     console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else "")
                   + (" [yellow](full)[/yellow]" if full else ""))
-    with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as bars:
+    with rich_bar(description="{task.description:<34}", extra=(TextColumn("{task.fields[msg]}"),), on=console,
+                  transient=False) as bars:
         whole = bars.add_task("study", total=None, msg="")
         part = bars.add_task("  part", total=None, msg="")
 

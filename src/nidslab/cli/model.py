@@ -25,8 +25,9 @@ def summary_cmd(
                            dropout=dropout, mc_dropout=mc_dropout, head=head))
     s = summary(build_model(spec, n_inputs), n_inputs)
     t = Table(title=f"{spec.n_layers} x {spec.n_nodes} {spec.activation} on {n_inputs} inputs")
-    for col, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
-        t.add_column(col, justify=justify)
+    t.add_column("Layer (type)")
+    t.add_column("Output Shape")
+    t.add_column("Param #", justify="right")
     for r in s.rows:
         t.add_row(f"{r.name} ({r.kind})", str(r.output_shape), f"{r.params:,}")
     console.print(t)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from nidslab.cli.common import INCIDENT_GAP, console, progress_bar, write_table
+from nidslab.cli.common import INCIDENT_GAP, TARGET_FPR_CHOICES, console, progress_bar, write_table
 from nidslab.errors import DataError
+from nidslab.operating_points import PROBABILITY_THRESHOLD
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,9 +21,9 @@ def predict_cmd(
     source: Path = typer.Argument(..., help="Features (.csv, .parquet, .npy; 115 columns) or a capture (.pcap, .pcapng)."),
     out: Path = typer.Option(None, "--out", "-o", help="Scores and labels to write: .csv or .parquet (may be "
                              "left out when --incidents or --incidents-html is given)."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability at or above which a row is malicious."),
+    threshold: float = typer.Option(PROBABILITY_THRESHOLD, "--threshold", help="Probability at or above which a row is malicious."),
     target_fpr: float = typer.Option(None, "--target-fpr", help="Flag rows with the model's stored threshold for "
-                                     "this false-positive rate (1e-3, 1e-2 or 1e-4) instead of --threshold."),
+                                     f"this false-positive rate ({TARGET_FPR_CHOICES}) instead of --threshold."),
     window: float = typer.Option(1.0, "--window", help="For captures: seconds per line of the summary."),
     incidents: Path = typer.Option(None, "--incidents", help="For captures: write the incidents per source host "
                                    "as JSON lines (.jsonl; see docs/incidents.md), each with its reasons."),
@@ -85,29 +86,30 @@ def predict_cmd(
         X = read_features(source)
     logits = saved.predict_raw(X, source=str(source))
     scores = scores_of(logits, saved.spec.head)
+    rule = str(threshold)  # the alert rule in words
     if t_logit is None:
         labels = (scores >= threshold).astype(np.uint8)
     else:  # on the logit scale: probabilities saturate at 1.0 in float32 and would tie the rows it must split
         labels = (logits >= t_logit).astype(np.uint8)
-        threshold = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
+        rule = f"the threshold for FPR {target_fpr:g} (logit {t_logit:.4g})"
     # one baseline and one explainer for the reasons column and the incidents' reasons
     wants_reasons = (explain and out is not None) or rows is not None
     explain_rows, n_base = (_explainer(saved, X, times, labels, baseline, explain_top, source) if wants_reasons
                             else (None, 0))
     if out is not None:
-        columns = {"score": scores, "label": labels} if times is None else {"time": times, "score": scores,
+        columns: dict[str, Any] = {"score": scores, "label": labels} if times is None else {"time": times, "score": scores,
                                                                             "label": labels}
         if explain:
             columns["reasons"] = _reasons_column(explain_rows, n_base, X, labels, baseline)
         write_table(out, columns)
     flagged = int(labels.sum())
     console.print(f"{len(labels):,} rows scored; {flagged:,} ({flagged / max(1, len(labels)):.1%}) at or above "
-                  f"{threshold} flagged malicious" + (f"; written to {out}" if out is not None else ""))
+                  f"{rule} flagged malicious" + (f"; written to {out}" if out is not None else ""))
     if times is not None and len(times):
         console.print(_window_table(times, labels, window))
     if rows is not None:
         _write_incidents(rows, scores, labels.astype(bool), gap, incidents, incidents_html, model=str(model_dir),
-                         threshold=str(threshold),
+                         threshold=rule,
                          explain=explain_rows)
 
 

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nidslab.errors import DataError
+from nidslab.schema import MIRAI_PACKETS
 
 console = Console(stderr=True)
 
@@ -54,7 +55,8 @@ def _print_compare(result: dict) -> None:
 
 def simulate(
     output: Path = typer.Option(None, "--output", "-o", help="Capture to write (.pcap)."),
-    packets: int = typer.Option(764_137, "--packets", "-n", min=1, help="Exact number of packets."),
+    packets: int = typer.Option(MIRAI_PACKETS, "--packets", "-n", min=1,
+                                help="Exact number of packets (the default: the released Mirai capture's)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed writes the same bytes."),
     compare: Path = typer.Option(
         None, "--compare", help="A real capture: compare the simulation's benign phase with it and print the table."

@@ -11,15 +11,16 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DATA_DEFAULTS, DROPOUT, HEAD, MC_DROPOUT, N_LAYERS, N_NODES,
-                                console, given, make_fit, make_spec, metrics_table, open_prepared, task_bar,
-                                score_test_split)
+from nidslab.cli.common import (ACTIVATION, BATCH_NORM, DATA_DEFAULTS, DEVICE, DROPOUT, HEAD, MC_DROPOUT, N_LAYERS,
+                                N_NODES, OPTIMIZER, STEP, console, default_of, given, make_fit, make_spec,
+                                metrics_table, open_prepared, rich_bar, score_test_split)
 from nidslab.errors import ConfigError
+from nidslab.settings import FitConfig
 
 
 def read_config(path: Path | None) -> dict[str, dict[str, Any]]:
     """``--config`` TOML: tables [model] (ModelSpec fields), [fit] (FitConfig fields) and [data]."""
-    from nidslab.settings import FitConfig, ModelSpec
+    from nidslab.settings import ModelSpec
 
     if path is None:
         return {}
@@ -62,24 +63,31 @@ def run_record(data: dict, p, spec, fit_cfg) -> dict[str, Any]:
 def train(
     out: Path = typer.Option(Path("model"), "--out", "-o", help="Model folder to write."),
     dataset: str = typer.Option(None, "--data", help="Dataset name or path (default: the embedded default)."),
-    features: str = typer.Option(None, "--features", help="Feature selection (default lab: the lab's 92)."),
-    fraction: float = typer.Option(None, "--fraction", help="Share of the rows to use (default 1)."),
+    features: str = typer.Option(None, "--features", help="Feature selection (lab: the lab's 92).",
+                                 show_default=DATA_DEFAULTS["features"]),
+    fraction: float = typer.Option(None, "--fraction", help="Share of the rows to use.",
+                                   show_default=f"{DATA_DEFAULTS['fraction']:g}"),
     split: str = typer.Option(None, "--split", help="random (the lab's shuffled 70/15/15) | temporal (each class cut "
-                                                    "in time order; no test-period row in training). Default random."),
+                                                    "in time order; no test-period row in training).",
+                              show_default=DATA_DEFAULTS["split"]),
     config: Path = typer.Option(None, "--config", help="TOML with [model], [fit], [data] tables; flags override it."),
     n_layers: int = N_LAYERS, n_nodes: int = N_NODES, activation: str = ACTIVATION, batch_norm: bool = BATCH_NORM,
     dropout: float = DROPOUT, mc_dropout: bool = MC_DROPOUT, head: str = HEAD,
-    optimizer: str = typer.Option(None, "--optimizer", help="sgd | adam | adamw | rmsprop (default sgd)."),
-    lr: float = typer.Option(None, "--lr", help="Learning rate (default 0.1)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Rows per weight update (default 10,000)."),
-    epochs: int = typer.Option(None, "--epochs", help="Passes over the training split (default 20)."),
-    class_weight: str = typer.Option(None, "--class-weight", help="none | balanced (default none)."),
-    seed: int = typer.Option(None, "--seed", help="Seed of the split, the initial weights and the shuffles (default 0)."),
-    device: str = typer.Option(None, "--device", help="auto | cpu | cuda (default auto)."),
+    optimizer: str = OPTIMIZER,
+    lr: float = typer.Option(None, "--lr", help="Learning rate.", show_default=default_of(FitConfig, "lr")),
+    batch_size: int = typer.Option(None, "--batch-size", help="Rows per weight update.",
+                                   show_default=default_of(FitConfig, "batch_size")),
+    epochs: int = typer.Option(None, "--epochs", help="Passes over the training split.",
+                               show_default=default_of(FitConfig, "epochs")),
+    class_weight: str = typer.Option(None, "--class-weight", help="none | balanced.",
+                                     show_default=default_of(FitConfig, "class_weight")),
+    seed: int = typer.Option(None, "--seed", help="Seed of the split, the initial weights and the shuffles.",
+                             show_default=default_of(FitConfig, "seed")),
+    device: str = DEVICE,
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
     early_stopping: int = typer.Option(None, "--early-stopping", help="Stop after this many epochs without a lower val_loss."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last epoch's checkpoint."),
-    step: str = typer.Option(None, "--step", help="Gradients: auto | fused (hand-derived, CPU) | autograd (default auto)."),
+    step: str = STEP,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT even if it is a file or a folder of "
                                                               "other files (a model folder is always replaced)."),
     target: str = typer.Option(None, "--target", help="With --head regression: the feature column to predict, e.g. "
@@ -110,7 +118,7 @@ def train(
     p, tgt = p if data["target"] is not None else (p, None)
     model = build_model(spec, p.X_train.shape[1], seed=fit_cfg.seed)
     checkpoints = out.with_name(f".{out.name}.checkpoint")
-    with task_bar() as bar:
+    with rich_bar() as bar:
         task = bar.add_task("epoch", total=fit_cfg.epochs)
 
         def on_epoch(epoch: int, logs: dict) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from nidslab.cli.common import INCIDENT_GAP
 from nidslab.errors import ConfigError, DataError
+from nidslab.operating_points import DEFAULT_TARGET_FPR, PROBABILITY_THRESHOLD
 
 err = Console(stderr=True)
 
@@ -33,8 +34,9 @@ def watch_cmd(
     kitnet: bool = typer.Option(False, "--kitnet", help="MODEL is a saved KitNET (nidslab.detect); scores are "
                                                         "its RMSEs."),
     threshold: float = typer.Option(None, "--threshold", help="Alert threshold (DNN: a probability, "
-                                                              "alert at or above it, default 0.5; KitNET: an "
-                                                              "RMSE, alert above it, default the one it stores)."),
+                                                              f"alert at or above it, default {PROBABILITY_THRESHOLD:g}; "
+                                                              "KitNET: an RMSE, alert above it, default the one it "
+                                                              "stores)."),
     target_fpr: float = typer.Option(None, "--target-fpr", help="Alert at the threshold the model folder stores "
                                                                 "for this false-positive rate."),
     follow: bool = typer.Option(True, "--follow/--no-follow", help="For a file: keep waiting at its end "
@@ -51,7 +53,7 @@ def watch_cmd(
     gap: float = INCIDENT_GAP,
     calibrate_for: str = typer.Option(None, "--calibrate", help="Learn the site's baseline from the first "
                                       "DURATION of traffic (capture time: 90s, 10m, 1h) before alerting: re-fit "
-                                      "the standardiser and the threshold for --target-fpr (default 1e-3)."),
+                                      f"the standardiser and the threshold for --target-fpr (default {DEFAULT_TARGET_FPR:g})."),
     save_calibrated: Path = typer.Option(None, "--save-calibrated", help="With --calibrate and a DNN: also write "
                                          "the calibrated model folder here (reuse it with `nidslab watch`)."),
     reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="Give each incident event the features that "
@@ -83,7 +85,7 @@ def watch_cmd(
         if threshold is not None:
             raise ConfigError("--calibrate picks the threshold from the site's traffic: give --target-fpr, not "
                               "--threshold")
-        target_fpr = 1e-3 if target_fpr is None else target_fpr
+        target_fpr = DEFAULT_TARGET_FPR if target_fpr is None else target_fpr
         if not 0 < target_fpr < 1:
             raise ConfigError(f"--target-fpr must be a rate in (0, 1), got {target_fpr}")
         thr = float("inf")  # nothing alerts until the baseline is learnt
@@ -103,7 +105,7 @@ def watch_cmd(
     incidents = emit in ("incidents", "both")
     watcher = Watcher(src, scorer, threshold=thr, follow=follow, idle_timeout=idle_timeout, chunk=chunk,
                       stop=lambda: stopping["flag"], hosts=incidents or fmt == "eve",
-                      calibrate_s=calibrate_s, calibrate_fpr=target_fpr if target_fpr is not None else 1e-3)
+                      calibrate_s=calibrate_s, calibrate_fpr=target_fpr if target_fpr is not None else DEFAULT_TARGET_FPR)
     tracker = None
     if incidents:
         from nidslab.incidents import DEFAULT_GAP_S, IncidentTracker

@@ -33,7 +33,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ BUILTIN_DATASETS = ("mirai-sim", "synthetic")
 #: older recipe are made again on next use instead of being served stale
 BUILTIN_RECIPES = {"mirai-sim": "2026-11-25", "synthetic": "2026-11-25"}
 #: rows of the real Mirai table, and of the simulation's default
-MIRAI_ROWS = 764_137
+MIRAI_ROWS = schema.MIRAI_PACKETS
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -126,7 +126,7 @@ def write_dataset(name_or_dir: str | os.PathLike, X: np.ndarray, y: np.ndarray, 
                   feature_names: Sequence[str] | None = None, labels: dict[str, np.ndarray] | None = None,
                   sources: Sequence[dict[str, Any]] = (), extra: dict[str, Any] | None = None,
                   progress: Progress | None = None, arrays: dict[str, np.ndarray] | None = None,
-                  attachments: dict[str, str | os.PathLike] | None = None) -> Dataset:
+                  attachments: Mapping[str, str | os.PathLike] | None = None) -> Dataset:
     """Write ``X`` (rows, k) and ``y`` (rows,) as a dataset folder, atomically, and open it.
 
     ``name_or_dir`` is a dataset name (cached under :func:`nidslab.paths.datasets_dir`) or a folder path.
@@ -479,11 +479,11 @@ def _fetch_kitsune(attack: str, name: str, progress: Progress | None) -> Dataset
     return import_dataset(paths["features"], paths["labels"], name, progress=progress)
 
 
-def _stage(progress: Progress | None, message: str) -> Progress | None:
+def _stage(progress: Progress | None, stage: str) -> Progress | None:
     if progress is None:
         return None
 
-    def report(done: int, total: int | None = None, msg: str = "") -> None:
-        progress(done, total, msg or message)
+    def report(done: int, total: int | None, message: str = "") -> None:
+        progress(done, total, message or stage)
 
     return report

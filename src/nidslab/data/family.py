@@ -177,7 +177,7 @@ def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: 
     name = name or family_name(networks, first=first, benign_s=benign_s, attack_scale=attack_scale)
     ids = list(range(first, first + networks))
 
-    def report(done: int, total: int) -> None:
+    def report(done: int, total: int | None, message: str = "") -> None:
         if progress:
             progress(done, total, f"simulated {done} of {total} networks")
 

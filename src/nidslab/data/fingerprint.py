@@ -20,6 +20,6 @@ def fingerprint(X: np.ndarray, y: np.ndarray, sample_rows: int = 4096) -> str:
     h = hashlib.sha256()
     h.update(repr((X.shape, str(X.dtype), y.shape)).encode())
     h.update(np.ascontiguousarray(y).tobytes())
-    rows = np.unique(np.linspace(0, len(X) - 1, num=min(sample_rows, len(X)), dtype=np.int64)) if len(X) else []
+    rows = np.unique(np.linspace(0, len(X) - 1, num=min(sample_rows, len(X)), dtype=np.int64)) if len(X) else np.empty(0, np.int64)
     h.update(np.ascontiguousarray(X[rows]).tobytes())
     return h.hexdigest()[:16]

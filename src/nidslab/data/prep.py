@@ -68,14 +68,14 @@ class Standardizer:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Standardise ``X`` (n, k) into a new float32 array (n, k)."""
-        self._check_fitted()
+        mean, scale = self._fitted()
         X = _as_2d(X)
-        if X.shape[1] != len(self.mean_):
-            raise ValueError(f"the standardiser was fitted on {len(self.mean_)} columns, got {X.shape[1]}")
+        if X.shape[1] != len(mean):
+            raise ValueError(f"the standardiser was fitted on {len(mean)} columns, got {X.shape[1]}")
         out = np.empty(X.shape, dtype=np.float32)
         for start in range(0, len(X), _CHUNK):
             block = np.asarray(X[start:start + _CHUNK], dtype=np.float64)
-            out[start:start + _CHUNK] = (block - self.mean_) / self.scale_
+            out[start:start + _CHUNK] = (block - mean) / scale
         return out
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
@@ -86,7 +86,7 @@ class Standardizer:
 
         Returns ``max_abs_mean``, ``max_abs_std_minus_1`` (float64 statistics of ``Z``) and
         ``constant_columns`` (columns the fit found constant, which are all zero by design)."""
-        self._check_fitted()
+        self._fitted()
         Z = _as_2d(Z)
         mean = np.zeros(Z.shape[1])
         sq = np.zeros(Z.shape[1])
@@ -106,8 +106,8 @@ class Standardizer:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (saved with a model)."""
-        self._check_fitted()
-        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist(), "n_samples": self.n_samples_}
+        mean, scale = self._fitted()
+        return {"mean": mean.tolist(), "scale": scale.tolist(), "n_samples": self.n_samples_}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Standardizer:
@@ -123,9 +123,11 @@ class Standardizer:
         s.n_samples_ = int(d.get("n_samples", 0))
         return s
 
-    def _check_fitted(self) -> None:
-        if self.mean_ is None:
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, scale); RuntimeError before :meth:`fit`."""
+        if self.mean_ is None or self.scale_ is None:
             raise RuntimeError("the standardiser is not fitted yet; call fit(X_train) first")
+        return self.mean_, self.scale_
 
     def __repr__(self) -> str:
         k = "unfitted" if self.mean_ is None else f"{len(self.mean_)} columns, {self.n_samples_:,} rows"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,6 +114,13 @@ class KitNET:
                             "features must be finite")
         return X
 
+    def _built_ensemble(self) -> Ensemble:
+        """The ensemble, which exists once the feature map is learnt (or was given)."""
+        if self.ensemble is None:
+            raise NidslabError(f"KitNET has no autoencoders yet: it learns its feature map from the first "
+                               f"{self.fm_grace + 1} rows")
+        return self.ensemble
+
     # ---------------------------------------------------------------- online
     def process(self, x) -> np.ndarray | float:
         """Train on or score rows in arrival order, as KitNET-py's ``process``, one call for many rows.
@@ -129,13 +137,13 @@ class KitNET:
         while i < n:
             t = self.n_trained
             if t >= self.grace_rows:
-                out[i:] = self.ensemble.run(X[i:], train=False, lr=self.lr)
+                out[i:] = self._built_ensemble().run(X[i:], train=False, lr=self.lr)
                 self.n_executed += n - i
                 break
             if self.ensemble is None:  # mapping phase: rows t..fm_grace
                 end = min(n, i + self.fm_grace + 1 - t)
                 if self.mapper is None:
-                    self.mapper = FeatureMapper(self.n_features)
+                    self.mapper = FeatureMapper(X.shape[1])  # = n_features, fixed by _rows
                 self.mapper.update(X[i:end])
                 self.n_trained += end - i
                 if self.n_trained == self.fm_grace + 1:
@@ -177,7 +185,7 @@ class KitNET:
         if not self.trained:
             raise NidslabError(f"KitNET has trained on {self.n_trained} of its {self.grace_rows} grace rows; "
                                "fit() or process() more benign rows before score()")
-        return self.ensemble.score(self._rows(X))
+        return self._built_ensemble().score(self._rows(X))
 
     # ------------------------------------------------------------ save / load
     def _settings(self) -> dict:
@@ -192,7 +200,8 @@ class KitNET:
         path = Path(path)
         if path.suffix != ".npz":
             path = path / FILE_NAME
-        arrays = {"settings": np.array(json.dumps(self._settings()))}
+        # Any: numpy's stub would let a ** of arrays reach savez's allow_pickle: bool
+        arrays: dict[str, Any] = {"settings": np.array(json.dumps(self._settings()))}
         if self.mapper is not None:
             arrays.update(self.mapper.state())
         if self.ensemble is not None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -40,8 +40,8 @@ from nidslab.features import afterimage as ai
 from nidslab.features import links as lk
 from nidslab.features import streams as st
 from nidslab.features.pcap import Packets, ReadReport, count_records, iter_packets
+from nidslab.progress import Progress
 
-Progress = Callable[..., None]
 LAMBDAS = np.array(schema.LAMBDAS, np.float64)
 DEFAULT_CHUNK = 1 << 18
 
@@ -224,8 +224,9 @@ class FeatureExtractor:
             self._jit.update(h[:, st.K_JIT], sizes, ts, LAMBDAS, True, lay.jitter_from_epoch, two, out, c_jit)
             self._sockets.update(h[:, st.K_SOCK_SRC], h[:, st.K_SOCK_DST], sizes, ts, LAMBDAS, dbl, two, out, c_hp)
 
-        if n >= _PARALLEL_MIN and _workers() is not None:
-            other = _workers().submit(sockets)
+        pool = _workers() if n >= _PARALLEL_MIN else None
+        if pool is not None:
+            other = pool.submit(sockets)
             hosts()
             other.result()
         else:

@@ -19,6 +19,7 @@ import numpy as np
 
 from nidslab.features.extract import CaptureWarning, extract_features
 from nidslab.features.pcap import ReadReport, capture_format
+from nidslab.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,11 @@ def extract_task(capture: Capture, layout: str, limit: int | None) -> Extracted:
 
 
 def extract_many(captures: Sequence[str | os.PathLike], *, layout: str = "uci", limit: int | None = None,
-                 executor=None, progress=None) -> list[Extracted]:
+                 executor=None, progress: Progress | None = None) -> list[Extracted]:
     """Kitsune features of each capture, in the order given, as :func:`extract_features` computes them.
 
     ``executor``: a :mod:`nidslab.cluster` executor (default: this process, one capture after another).
-    ``progress(done, total)`` after each capture. Raises FileNotFoundError for a missing capture and
+    ``progress(done, total, message)`` after each capture. Raises FileNotFoundError for a missing capture and
     :class:`nidslab.errors.DataError` for a file that is not a capture, before any task starts.
     """
     from nidslab.cluster import LocalExecutor

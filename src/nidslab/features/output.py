@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from nidslab.errors import DataError
+from nidslab.progress import Progress
 
 FORMATS = (".parquet", ".csv", ".npy")
 #: Rows per chunk (and per Parquet row group): 30 MB of float32 x 115, small enough to stay out of the
@@ -98,7 +99,7 @@ class FeatureFile:
         if n == 0:
             return
         if self.format == ".npy":
-            self._fh.write(memoryview(X).cast("B"))
+            self._fh.write(X.data.cast("B"))
             self.rows += n
             return
         import pyarrow as pa
@@ -175,7 +176,7 @@ def extract_to_file(
     *,
     layout: str = "uci",
     limit: int | None = None,
-    progress: Callable[..., None] | None = None,
+    progress: Progress | None = None,
     chunk: int = WRITE_CHUNK,
     report=None,
 ) -> int:

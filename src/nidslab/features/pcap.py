@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
 import numba
 import numpy as np
@@ -73,7 +74,7 @@ class Packets:
 
     def take(self, rows) -> Packets:
         """The packets at ``rows`` (a slice, boolean mask or index array)."""
-        return Packets(**{k: getattr(self, k)[rows] for k in self.__dataclass_fields__})
+        return Packets(**{k: getattr(self, k)[rows] for k in COLUMNS})
 
     @staticmethod
     def empty(n: int = 0) -> Packets:
@@ -96,9 +97,12 @@ class Packets:
     def concat(parts: list[Packets]) -> Packets:
         if not parts:
             return Packets.empty()
-        return Packets(
-            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in Packets.__dataclass_fields__}
-        )
+        columns: dict[str, Any] = {k: np.concatenate([getattr(p, k) for p in parts]) for k in COLUMNS}
+        return Packets(**columns)
+
+
+#: the per-packet columns of :class:`Packets`
+COLUMNS = tuple(f.name for f in fields(Packets))
 
 
 @dataclass
@@ -446,7 +450,7 @@ def _decode(buf, offs, caps, wire, ts, first_index, report: ReadReport) -> Packe
 def _iter_pcap(path: Path, chunk: int, limit: int | None, report: ReadReport):
     buf = _open_buffer(path)
     big, nano = _PCAP_MAGICS[int.from_bytes(bytes(buf[:4]), "little")]
-    order = "big" if big else "little"
+    order: Literal["big", "little"] = "big" if big else "little"
     linktype = int.from_bytes(bytes(buf[20:24]), order) & 0x0FFFFFFF
     if linktype != LINKTYPE_ETHERNET:
         raise _unsupported_link(path, linktype)
@@ -538,12 +542,18 @@ def iter_packets(capture: str | os.PathLike, *, chunk: int = 1 << 20, limit: int
         yield from _iter_pcapng(path, chunk, limit, report)
 
 
-def read_packets(capture: str | os.PathLike, *, limit: int | None = None) -> Packets:
+@dataclass
+class ReadPackets(Packets):
+    """:class:`Packets` as :func:`read_packets` returns them, with ``report``: how the reading went."""
+
+    report: ReadReport = field(repr=False, compare=False)
+
+
+def read_packets(capture: str | os.PathLike, *, limit: int | None = None) -> ReadPackets:
     """Read a whole capture into :class:`Packets` columns; ``.report`` holds a :class:`ReadReport`."""
     report = ReadReport(str(capture))
     packets = Packets.concat(list(iter_packets(capture, limit=limit, report=report)))
-    packets.report = report
-    return packets
+    return ReadPackets(**{k: getattr(packets, k) for k in COLUMNS}, report=report)
 
 
 def count_records(capture: str | os.PathLike) -> int | None:

@@ -207,11 +207,11 @@ def _endpoints(l3, l4, sport, dport):
     if l4 == L4_TCP or l4 == L4_UDP:
         ps, pd = np.int64(sport), np.int64(dport)
     elif l3 == L3_ARP:
-        ps, pd = PORT_ARP, PORT_ARP
+        ps, pd = np.int64(PORT_ARP), np.int64(PORT_ARP)
     elif l4 == L4_ICMP:
-        ps, pd = PORT_ICMP, PORT_ICMP
+        ps, pd = np.int64(PORT_ICMP), np.int64(PORT_ICMP)
     else:
-        ps, pd = PORT_NONE, PORT_NONE
+        ps, pd = np.int64(PORT_NONE), np.int64(PORT_NONE)
     return kind, ps, pd
 
 

@@ -121,7 +121,8 @@ def _merge(cfg: SimConfig, seed: int, benign: dict, is_err: np.ndarray, onset: i
     return out
 
 
-def simulate_table(packets: int = FULL_PACKETS, *, seed: int = 0, config: SimConfig | None = None, progress=None):
+def simulate_table(packets: int = FULL_PACKETS, *, seed: int = 0, config: SimConfig | None = None,
+                   progress: Progress | None = None):
     """The simulated packets as a sorted column table (see :mod:`.pcapgen`), without writing.
 
     Returns (table, onset_index, phases). Deterministic for a seed.

@@ -12,10 +12,14 @@ summarised per feature group.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nidslab import schema
+
+if TYPE_CHECKING:
+    from nidslab.simulate import Simulation
 
 PROTOCOLS = ("TCP", "UDP", "ICMP", "ARP", "IPv6", "other L2")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -77,7 +81,7 @@ def traffic_stats(p) -> dict:
 
 def compare_with_capture(
     real_path: str | os.PathLike,
-    sim: str | os.PathLike,
+    sim: str | os.PathLike | Simulation,
     *,
     sim_benign_packets: int | None = None,
     sim_window_s: float | None = None,
@@ -100,9 +104,9 @@ def compare_with_capture(
 
     from nidslab.features import extract_features, read_packets
     from nidslab.features.pcap import count_records
-    from nidslab.simulate import onset_for
+    from nidslab.simulate import Simulation, onset_for
 
-    if hasattr(sim, "onset_index"):
+    if isinstance(sim, Simulation):
         sim_benign_packets = sim.onset_index if sim_benign_packets is None else sim_benign_packets
         sim = sim.path
     real = read_packets(real_path)
@@ -115,9 +119,8 @@ def compare_with_capture(
     sp = read_packets(sim, limit=sim_benign_packets)
     window = float(real.ts[-1] - real.ts[0]) if sim_window_s is None else float(sim_window_s)
     n_sim = int(np.searchsorted(sp.ts, sp.ts[0] + window, side="right")) if len(sp) else 0
-    sp = sp.take(slice(0, n_sim))
-    r, s = traffic_stats(real), traffic_stats(sp)
-    out = {
+    r, s = traffic_stats(real), traffic_stats(sp.take(slice(0, n_sim)))
+    out: dict[str, Any] = {
         "real_path": str(real_path),
         "sim_path": str(sim),
         "window_s": window,

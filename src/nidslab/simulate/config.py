@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-FULL_PACKETS = 764_137  # [kitsune] packets in the released Mirai capture
+from nidslab.schema import MIRAI_PACKETS
+
+FULL_PACKETS = MIRAI_PACKETS  # [kitsune] packets in the released Mirai capture
 FULL_ONSET = 121_621  # [kitsune] packets before the infection starts
 START_EPOCH = 1540446382.933899  # [sample] first packet: 2018-10-25 05:46:22.933899 UTC
 

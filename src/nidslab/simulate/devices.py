@@ -181,7 +181,7 @@ def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
                                       sport=np.repeat(r.integers(32768, 61000, len(t)), 3), dport=443,
                                       flags=pg.SYN, thl=40, win=29200, seq=np.repeat(r.integers(0, 2**32, len(t)), 3),
                                       ipid=r.integers(0, 65536, len(tt))))
-        sessions = []
+        sessions: list[tuple[float | np.ndarray, int, int]] = []  # (rate per s or times, request, response bytes)
         if "tls_session_per_s" in d.rates:
             sessions.append((d.rates["tls_session_per_s"], int(r.integers(200, 700)), d.sizes["tls_response"]))
         if "web_sessions_per_s" in d.rates:
@@ -194,14 +194,14 @@ def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
             t = net.poisson(r, t0, t1, per_s)
             on = net.on_off_mask(r, t, t0, t1, d.rates["stream_on_s"], d.rates["stream_off_s"])
             sessions.append((t[on], 400, seg_bytes))
-        for rate, req, resp in sessions:
+        for rate, request, response in sessions:
             t = rate if isinstance(rate, np.ndarray) else net.poisson(r, t0, t1, rate)
             if not len(t):
                 continue
             srv = np.asarray(d.cloud_ips, np.uint32)[r.integers(0, len(d.cloud_ips), len(t))]
             if up:
                 tab, _ = tcp_sessions(r, t, d.mac, dip_, gw_mac, srv, r.integers(32768, 61000, len(t)), 443,
-                                      _tls_steps(float(r.uniform(0.015, 0.15)), req, resp), label=0)
+                                      _tls_steps(float(r.uniform(0.015, 0.15)), request, response), label=0)
                 parts.append(tab)
             else:
                 tt = (t[:, None] + np.array([0.0, 1.0, 3.0])).ravel()

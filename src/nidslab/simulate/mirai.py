@@ -19,6 +19,7 @@ Follows the published Mirai source ([mirai] in :mod:`.config`):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ class Outbreak:
 
     table: dict
     phases: list  # (name, start, end)
+    flood_end: float = math.inf  # when the last flood stops (absolute s); inf where the builder does not say
 
 
 def phase_marker(phases: dict[str, list[float]], end: float):

@@ -196,14 +196,14 @@ def benign_traffic(cfg: SimConfig, seed: int, t0: float, t1: float) -> dict:
         srv_port = np.array([p for _, p in servers])[pick]
         sport = r.integers(20000, 61000, (n_att, fan))
         isn = r.integers(0, 2**32, (n_att, fan), dtype=np.int64)
-        shape = (n_att, fan, tries)
+        grid = (n_att, fan, tries)
         t = tt.ravel()
         parts.append(pg.table(
             len(t), t=t, kind=pg.TCP, smac=mac(host), dmac=gw_mac, sip=hip(cfg, host),
-            dip=np.broadcast_to(srv_ip[:, :, None], shape).ravel(),
-            sport=np.broadcast_to(sport[:, :, None], shape).ravel(),
-            dport=np.broadcast_to(srv_port[:, :, None], shape).ravel(),
-            seq=np.broadcast_to(isn[:, :, None], shape).ravel(), flags=pg.SYN, thl=thl, win=29200,
+            dip=np.broadcast_to(srv_ip[:, :, None], grid).ravel(),
+            sport=np.broadcast_to(sport[:, :, None], grid).ravel(),
+            dport=np.broadcast_to(srv_port[:, :, None], grid).ravel(),
+            seq=np.broadcast_to(isn[:, :, None], grid).ravel(), flags=pg.SYN, thl=thl, win=29200,
             ipid=r.integers(0, 65536, len(t)),
         ))
     # DNS lookups (a new source port and transaction id each); the resolvers never answer
@@ -211,18 +211,18 @@ def benign_traffic(cfg: SimConfig, seed: int, t0: float, t1: float) -> dict:
     for host, (resolvers, names, w) in DNS_HOSTS.items():
         r = rng()
         t = poisson(r, t0, t1, w / cfg.dns_period_s)
-        tries = 5 if host == "workstation" else np.where(r.random(len(t)) < 0.3, 2, 1)
-        tries = np.broadcast_to(tries, t.shape)
-        first = np.repeat(np.arange(len(t)), tries)  # retries repeat the query's resolver, name, port, id
-        t = t[first] + pg.ragged_arange(tries) * (1.0 + r.uniform(0, 0.01, len(first)))
-        res = np.array([gw_ip if x == "gw" else ip4(x) for x in resolvers])[r.integers(0, len(resolvers), len(tries))]
+        sends = 5 if host == "workstation" else np.where(r.random(len(t)) < 0.3, 2, 1)
+        sends = np.broadcast_to(sends, t.shape)
+        first = np.repeat(np.arange(len(t)), sends)  # retries repeat the query's resolver, name, port, id
+        t = t[first] + pg.ragged_arange(sends) * (1.0 + r.uniform(0, 0.01, len(first)))
+        res = np.array([gw_ip if x == "gw" else ip4(x) for x in resolvers])[r.integers(0, len(resolvers), len(sends))]
         res = res[first]
-        which = r.integers(0, len(names), len(tries))[first]
+        which = r.integers(0, len(names), len(sends))[first]
         pay = np.array([pg.BANK.id(dns_message(nm)) for nm in names])[which]
         size = np.array([len(dns_message(nm)) for nm in names])[which]
         parts.append(pg.table(len(t), t=t, kind=pg.UDP, smac=mac(host), dmac=gw_mac, sip=hip(cfg, host), dip=res,
-                              sport=np.repeat(r.integers(1024, 65536, len(tries)), tries), dport=53, plen=size,
-                              pay=pay, pword=np.repeat(r.integers(1, 65536, len(tries)), tries),
+                              sport=np.repeat(r.integers(1024, 65536, len(sends)), sends), dport=53, plen=size,
+                              pay=pay, pword=np.repeat(r.integers(1, 65536, len(sends)), sends),
                               ipid=r.integers(0, 65536, len(t))))
     # camera .115 asks the gateway for its cloud server every second; every other second also with
     # the gateway's search suffix, which the gateway answers itself (NXDOMAIN, same size)

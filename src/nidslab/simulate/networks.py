@@ -162,7 +162,7 @@ def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float =
     if progress:
         progress(3, 4, "writing")
     with atomic_write(path) as fh:
-        fh.write(memoryview(buf))
+        fh.write(buf.data)
     if progress:
         progress(4, 4, "done")
     phase = tab["label"].astype(np.uint8)

@@ -241,6 +241,4 @@ def outbreak(spec: NetworkSpec, seed: int, t_on: float, horizon: float, scale: f
     tab = pg.concat(parts)
     tab = pg.take(tab, np.flatnonzero((tab["t"] >= t_on) & (tab["t"] < end)))
     order = ["scan", "bruteforce", "loader", "propagation", "flood"]
-    out = mirai.Outbreak(tab, [(k, *phases[k]) for k in order if k in phases])
-    out.flood_end = t_f_end  # type: ignore[attr-defined]
-    return out
+    return mirai.Outbreak(tab, [(k, *phases[k]) for k in order if k in phases], flood_end=t_f_end)

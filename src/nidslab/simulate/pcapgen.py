@@ -54,7 +54,7 @@ ICMP_QUOTE_MAX = 548  # RFC 1812: an ICMP error stays within 576 bytes of IP
 
 def table(n: int, **cols) -> dict[str, np.ndarray]:
     """A table of ``n`` rows; columns not given take defaults (0, ttl 64, df 1, quote -1)."""
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for name, dt in COLUMNS.items():
         if name in cols:
             v = np.asarray(cols[name])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from nidslab.errors import ConfigError
-from nidslab.settings import SPLITS, FitConfig, ModelSpec
+from nidslab.settings import BUILD_DNN_KEYS, SPLITS, FitConfig, ModelSpec
 
 __all__ = ["SPLITS", "SPLIT_ALIASES", "SPEC_KEYS", "FIT_KEYS", "SETTINGS_KEYS", "Experiment", "Full", "PartConfig", "Quick",
            "Study", "default_study_path", "need", "settings_of", "split_settings", "table_kwargs", "settings_table",
@@ -26,7 +26,7 @@ __all__ = ["SPLITS", "SPLIT_ALIASES", "SPEC_KEYS", "FIT_KEYS", "SETTINGS_KEYS", 
 SPLIT_ALIASES = {"stratified": "random"}  # the name study files used before the temporal split was per class
 #: what an ``[experiments.*]`` or ``[defaults]`` table may set, split by the class that holds it; the
 #: same keys, in this order, make an experiment's ``settings`` dict in results.json
-SPEC_KEYS = ("n_layers", "n_nodes", "activation", "batch_norm", "dropout")
+SPEC_KEYS = BUILD_DNN_KEYS
 FIT_KEYS = ("optimizer", "lr", "batch_size", "epochs", "class_weight")
 SETTINGS_KEYS = SPEC_KEYS + FIT_KEYS
 

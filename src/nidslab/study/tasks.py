@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nidslab.progress import Progress
 from nidslab.study import training
 from nidslab.study.config import split_settings
 
@@ -69,14 +70,14 @@ def fold_task(fold: int, X: np.ndarray, y: np.ndarray, folds: int, seed: int, jo
 
 
 def folds_task(group: list[int], X: np.ndarray, y: np.ndarray, folds: int, seed: int, job: dict[str, Any],
-               blocked: bool = False, mode: str = "shared", progress: Any = None) -> list[dict[str, Any]]:
+               blocked: bool = False, mode: str = "shared", progress: Progress | None = None) -> list[dict[str, Any]]:
     """Folds ``group`` of the same split as :func:`fold_task`, trained side by side as one stacked model
     (:func:`nidslab.stacked.cross_validate` in ``mode``: ``"shared"`` batches or ``"own"``); one result
     dict per fold of ``group`` (``test``: the same test metrics as :func:`fit_task`'s). ``progress(done,
     total, message)`` per epoch (in this process only)."""
     from nidslab.data.prep import blocked_kfold, kfold
     from nidslab.stacked import cross_validate
-    from nidslab.train import torch_threads
+    from nidslab.threads import torch_threads
 
     splits = list(blocked_kfold(len(y), folds, y=y) if blocked else kfold(y, n_splits=folds, seed=seed))
     spec, config = split_settings(job["settings"])

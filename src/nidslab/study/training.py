@@ -25,7 +25,8 @@ def train_eval(settings: dict[str, Any], train: Arrays, validation: Arrays | Non
     ``seed``, on ``threads`` torch threads; ``detail(epoch, epochs, message)`` after each epoch.
 
     Returns (result dict: settings, params, init, history, train_seconds, test metrics or None, model)."""
-    from nidslab.evaluate import evaluate, torch_threads
+    from nidslab.evaluate import evaluate
+    from nidslab.threads import torch_threads
     from nidslab.model import build_model, summary
     from nidslab.train import fit
 
@@ -61,7 +62,8 @@ def seed_runs(settings: dict[str, Any], seeds: list[int], train: Arrays, validat
     (:func:`nidslab.stacked.fit_seeds`; ``mode="own"``: each seed its own shuffle, as one ``fit`` per seed
     would; with BatchNorm one ``fit`` per seed, which is cheaper there), each scored on ``test``. Returns lists in seed order: seeds, test_accuracy,
     test_balanced_accuracy, val_accuracy (the last epoch's; NaN without validation)."""
-    from nidslab.evaluate import evaluate, torch_threads
+    from nidslab.evaluate import evaluate
+    from nidslab.threads import torch_threads
     from nidslab.stacked import fit_seeds
 
     spec, config = split_settings(settings)

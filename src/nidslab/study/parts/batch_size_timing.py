@@ -70,7 +70,7 @@ def run(cfg: Config, ctx: Context) -> Result:
     train = full if rows == n else (full[0][:rows], full[1][:rows])
     jobs = [ctx.job({**e.settings(), "batch_size": bs, "epochs": 1}) for bs in cfg.batch_sizes]
     timed = ctx.executor.map(tasks.timed_fit_task, jobs, *ctx.shared(train, ctx.data.validation),
-                             progress=lambda d, k: ctx.detail(d, k, f"{d}/{k} batch sizes"))
+                             progress=lambda d, k, _m="": ctx.detail(d, k, f"{d}/{k} batch sizes"))
     out = []
     for bs, (result, memory) in zip(cfg.batch_sizes, timed, strict=True):
         usage = memory.pop("usage", None)

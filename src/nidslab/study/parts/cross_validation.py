@@ -86,13 +86,13 @@ def run(cfg: Config, ctx: Context) -> Result:
     if cfg.stacking == "none":
         X, y = ctx.shared(data.X_raw[rows], data.y_all[rows])
         results = ctx.executor.map(tasks.fold_task, range(cfg.folds), X, y, cfg.folds, cfg.seed, job,
-                                   blocked, progress=lambda d, t: ctx.detail(d, t, f"{d}/{t} folds"))
+                                   blocked, progress=lambda d, t, _m="": ctx.detail(d, t, f"{d}/{t} folds"))
     else:
         groups = [g.tolist() for g in np.array_split(np.arange(cfg.folds), cfg.groups)]
         if ctx.executor.remote:  # the groups as parallel tasks
             X, y = ctx.shared(data.X_raw[rows], data.y_all[rows])
             done = ctx.executor.map(tasks.folds_task, groups, X, y, cfg.folds, cfg.seed, job, blocked, cfg.stacking,
-                                    progress=lambda d, t: ctx.detail(d, t, f"{d}/{t} groups of folds"))
+                                    progress=lambda d, t, _m="": ctx.detail(d, t, f"{d}/{t} groups of folds"))
         else:  # here, group after group, with their epochs' progress
             X, y = data.X_raw[rows], data.y_all[rows]
             done = [tasks.folds_task(g, X, y, cfg.folds, cfg.seed, job, blocked, cfg.stacking, progress=ctx.detail)

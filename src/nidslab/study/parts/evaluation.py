@@ -365,7 +365,7 @@ def recall_per_packet_phase(ts: np.ndarray, flagged: np.ndarray, truth: np.ndarr
 def _detection(m: _Model, u: dict[str, Any], points: list[dict[str, Any]], cfg: Config) -> dict[str, Any]:
     """Delay, recall per phase, false alarms per hour at every operating point; the timeline; truth vs
     time-cut labels at the default operating point."""
-    from nidslab.detection import detection_delay, false_alarms_per_hour, timeline
+    from nidslab.alerts_over_time import detection_delay, false_alarms_per_hour, timeline
     from nidslab.evaluate import rates_at, roc_points
 
     s = m.raw(u["Z"])
@@ -399,7 +399,7 @@ def _detection(m: _Model, u: dict[str, Any], points: list[dict[str, Any]], cfg: 
 def _transfer(cfg: Config, models: list[_Model], points: dict[str, list[dict[str, Any]]], unseen: dict[str, Any],
               features: str, scaler: Any, detection: dict[str, Any]) -> dict[str, Any]:
     """Each model at its operating points on the unseen simulated capture and on the reference data."""
-    from nidslab.detection import false_alarms_per_hour
+    from nidslab.alerts_over_time import false_alarms_per_hour
     from nidslab.evaluate import rates_at, roc_points
 
     root = reference_root(cfg)

@@ -118,7 +118,7 @@ def _ahead(ctx: Context) -> dict[str, dict[str, Any]]:
     many = [e for e in todo if e.seeds > 1]
     done = ctx.executor.map(tasks.experiment_task, [("fit", ctx.job(e.settings())) for e in todo] +
                             [("seeds", {**ctx.job(e.settings()), "seeds": other_seeds(ctx, e)}) for e in many],
-                            *data, progress=lambda d, t: ctx.detail(d, t, f"{d}/{t} experiments and seed groups"))
+                            *data, progress=lambda d, t, _m="": ctx.detail(d, t, f"{d}/{t} experiments and seed groups"))
     out = dict(zip([e.name for e in todo], done[:len(todo)], strict=True))
     for e, runs in zip(many, done[len(todo):], strict=True):
         out[e.name]["seed_runs"] = with_this_run(out[e.name], ctx.seed, runs)

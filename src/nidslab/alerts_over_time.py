@@ -1,5 +1,6 @@
-"""Detection over time: how soon a detector alerts after an outbreak starts, what share of each attack
-phase it flags, and how many false alarms it raises per hour of benign traffic.
+"""A detector's alerts over time: how soon it alerts after an outbreak starts, what share of each attack
+phase it flags, and how many false alarms it raises per hour of benign traffic. (Metrics of alerts; the
+detectors themselves are in :mod:`nidslab.detect`.)
 
 Inputs are per-packet arrays in capture order: ``ts`` (n,) float64 seconds, ``flagged`` (n,) bool (the
 detector's alerts, e.g. ``scores >= threshold``), ``truth`` (n,) 0/1 (1 = the packet belongs to the
@@ -17,7 +18,7 @@ import numpy as np
 SECONDS_PER_HOUR = 3600.0
 
 
-def _arrays(ts: np.ndarray, flagged: np.ndarray, truth: np.ndarray | None = None):
+def _arrays(ts: np.ndarray, flagged: np.ndarray, truth: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     ts = np.asarray(ts, dtype=np.float64).ravel()
     flagged = np.asarray(flagged).astype(bool).ravel()
     if ts.shape != flagged.shape:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nidslab.detection import detection_delay, false_alarms_per_hour, recall_per_phase, timeline
+from nidslab.alerts_over_time import detection_delay, false_alarms_per_hour, recall_per_phase, timeline
 
 
 def hand_made():
