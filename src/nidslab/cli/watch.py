@@ -58,7 +58,7 @@ def watch_cmd(
                                  "pushed its peak packet's score most, in words (one explained packet per open or "
                                  "new peak; see docs/incidents.md)."),
     baseline: str = typer.Option(None, "--baseline", help="The site's normal traffic that reasons compare against: "
-                                 "'unflagged' (default: a running sample of the packets not flagged so far), "
+                                 "'unflagged' (default: the running mean of the packets not flagged so far), "
                                  "'calibration' (default with --calibrate: its rows), or a benign features file or "
                                  "capture (as `nidslab predict --baseline`)."),
     explain_top: int = typer.Option(3, "--explain-top", min=1, help="Reasons per incident event."),
