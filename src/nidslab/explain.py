@@ -140,7 +140,7 @@ class _Network:
         self.scale = np.ones(k) if std is None else np.asarray(std.scale_, np.float64)
         self._select = None if k == schema.N_FEATURES else np.asarray(schema.indices(self.names), np.int64)
         self._mc: list | None = None  # the network's MC dropout modules, found at the first attribution
-        self._plan: list | bool | None = None  # _numpy_plan of the network (False: none), made at the first
+        self._plan = _numpy_plan(saved.model)  # the network in NumPy (None: a layer without a NumPy form here)
 
     def columns(self, X: np.ndarray, what: str) -> np.ndarray:
         """``X`` (n, 115) or (n, k) -> this model's k columns, float64."""
@@ -159,9 +159,7 @@ class _Network:
         Z = ((X - self.mean) / self.scale).astype(np.float32)
         zb = ((base - self.mean) / self.scale).astype(np.float32)
         out = np.empty(X.shape, np.float64)
-        if self._plan is None:
-            self._plan = _numpy_plan(model) or False
-        if self._plan:  # the network's layers in NumPy: no autograd, no module calls (a watch's few rows)
+        if self._plan is not None:  # the network's layers in NumPy: no autograd, no module calls (a watch's few rows)
             for s in range(0, len(Z), _CHUNK):
                 a = _plan_integrated_gradients(self._plan, Z[s:s + _CHUNK], zb, steps)
                 out[s:s + len(a)] = a
@@ -539,6 +537,7 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
         A = target.attributions(Xk, base, steps) if len(Xk) else np.zeros((0, len(target.names)))
         return _reasons(target, target.names, Xk, base, A, top)
 
+    explain_rows.uses_torch = target.kind == "network" and target._plan is None  # type: ignore[attr-defined]
     return explain_rows
 
 
