@@ -23,8 +23,9 @@ that first call (loading compiled kernels) is reported on its own. torch uses 2 
 Incidents (`nidslab watch MODEL - --no-reasons`): the pipe and the paced pipe runs are repeated with
 source hosts, the incident tracker (quiet gap 60 s) and its open / update / close JSON lines written
 instead of the per-packet lines. Incidents and reasons (the CLI's default, `nidslab watch MODEL -`): the
-same, each open or new peak explained (nidslab.watch.LiveReasons: integrated gradients, 8 steps, top 3, against
-the running mean of the packets not flagged so far).
+same, with reasons (nidslab.watch.LiveReasons: integrated gradients, 8 steps, top 3, against the running mean
+of the packets not flagged so far) for each incident's peak at its open and its close, and for a higher peak
+60 capture seconds after the packet last explained (IncidentTracker's default reexplain_s, `watch --reexplain`).
 
 "Reasons cost" (issue 21: at most 20% of the scoring time) is measured inside one run, over the same packets:
     reasons cost = (seconds in LiveReasons: its explain calls + the running baseline's upkeep)

@@ -141,6 +141,7 @@ class _Network:
         self._select = None if k == schema.N_FEATURES else np.asarray(schema.indices(self.names), np.int64)
         self._mc: list | None = None  # the network's MC dropout modules, found at the first attribution
         self._plan = _numpy_plan(saved.model)  # the network in NumPy (None: a layer without a NumPy form here)
+        self._zb: tuple[np.ndarray, np.ndarray] | None = None  # (baseline row, its standardised float32 image)
 
     def columns(self, X: np.ndarray, what: str) -> np.ndarray:
         """``X`` (n, 115) or (n, k) -> this model's k columns, float64."""
@@ -157,7 +158,9 @@ class _Network:
 
         model = self.saved.model
         Z = ((X - self.mean) / self.scale).astype(np.float32)
-        zb = ((base - self.mean) / self.scale).astype(np.float32)
+        if self._zb is None or self._zb[0] is not base:  # a watch asks with the same baseline many times
+            self._zb = (base, ((base - self.mean) / self.scale).astype(np.float32))
+        zb = self._zb[1]
         out = np.empty(X.shape, np.float64)
         if self._plan is not None:  # the network's layers in NumPy: no autograd, no module calls (a watch's few rows)
             for s in range(0, len(Z), _CHUNK):
@@ -218,7 +221,7 @@ def integrated_gradients(model, Z, zb, steps: int = DEFAULT_STEPS):
 def _numpy_plan(model) -> list | None:
     """The network's eval-mode forward as NumPy steps, or None where a layer has no NumPy form here.
 
-    Steps: ``("linear", W (out, in), b (out,))``, ``("scale", s, t)`` (batch norm on its running statistics:
+    Steps (the first and the last a linear layer, the last with one output): ``("linear", W (out, in), b (out,))``, ``("scale", s, t)`` (batch norm on its running statistics:
     ``x * s + t``), ``("sigmoid" | "relu" | "tanh", None, None)``; dropout (off: attributions take MC
     dropout's expectation) and the identity are left out. The arrays share the parameters' memory (a
     network trained further in place is seen); a network whose layers are replaced needs a new explainer.
@@ -243,7 +246,7 @@ def _numpy_plan(model) -> list | None:
             plan.append((type(m).__name__.lower(), None, None))
         elif not isinstance(m, (nn.Identity, Dropout)):
             return None
-    if not plan or plan[-1][0] != "linear" or plan[-1][1].shape[0] != 1:
+    if not plan or plan[0][0] != "linear" or plan[-1][0] != "linear" or plan[-1][1].shape[0] != 1:
         return None
     return plan
 
@@ -256,9 +259,16 @@ def _plan_integrated_gradients(plan: list, Z: np.ndarray, zb: np.ndarray, steps:
     weights, alphas = _gauss_legendre_arrays(steps)
     n, k = Z.shape
     d = Z - zb
-    h = (zb + alphas * d).reshape(steps * n, k)
+    # the first (linear) layer on the path's points zb + alpha d is W zb + b + alpha (W d): (n, width) products
+    # instead of (steps n, k) ones; its gradient is taken after the sum over the steps
+    _, W, b = plan[0]
+    u = zb @ W.T
+    if b is not None:
+        u = u + b
+    h = (u + alphas * (d @ W.T)).reshape(steps * n, W.shape[0])
+    rest = plan[1:]
     slopes = []
-    for kind, a, b in plan:
+    for kind, a, b in rest:
         if kind == "linear":
             h = h @ a.T
             if b is not None:
@@ -275,14 +285,14 @@ def _plan_integrated_gradients(plan: list, Z: np.ndarray, zb: np.ndarray, steps:
             slopes.append(h > 0)
             h = np.maximum(h, 0)
     grad = np.ones((steps * n, 1), np.float32)
-    for kind, a, _ in reversed(plan):
+    for kind, a, _ in reversed(rest):
         if kind == "linear":
             grad = grad @ a
         elif kind == "scale":
             grad = grad * a
         else:
             grad = grad * slopes.pop()
-    return ((grad.reshape(steps, n, k) * weights).sum(0) * d).astype(np.float64)
+    return (((grad.reshape(steps, n, -1) * weights).sum(0) @ W) * d).astype(np.float64)
 
 
 @functools.lru_cache(maxsize=8)
@@ -522,6 +532,7 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     fixed = None if callable(baseline) else _baseline(target, baseline)
+    last: list = [None, None]  # the callable baseline's last answer and its row
 
     def explain_rows(X_rows: np.ndarray) -> list[list[dict]]:
         X = np.asarray(X_rows)
@@ -532,7 +543,9 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
             now = baseline()
             if now is None:
                 return [[] for _ in range(len(X))]
-            base = _baseline(target, now)
+            if last[0] is not now:  # a running baseline hands back the same array until it changes
+                last[:] = [now, _baseline(target, now)]
+            base = last[1]
         Xk = _rows(target, X)
         A = target.attributions(Xk, base, steps) if len(Xk) else np.zeros((0, len(target.names)))
         return _reasons(target, target.names, Xk, base, A, top)

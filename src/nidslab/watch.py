@@ -319,6 +319,7 @@ class UnflaggedMean:
         self.summed = 0  # of them, the rows added to the sum
         self._sum: np.ndarray | None = None
         self._weight = 0
+        self._mean: np.ndarray | None = None  # read-only, the same array until the next rows come in
 
     def add(self, X: np.ndarray, keep: np.ndarray) -> None:
         """Offer the rows of ``X`` (n, columns) where ``keep`` (n,) bool is true."""
@@ -337,15 +338,20 @@ class UnflaggedMean:
         self._sum += total * step
         self._weight += k * step
         self.summed += k
+        self._mean = None
 
     def __len__(self) -> int:
         return self.summed
 
     def mean(self) -> np.ndarray | None:
-        """Mean (columns,) float64 of the unflagged rows so far; None before the first."""
+        """Mean (columns,) float64 of the unflagged rows so far (read-only; the same array until rows are added);
+        None before the first."""
         if self._sum is None:
             return None
-        return self._sum / self._weight
+        if self._mean is None:
+            self._mean = self._sum / self._weight
+            self._mean.flags.writeable = False
+        return self._mean
 
 
 class LiveReasons:
