@@ -305,8 +305,9 @@ class UnflaggedMean:
     A chunk of up to ``rows_per_chunk`` rows adds every unflagged row. A larger one (a backlog read at once) adds
     the unflagged rows among every s-th row (s = ceil(n / ``rows_per_chunk``), evenly spaced in time), each
     counted s times: a systematic sample, the same mean in expectation, for the cost of ``rows_per_chunk``
-    rows. Two (columns,) float64 vectors of memory; deterministic; a chunk's rows are summed in their own
-    precision (float32 rows: to ~1e-6 relative). It replaced a seeded 8,192-row reservoir
+    rows. Memory: two (columns,) float64 vectors, and small chunks waiting to be summed (fewer than
+    ``rows_per_chunk`` rows, held by reference); deterministic; rows are summed in their own precision
+    (float32 rows: to ~1e-6 relative). It replaced a seeded 8,192-row reservoir
     sample whose upkeep (~60 us per small chunk, a random number per row) cost as much as the explaining in a
     paced watch (benchmarks/README.md, watch section); the reservoir's rows were only ever used for their mean.
     """
@@ -315,30 +316,69 @@ class UnflaggedMean:
         if rows_per_chunk < 1:
             raise ValueError(f"rows_per_chunk must be at least 1, got {rows_per_chunk}")
         self.rows_per_chunk = int(rows_per_chunk)
-        self.seen = 0  # unflagged rows offered
-        self.summed = 0  # of them, the rows added to the sum
+        self._seen = 0  # unflagged rows offered
+        self._summed = 0  # of them, the rows added to the sum
         self._sum: np.ndarray | None = None
         self._weight = 0
         self._mean: np.ndarray | None = None  # read-only, the same array until the next rows come in
+        self._waiting: list[tuple[np.ndarray, np.ndarray]] = []  # small chunks not summed yet
+        self._waiting_rows = 0
 
     def add(self, X: np.ndarray, keep: np.ndarray) -> None:
-        """Offer the rows of ``X`` (n, columns) where ``keep`` (n,) bool is true."""
-        self.seen += int(np.count_nonzero(keep))
-        step = -(-len(X) // self.rows_per_chunk)
+        """Offer the rows of ``X`` (n, columns) where ``keep`` (n,) bool is true.
+
+        A chunk of up to ``rows_per_chunk`` rows waits (by reference: do not change the arrays after) and is
+        summed with the others waiting when the mean is next asked for or ``rows_per_chunk`` rows wait: a
+        paced watch's small chunks then cost one append each and one product per explain call, not one each.
+        """
+        if len(X) > self.rows_per_chunk:
+            self._sum_rows(X, keep)
+            return
+        self._waiting.append((X, keep))
+        self._waiting_rows += len(X)
+        if self._waiting_rows >= self.rows_per_chunk:
+            self._sum_waiting()
+
+    def _sum_waiting(self) -> None:
+        if not self._waiting:
+            return
+        if len(self._waiting) == 1:
+            X, keep = self._waiting[0]
+        else:
+            X = np.concatenate([x for x, _ in self._waiting])
+            keep = np.concatenate([k for _, k in self._waiting])
+        self._waiting, self._waiting_rows = [], 0
+        self._sum_rows(X, keep, step=1)  # small chunks: every row
+
+    def _sum_rows(self, X: np.ndarray, keep: np.ndarray, step: int | None = None) -> None:
+        self._seen += int(np.count_nonzero(keep))
+        step = -(-len(X) // self.rows_per_chunk) if step is None else step
         if step > 1:
             X, keep = X[::step], keep[::step]
         k = int(np.count_nonzero(keep))
         if k == 0:
             return
         # one BLAS product (4 us for a paced chunk, against 15 us for selecting the rows and summing them);
-        # a chunk's sum in the rows' precision (float32: ~1e-6 relative), the running sum in float64
+        # the rows' sum in their precision (float32: ~1e-6 relative), the running sum in float64
         total = keep.astype(X.dtype) @ X
         if self._sum is None:
             self._sum = np.zeros(X.shape[1], np.float64)
         self._sum += total * step
         self._weight += k * step
-        self.summed += k
+        self._summed += k
         self._mean = None
+
+    @property
+    def seen(self) -> int:
+        """Unflagged rows offered so far."""
+        self._sum_waiting()
+        return self._seen
+
+    @property
+    def summed(self) -> int:
+        """Of them, the rows in the sum (all of them, but for the evenly spaced ones of large chunks)."""
+        self._sum_waiting()
+        return self._summed
 
     def __len__(self) -> int:
         return self.summed
@@ -346,6 +386,7 @@ class UnflaggedMean:
     def mean(self) -> np.ndarray | None:
         """Mean (columns,) float64 of the unflagged rows so far (read-only; the same array until rows are added);
         None before the first."""
+        self._sum_waiting()
         if self._sum is None:
             return None
         if self._mean is None:
