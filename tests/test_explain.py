@@ -256,3 +256,20 @@ def test_integrated_gradients_equal_captums(tmp_path, activation):
     np.testing.assert_array_equal(fast, again)
     np.testing.assert_allclose(fast, refs[8], rtol=1e-5, atol=1e-5 * np.abs(refs[8]).max())
     assert reference.training and all(mod.p == 0.3 for mod in reference.modules() if isinstance(mod, MCDropout))
+
+
+def test_a_row_explained_alone_gets_the_reasons_it_gets_in_a_batch(decided_model):
+    """A watch explains a few rows per call (a per-row path), predict thousands (whole-array): the same reasons."""
+    saved, benign, mean, scale = decided_model
+    X = _raw_rows(12, 9)
+    fn = explainer_for(saved, benign)
+    together = fn(X)
+    alone = [fn(X[i:i + 1])[0] for i in range(len(X))]
+    assert any(together)
+
+    def words(rs):
+        return [[{k: v for k, v in r.items() if k != "attribution"} for r in row] for row in rs]
+
+    assert words(alone) == words(together)
+    for a, b in zip(alone, together):
+        np.testing.assert_allclose([r["attribution"] for r in a], [r["attribution"] for r in b], rtol=1e-5)

@@ -430,7 +430,7 @@ class LiveReasons:
         self.rows = 0
         self.calls = 0
         self.baseline_s = 0.0  # of seconds_in["reasons"], the running baseline's upkeep (the rest: explaining)
-        self._cache: tuple | None = None  # (scorer, its explain_rows)
+        self._cache: tuple | None = None  # (scorer, its explain_rows, no KitNET training to wait for)
 
     @property
     def kind(self) -> str:
@@ -462,15 +462,18 @@ class LiveReasons:
         return self.watcher.calibration_baseline
 
     def _explainer(self):
+        scorer = self.watcher.scorer
+        cache = self._cache
+        if cache is not None and cache[0] is scorer and cache[2]:  # a network's: nothing to check per call
+            return cache[1]
         from nidslab.explain import explainer_for
 
-        scorer = self.watcher.scorer
         kit = getattr(scorer, "kitnet", None)
         if kit is not None and not kit.trained:
             return None
         if self._cache is None or self._cache[0] is not scorer:  # one per scorer; the baseline is asked per call
             base = self.fixed if self.fixed is not None else self._baseline
-            self._cache = (scorer, explainer_for(scorer, base, top=self.top, steps=self.steps))
+            self._cache = (scorer, explainer_for(scorer, base, top=self.top, steps=self.steps), kit is None)
         return self._cache[1]
 
     def __call__(self, X_rows: np.ndarray) -> list[list[dict]]:
@@ -503,6 +506,7 @@ class LiveReasons:
         width = 100 if self.watcher.extractor.layout.name == "kitsune-py" else 115
         row = np.zeros((1, width), np.float32) if self.fixed is None else np.asarray(self.fixed[:1])
         explainer_for(scorer, row, top=self.top, steps=self.steps)(row)
+        self._explainer()  # the watch's own explainer (the model's columns, standardiser, layers) made now
 
     def describe(self) -> str:
         """The baseline in words, for the summary."""
