@@ -168,10 +168,10 @@ class _Network:
                 a = _plan_integrated_gradients(self._plan, Z[s:s + _CHUNK], zb, steps)
                 out[s:s + len(a)] = a
             return out
-        Z, zb = torch.from_numpy(Z), torch.from_numpy(zb)
+        Zt, zbt = torch.from_numpy(Z), torch.from_numpy(zb)
         with self._attributing():
-            for s in range(0, len(Z), _CHUNK):
-                a = integrated_gradients(model, Z[s:s + _CHUNK], zb, steps)
+            for s in range(0, len(Zt), _CHUNK):
+                a = integrated_gradients(model, Zt[s:s + _CHUNK], zbt, steps)
                 out[s:s + len(a)] = a.double().numpy()
         return out
 
@@ -238,7 +238,8 @@ def _numpy_plan(model) -> list | None:
     for m in model:
         if isinstance(m, nn.Linear):
             plan.append(("linear", m.weight.detach().numpy(), None if m.bias is None else m.bias.detach().numpy()))
-        elif isinstance(m, nn.BatchNorm1d) and m.track_running_stats and m.running_var is not None:
+        elif (isinstance(m, nn.BatchNorm1d) and m.track_running_stats and m.running_var is not None
+              and m.running_mean is not None):
             with torch.no_grad():
                 s = (m.weight if m.affine else 1.0) / torch.sqrt(m.running_var + m.eps)
                 t = (m.bias if m.affine else 0.0) - m.running_mean * s
@@ -574,7 +575,7 @@ def explainer_for(model, baseline, *, top: int = DEFAULT_TOP, steps: int = DEFAU
         A = target.attributions(Xk, base, steps) if len(Xk) else np.zeros((0, len(target.names)))
         return _reasons(target, target.names, Xk, base, A, top)
 
-    explain_rows.uses_torch = target.kind == "network" and target._plan is None  # type: ignore[attr-defined]
+    explain_rows.uses_torch = isinstance(target, _Network) and target._plan is None  # type: ignore[attr-defined]
     return explain_rows
 
 
