@@ -121,6 +121,17 @@ def test_watch_events_carry_reasons_that_name_the_models_features(lab, tmp_path)
     assert all(e["reasons_index"] == e["peak_index"] for e in events if e["event"] != "update")
     assert all(r["value"] == pytest.approx(float(rows.features[e["reasons_index"], schema.FEATURE_NAMES.index(
         r["feature"])]), rel=1e-6) for e in events for r in e["reasons"])
+    # --reexplain 0: every event's reasons are its peak's; the closes explain the same packets either way (against
+    # the running baseline of the moment they are explained, so the words may differ)
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--chunk", 1500, "-o", tmp_path / "every.jsonl", "--reexplain", 0)
+    every = lines(tmp_path / "every.jsonl")
+    assert all(e["reasons_index"] == e["peak_index"] for e in every)
+
+    def closes(evs):
+        return [{k: v for k, v in e.items() if k != "reasons"} for e in evs if e["event"] == "close"]
+
+    assert closes(every) == closes(events)
     # EVE: the same reasons under the nidslab key
     invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
            "--chunk", 1500, "--format", "eve", "-o", tmp_path / "eve.json")
