@@ -206,15 +206,21 @@ def test_predict_explain_writes_reasons_for_flagged_rows_only(decided_model, tmp
     assert res.exit_code == 2 and "a duration needs packet times" in res.output
 
 
-def test_batched_gradients_equal_captums_own(tmp_path, monkeypatch):
-    """explain's one-backward gradient function gives Captum's per-row gradients (rows do not interact in eval
-    mode, batch norm included)."""
-    import nidslab.explain as ex
-    from captum._utils.gradient import compute_gradients
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", "gelu"])
+def test_integrated_gradients_equal_captums(tmp_path, activation):
+    """explain's vectorised integrated gradients (the network's layers in NumPy with the backward pass written
+    out; or, for a layer without a NumPy form here (gelu), one autograd forward and backward pass for all rows
+    and steps) are Captum's IntegratedGradients with its own per-row gradients, the reference (rows do not
+    interact in eval mode, batch norm included; MC dropout off), for any step count."""
+    from captum.attr import IntegratedGradients
+
+    from nidslab.explain import _numpy_plan
+    from nidslab.model import MCDropout
 
     names = list(schema.LAB_FEATURES)
-    m = build_model(ModelSpec(n_layers=2, n_nodes=6, batch_norm=True, dropout=0.3, mc_dropout=True), len(names),
-                    seed=0)
+    m = build_model(ModelSpec(n_layers=2, n_nodes=6, batch_norm=True, dropout=0.3, mc_dropout=True,
+                              activation=activation), len(names), seed=0)
+    assert (_numpy_plan(m) is None) == (activation == "gelu")
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.BatchNorm1d):
@@ -224,9 +230,46 @@ def test_batched_gradients_equal_captums_own(tmp_path, monkeypatch):
     X, benign = _raw_rows(50, 7)[:, :], _raw_rows(100, 8)
     X = np.log1p(X)  # keep a network with no standardiser in its working range
     benign = np.log1p(benign)
+    Xk = X[:, schema.indices(names)]
+    base = benign[:, schema.indices(names)].mean(axis=0)
+    reference = saved.model
+    reference.eval()
+    for mod in reference.modules():
+        if isinstance(mod, MCDropout):
+            mod.p = 0.0
+    refs = {}
+    for steps in (1, 3, 8, 16):
+        _, fast = attributions(saved, X, benign, steps=steps)
+        ref = IntegratedGradients(reference).attribute(
+            torch.tensor(Xk, dtype=torch.float32), torch.tensor(base, dtype=torch.float32)[None, :], n_steps=steps,
+            method="gausslegendre").double().numpy()
+        # float32 rounding: the sums run in another order (relu's kinks and the batch norm magnify it a little)
+        np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+        assert np.abs(ref).max() > 1e-3  # not a comparison of zeros
+        refs[steps] = ref
+    reference.train()  # MC dropout back on: attributions still take its expectation, deterministically
+    for mod in reference.modules():
+        if isinstance(mod, MCDropout):
+            mod.p = 0.3
     _, fast = attributions(saved, X, benign, steps=8)
     _, again = attributions(saved, X, benign, steps=8)
-    np.testing.assert_array_equal(fast, again)  # MC dropout is off while attributing: deterministic
-    monkeypatch.setattr(ex, "_batch_gradients", compute_gradients)
-    _, slow = attributions(saved, X, benign, steps=8)
-    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(fast, again)
+    np.testing.assert_allclose(fast, refs[8], rtol=1e-5, atol=1e-5 * np.abs(refs[8]).max())
+    assert reference.training and all(mod.p == 0.3 for mod in reference.modules() if isinstance(mod, MCDropout))
+
+
+def test_a_row_explained_alone_gets_the_reasons_it_gets_in_a_batch(decided_model):
+    """A watch explains a few rows per call (a per-row path), predict thousands (whole-array): the same reasons."""
+    saved, benign, mean, scale = decided_model
+    X = _raw_rows(12, 9)
+    fn = explainer_for(saved, benign)
+    together = fn(X)
+    alone = [fn(X[i:i + 1])[0] for i in range(len(X))]
+    assert any(together)
+
+    def words(rs):
+        return [[{k: v for k, v in r.items() if k != "attribution"} for r in row] for row in rs]
+
+    assert words(alone) == words(together)
+    for a, b in zip(alone, together):
+        np.testing.assert_allclose([r["attribution"] for r in a], [r["attribution"] for r in b], rtol=1e-5)

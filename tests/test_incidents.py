@@ -61,14 +61,16 @@ def test_the_tracker_equals_the_batch_form_whatever_the_chunks(seed):
     assert len(batch) > 100 and any(i.malicious for i in batch)
     assert all(i.reasons == [{"feature": "row", "value": float(i.peak_index)}] for i in batch)
     rng = np.random.default_rng(seed + 10)
-    for cuts in (np.sort(rng.choice(np.arange(1, n), 40, replace=False)), np.arange(1, n, 997), np.array([], int)):
+    rows_explained = {}
+    for cuts, reexplain in [(np.sort(rng.choice(np.arange(1, n), 40, replace=False)), 0.0), (np.arange(1, n, 997), 0.0),
+                            (np.arange(1, n, 37), 0.0), (np.arange(1, n, 37), 5.0), (np.arange(1, n, 37), 1e9), (np.array([], int), 45.0)]:
         calls = []
 
         def counted(rows):
             calls.append(len(rows))
             return explain(rows)
 
-        tr = IncidentTracker(gap_s=45, explain=counted)
+        tr = IncidentTracker(gap_s=45, explain=counted, reexplain_s=reexplain)
         events = []
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, n]):
             events += tr.update(ts[lo:hi], host[lo:hi], score[lo:hi], alert[lo:hi], index=np.arange(lo, hi),
@@ -78,7 +80,20 @@ def test_the_tracker_equals_the_batch_form_whatever_the_chunks(seed):
         assert [i.to_dict() for i in online] == [i.to_dict() for i in batch]
         kinds = [e.kind for e in events]
         assert kinds.count("open") == kinds.count("close") == len(batch)
-        assert sum(calls) <= kinds.count("open") + kinds.count("update")  # only rows that open or update
+        assert len(calls) <= len(cuts) + 2  # one call per chunk at most, and one at the end
+        # every event's reasons explain the packet it names; an open's and a close's are its peak's; an update's
+        # its peak's when re-explaining is due (always with reexplain_s 0), else an earlier peak's
+        assert all(e.incident.reasons == [{"feature": "row", "value": float(e.incident.reasons_index)}]
+                   for e in events)
+        assert all(e.incident.reasons_index == e.incident.peak_index for e in events if e.kind != "update")
+        ups = [e.incident for e in events if e.kind == "update"]
+        if reexplain == 0:
+            assert all(i.reasons_index == i.peak_index for i in ups)
+        else:
+            assert all(ts[i.reasons_index] <= ts[i.peak_index] for i in ups)
+        if reexplain > 1e6:  # never re-explained while open: its first peak, and the final one at the close
+            assert sum(calls) <= 2 * len(batch)
+        rows_explained[(len(cuts), reexplain)] = sum(calls)
         # each incident's events come as open, updates, close, at non-decreasing times
         per = {}
         for e in events:
@@ -87,6 +102,12 @@ def test_the_tracker_equals_the_batch_form_whatever_the_chunks(seed):
             assert evs[0].kind == "open" and evs[-1].kind == "close"
             assert all(e.kind == "update" for e in evs[1:-1])
             assert not evs[0].incident.closed and evs[-1].incident.closed
+            if reexplain > 1e6:  # updates keep the open's reasons (the close's, in the chunk where it closes)
+                assert {e.incident.reasons_index for e in evs} <= {evs[0].incident.peak_index, evs[-1].incident.peak_index}
+    # waiting to re-explain explains fewer rows
+    k = len(np.arange(1, n, 37))
+    assert rows_explained[(k, 1e9)] <= rows_explained[(k, 5.0)] <= rows_explained[(k, 0.0)], rows_explained
+    assert rows_explained[(k, 1e9)] < rows_explained[(k, 0.0)], rows_explained
 
 
 def test_incidents_close_on_the_gap_while_the_stream_goes_on():

@@ -113,13 +113,25 @@ def test_watch_events_carry_reasons_that_name_the_models_features(lab, tmp_path)
     for e in events:
         for r in e["reasons"]:
             assert r["feature"] in used and r["feature"] in r["text"] and r["attribution"] > 0
-    # each event's reasons are its peak packet's: explained against the same running baseline, the peak's row
-    # gives them again (an update that did not raise the peak keeps the reasons it had)
+    # each event's reasons are those of the packet reasons_index names: the peak's for an open and a close (an
+    # update's may be an earlier peak's until re-explaining is due); that packet's row gives them again
     rows = capture_rows(lab["capture"])
     peak_of = {e["id"]: e["peak_index"] for e in events}
     assert len(peak_of) == len({e["id"] for e in opened})
-    assert all(r["value"] == pytest.approx(float(rows.features[e["peak_index"], schema.FEATURE_NAMES.index(
+    assert all(e["reasons_index"] == e["peak_index"] for e in events if e["event"] != "update")
+    assert all(r["value"] == pytest.approx(float(rows.features[e["reasons_index"], schema.FEATURE_NAMES.index(
         r["feature"])]), rel=1e-6) for e in events for r in e["reasons"])
+    # --reexplain 0: every event's reasons are its peak's; the closes explain the same packets either way (against
+    # the running baseline of the moment they are explained, so the words may differ)
+    invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
+           "--chunk", 1500, "-o", tmp_path / "every.jsonl", "--reexplain", 0)
+    every = lines(tmp_path / "every.jsonl")
+    assert all(e["reasons_index"] == e["peak_index"] for e in every)
+
+    def closes(evs):
+        return [{k: v for k, v in e.items() if k != "reasons"} for e in evs if e["event"] == "close"]
+
+    assert closes(every) == closes(events)
     # EVE: the same reasons under the nidslab key
     invoke("watch", lab["model"], lab["capture"], "--no-follow", "--quiet", "--threshold", THRESHOLD,
            "--chunk", 1500, "--format", "eve", "-o", tmp_path / "eve.json")

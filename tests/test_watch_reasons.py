@@ -1,4 +1,4 @@
-"""Reasons in `nidslab watch` (nidslab.watch.LiveReasons, UnflaggedSample): the running baseline, the scorer
+"""Reasons in `nidslab watch` (nidslab.watch.LiveReasons, UnflaggedMean): the running baseline, the scorer
 read at each call, a KitNET explained only once trained."""
 
 from __future__ import annotations
@@ -15,34 +15,35 @@ from nidslab.model import ModelSpec, build_model
 from nidslab.saved_model import load_model, save_model
 from nidslab.scorers import DNNScorer, KitNETScorer
 from nidslab.simulate import simulate_capture
-from nidslab.watch import LiveReasons, UnflaggedSample, Watcher
+from nidslab.watch import LiveReasons, UnflaggedMean, Watcher
 
 
-def test_the_unflagged_sample_keeps_a_bounded_seeded_sample_and_its_exact_mean():
+def test_the_unflagged_mean_is_exact_on_small_chunks_and_a_systematic_sample_of_large_ones():
     rng = np.random.default_rng(1)
-    chunks = [(rng.normal(size=(n, 5)).astype(np.float32) * 100, rng.random(n) < 0.8) for n in (7, 300, 1, 2_000)]
-    small = UnflaggedSample(max_rows=10_000)
+    chunks = [(rng.normal(size=(n, 5)).astype(np.float32) * 100 + 7, rng.random(n) < 0.8) for n in (7, 300, 1, 64)]
+    m = UnflaggedMean(rows_per_chunk=300)
+    assert m.mean() is None
     for X, keep in chunks:
-        small.add(X, keep)
+        m.add(X, keep)
     everything = np.concatenate([X[k] for X, k in chunks])
-    assert len(small) == small.seen == len(everything)
-    np.testing.assert_allclose(small.mean(), everything.mean(axis=0, dtype=np.float64), rtol=1e-12)
-
-    def sample(seed):
-        s = UnflaggedSample(max_rows=64, seed=seed)
-        assert s.mean() is None
-        for X, keep in chunks:
-            s.add(X, keep)
-        return s
-
-    a, b, c = sample(0), sample(0), sample(1)
-    assert len(a) == 64 and a.seen == len(everything)
-    np.testing.assert_array_equal(a._X, b._X)  # seeded
-    assert not np.array_equal(a._X, c._X)
-    # the running sum follows every replacement: the mean is that of the rows kept
-    np.testing.assert_allclose(a.mean(), a._X.mean(axis=0, dtype=np.float64), rtol=1e-9, atol=1e-9)
-    kept = {r.tobytes() for r in a._X}
-    assert kept <= {r.tobytes() for r in everything}  # only unflagged rows get in
+    assert len(m) == m.seen == len(everything)
+    np.testing.assert_allclose(m.mean(), everything.mean(axis=0, dtype=np.float64), rtol=1e-6)
+    m.add(np.ones((5, 5), np.float32), np.zeros(5, bool))  # nothing unflagged: no change
+    np.testing.assert_allclose(m.mean(), everything.mean(axis=0, dtype=np.float64), rtol=1e-6)
+    # a backlog of 3,000 rows: every 10th row, each standing for 10
+    X, keep = rng.normal(size=(3_000, 5)).astype(np.float32) + 3, rng.random(3_000) < 0.5
+    big = UnflaggedMean(rows_per_chunk=300)
+    big.add(X, keep)
+    assert big.seen == keep.sum() and len(big) == keep[::10].sum()
+    np.testing.assert_allclose(big.mean(), X[::10][keep[::10]].mean(axis=0, dtype=np.float64), rtol=1e-6)
+    np.testing.assert_allclose(big.mean(), X[keep].mean(axis=0), atol=0.2)  # sd 1 over ~150 rows: ~0.08
+    # weights across chunks: the 10-row strata and a small chunk's single rows add up as rows
+    big.add(np.full((2, 5), 100, np.float32), np.ones(2, bool))
+    w = keep[::10].sum() * 10
+    np.testing.assert_allclose(big.mean(), (X[::10][keep[::10]].sum(axis=0, dtype=np.float64) * 10 + 200) / (w + 2),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="rows_per_chunk"):
+        UnflaggedMean(rows_per_chunk=0)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def test_the_default_baseline_is_the_running_mean_of_the_unflagged_packets(lab):
     for chunk in w:
         why.observe(chunk)
     unflagged = lab["X"][scores < thr]
-    np.testing.assert_allclose(why.sample.mean(), unflagged.mean(axis=0, dtype=np.float64), rtol=1e-9)
+    np.testing.assert_allclose(why.unflagged.mean(), unflagged.mean(axis=0, dtype=np.float64), rtol=1e-5)  # float32 sums
     reasons = why(lab["X"][np.argmax(scores)][None, :])[0]
     assert reasons
     for r in reasons:  # each reason's baseline is that mean's value for its feature

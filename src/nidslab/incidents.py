@@ -24,9 +24,12 @@ benign-only traffic, incidents on hosts that are not infected during an outbreak
 infected hosts detected and the time from a host's first malicious packet to its first alert.
 
 Reasons: both forms take an optional ``explain(X_rows) -> list[list[dict]]`` (one list of reasons
-per row, e.g. :mod:`nidslab.explain`); it is called only for the packets that become an incident's
-peak (so once per incident per chunk at most), and an incident's ``reasons`` are those of its peak
-packet. Without it, ``reasons`` is ``[]``.
+per row, e.g. :mod:`nidslab.explain`); it is called only for incidents' peak packets, all of a step's in
+one call, and a closed incident's ``reasons`` are those of its peak packet (``reasons_index`` names the
+packet). The tracker explains an incident's peak when it opens, a higher peak when ``reexplain_s`` of
+capture time have passed since the packet its reasons explain, and the final peak when it closes (if not
+explained already): an operator reads reasons per event, and a new peak a few packets later seldom changes
+them. Without ``explain``, ``reasons`` is ``[]``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ import numpy as np
 
 #: seconds without an alert from a host after which its incident closes (the default of every form)
 DEFAULT_GAP_S = 60.0
+#: capture seconds after the packet an open incident's reasons explain before a higher peak is explained again
+#: (:class:`IncidentTracker`; its open and its close are always explained)
+DEFAULT_REEXPLAIN_S = 60.0
 SECONDS_PER_DAY = 86_400.0
 
 Explain = Callable[[np.ndarray], list]
@@ -152,7 +158,9 @@ class Incident:
     its first to its last alert; ``peak_score`` / ``peak_index``: its highest score and the (first)
     packet that reached it; ``malicious``: the host's packets in it that packet truth marks malicious
     (None without truth); ``phases``: the attack phases those packets belong to (sorted names);
-    ``reasons``: reasons for the peak packet (from ``explain``; [] without); ``flow``: the peak packet's
+    ``reasons``: reasons for the peak packet (from ``explain``; [] without); ``reasons_index``: capture index of
+    the packet they explain (the peak's; in a watch's update, an earlier peak's while re-explaining waits, see
+    :class:`IncidentTracker`; None when not explained); ``flow``: the peak packet's
     flow (:func:`flow_fields`; None when the packets were not given); ``closed``: no alert can join it
     any more (False only for an incident still open in a watch).
     """
@@ -170,6 +178,7 @@ class Incident:
     malicious: int | None = None
     phases: list[str] = field(default_factory=list)
     reasons: list = field(default_factory=list)
+    reasons_index: int | None = None
     flow: dict | None = None
     closed: bool = True
 
@@ -318,7 +327,7 @@ def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, ind
     if explain is not None and features is not None and out:
         reasons = explain(np.asarray(features)[seg["peak_row"]])
         for inc, r in zip(out, reasons):
-            inc.reasons = list(r)
+            inc.reasons, inc.reasons_index = list(r), inc.peak_index
     out_sorted = sorted(out, key=lambda i: (i.start, i.id))
     return out_sorted
 
@@ -386,14 +395,26 @@ class IncidentTracker:
     The closed incidents (:attr:`closed`, in closing order) equal those of :func:`group_incidents` on
     all the packets at once, whatever the chunking (as long as timestamps do not run backwards by more
     than ``gap_s``). ``host_names``: the list the host ids index (a :class:`HostTable`'s ``names``, which
-    may grow between chunks). ``explain``: see the module docstring; called once per chunk at most, on
-    the packets that became an incident's peak in it. ``keep_closed``: keep the closed incidents in :attr:`closed` (a long watch may set False).
+    may grow between chunks). ``explain``: see the module docstring; called once per chunk at most (and
+    once in :meth:`finish`), on the peak packets that are due: an incident's first peak (its ``open`` event
+    carries its reasons), a higher peak ``reexplain_s`` capture seconds or more after the packet its
+    reasons explain (0: every higher peak, each ``update`` then carrying its peak's reasons), and, when it
+    closes, its peak if its reasons explain an earlier packet; so a closed incident's reasons are its peak's,
+    as :func:`group_incidents` gives them. ``reasons_index`` says which packet an event's reasons explain.
+    The features row of each open incident's peak is kept for that (one row per open incident).
+    ``keep_closed``: keep the closed incidents in :attr:`closed` (a long watch may set False).
     """
 
     def __init__(self, *, gap_s: float = DEFAULT_GAP_S, host_names: Sequence[str] | None = None,
-                 explain: Explain | None = None, keep_closed: bool = True):
+                 explain: Explain | None = None, keep_closed: bool = True,
+                 reexplain_s: float = DEFAULT_REEXPLAIN_S):
         if not gap_s >= 0:
             raise ValueError(f"gap_s must be >= 0 seconds, got {gap_s}")
+        if not reexplain_s >= 0:
+            raise ValueError(f"reexplain_s must be >= 0 seconds, got {reexplain_s}")
+        self.reexplain_s = float(reexplain_s)
+        self._peak: dict[int, tuple[np.ndarray, float]] = {}  # open incident id -> (its peak's features, time)
+        self._explained_t: dict[int, float] = {}  # open incident id -> time of the packet its reasons explain
         self.gap_s = float(gap_s)
         self.host_names = host_names
         self.explain = explain
@@ -499,19 +520,38 @@ class IncidentTracker:
         if packets is not None and new_peak_rows:
             for inc, f in zip(new_peak_of, flow_fields(packets, new_peak_rows)):
                 inc.flow = f
+        due: list[Incident] = []
         if self.explain is not None and features is not None and new_peak_rows:
-            for inc, r in zip(new_peak_of, self.explain(np.asarray(features)[new_peak_rows])):
-                inc.reasons = list(r)
+            rows = np.asarray(features)[new_peak_rows]
+            for inc, row, t in zip(new_peak_of, rows, ts[new_peak_rows].tolist()):
+                self._peak[inc.id] = (row, t)
+                if inc.reasons_index is None or t - self._explained_t[inc.id] >= self.reexplain_s:
+                    due.append(inc)
         # the chunk's time closes the incidents whose gap has run out
         self.watermark = max(self.watermark, float(ts.max()))
         for h in [h for h, inc in self.open.items() if self.watermark - inc.end > self.gap_s]:
             inc = self.open[h]
             closes.append((inc.end + self.gap_s, self._close(h)))
+        self._explain_due(due, [inc for _, inc in closes])
         events = [IncidentEvent(kind, inc.start if kind == "open" else inc.end, replace(inc, closed=False))
                   for kind, inc in touched]
         events += [IncidentEvent("close", when, replace(inc)) for when, inc in closes]
         events.sort(key=lambda e: (e.time, _KIND_RANK[e.kind], e.incident.id))
         return events
+
+    def _explain_due(self, due: list[Incident], closing: list[Incident]) -> None:
+        """One ``explain`` call for the peaks that are due and the closing incidents whose reasons explain an
+        earlier packet than their peak; then forget the closed incidents' peak rows."""
+        seen = {inc.id for inc in due}
+        due = due + [inc for inc in closing if inc.id in self._peak and inc.reasons_index != inc.peak_index
+                     and inc.id not in seen]
+        if due and self.explain is not None:
+            for inc, r in zip(due, self.explain(np.stack([self._peak[inc.id][0] for inc in due]))):
+                inc.reasons, inc.reasons_index = list(r), inc.peak_index
+                self._explained_t[inc.id] = self._peak[inc.id][1]
+        for inc in closing:
+            self._peak.pop(inc.id, None)
+            self._explained_t.pop(inc.id, None)
 
     def _close(self, h: int) -> Incident:
         inc = self.open.pop(h)
@@ -527,7 +567,9 @@ class IncidentTracker:
         """The input ended: close every open incident (event time: the last packet's time)."""
         when = float(self.watermark) if np.isfinite(self.watermark) else 0.0
         hosts = sorted(self.open, key=lambda h: (self.open[h].start, self.open[h].id))
-        return [IncidentEvent("close", when, replace(self._close(h))) for h in hosts]
+        closing = [self._close(h) for h in hosts]
+        self._explain_due([], closing)
+        return [IncidentEvent("close", when, replace(inc)) for inc in closing]
 
     def incidents(self) -> list[Incident]:
         """Closed then open incidents, sorted by start time (ties by id)."""
@@ -621,5 +663,5 @@ def incident_measures(incidents: Sequence[Incident], *, ts, host, alert, truth, 
     }
 
 
-__all__ = ["DEFAULT_GAP_S", "HostTable", "Incident", "IncidentEvent", "IncidentTracker", "flow_fields",
+__all__ = ["DEFAULT_GAP_S", "DEFAULT_REEXPLAIN_S", "HostTable", "Incident", "IncidentEvent", "IncidentTracker", "flow_fields",
            "group_incidents", "incident_measures"]

@@ -300,61 +300,100 @@ def jsonl(chunk: ScoredChunk) -> bytes:
     return data.to_pybytes()[offsets[0]:offsets[-1]]
 
 
-class UnflaggedSample:
-    """A bounded, seeded uniform sample of the rows a watch did not flag so far, and its mean.
+class UnflaggedMean:
+    """The running mean of the rows a watch did not flag so far, at a bounded cost per chunk.
 
-    Reservoir sampling (Algorithm R, vectorised per chunk, as :class:`~nidslab.calibrate.CalibrationSample`)
-    over the unflagged rows only, without copying the others; the sum of the kept rows is updated with
-    each replacement, so :meth:`mean` costs (columns,) and not (max_rows, columns). ``max_rows`` x columns
-    float32 at most (8,192 x 115: 3.8 MB).
+    A chunk of up to ``rows_per_chunk`` rows adds every unflagged row. A larger one (a backlog read at once) adds
+    the unflagged rows among every s-th row (s = ceil(n / ``rows_per_chunk``), evenly spaced in time), each
+    counted s times: a systematic sample, the same mean in expectation, for the cost of ``rows_per_chunk``
+    rows. Memory: two (columns,) float64 vectors, and small chunks waiting to be summed (fewer than
+    ``rows_per_chunk`` rows, held by reference); deterministic; rows are summed in their own precision
+    (float32 rows: to ~1e-6 relative). It replaced a seeded 8,192-row reservoir
+    sample whose upkeep (~60 us per small chunk, a random number per row) cost as much as the explaining in a
+    paced watch (benchmarks/README.md, watch section); the reservoir's rows were only ever used for their mean.
     """
 
-    def __init__(self, max_rows: int = 8_192, seed: int = 0):
-        if max_rows < 1:
-            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-        self.max_rows = int(max_rows)
-        self.rng = np.random.default_rng(seed)
-        self.seen = 0
-        self._X: np.ndarray | None = None
+    def __init__(self, rows_per_chunk: int = 1_024):
+        if rows_per_chunk < 1:
+            raise ValueError(f"rows_per_chunk must be at least 1, got {rows_per_chunk}")
+        self.rows_per_chunk = int(rows_per_chunk)
+        self._seen = 0  # unflagged rows offered
+        self._summed = 0  # of them, the rows added to the sum
         self._sum: np.ndarray | None = None
+        self._weight = 0
+        self._mean: np.ndarray | None = None  # read-only, the same array until the next rows come in
+        self._waiting: list[tuple[np.ndarray, np.ndarray]] = []  # small chunks not summed yet
+        self._waiting_rows = 0
 
     def add(self, X: np.ndarray, keep: np.ndarray) -> None:
-        """Offer the rows of ``X`` (n, columns) where ``keep`` (n,) bool is true."""
-        rows = np.flatnonzero(keep)
-        if rows.size == 0:
+        """Offer the rows of ``X`` (n, columns) where ``keep`` (n,) bool is true.
+
+        A chunk of up to ``rows_per_chunk`` rows waits (by reference: do not change the arrays after) and is
+        summed with the others waiting when the mean is next asked for or ``rows_per_chunk`` rows wait: a
+        paced watch's small chunks then cost one append each and one product per explain call, not one each.
+        """
+        if len(X) > self.rows_per_chunk:
+            self._sum_rows(X, keep)
             return
-        if self._X is None:
-            self._X = np.empty((self.max_rows, X.shape[1]), np.float32)
+        self._waiting.append((X, keep))
+        self._waiting_rows += len(X)
+        if self._waiting_rows >= self.rows_per_chunk:
+            self._sum_waiting()
+
+    def _sum_waiting(self) -> None:
+        if not self._waiting:
+            return
+        if len(self._waiting) == 1:
+            X, keep = self._waiting[0]
+        else:
+            X = np.concatenate([x for x, _ in self._waiting])
+            keep = np.concatenate([k for _, k in self._waiting])
+        self._waiting, self._waiting_rows = [], 0
+        self._sum_rows(X, keep, step=1)  # small chunks: every row
+
+    def _sum_rows(self, X: np.ndarray, keep: np.ndarray, step: int | None = None) -> None:
+        self._seen += int(np.count_nonzero(keep))
+        step = -(-len(X) // self.rows_per_chunk) if step is None else step
+        if step > 1:
+            X, keep = X[::step], keep[::step]
+        k = int(np.count_nonzero(keep))
+        if k == 0:
+            return
+        # one BLAS product (4 us for a paced chunk, against 15 us for selecting the rows and summing them);
+        # the rows' sum in their precision (float32: ~1e-6 relative), the running sum in float64
+        total = keep.astype(X.dtype) @ X
+        if self._sum is None:
             self._sum = np.zeros(X.shape[1], np.float64)
-        assert self._sum is not None
-        room = max(0, self.max_rows - self.seen)
-        take = rows[:room]
-        if take.size:
-            new = X[take]
-            self._X[self.seen:self.seen + take.size] = new
-            self._sum += new.sum(axis=0, dtype=np.float64)
-        rest = rows[take.size:]
-        if rest.size:  # row number i of the stream (0-based) replaces a random slot with p = max_rows / (i + 1)
-            i = self.seen + take.size + np.arange(rest.size)
-            slot = (self.rng.random(rest.size) * (i + 1)).astype(np.int64)
-            hit = slot < self.max_rows
-            slot, src = slot[hit], rest[hit]
-            if slot.size:
-                last = slot.size - 1 - np.unique(slot[::-1], return_index=True)[1]  # a slot hit twice: the later row wins
-                slot, src = slot[last], src[last]
-                new = X[src]
-                self._sum += new.sum(axis=0, dtype=np.float64) - self._X[slot].sum(axis=0, dtype=np.float64)
-                self._X[slot] = new
-        self.seen += rows.size
+        self._sum += total * step
+        self._weight += k * step
+        self._summed += k
+        self._mean = None
+
+    @property
+    def seen(self) -> int:
+        """Unflagged rows offered so far."""
+        self._sum_waiting()
+        return self._seen
+
+    @property
+    def summed(self) -> int:
+        """Of them, the rows in the sum (all of them, but for the evenly spaced ones of large chunks)."""
+        self._sum_waiting()
+        return self._summed
 
     def __len__(self) -> int:
-        return min(self.seen, self.max_rows)
+        return self.summed
 
     def mean(self) -> np.ndarray | None:
-        """Mean (columns,) float64 of the kept rows; None before the first."""
-        if self._sum is None or not len(self):
+        """Mean (columns,) float64 of the unflagged rows so far (read-only; the same array until rows are added);
+        None before the first."""
+        self._sum_waiting()
+        if self._sum is None:
             return None
-        return self._sum / len(self)
+        if self._mean is None:
+            self._mean = self._sum / self._weight
+            self._mean.flags.writeable = False
+        return self._mean
 
 
 class LiveReasons:
@@ -366,15 +405,15 @@ class LiveReasons:
     - ``baseline`` rows (m, columns) of the site's benign traffic when given (``watch --baseline FILE``);
     - ``"calibration"`` (the default for a watcher that calibrates): the mean of its calibration rows
       (:attr:`Watcher.calibration_baseline`);
-    - ``"unflagged"`` (the default otherwise): the running mean of a seeded :class:`UnflaggedSample` of the
-      rows the watch did not flag so far, fed by :meth:`observe` for every chunk (before the tracker sees it).
+    - ``"unflagged"`` (the default otherwise): the running mean of the rows the watch did not flag so far
+      (:class:`UnflaggedMean`), fed by :meth:`observe` for every chunk (before the tracker sees it).
 
     A KitNET still in its grace periods gives no reasons (``[]`` per row): it explains only once trained.
     Time spent here adds up in ``watcher.stats.seconds_in["reasons"]``; :attr:`rows` counts the rows explained.
     """
 
     def __init__(self, watcher: Watcher, *, baseline: np.ndarray | str | None = None, top: int = 3,
-                 steps: int | None = None, sample_rows: int = 8_192, seed: int = 0):
+                 steps: int | None = None, rows_per_chunk: int = 1_024):
         from nidslab.explain import DEFAULT_STEPS
 
         self.watcher = watcher
@@ -388,28 +427,28 @@ class LiveReasons:
         if mode == "calibration" and watcher.calibrate_s is None:
             raise ConfigError("the calibration baseline needs a watcher that calibrates (calibrate_s)")
         self.fixed = np.asarray(baseline) if mode == "rows" else None
-        self.sample = UnflaggedSample(sample_rows, seed) if mode == "unflagged" else None
+        self.unflagged = UnflaggedMean(rows_per_chunk) if mode == "unflagged" else None
         self.rows = 0
         self.calls = 0
-        self.sampling_s = 0.0  # of seconds_in["reasons"], the running sample's upkeep (the rest: explaining)
-        self._cache: tuple | None = None  # (scorer, its explain_rows)
+        self.baseline_s = 0.0  # of seconds_in["reasons"], the running baseline's upkeep (the rest: explaining)
+        self._cache: tuple | None = None  # (scorer, its explain_rows, no KitNET training to wait for)
 
     @property
     def kind(self) -> str:
         """Which baseline is in use: ``"file"``, ``"calibration"`` or ``"unflagged"``."""
-        return "file" if self.fixed is not None else "unflagged" if self.sample is not None else "calibration"
+        return "file" if self.fixed is not None else "unflagged" if self.unflagged is not None else "calibration"
 
     def observe(self, chunk: ScoredChunk) -> None:
-        """Take the chunk's scored, unflagged rows into the running sample (a no-op for other baselines)."""
-        if self.sample is None or chunk.features is None:
+        """Take the chunk's scored, unflagged rows into the running mean (a no-op for other baselines)."""
+        if self.unflagged is None or chunk.features is None:
             return
         t0 = time.perf_counter()
         keep = ~chunk.alert
         if chunk.scored_from:
             keep[:chunk.scored_from] = False
-        self.sample.add(chunk.features, keep)
+        self.unflagged.add(chunk.features, keep)
         spent = time.perf_counter() - t0
-        self.sampling_s += spent
+        self.baseline_s += spent
         self._add_time(spent)
 
     def _add_time(self, seconds: float) -> None:
@@ -419,20 +458,23 @@ class LiveReasons:
     def _baseline(self) -> np.ndarray | None:
         if self.fixed is not None:
             return self.fixed
-        if self.sample is not None:
-            return self.sample.mean()
+        if self.unflagged is not None:
+            return self.unflagged.mean()
         return self.watcher.calibration_baseline
 
     def _explainer(self):
+        scorer = self.watcher.scorer
+        cache = self._cache
+        if cache is not None and cache[0] is scorer and cache[2]:  # a network's: nothing to check per call
+            return cache[1]
         from nidslab.explain import explainer_for
 
-        scorer = self.watcher.scorer
         kit = getattr(scorer, "kitnet", None)
         if kit is not None and not kit.trained:
             return None
         if self._cache is None or self._cache[0] is not scorer:  # one per scorer; the baseline is asked per call
             base = self.fixed if self.fixed is not None else self._baseline
-            self._cache = (scorer, explainer_for(scorer, base, top=self.top, steps=self.steps))
+            self._cache = (scorer, explainer_for(scorer, base, top=self.top, steps=self.steps), kit is None)
         return self._cache[1]
 
     def __call__(self, X_rows: np.ndarray) -> list[list[dict]]:
@@ -443,7 +485,7 @@ class LiveReasons:
                 return [[] for _ in range(len(X_rows))]
             self.calls += 1
             self.rows += len(X_rows)
-            if not hasattr(self.watcher.scorer, "saved"):  # KitNET: NumPy only
+            if not getattr(explain, "uses_torch", False):  # KitNET, or a network explained in NumPy
                 return explain(X_rows)
             from nidslab.threads import torch_threads
 
@@ -465,15 +507,17 @@ class LiveReasons:
         width = 100 if self.watcher.extractor.layout.name == "kitsune-py" else 115
         row = np.zeros((1, width), np.float32) if self.fixed is None else np.asarray(self.fixed[:1])
         explainer_for(scorer, row, top=self.top, steps=self.steps)(row)
+        self._explainer()  # the watch's own explainer (the model's columns, standardiser, layers) made now
 
     def describe(self) -> str:
         """The baseline in words, for the summary."""
         if self.fixed is not None:
             return f"{len(self.fixed):,} benign rows given"
-        if self.sample is not None:
-            return (f"the mean of a sample of {len(self.sample):,} of the {self.sample.seen:,} packets not flagged "
-                    "(running)")
+        if self.unflagged is not None:
+            u = self.unflagged
+            return (f"the running mean of the {u.seen:,} packets not flagged so far"
+                    + (f" ({u.summed:,} of them summed: evenly spaced ones of large chunks)" if u.summed < u.seen else ""))
         return "the calibration rows"
 
 
-__all__ = ["LiveReasons", "ScoredChunk", "UnflaggedSample", "WatchStats", "Watcher", "jsonl"]
+__all__ = ["LiveReasons", "ScoredChunk", "UnflaggedMean", "WatchStats", "Watcher", "jsonl"]

@@ -57,13 +57,17 @@ def watch_cmd(
     save_calibrated: Path = typer.Option(None, "--save-calibrated", help="With --calibrate and a DNN: also write "
                                          "the calibrated model folder here (reuse it with `nidslab watch`)."),
     reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="Give each incident event the features that "
-                                 "pushed its peak packet's score most, in words (one explained packet per open or "
-                                 "new peak; see docs/incidents.md)."),
+                                 "pushed its peak packet's score most, in words (one explained packet per open, "
+                                 "close and, every --reexplain seconds, new peak; see docs/incidents.md)."),
     baseline: str = typer.Option(None, "--baseline", help="The site's normal traffic that reasons compare against: "
-                                 "'unflagged' (default: a running sample of the packets not flagged so far), "
+                                 "'unflagged' (default: the running mean of the packets not flagged so far), "
                                  "'calibration' (default with --calibrate: its rows), or a benign features file or "
                                  "capture (as `nidslab predict --baseline`)."),
     explain_top: int = typer.Option(3, "--explain-top", min=1, help="Reasons per incident event."),
+    reexplain: float = typer.Option(None, "--reexplain", min=0, help="Capture seconds after the packet an open "
+                                    "incident's reasons explain before a higher peak is explained again (its open "
+                                    "and its close are always explained; 0: every higher peak; default: "
+                                    "nidslab.incidents.DEFAULT_REEXPLAIN_S, 60)."),
 ) -> None:
     """Score every packet of SOURCE as it arrives; write incident events per source host (or one
     JSON line per packet with --emit packets) and keep a live summary on stderr. Ctrl-C stops cleanly.
@@ -108,9 +112,10 @@ def watch_cmd(
                       calibrate_s=calibrate_s, calibrate_fpr=target_fpr if target_fpr is not None else DEFAULT_TARGET_FPR)
     tracker = None
     if incidents:
-        from nidslab.incidents import DEFAULT_GAP_S, IncidentTracker
+        from nidslab.incidents import DEFAULT_GAP_S, DEFAULT_REEXPLAIN_S, IncidentTracker
 
         tracker = IncidentTracker(gap_s=DEFAULT_GAP_S if gap is None else gap, host_names=watcher.hosts.names,
+                                  reexplain_s=DEFAULT_REEXPLAIN_S if reexplain is None else reexplain,
                                   keep_closed=False,
                                   explain=_explainer(watcher, baseline, explain_top) if reasons else None)
         watcher.keep_features = tracker.explain is not None
