@@ -115,7 +115,7 @@ def test_quick_and_full_choose_the_networks():
     assert q.network_ids() == ((1, 2), (25,), (26,)) and q.heldout_benign_s == 600
     f = cfg.full(Full())
     train, validation, test = f.network_ids()
-    assert train == tuple(range(1, 25)) and validation == (25, 26) and test == (27, 28, 29, 30)
+    assert train == tuple(range(1, 25)) and validation == (25, 26) and test == tuple(range(27, 39))
     assert f.heldout_benign_s == 7200
     study = load_study()
     assert study.full_version().unseen_networks == f and study.full_version().is_full

@@ -35,8 +35,8 @@ def lab(
                                   "(downloaded once, 1.4 GB)."),
     quick: bool = typer.Option(False, "--quick", help="A fraction of the data, fewer epochs, passes, folds, trials."),
     full: bool = typer.Option(False, "--full", help="The study file's [full] settings: the unseen-networks part "
-                              "on the whole population (24 training networks, 4 held-out networks with 2 hours "
-                              "of benign traffic each; built on first use). Not with --quick."),
+                              "on the whole population (its training networks, and held-out networks with 2 hours "
+                              "of benign traffic each: see the [full] table; built on first use). Not with --quick."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder for runs: writes OUT/TIMESTAMP/ and OUT/latest."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore cached results of earlier runs; recompute every part."),
     fraction: float = typer.Option(None, "--fraction", metavar="SHARE",
