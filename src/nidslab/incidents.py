@@ -126,7 +126,7 @@ def _ip_text(l3: int, addr: np.ndarray) -> str | None:
     return None
 
 
-def flow_fields(packets, rows: Sequence[int]) -> list[dict]:
+def flow_fields(packets, rows: Sequence[int] | np.ndarray) -> list[dict]:
     """The flow of each packet at ``rows`` of ``packets``: ``src_ip``, ``src_port``, ``dest_ip``,
     ``dest_port`` (None where the packet has no such field), ``proto`` ("TCP", "UDP", "ICMP", "IPv6-ICMP",
     "ARP" or the EtherType family), ``src_mac``, ``dest_mac``."""
@@ -260,8 +260,8 @@ def _phase_codes(phase, truth, n, phase_names=None):
         none = np.array([x in ("", "benign", "None") for x in names], bool)
         codes = np.where(none[codes], -1, codes) if n else codes
         return codes, names
-    names, codes = np.unique(phase, return_inverse=True)
-    names = [str(x) for x in names.tolist()]
+    uniques, codes = np.unique(phase, return_inverse=True)
+    names = [str(x) for x in uniques.tolist()]
     codes = codes.astype(np.int64).ravel()
     for skip in ("", "benign", "None"):
         if skip in names:

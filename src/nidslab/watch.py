@@ -165,7 +165,9 @@ class Watcher:
         rec = bytes(8) + len(frame).to_bytes(4, "little") * 2 + frame
         parser = StreamParser("warm-up")
         parser.feed(head + rec)
-        X = FeatureExtractor(self.extractor.layout.name).transform(parser.packets())
+        packets = parser.packets()
+        assert packets is not None, "the warm-up record decodes to one packet"
+        X = FeatureExtractor(self.extractor.layout.name).transform(packets)
         warm = getattr(self.scorer, "warm_up", None)
         if warm is not None:
             warm(X)
@@ -213,12 +215,14 @@ class Watcher:
         """Take the chunk's rows inside the calibration window; calibrate when it is over. Returns the
         first row to score."""
         ts = packets.ts
+        sample = self._sample
+        assert sample is not None and self.calibrate_s is not None, "called only while calibrating"
         if self._calibrate_until is None:
             self._calibrate_until = float(ts[0]) + float(self.calibrate_s)
         after = np.flatnonzero(ts >= self._calibrate_until)
         k = int(after[0]) if after.size else len(ts)
-        names = np.asarray(self.hosts.names, dtype=object)[host[:k]] if host is not None else None
-        self._sample.add(X[:k], ts[:k], names)
+        names = np.asarray(self.hosts.names, dtype=object)[host[:k]] if host is not None and self.hosts else None
+        sample.add(X[:k], ts[:k], names)
         if k < len(ts):
             self._finish_calibration()
         return k
@@ -227,14 +231,16 @@ class Watcher:
         fit = getattr(self.scorer, "calibrated", None)
         if fit is None:
             raise ConfigError(f"{self.scorer.name} cannot be calibrated to the site")
-        seen = self._sample.describe()
-        self.scorer, self.threshold, self.calibration = fit(self._sample.rows(), self.calibrate_fpr,
+        sample = self._sample
+        assert sample is not None, "called once, at the end of the calibration window"
+        seen = sample.describe()
+        self.scorer, self.threshold, self.calibration = fit(sample.rows(), self.calibrate_fpr,
                                                             source=f"the first {self.calibrate_s:g} s of {self.name}")
         record = getattr(self.calibration, "record", self.calibration)
         if isinstance(record, dict):
             record.update(seen)
         self._strict = bool(getattr(self.scorer, "strict", False))
-        rows = self._sample.rows()
+        rows = sample.rows()
         self.calibration_baseline = rows.mean(axis=0, dtype=np.float64) if len(rows) else None  # for reasons
         self._sample = None  # free the rows
 
@@ -265,7 +271,9 @@ class Watcher:
             st.alerts += n_alerts
             i = int(np.flatnonzero(alert)[-1])
             st.last_alert = (int(packets.index[i]), float(packets.ts[i]), float(scores[i]))
-        return ScoredChunk(packets.index, packets.ts, scores, alert, self.parser.oldest_arrival, host=host,
+        arrived = self.parser.oldest_arrival
+        assert arrived is not None, "a chunk's packets came from a read"
+        return ScoredChunk(packets.index, packets.ts, scores, alert, arrived, host=host,
                            packets=packets if host is not None else None,
                            features=X if self.keep_features else None, scored_from=start)
 

@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import typer
 from rich.console import Console
@@ -164,7 +165,8 @@ class _OpenOnWrite:
     """A file opened for writing ("wb") at the first write, not before."""
 
     def __init__(self, path: Path):
-        self.path, self.fh = path, None
+        self.path = path
+        self.fh: BinaryIO | None = None
 
     def write(self, data: bytes) -> int:
         if self.fh is None:
@@ -293,6 +295,7 @@ def _run(watcher, sink, rates, tracker=None, writer: EventWriter | None = None) 
             return
         rates.add(watcher.stats.packets)
     if tracker is not None:
+        assert writer is not None, "incidents are written by an EventWriter"
         put(writer.events(tracker.finish(), watcher.threshold))
 
 

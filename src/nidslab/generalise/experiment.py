@@ -265,10 +265,9 @@ def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: Generali
 def real_transfer(trained, level: str, alerts: int, window_s: float, data_dir: Path) -> dict:
     """The three real-data checks of issue 20 (see :mod:`.transfer`) for one trained recipe."""
     home = transfer.real_capture(str(data_dir / transfer.MIRAI2000))
-    kw = {"alerts": alerts, "window_s": window_s}
-    return {"mirai2000": transfer.mirai2000(trained, level, data_dir, net=home, **kw),
+    return {"mirai2000": transfer.mirai2000(trained, level, data_dir, net=home, alerts=alerts, window_s=window_s),
             "doorbell": transfer.doorbell(trained, level, data_dir),
-            "sentinel": transfer.sentinel(trained, level, data_dir, home=home, **kw)}
+            "sentinel": transfer.sentinel(trained, level, data_dir, home=home, alerts=alerts, window_s=window_s)}
 
 
 def poisson_upper(k: int, confidence: float = 0.95) -> float:

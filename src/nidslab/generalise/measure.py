@@ -102,18 +102,19 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
     false = int(np.sum((inc_start >= eval_from_s) & (inc_start < onset_s)))
     uninfected = int(np.sum((inc_start >= onset_s) & ~np.isin(inc_host, infected)))
     host = np.asarray(host, np.int64)
-    delays, from_bot = [], []
+    delay_list: list[float] = []
+    bot_list: list[float] = []
     for h in np.asarray(infected, np.int64):  # a handful of hosts per network
         mine = np.flatnonzero((host == h) & truth)
         if mine.size == 0:
             continue
         hits = np.flatnonzero((host[mine[0]:] == h) & flagged[mine[0]:])
-        delays.append(float(ts[mine[0] + hits[0]] - ts[mine[0]]) if hits.size else np.inf)
+        delay_list.append(float(ts[mine[0] + hits[0]] - ts[mine[0]]) if hits.size else np.inf)
         if bot_start and int(h) in bot_start:
             k = int(np.searchsorted(ts, bot_start[int(h)], side="left"))
             hits = np.flatnonzero((host[k:] == h) & flagged[k:])
-            from_bot.append(float(ts[k + hits[0]] - bot_start[int(h)]) if hits.size else np.inf)
-    delays, from_bot = np.array(delays), np.array(from_bot)
+            bot_list.append(float(ts[k + hits[0]] - bot_start[int(h)]) if hits.size else np.inf)
+    delays, from_bot = np.array(delay_list), np.array(bot_list)
     det, det_bot = delays[np.isfinite(delays)], from_bot[np.isfinite(from_bot)]
     scored = ts >= eval_from_s
     ben, mal = scored & ~truth, truth

@@ -20,12 +20,16 @@ largest by that share of its distance from the median).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nidslab.errors import ConfigError, DataError
 from nidslab.generalise import views
 from nidslab.generalise.views import SiteScaler
+
+if TYPE_CHECKING:
+    from nidslab.detect import KitNET
 
 MODELS = ("dnn", "lightgbm", "kitnet", "dnn+kitnet", "dnn|kitnet")
 SCALINGS = ("site", "pooled")
@@ -135,7 +139,7 @@ class Trained:
     reference_sd: np.ndarray  # per view column: spread over the training rows (the scaler floor's unit)
     pooled: SiteScaler | None = None
     dnns: list = field(default_factory=list)
-    lgbm: object | None = None
+    lgbm: Any = None  # lightgbm.LGBMClassifier (imported when used)
     train_rows: int = 0
     seconds: float = 0.0
 
@@ -145,6 +149,8 @@ class Trained:
         V = views.transform(X[: threshold_rows.stop], self.recipe.view)
         if self.recipe.scaling == "site":
             scaler = SiteScaler(self.settings.floor, self.settings.clip).fit(V[fit_rows], self.reference_sd)
+        elif self.pooled is None:
+            raise RuntimeError(f"{self.recipe.name}: pooled scaling without a pooled scaler (train() fits it)")
         else:
             scaler = self.pooled
         site = SiteModel(self, scaler)
@@ -160,7 +166,7 @@ class SiteModel:
     def __init__(self, trained: Trained, scaler: SiteScaler):
         self.trained = trained
         self.scaler = scaler
-        self.kitnet = None
+        self.kitnet: KitNET | None = None
         self.benign_scores: dict[str, np.ndarray] = {}
 
     def fit_kitnet(self, Z: np.ndarray) -> None:
@@ -178,7 +184,7 @@ class SiteModel:
         """Per part (``dnn``, ``lightgbm``, ``kitnet``): (n,) float64 scores, higher = more malicious.
 
         ``X``: (n, 115) float32 (may be memory-mapped); scored ``chunk`` rows at a time."""
-        parts = {p: [] for p in self.trained.recipe.parts}
+        parts: dict[str, list[np.ndarray]] = {p: [] for p in self.trained.recipe.parts}
         for a in range(0, max(len(X), 1), chunk):
             Z = self.scaler.transform(views.transform(X[a:a + chunk], self.trained.recipe.view))
             for part, out in parts.items():
@@ -187,8 +193,10 @@ class SiteModel:
 
                     out.append(np.mean([predict_raw(m, Z) for m in self.trained.dnns], axis=0))
                 elif part == "lightgbm":
+                    assert self.trained.lgbm is not None, "train() fits the recipe's LightGBM"
                     out.append(self.trained.lgbm.predict(Z, raw_score=True))
                 else:  # log RMSE: a threshold's "max + share" margin then scales, as for logits
+                    assert self.kitnet is not None, "at_site() fits the site's KitNET"
                     out.append(np.log(self.kitnet.score(Z.astype(np.float64)) + 1e-12))
         return {p: np.concatenate(v).astype(np.float64) for p, v in parts.items()}
 
@@ -240,8 +248,8 @@ def train(recipe: Recipe, networks: list, settings: TrainSettings = TrainSetting
         extra = []
         for k in range(recipe.augment):
             for Zi in Zs:
-                scale = np.exp(rng.normal(0, settings.augment_strength, Zi.shape[1])).astype(np.float32)
-                shift = rng.normal(0, settings.augment_strength, Zi.shape[1]).astype(np.float32)
+                scale = np.exp(rng.normal(0, settings.augment_strength, size=Zi.shape[1])).astype(np.float32)
+                shift = np.asarray(rng.normal(0, settings.augment_strength, size=Zi.shape[1]), dtype=np.float32)
                 extra.append(Zi * scale + shift)
         Z = np.concatenate([Z, *extra])
         y = np.concatenate([y] + [ys[i] for _k in range(recipe.augment) for i in range(len(Zs))])

@@ -141,7 +141,7 @@ class SiteScaler:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """(n, k) float32 standardised and clipped rows."""
-        if self.mean_ is None:
+        if self.mean_ is None or self.scale_ is None:
             raise RuntimeError("SiteScaler.transform before fit")
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(self.mean_):
