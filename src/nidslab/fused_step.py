@@ -100,6 +100,18 @@ class _Hidden:
     mask: torch.Tensor | None = None  # (m, n) this step's dropout mask
 
 
+def _grad(p: torch.Tensor) -> torch.Tensor:
+    """``p.grad``, which :class:`FusedStep` allocates for every parameter before the first step."""
+    assert p.grad is not None, "FusedStep allocates every parameter's .grad"
+    return p.grad
+
+
+def _bn(L: _Hidden) -> tuple[nn.BatchNorm1d, torch.Tensor, torch.Tensor]:
+    """A BatchNorm block's module and its batch mean and inverse std saved by the forward pass."""
+    assert L.bn is not None and L.mean is not None and L.invstd is not None, "a BatchNorm block after its forward"
+    return L.bn, L.mean, L.invstd
+
+
 def _block_supported(b: Block) -> bool:
     """The block is what :class:`nidslab.model.DNN` builds, with an activation in :data:`ACTIVATION_KERNELS`."""
     return (b.activation in ACTIVATION_KERNELS and type(b.act) is ACTIVATION_MODULES.get(b.activation)
@@ -149,9 +161,9 @@ class FusedStep:
         self.go = torch.empty(B)  # dL/do
         self.ga = torch.empty(B, n)  # two scratch buffers for the backward pass
         self.gb = torch.empty(B, n)
-        for p in model.parameters():
-            if p.grad is None or p.grad.shape != p.shape:
-                p.grad = torch.zeros_like(p)
+        for param in model.parameters():
+            if param.grad is None or param.grad.shape != param.shape:
+                param.grad = torch.zeros_like(param)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         m = len(x)
@@ -186,7 +198,9 @@ class FusedStep:
                 out, L.mean, L.invstd = aten.native_batch_norm.out(
                     s, bn.weight, bn.bias, bn.running_mean, bn.running_var, True, bn.momentum, bn.eps,
                     out=L.h[:m], save_mean=torch.empty_like(bn.weight), save_invstd=torch.empty_like(bn.weight))
-                bn.num_batches_tracked.add_(1)
+                tracked = bn.num_batches_tracked
+                assert tracked is not None, "nn.BatchNorm1d tracks running statistics (build_model's)"
+                tracked.add_(1)
         if L.p:
             L.mask = dropout_mask((m, s.shape[1]), L.p)
             out = torch.mul(out, L.mask, out=L.h[:m])
@@ -199,18 +213,19 @@ class FusedStep:
         dz = go.view(m, 1)
         for j in range(len(denses) - 1, -1, -1):
             dense, below = denses[j], self.hidden[j - 1] if j else None
-            torch.sum(dz, 0, out=dense.bias.grad)
+            torch.sum(dz, 0, out=_grad(dense.bias))
             if below is None:
-                torch.mm(dz.t(), x, out=dense.weight.grad)
+                torch.mm(dz.t(), x, out=_grad(dense.weight))
                 return
             buf = self._other(dz, m)
             s = below.s[:m]
             if below.bn is not None and not below.p:
                 ds = self._bn_backward_folded(below, dense, dz, s, buf)
             else:
-                torch.mm(dz.t(), below.h[:m], out=dense.weight.grad)
+                torch.mm(dz.t(), below.h[:m], out=_grad(dense.weight))
                 ds = _matmul(dz, dense.weight, out=buf)  # dL/dh
                 if below.p:
+                    assert below.mask is not None, "its forward drew the mask"
                     ds.mul_(below.mask)
                 if below.bn is not None:
                     ds = self._bn_backward(below, ds, s, self._other(buf, m))
@@ -224,7 +239,8 @@ class FusedStep:
     @staticmethod
     def _bn_backward(L: _Hidden, du: torch.Tensor, s: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """``dL/ds`` into ``out`` from ``du = dL/du``; fills BatchNorm's gamma and beta gradients."""
-        dbeta = torch.sum(du, 0, out=L.bn.bias.grad)
+        bn, _, _ = _bn(L)
+        dbeta = torch.sum(du, 0, out=_grad(bn.bias))
         sum_du_s = torch.mul(du, s, out=out).sum(0)
         a, k, q = FusedStep._bn_coefficients(L, dbeta, sum_du_s, len(s))
         torch.addcmul(q, s, k, out=out)
@@ -240,12 +256,13 @@ class FusedStep:
         ``dW = M * a + outer(sum(dz), c)``, ``sum(du) = sum(dz) @ W``, ``sum(du * s) = sum(W * M, 0)``,
         and ``ds = dz @ (W * a) + s * k + q``.
         """
-        W, db = dense.weight, dense.bias.grad
-        a = L.bn.weight.detach() * L.invstd
-        c = L.bn.bias.detach() - L.mean * a
+        bn, mean, invstd = _bn(L)
+        W, db = dense.weight, _grad(dense.bias)
+        a = bn.weight.detach() * invstd
+        c = bn.bias.detach() - mean * a
         M = dz.t() @ s
-        torch.addr(M * a, db, c, out=W.grad)  # dW = M * a + outer(db, c)
-        dbeta = torch.mv(W.t(), db, out=L.bn.bias.grad)
+        torch.addr(M * a, db, c, out=_grad(W))  # dW = M * a + outer(db, c)
+        dbeta = torch.mv(W.t(), db, out=_grad(bn.bias))
         _, k, q = FusedStep._bn_coefficients(L, dbeta, (W * M).sum(0), len(s))
         torch.addcmul(q, s, k, out=out)
         return _matmul(dz, W * a, out=out, accumulate=True)
@@ -254,10 +271,11 @@ class FusedStep:
     def _bn_coefficients(L: _Hidden, dbeta: torch.Tensor, sum_du_s: torch.Tensor,
                          m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Fill gamma's gradient; return the per-column ``a, k, q`` of ``ds = du * a + s * k + q``."""
-        dgamma = L.bn.weight.grad.copy_(L.invstd * (sum_du_s - L.mean * dbeta))
-        a = L.bn.weight.detach() * L.invstd
-        k = a * L.invstd * dgamma * (-1.0 / m)
-        return a, k, a * dbeta * (-1.0 / m) - k * L.mean
+        bn, mean, invstd = _bn(L)
+        dgamma = _grad(bn.weight).copy_(invstd * (sum_du_s - mean * dbeta))
+        a = bn.weight.detach() * invstd
+        k = a * invstd * dgamma * (-1.0 / m)
+        return a, k, a * dbeta * (-1.0 / m) - k * mean
 
 
 __all__ = ["FusedStep", "supports", "Activation", "ACTIVATION_KERNELS"]
