@@ -86,17 +86,18 @@ def _experiments(data: str, tmp_path, stacking: str) -> dict:
                          "defaults": {"epochs": 2, "batch_size": 300, "n_nodes": 6},
                          "experiments": {"plain": {"class_weight": "none"}, "seeded": {"seeds": 3},
                                          "slow": {"lr": 0.01}, "wide": {"n_nodes": 9},
-                                         "dropped": {"dropout": 0.3, "optimizer": "adam", "lr": 0.01, "seeds": 2}}})
+                                         "dropped": {"dropout": 0.3, "optimizer": "adam", "lr": 0.01, "seeds": 2},
+                                         "normed": {"batch_norm": True, "seeds": 2}}})
     out = tmp_path / stacking
     return run_study(study, data=data, out_dir=out / "runs", cache_dir=out / "cache")["experiments"]
 
 
 def test_experiments_stacked_on_one_shuffle_equal_one_by_one(data, tmp_path):
     """stacking "shared": plain, seeded (and its seeds 4, 5) and slow train as one stacked model, dropped and
-    its seed 4 as another, wide alone; the study seed's networks get one-by-one training's numbers."""
+    its seed 4 as another, wide and normed alone; the study seed's networks get one-by-one training's numbers."""
     shared = _experiments(data, tmp_path, "shared")
     alone = _experiments(data, tmp_path, "none")
-    for name in ("plain", "seeded", "slow", "wide", "dropped"):
+    for name in ("plain", "seeded", "slow", "wide", "dropped", "normed"):
         s, a = shared[name], alone[name]
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             np.testing.assert_allclose(s["history"][key], a["history"][key], atol=1e-5, err_msg=f"{name} {key}")
@@ -107,6 +108,9 @@ def test_experiments_stacked_on_one_shuffle_equal_one_by_one(data, tmp_path):
     assert shared["seeded"]["stacked"]["with"] == ["plain", "seeded seed 4", "seeded seed 5", "slow"]
     assert shared["dropped"]["stacked"]["with"] == ["dropped seed 4"] and shared["wide"].get("stacked") is None
     assert alone["seeded"].get("stacked") is None
+    # BatchNorm trains one network at a time (the stacked step would take autograd), each seed its own shuffle
+    assert shared["normed"].get("stacked") is None and shared["normed"]["seed_shuffle"] == "own"
+    assert shared["normed"]["seed_runs"] == alone["normed"]["seed_runs"]
     # the other seeds: other networks (other initial weights), on the study seed's shuffle
     runs, own = shared["seeded"]["seed_runs"], alone["seeded"]["seed_runs"]
     assert runs["seeds"] == own["seeds"] == [3, 4, 5]

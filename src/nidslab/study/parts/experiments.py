@@ -133,8 +133,17 @@ def groups(ctx: Context, todo: list[Experiment]) -> list[list[Run]]:
 
     by: dict[str, list[Run]] = {}
     for e in todo:
-        by.setdefault(stack_key(e.settings()), []).extend([(e, ctx.seed)] + [(e, s) for s in other_seeds(ctx, e)])
+        # BatchNorm: the stacked step has no hand-derived backward (autograd on the stack), slower than one
+        # fused fit per network (measured, 2x20 + BN, 3 seeds): each such experiment trains alone
+        key = e.name if e.spec.batch_norm else stack_key(e.settings())
+        by.setdefault(key, []).extend([(e, ctx.seed)] + [(e, s) for s in other_seeds(ctx, e)])
     return list(by.values())
+
+
+def alone(group: list[Run]) -> bool:
+    """Whether ``group`` trains one network at a time (:func:`train_one`): one experiment with BatchNorm,
+    or a single network."""
+    return len(group) == 1 or group[0][0].spec.batch_norm
 
 
 def _label(run: Run, seed: int) -> str:
@@ -169,11 +178,8 @@ def _train_group(ctx: Context, group: list[Run]) -> dict[str, dict[str, Any]]:
     """One group here, now: one network alone as ``fit`` trains it, several as one stacked model."""
     from nidslab.study.training import train_stacked
 
-    if len(group) == 1:
-        e = group[0][0]
-        result, model = ctx.train_eval(e.settings(), ctx.data.train, ctx.data.validation, ctx.data.test)
-        ctx.models[model_key(e.settings())] = (result, model)
-        return {e.name: result}
+    if alone(group):
+        return {group[0][0].name: train_one(ctx, group[0][0])}
     trained = train_stacked([(e.settings(), s) for e, s in group], ctx.data.train, ctx.data.validation,
                             ctx.data.test, shuffle_seed=ctx.seed, threads=ctx.threads, detail=ctx.detail)
     for (e, s), (result, model) in zip(group, trained, strict=True):
@@ -216,21 +222,22 @@ def _ahead(ctx: Context) -> dict[str, dict[str, Any]]:
     def progress(d: int, t: int) -> None:
         ctx.detail(d, t, f"{d}/{t} experiments and seed groups")
 
+    out: dict[str, dict[str, Any]] = {}
+    gs: list[list[Run]] = []
     if stacking == "shared":
-        gs = groups(ctx, todo)
-        jobs = [("fit", ctx.job(g[0][0].settings())) if len(g) == 1 else
-                ("stacked", {"runs": [(e.settings(), s) for e, s in g], "seed": ctx.seed, "threads": ctx.threads})
-                for g in gs]
-        done = ctx.executor.map(tasks.experiment_task, jobs, *data, progress=progress)
-        out: dict[str, dict[str, Any]] = {}
-        for g, r in zip(gs, done, strict=True):
-            out.update({g[0][0].name: r} if len(g) == 1 else assemble(ctx, g, r))
-        return out
+        gs = [g for g in groups(ctx, todo) if not alone(g)]
+        stacked_names = {e.name for g in gs for e, _ in g}
+        todo = [e for e in todo if e.name not in stacked_names]
+    jobs = [("stacked", {"runs": [(e.settings(), s) for e, s in g], "seed": ctx.seed, "threads": ctx.threads})
+            for g in gs]
     many = [e for e in todo if e.seeds > 1]
-    done = ctx.executor.map(tasks.experiment_task, [("fit", ctx.job(e.settings())) for e in todo] +
+    done = ctx.executor.map(tasks.experiment_task, jobs + [("fit", ctx.job(e.settings())) for e in todo] +
                             [("seeds", {**ctx.job(e.settings()), "seeds": other_seeds(ctx, e)}) for e in many],
                             *data, progress=progress)
-    out = dict(zip([e.name for e in todo], done[:len(todo)], strict=True))
+    for g, r in zip(gs, done[:len(gs)], strict=True):
+        out.update(assemble(ctx, g, r))
+    done = done[len(gs):]
+    out.update(zip([e.name for e in todo], done[:len(todo)], strict=True))
     for e, runs in zip(many, done[len(todo):], strict=True):
         out[e.name]["seed_runs"] = with_this_run(out[e.name], ctx.seed, runs)
         out[e.name]["seed_shuffle"] = "own"
