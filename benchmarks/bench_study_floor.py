@@ -10,7 +10,7 @@ with their seeds, the batch-size timing epochs, cross-validation (shared batches
 sees every row, held-out rows weighing 0, so 10 folds do 10 x all rows' work), the search's trials
 (their architectures drawn from the search space: counted at its middle, ``n_layers`` and ``n_nodes``
 midpoints, an estimate) and its final network (counted as 2 x 20 x 20 epochs plus the depth timing), the
-regression network and the evaluation part's temporal-split retraining of the baseline. Then times one
+regression network and the evaluation part's temporal-split retraining of the baseline and the best network. Then times one
 epoch's matmuls of the 2 x 20 and of the 4 x 50 at batch 10,000 (``bench_train.matmuls_epoch``: the same
 ``torch.mm`` calls alone, no gather, no elementwise work) and converts the FLOPs at that rate, and at
 the CPU's 2048 x 2048 GEMM rate (a floor the narrow layers cannot reach). Rows are the lab's split sizes
@@ -67,8 +67,11 @@ def study_fits(study) -> list[tuple[str, float]]:
         out.append((f"search trials ({se.trials} at {layers} x {nodes}, an estimate)",
                     se.trials * fit_flops(layers, nodes, se.epochs, N_TRAIN * se.fraction)))
         out.append(("search final (as 2 x 20)", fit_flops(2, 20, se.final_epochs, N_TRAIN)))
-        out.append(("search depth timing", sum(fit_flops(d, se.depth_timing_nodes, se.depth_timing_epochs, N_TRAIN)
-                                               for d in se.depth_timing)))
+        from nidslab.study.parts.search import DEPTH_TIMING_ROWS
+
+        rows = min(N_TRAIN, DEPTH_TIMING_ROWS)
+        out.append((f"search depth timing ({rows:,} rows)",
+                    sum(fit_flops(d, se.depth_timing_nodes, se.depth_timing_epochs, rows, 0) for d in se.depth_timing)))
     rg = study.regression
     if rg is not None:
         out.append(("regression", fit_flops(rg.spec.n_layers, rg.spec.n_nodes, rg.fit.epochs, N_TRAIN)))
@@ -77,6 +80,8 @@ def study_fits(study) -> list[tuple[str, float]]:
         e = study.experiment(ev.experiment)
         out.append(("evaluation: temporal-split baseline", fit_flops(e.spec.n_layers, e.spec.n_nodes, e.fit.epochs,
                                                                     N_TRAIN)))
+        if ev.best and se is not None:
+            out.append(("evaluation: temporal-split best (as 2 x 20)", fit_flops(2, 20, se.final_epochs, N_TRAIN)))
     return out
 
 
