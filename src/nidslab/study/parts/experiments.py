@@ -174,7 +174,7 @@ def assemble(ctx: Context, group: list[Run], trained: list[dict[str, Any]]) -> d
     return out
 
 
-def _train_group(ctx: Context, group: list[Run]) -> dict[str, dict[str, Any]]:
+def train_group(ctx: Context, group: list[Run]) -> dict[str, dict[str, Any]]:
     """One group here, now: one network alone as ``fit`` trains it, several as one stacked model."""
     from nidslab.study.training import train_stacked
 
@@ -200,7 +200,7 @@ def _trained(ctx: Context, i: int, ahead: dict[str, dict[str, Any]]) -> dict[str
     todo = [x for x in ctx.study.experiments[i + 1:]
             if not ctx.has_cached(f"experiments/{x.name}", cache_key(x, ctx.study.stacking))]
     group = next(g for g in groups(ctx, [e, *todo]) if g[0][0] is e)
-    done = _train_group(ctx, group)
+    done = train_group(ctx, group)
     ahead.update({name: r for name, r in done.items() if name != e.name})
     return done[e.name]
 
