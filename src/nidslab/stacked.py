@@ -163,32 +163,28 @@ class StackedDNN(nn.Module):
             W1 = W1 * scale[:, None, :]
             b1 = b1 - torch.bmm(W1, shift[:, :, None]).squeeze(-1)
         B = x.shape[-2]
-        if x.dim() == 2:  # one wide matmul; its (B, k, n) result is read as (k, B, n) in place (no copy)
-            z = torch.addmm(b1.reshape(-1), x, W1.reshape(-1, x.shape[1]).t())
-            z = act.forward(z, z).view(B, k, -1).transpose(0, 1)
+        if x.dim() == 2:
+            z = torch.addmm(b1.reshape(-1), x, W1.reshape(-1, x.shape[1]).t()).view(B, k, -1).transpose(0, 1)
+            z = z.contiguous()
         else:
             z = torch.baddbmm(b1[:, None, :], x, W1.transpose(1, 2))
-            z = act.forward(z, z)
         s_list, h_list = [], []
         h = x
         for j in range(L):
             if j:
                 z = torch.baddbmm(self.biases[j][:, None, :], h, self.weights[j].transpose(1, 2))
-                z = act.forward(z, z)
-            s = z
+            s = act.forward(z, z)
             h = s * masks[j] if masks is not None else s
             s_list.append(s)
             h_list.append(h)
         out = torch.baddbmm(self.biases[-1][:, None, :], h, self.weights[-1].transpose(1, 2)).squeeze(-1)
         yy = y.expand_as(out)
         if self.spec.head == "binary":
-            # BCE with logits of a 0/1 label is softplus(o * (1 - 2y)): two passes, not the composite's many
-            per = F.softplus(out * (1.0 - 2.0 * y))
-            loss_rows = torch.linalg.vecdot(per, w) if w is not None else per.sum(1)
+            loss_rows = F.binary_cross_entropy_with_logits(out, yy, weight=w, reduction="none").sum(1)
             go = torch.sigmoid(out).sub_(yy)
         else:
             diff = out - yy
-            loss_rows = torch.linalg.vecdot(diff, diff * w) if w is not None else torch.linalg.vecdot(diff, diff)
+            loss_rows = (diff.square() * w if w is not None else diff.square()).sum(1)
             go = diff.mul_(2.0)
         if w is not None:
             go.mul_(w)
@@ -197,13 +193,12 @@ class StackedDNN(nn.Module):
         self.weights[-1].grad = torch.bmm(go[:, None, :], h_list[-1])
         self.biases[-1].grad = go.sum(1, keepdim=True)
         dh = go[:, :, None] * self.weights[-1]
-        ones = go.new_ones(k, 1, B)  # a column sum as a matmul: faster than sum over the middle dimension
         for j in range(L - 1, -1, -1):
             if masks is not None:
                 dh.mul_(masks[j])
             act.backward(dh, s_list[j], s_list[j])
             dz = dh
-            self.biases[j].grad = torch.bmm(ones, dz).squeeze(1)
+            self.biases[j].grad = dz.sum(1)
             if j:
                 self.weights[j].grad = torch.bmm(dz.transpose(1, 2), h_list[j - 1])
                 dh = torch.bmm(dz, self.weights[j])
