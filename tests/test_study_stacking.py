@@ -118,7 +118,7 @@ def test_experiments_stacked_on_one_shuffle_equal_one_by_one(data, tmp_path):
     assert runs["test_accuracy"][0] == pytest.approx(own["test_accuracy"][0], abs=1e-4)
     assert len(set(runs["val_accuracy"])) == 3
     report = next((tmp_path / "shared" / "runs").rglob("report.md")).read_text()
-    assert "shared shuffle" in report
+    assert "shared shuffle" in report and "except normed: each seed with its own shuffle" in report
 
 
 def test_stacking_is_checked():

@@ -273,10 +273,13 @@ def seed_runs_blocks(result: Result) -> list[Block]:
     if not rows:
         return []
     shared = any(e.seed_shuffle == "shared" for e in result.values() if e.seed_runs)
+    own = [name for name, e in result.items() if e.seed_runs and e.seed_shuffle != "shared"]
     how = ("other initial weights and dropout masks, the same shuffle: the study seed's, the seeds trained side by "
            "side as one stacked model with one shared batch per step; so the spread leaves out the order of the "
            "batches" if shared else "other initial weights, shuffles and dropout masks, the other seeds trained "
                                     "side by side as one stacked model, each with its own batches")
+    if shared and own:
+        how += f"; except {', '.join(own)}: each seed with its own shuffle, one network at a time"
     return [("h3", "Repeated seeds"),
             ("p", f"The same networks retrained from other seeds ({how}; the first seed is the run above). "
                   "Mean +- sd over seeds (population sd, as np.std)."),
