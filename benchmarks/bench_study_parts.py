@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--parts", default="experiments,cross_validation")
     ap.add_argument("--before", action="append", default=None)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--after-first", action="store_true", help="start with the after side (then alternate)")
     args = ap.parse_args()
     from nidslab.cluster import LocalExecutor
 
@@ -68,7 +69,7 @@ def main() -> None:
     seconds: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for turn in range(args.turns):
-            for side, study in (sides.items() if turn % 2 == 0 else reversed(list(sides.items()))):
+            for side, study in (sides.items() if (turn + args.after_first) % 2 == 0 else reversed(list(sides.items()))):
                 out = Path(tmp) / f"{side}{turn}"
                 t0 = time.perf_counter()
                 r = run_study(study, data=args.data, out_dir=out / "runs", cache_dir=out / "cache", quick=args.quick,
