@@ -107,9 +107,12 @@ def compare(r: dict[str, Any], c: _Cite, new: str, old: str, metric: str) -> Com
             path = ["experiments", name, "seed_runs", f"test_{metric}"]
             c.evidence.append({"path": path, "kind": "mean +- sd", "value": e[name]["seed_runs"][f"test_{metric}"],
                                "text": f"{fmt(s[0], 'acc')} +- {fmt(s[1], 'num')}"})
-        shared = "shared" in (e[new].get("seed_shuffle"), e[old].get("seed_shuffle"))
-        over = (f"{n} seeds: initial weights and dropout masks, one shared shuffle, so the spread leaves out the "
-                "order of the batches" if shared else f"{n} seeds")
+        shared = [name for name in (new, old) if e[name].get("seed_shuffle") == "shared"]
+        over = f"{n} seeds"
+        if shared:
+            whose = "" if len(shared) == 2 else f" for {shared[0]}"
+            over += (f"; initial weights and dropout masks, one shared shuffle{whose}, so that spread leaves out the "
+                     "order of the batches")
         words = (f"{fmt(a[0], 'acc')} +- {fmt(a[1], 'num')} against {fmt(b[0], 'acc')} +- {fmt(b[1], 'num')} "
                  f"(mean +- sd over {over})")
         return Compared(a[0], b[0], noise, words, n)
