@@ -3,12 +3,14 @@ with some keys changed ("before"), each run fresh (no cache) on the same data, i
 
     .venv/bin/python benchmarks/bench_study_parts.py [--study FILE] [--quick] [--turns 2]
         [--parts experiments,cross_validation] [--before cross_validation.stacking=none]
-        [--before experiments.*.seeds=1]
+        [--before study.stacking=none] [--threads 1]
 
 ``--parts``: run only these parts (and the data part), in the registry's order; ``--before TABLE.KEY=VALUE``
 (repeatable; TOML values; ``experiments.*.KEY`` sets it in every experiment's table): the "before" side's
-changes. Default: cross-validation one fold at a time and every experiment with one seed, against the
-study as written (folds stacked, the findings' experiments with their seeds). Prints each part's seconds
+changes. Default: cross-validation one fold at a time and every experiment one network at a time (each seed
+its own shuffle), against the study as written (folds stacked, experiments of one shape stacked with their
+seeds on one shuffle). ``--threads N``: torch threads per part (as ``nidslab lab --threads``; 1 is steadier
+on a loaded machine). Prints each part's seconds
 per turn and side, the medians and the ratio after / before. Timings on a loaded machine are noise: run
 it on a quiet one.
 """
@@ -22,7 +24,7 @@ import time
 import tomllib
 from pathlib import Path
 
-DEFAULT_BEFORE = ["cross_validation.stacking=\"none\"", "experiments.*.seeds=1"]
+DEFAULT_BEFORE = ["cross_validation.stacking=\"none\"", "study.stacking=\"none\""]
 
 
 def changed(raw: dict, edits: list[str]) -> dict:
@@ -54,7 +56,10 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=2)
     ap.add_argument("--parts", default="experiments,cross_validation")
     ap.add_argument("--before", action="append", default=None)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--after-first", action="store_true", help="start with the after side (then alternate)")
     args = ap.parse_args()
+    from nidslab.cluster import LocalExecutor
 
     raw = tomllib.loads(Path(args.study).read_text(encoding="utf-8"))
     sides = {"before": parse_study(changed(raw, args.before or DEFAULT_BEFORE), args.study),
@@ -64,11 +69,11 @@ def main() -> None:
     seconds: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for turn in range(args.turns):
-            for side, study in (sides.items() if turn % 2 == 0 else reversed(list(sides.items()))):
+            for side, study in (sides.items() if (turn + args.after_first) % 2 == 0 else reversed(list(sides.items()))):
                 out = Path(tmp) / f"{side}{turn}"
                 t0 = time.perf_counter()
                 r = run_study(study, data=args.data, out_dir=out / "runs", cache_dir=out / "cache", quick=args.quick,
-                              fresh=True, parts=parts)
+                              fresh=True, parts=parts, executor=LocalExecutor(threads=args.threads))
                 wall = time.perf_counter() - t0
                 per = {u: m["seconds"] for u, m in r["meta"]["parts"].items()}
                 for unit, s in {**per, "whole run": wall}.items():

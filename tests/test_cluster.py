@@ -174,7 +174,7 @@ TIMING_KEYS = ("seconds", "wall_s", "finished_utc", "hardware", "cached", "parts
 STUDY = {
     "study": {"title": "cluster", "seed": 3},
     "defaults": {"epochs": 2, "batch_size": 500},
-    "experiments": {"a": {"class_weight": "none"}, "b": {"n_nodes": 12, "dropout": 0.2}},
+    "experiments": {"a": {"class_weight": "none", "seeds": 2}, "b": {"n_nodes": 12, "dropout": 0.2}},
     "batch_size_timing": {"experiment": "a", "batch_sizes": [100, 1000], "max_rows": 1000},
     "search": {"trials": 4, "trials_per_batch": 2, "timeout_s": 3600, "fraction": 0.5, "epochs": 1,
                "n_layers": [1, 3], "n_nodes": [4, 16], "batch_size": 500, "final_epochs": 2,

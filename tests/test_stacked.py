@@ -80,6 +80,28 @@ def test_shared_standardiser_folded_into_first_layer():
     assert max_diff(folded, plain) < 1e-4
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("spec", SPECS + [ModelSpec(n_layers=2, n_nodes=5, dropout=0.3)],
+                         ids=["plain", "bn+dropout", "relu+bn", "dropout"])
+def test_shared_batches_on_every_row_equal_one_by_one_for_the_shuffle_seed(spec, optimizer):
+    """Every network on every row (an experiment's group): a network of the shuffle's seed sees fit's
+    batches, so it equals fit (other lr and class weights included); another seed only differs in order."""
+    X, y = blobs(230, seed=1)
+    val = blobs(60, seed=9)
+    configs = [FitConfig(epochs=3, batch_size=64, seed=s, class_weight=cw, optimizer=optimizer, lr=lr, threads=1)
+               for s, cw, lr in [(0, None, 0.05), (0, "balanced", 0.05), (0, "balanced", 0.02), (5, "balanced", 0.05)]]
+    stacked = [build_model(spec, 7, seed=10 + i) for i in range(4)]
+    alone = [build_model(spec, 7, seed=10 + i) for i in range(4)]
+    hs = fit_shared(stacked, X, y, np.ones((4, len(y)), dtype=bool), configs, validations=[val] * 4)
+    hr = [fit(m, (X, y), val, c) for m, c in zip(alone, configs)]
+    for s, a, h, g in list(zip(stacked, alone, hs, hr))[:3]:
+        assert max_diff(s, a) < 1e-5
+        assert h.updates_per_epoch == g.updates_per_epoch
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert getattr(h, key) == pytest.approx(getattr(g, key), abs=1e-5), key
+    assert max_diff(stacked[3], alone[3]) > 1e-4  # seed 5 walked seed 0's shuffle, not its own
+
+
 def test_stacked_dnn_round_trip_and_forward():
     models = [build_model(SPECS[1], 7, seed=i) for i in range(3)]
     net = StackedDNN(models).eval()

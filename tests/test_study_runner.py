@@ -78,6 +78,9 @@ def install_fake_lab(monkeypatch, cls=FakeLab):
     monkeypatch.setattr(runner, "open_prepared", lambda *a, **k: prepared)
     monkeypatch.setattr(data, "run", lambda cfg, ctx: from_plain(data.Result, lab.data_part(), "data"))
     monkeypatch.setattr(experiments, "train_one", lambda ctx, e: lab.experiment(e))
+    # a stacked group (stacking = "shared"): each of its experiments, in order, as the fake trains them
+    monkeypatch.setattr(experiments, "train_group",
+                        lambda ctx, group: {e.name: lab.experiment(e) for e in dict.fromkeys(r[0] for r in group)})
     monkeypatch.setattr(cross_validation, "run",
                         lambda cfg, ctx: from_plain(cross_validation.Result, lab.cross_validation(), "cv"))
     return lab

@@ -57,7 +57,9 @@ def test_cv_stacking_and_groups_are_checked():
 
 
 def test_seeds_from_defaults_and_tables(data, tmp_path):
-    study = parse_study({"study": {"seed": 5}, "defaults": {"epochs": 2, "batch_size": 300, "seeds": 2},
+    # stacking "none": each seed its own shuffle, as one-by-one training with that seed
+    study = parse_study({"study": {"seed": 5, "stacking": "none"},
+                         "defaults": {"epochs": 2, "batch_size": 300, "seeds": 2},
                          "experiments": {"a": {}, "b": {"seeds": 3, "n_nodes": 8}, "c": {"seeds": 1}}})
     assert [e.seeds for e in study.experiments] == [2, 3, 1]
     r = run_study(study, data=data, out_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")["experiments"]
@@ -77,6 +79,51 @@ def test_seeds_from_defaults_and_tables(data, tmp_path):
     one, _ = train_eval(study.experiment("b").settings(), d.train, d.validation, d.test, seed=6)
     assert b["test_accuracy"][1] == pytest.approx(one["test"]["accuracy"], abs=1e-3)
     assert b["val_accuracy"][1] == pytest.approx(one["history"]["val_accuracy"][-1], abs=1e-3)
+
+
+def _experiments(data: str, tmp_path, stacking: str) -> dict:
+    study = parse_study({"study": {"seed": 3, "stacking": stacking},
+                         "defaults": {"epochs": 2, "batch_size": 300, "n_nodes": 6},
+                         "experiments": {"plain": {"class_weight": "none"}, "seeded": {"seeds": 3},
+                                         "slow": {"lr": 0.01}, "wide": {"n_nodes": 9},
+                                         "dropped": {"dropout": 0.3, "optimizer": "adam", "lr": 0.01, "seeds": 2},
+                                         "normed": {"batch_norm": True, "seeds": 2}}})
+    out = tmp_path / stacking
+    return run_study(study, data=data, out_dir=out / "runs", cache_dir=out / "cache")["experiments"]
+
+
+def test_experiments_stacked_on_one_shuffle_equal_one_by_one(data, tmp_path):
+    """stacking "shared": plain, seeded (and its seeds 4, 5) and slow train as one stacked model, dropped and
+    its seed 4 as another, wide and normed alone; the study seed's networks get one-by-one training's numbers."""
+    shared = _experiments(data, tmp_path, "shared")
+    alone = _experiments(data, tmp_path, "none")
+    for name in ("plain", "seeded", "slow", "wide", "dropped", "normed"):
+        s, a = shared[name], alone[name]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            np.testing.assert_allclose(s["history"][key], a["history"][key], atol=1e-5, err_msg=f"{name} {key}")
+        assert s["test"]["accuracy"] == pytest.approx(a["test"]["accuracy"], abs=1e-4), name
+        assert s["init"] == a["init"] and s["updates_per_epoch"] == a["updates_per_epoch"]
+    assert shared["plain"]["history"]["val_loss"] != shared["slow"]["history"]["val_loss"]  # lr and weights apply
+    assert shared["seeded"]["stacked"]["networks"] == 5
+    assert shared["seeded"]["stacked"]["with"] == ["plain", "seeded seed 4", "seeded seed 5", "slow"]
+    assert shared["dropped"]["stacked"]["with"] == ["dropped seed 4"] and shared["wide"].get("stacked") is None
+    assert alone["seeded"].get("stacked") is None
+    # BatchNorm trains one network at a time (the stacked step would take autograd), each seed its own shuffle
+    assert shared["normed"].get("stacked") is None and shared["normed"]["seed_shuffle"] == "own"
+    assert shared["normed"]["seed_runs"] == alone["normed"]["seed_runs"]
+    # the other seeds: other networks (other initial weights), on the study seed's shuffle
+    runs, own = shared["seeded"]["seed_runs"], alone["seeded"]["seed_runs"]
+    assert runs["seeds"] == own["seeds"] == [3, 4, 5]
+    assert shared["seeded"]["seed_shuffle"] == "shared" and alone["seeded"]["seed_shuffle"] == "own"
+    assert runs["test_accuracy"][0] == pytest.approx(own["test_accuracy"][0], abs=1e-4)
+    assert len(set(runs["val_accuracy"])) == 3
+    report = next((tmp_path / "shared" / "runs").rglob("report.md")).read_text()
+    assert "shared shuffle" in report and "except normed: each seed with its own shuffle" in report
+
+
+def test_stacking_is_checked():
+    with pytest.raises(ConfigError, match=r"\[study\] stacking must be one of shared, none"):
+        parse_study({"study": {"stacking": "own"}, "experiments": {"a": {}}})
 
 
 def test_seeds_must_be_positive():

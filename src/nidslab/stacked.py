@@ -580,7 +580,8 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
     with torch_threads(cfg.threads):
         n, d = X.shape
         X_t, y_t = _tensor_pair((X, y), dev)
-        mem_t = torch.from_numpy(members.T.astype(np.float32)).to(dev)  # (n, k): one gather per batch
+        everyone = bool(members.all())  # every network trains on every row (e.g. seeds): no membership masks
+        mem_t = None if everyone else torch.from_numpy(members.T.astype(np.float32)).to(dev)  # (n, k): one gather per batch
         shift = scale = None
         if standardizers is not None:
             if len(standardizers) != k:
@@ -597,7 +598,7 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
             h.updates_per_epoch = math.ceil(n / B)
         xb = torch.empty(B, d, device=dev)
         yb = torch.empty(B, device=dev)
-        rb = torch.empty(B, k, device=dev)
+        rb = None if everyone else torch.empty(B, k, device=dev)
         base_seed = configs[0].seed if shuffle_seed is None else int(shuffle_seed)
         for epoch in range(cfg.epochs):
             t0 = time.perf_counter()
@@ -611,9 +612,12 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
                 m = len(idx)
                 torch.index_select(X_t, 0, idx, out=xb[:m])
                 torch.index_select(y_t, 0, idx, out=yb[:m])
-                torch.index_select(mem_t, 0, idx, out=rb[:m])
-                rows = rb[:m].t()
-                counts = rows.sum(1)
+                if mem_t is None or rb is None:
+                    rows, counts = None, torch.full((k,), float(m), device=dev)
+                else:
+                    torch.index_select(mem_t, 0, idx, out=rb[:m])
+                    rows = rb[:m].t()
+                    counts = rows.sum(1)
                 masks = T.masks(rngs, [(m, models[0].spec.n_nodes)] * k, m)
                 ls, hs = T.step(xb[:m], yb[:m], rows, counts, None, shift=shift, scale=scale, masks=masks)
                 loss_sum += ls

@@ -62,7 +62,20 @@ def seed_text(e: dict[str, Any]) -> str | None:
     words = (f"test accuracy {fmt(statistics.fmean(acc), 'acc')} +- {fmt(statistics.stdev(acc), 'num')}")
     if len(bal) >= 2:
         words += f", balanced accuracy {fmt(statistics.fmean(bal), 'acc')} +- {fmt(statistics.stdev(bal), 'num')}"
-    return f"Retrained with {len(acc)} seeds ({', '.join(str(s) for s in runs.get('seeds', []))}): {words} (mean +- sd)."
+    how = (" on one shared shuffle (the seeds differ in initial weights and dropout masks)"
+           if e.get("seed_shuffle") == "shared" else "")
+    return (f"Retrained with {len(acc)} seeds ({', '.join(str(s) for s in runs.get('seeds', []))}){how}: {words} "
+            "(mean +- sd).")
+
+
+def stacked_text(e: dict[str, Any]) -> str:
+    """How the experiment trained when it shared a stacked model ("" when it trained alone)."""
+    st = e.get("stacked")
+    if not st:
+        return ""
+    return (f" (its share of {fmt(st['seconds'], 's')} for {fmt(st['networks'], 'int')} networks trained side by "
+            f"side as one stacked model on one shared shuffle, with {', '.join(st.get('with') or [])}; its numbers "
+            "are those of training it alone, to float rounding)")
 
 
 def seed_blocks(e: dict[str, Any]) -> list[Block]:
@@ -75,7 +88,7 @@ def experiment_blocks(name: str, e: dict[str, Any], fig_stem: str) -> list[Block
     blocks: list[Block] = [
         ("h3", f"{e.get('part', '')}: {e['title']}".strip(": ")),
         ("p", f"Settings: {settings_text(e['settings'])}. {fmt(e['params'], 'int')} trainable parameters; trained in "
-              f"{fmt(e['train_seconds'], 's')}. Test: loss {fmt(t.get('loss'), 'num')}, accuracy {fmt(t['accuracy'], 'acc')}, "
+              f"{fmt(e['train_seconds'], 's')}{stacked_text(e)}. Test: loss {fmt(t.get('loss'), 'num')}, accuracy {fmt(t['accuracy'], 'acc')}, "
               f"balanced accuracy {fmt(t['balanced_accuracy'], 'acc')}, ROC-AUC {fmt(t.get('roc_auc'), 'acc')}; share "
               f"of test packets predicted malicious {fmt(t.get('positive_rate'), 'acc')}."),
         *seed_blocks(e),

@@ -23,6 +23,8 @@ __all__ = ["SPLITS", "SPLIT_ALIASES", "SPEC_KEYS", "FIT_KEYS", "SETTINGS_KEYS", 
            "Study", "default_study_path", "need", "settings_of", "split_settings", "table_kwargs", "settings_table",
            "network", "check_network"]
 
+#: how a study's experiments train (:attr:`Study.stacking`)
+STACKING = ("shared", "none")
 SPLIT_ALIASES = {"stratified": "random"}  # the name study files used before the temporal split was per class
 #: what an ``[experiments.*]`` or ``[defaults]`` table may set, split by the class that holds it; the
 #: same keys, in this order, make an experiment's ``settings`` dict in results.json
@@ -148,6 +150,10 @@ class Study:
     split: str = "random"
     fraction: float = 1.0
     random_chance_draws: int = 1_000
+    #: how the experiments train: "shared" (networks of one shape, batch and epochs, their other seeds
+    #: included, as one stacked model on the study seed's shuffle) or "none" (one at a time, each seed its
+    #: own shuffle); the study seed's networks get the same numbers either way, to float rounding
+    stacking: str = "shared"
     experiments: tuple[Experiment, ...] = ()
     parts: Mapping[str, Any] = field(default_factory=dict)
     quick: Quick = field(default_factory=Quick)
@@ -160,6 +166,7 @@ class Study:
         need(self.features in ("lab", "all"), "[study] features", "must be 'lab' or 'all'", self.features)
         need(self.split in SPLITS, "[study] split", f"must be one of {SPLITS} ('stratified' = 'random')", self.split)
         need(0.0 < self.fraction <= 1.0, "[study] fraction", "must be in (0, 1]", self.fraction)
+        need(self.stacking in STACKING, "[study] stacking", f"must be one of {', '.join(STACKING)}", self.stacking)
         need(self.random_chance_draws >= 1, "[study] random_chance_draws", "must be at least 1",
              self.random_chance_draws)
         for cfg in self.parts.values():

@@ -7,7 +7,8 @@ written in ahead of the measurement.
 
 A difference counts when it exceeds :data:`~nidslab.study.questions.NOISE_SDS` noise sds. The noise is the
 seed-to-seed spread where both compared experiments were retrained with several seeds (their ``seed_runs``:
-mean +- sd, and how many seeds), else the cross-validation sd (or an assumed floor), and the finding says it
+mean +- sd, and how many seeds; with ``[study] stacking = "shared"`` the seeds share one shuffle and differ in
+initial weights and dropout masks, and the words say so), else the cross-validation sd (or an assumed floor), and the finding says it
 rests on one seed. Where the data holds per-packet truth, every finding is read against the ceiling: the
 accuracy a detector perfect on packet truth gets against the study's (time-cut) labels.
 
@@ -106,8 +107,14 @@ def compare(r: dict[str, Any], c: _Cite, new: str, old: str, metric: str) -> Com
             path = ["experiments", name, "seed_runs", f"test_{metric}"]
             c.evidence.append({"path": path, "kind": "mean +- sd", "value": e[name]["seed_runs"][f"test_{metric}"],
                                "text": f"{fmt(s[0], 'acc')} +- {fmt(s[1], 'num')}"})
+        shared = [name for name in (new, old) if e[name].get("seed_shuffle") == "shared"]
+        over = f"{n} seeds"
+        if shared:
+            whose = "" if len(shared) == 2 else f" for {shared[0]}"
+            over += (f"; initial weights and dropout masks, one shared shuffle{whose}, so that spread leaves out the "
+                     "order of the batches")
         words = (f"{fmt(a[0], 'acc')} +- {fmt(a[1], 'num')} against {fmt(b[0], 'acc')} +- {fmt(b[1], 'num')} "
-                 f"(mean +- sd over {n} seeds)")
+                 f"(mean +- sd over {over})")
         return Compared(a[0], b[0], noise, words, n)
     noise, nwords = _noise(r, c, metric)
     words = (f"{c(['experiments', new, 'test', metric], 'acc')} against {c(['experiments', old, 'test', metric], 'acc')} "

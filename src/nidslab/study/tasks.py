@@ -32,10 +32,21 @@ def seeds_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, te
     return training.seed_runs(job["settings"], job["seeds"], train, validation, test, threads=job["threads"])
 
 
+def stacked_task(job: dict[str, Any], train: Arrays, validation: Arrays | None, test: Arrays) -> list[dict[str, Any]]:
+    """Networks ``job["runs"]`` (``[(settings, seed)]``) trained as one stacked model on the shuffle of
+    ``job["seed"]`` (:func:`nidslab.study.training.train_stacked`); their result dicts, in order."""
+    runs = [(dict(s), int(seed)) for s, seed in job["runs"]]
+    return [r for r, _ in training.train_stacked(runs, train, validation, test, shuffle_seed=job["seed"],
+                                                 threads=job["threads"])]
+
+
 def experiment_task(what: tuple[str, dict[str, Any]], train: Arrays, validation: Arrays | None,
                     test: Arrays) -> Any:
-    """``("fit", job)``: :func:`fit_task`; ``("seeds", job)``: :func:`seeds_task` (one map serves both)."""
+    """``("fit", job)``: :func:`fit_task`; ``("seeds", job)``: :func:`seeds_task`; ``("stacked", job)``:
+    :func:`stacked_task` (one map serves them all)."""
     kind, job = what
+    if kind == "stacked":
+        return stacked_task(job, train, validation, test)
     return fit_task(job, train, validation, test) if kind == "fit" else seeds_task(job, train, validation, test)
 
 

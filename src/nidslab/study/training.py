@@ -90,6 +90,66 @@ def seed_runs(settings: dict[str, Any], seeds: list[int], train: Arrays, validat
     return out
 
 
+def stack_key(settings: dict[str, Any]) -> str:
+    """Networks whose ``settings`` agree on this key train as one stacked model (:func:`train_stacked`):
+    every setting but the learning rate (except with RMSprop) and the class weights."""
+    import json
+
+    differ = ("class_weight",) + (() if settings["optimizer"] == "rmsprop" else ("lr",))
+    return json.dumps({k: v for k, v in settings.items() if k not in differ}, sort_keys=True)
+
+
+def train_stacked(runs: list[tuple[dict[str, Any], int]], train: Arrays, validation: Arrays | None,
+                  test: Arrays | None, *, shuffle_seed: int, threads: int | None = None,
+                  detail: Detail | None = None) -> list[tuple[dict[str, Any], Any]]:
+    """Networks ``runs = [(settings, seed)]`` (one :func:`stack_key`) trained side by side as one stacked
+    model on one shared shuffle (:func:`nidslab.stacked.fit_shared`, every network on every row, one
+    gather per step for all), each scored on ``test``.
+
+    The shuffle is ``shuffle_seed``'s; a network's own seed draws its initial weights and dropout masks.
+    So a network whose seed is ``shuffle_seed`` sees exactly the batches ``fit`` would give it, and its
+    result equals :func:`train_eval`'s to float rounding (``tests/test_study_stacking.py``); a network of
+    another seed differs from its own ``fit`` in the order of its batches only. Returns one (result dict
+    as :func:`train_eval`'s, model) per run, in order; ``train_seconds`` is the stacked run's wall time
+    divided by the networks, ``stacked`` ``{"networks", "seconds"}`` says so."""
+    from nidslab.evaluate import evaluate, torch_threads
+    from nidslab.model import build_model, summary
+    from nidslab.stacked import fit_shared
+
+    keys = {stack_key(s) for s, _ in runs}
+    if len(keys) != 1:
+        raise ValueError(f"networks trained as one stacked model share every setting but lr and class_weight; "
+                         f"got {len(keys)} different ones")
+    spec, _ = split_settings(runs[0][0])
+    configs = [split_settings(s)[1].replace(seed=int(seed), threads=threads) for s, seed in runs]
+    n_inputs = train[0].shape[1]
+    models = [build_model(spec, n_inputs, seed=int(seed)) for _, seed in runs]
+    inits = [first_layer_init(m) for m in models]
+    params = int(summary(models[0], n_inputs).trainable_params)
+    k, epochs = len(runs), configs[0].epochs
+
+    def on_epoch(epoch: int, histories: Any) -> None:
+        if detail is not None:
+            detail(epoch, epochs, f"{k} networks stacked: epoch {epoch}/{epochs}")
+
+    out = []
+    with torch_threads(threads):
+        start = time.perf_counter()
+        members = np.ones((k, len(train[1])), dtype=bool)
+        histories = fit_shared(models, train[0], train[1], members, configs, validations=[validation] * k,
+                               shuffle_seed=shuffle_seed, callback=on_epoch)
+        seconds = time.perf_counter() - start
+        for model, config, init, history in zip(models, configs, inits, histories, strict=True):
+            result: dict[str, Any] = {"settings": settings_of(spec, config), "params": params, "init": init,
+                                      "train_seconds": seconds / k, "history": history_lists(history),
+                                      "updates_per_epoch": int(history.updates_per_epoch), "test": None,
+                                      "stacked": {"networks": k, "seconds": seconds}}
+            if test is not None:
+                result["test"] = report_metrics(evaluate(model, test[0], test[1]))
+            out.append((result, model))
+    return out
+
+
 def first_layer_init(model: Any) -> dict[str, Any]:
     """Statistics of the first Dense layer's freshly initialised weights and biases (Question 6)."""
     weight = bias = None
@@ -159,4 +219,5 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-__all__ = ["lightgbm_model", "report_metrics", "scored", "seed_runs", "subsample_rows", "train_eval"]
+__all__ = ["lightgbm_model", "report_metrics", "scored", "seed_runs", "stack_key", "subsample_rows", "train_eval",
+           "train_stacked"]
