@@ -3,14 +3,15 @@ with some keys changed ("before"), each run fresh (no cache) on the same data, i
 
     .venv/bin/python benchmarks/bench_study_parts.py [--study FILE] [--quick] [--turns 2]
         [--parts experiments,cross_validation] [--before cross_validation.stacking=none]
-        [--before study.stacking=none] [--threads 1]
+        [--before study.stacking=none] [--threads 1] [--before none --after-workers 2]
 
 ``--parts``: run only these parts (and the data part), in the registry's order; ``--before TABLE.KEY=VALUE``
 (repeatable; TOML values; ``experiments.*.KEY`` sets it in every experiment's table): the "before" side's
 changes. Default: cross-validation one fold at a time and every experiment one network at a time (each seed
 its own shuffle), against the study as written (folds stacked, experiments of one shape stacked with their
 seeds on one shuffle). ``--threads N``: torch threads per part (as ``nidslab lab --threads``; 1 is steadier
-on a loaded machine). Prints each part's seconds
+on a loaded machine). ``--before none --after-workers N``: the same study on both sides, the after side's
+tasks in N worker processes (``nidslab lab --cluster processes``). Prints each part's seconds
 per turn and side, the medians and the ratio after / before. Timings on a loaded machine are noise: run
 it on a quiet one.
 """
@@ -58,11 +59,20 @@ def main() -> None:
     ap.add_argument("--before", action="append", default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--after-first", action="store_true", help="start with the after side (then alternate)")
+    ap.add_argument("--after-workers", type=int, default=None,
+                    help="the after side's tasks in N worker processes of one thread each (nidslab lab --cluster "
+                         "processes); the before side in this process on --threads")
     args = ap.parse_args()
-    from nidslab.cluster import LocalExecutor
+    from nidslab.cluster import LocalExecutor, ProcessExecutor
+
+    def executor(side: str) -> LocalExecutor | ProcessExecutor:
+        if side == "after" and args.after_workers:
+            return ProcessExecutor(args.after_workers, threads=1)
+        return LocalExecutor(threads=args.threads)
 
     raw = tomllib.loads(Path(args.study).read_text(encoding="utf-8"))
-    sides = {"before": parse_study(changed(raw, args.before or DEFAULT_BEFORE), args.study),
+    before = [] if args.before == ["none"] else (args.before or DEFAULT_BEFORE)
+    sides = {"before": parse_study(changed(raw, before), args.study),
              "after": parse_study(raw, args.study)}
     wanted = set(args.parts.split(",")) | {"data"}
     parts = [p for p in registry.PARTS if p.NAME in wanted]
@@ -73,7 +83,7 @@ def main() -> None:
                 out = Path(tmp) / f"{side}{turn}"
                 t0 = time.perf_counter()
                 r = run_study(study, data=args.data, out_dir=out / "runs", cache_dir=out / "cache", quick=args.quick,
-                              fresh=True, parts=parts, executor=LocalExecutor(threads=args.threads))
+                              fresh=True, parts=parts, executor=executor(side))
                 wall = time.perf_counter() - t0
                 per = {u: m["seconds"] for u, m in r["meta"]["parts"].items()}
                 for unit, s in {**per, "whole run": wall}.items():

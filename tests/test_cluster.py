@@ -18,7 +18,7 @@ from conftest import RAY_MISSING, _free_port
 from typer.testing import CliRunner
 
 from nidslab.cli import app
-from nidslab.cluster import LocalExecutor, import_ray, make_executor
+from nidslab.cluster import LocalExecutor, ProcessExecutor, import_ray, make_executor
 from nidslab.errors import ConfigError
 from nidslab.features import extract_features, write_pcap
 from nidslab.features.many import extract_many
@@ -28,6 +28,10 @@ runner = CliRunner()
 
 def _scaled(item: int, shared: np.ndarray) -> np.ndarray:
     return shared * item
+
+
+def _scaled_and_writeable(item: int, shared: np.ndarray) -> tuple[float, bool]:
+    return float(shared[item::5].sum()), bool(shared.flags.writeable)
 
 
 def _slow_square(item: int, marker_dir: str) -> int:
@@ -93,6 +97,20 @@ def test_local_executor_maps_in_order():
     out = ex.map(_scaled, [3, 1, 2], shared, progress=lambda d, t, m="": seen.append((d, t, m)))
     assert [o.tolist() for o in out] == [[0, 3, 6, 9], [0, 1, 2, 3], [0, 2, 4, 6]]
     assert seen == [(1, 3, "1/3 tasks"), (2, 3, "2/3 tasks"), (3, 3, "3/3 tasks")]
+
+
+def test_process_executor_maps_in_order_and_memory_maps_big_arrays():
+    big = np.random.default_rng(0).random(400_000)  # 3.2 MB: over the 1 MB above which arrays are memory-mapped
+    seen = []
+    with make_executor("processes", workers=2) as ex:
+        assert isinstance(ex, ProcessExecutor) and ex.describe() == {"kind": "processes", "workers": 2, "threads": 1}
+        out = ex.map(_scaled, [3, 1, 2], ex.put(np.arange(4.0)), progress=lambda d, t, m="": seen.append((d, t, m)))
+        mapped = ex.map(_scaled_and_writeable, range(5), big)
+    assert [o.tolist() for o in out] == [[0, 3, 6, 9], [0, 1, 2, 3], [0, 2, 4, 6]]
+    assert seen == [(1, 3, "1/3 tasks"), (2, 3, "2/3 tasks"), (3, 3, "3/3 tasks")]
+    assert mapped == [(float(big[i::5].sum()), False) for i in range(5)]  # read-only in the workers, as on Ray
+    with pytest.raises(ConfigError, match="--workers must be at least 1"):
+        make_executor("processes", workers=0)
 
 
 def test_without_ray_cluster_option_says_how_to_install(monkeypatch, tmp_path, captures):
@@ -253,3 +271,20 @@ def test_family_built_on_the_cluster_equals_the_local_one(ray_executor, tmp_path
     assert np.array_equal(np.asarray(here.dataset.X), np.asarray(there.dataset.X))
     for k in ("network", "phase", "host", "time"):
         assert np.array_equal(np.asarray(here.dataset.arrays[k]), np.asarray(there.dataset.arrays[k]))
+
+
+def test_a_study_in_worker_processes_gives_the_local_numbers(tmp_path):
+    from conftest import import_learnable_dataset
+
+    from nidslab.study import run_study
+    from nidslab.study.study_file import parse_study
+
+    data = import_learnable_dataset("processes-study", rows=3000, seed=1)
+    study = parse_study(STUDY)
+    local = run_study(study, data=data, out_dir=tmp_path / "local", cache_dir=tmp_path / "c1",
+                      executor=LocalExecutor(threads=1))
+    with ProcessExecutor(2, threads=1) as ex:
+        here = run_study(study, data=data, out_dir=tmp_path / "processes", cache_dir=tmp_path / "c2", executor=ex)
+    assert here["meta"]["executor"] == {"kind": "processes", "workers": 2, "threads": 1}
+    assert here["search"]["trials_run"] == 4 and len(here["cross_validation"]["accuracy"]["per_fold"]) == 3
+    assert differences(local, here) == []

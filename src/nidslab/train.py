@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import warnings
 import os
 import time
 from collections.abc import Callable
@@ -339,7 +340,10 @@ def _check_arrays(pair, head: str, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{what} has no rows")
     # Fast path: a finite sum means every value is finite; only a non-finite sum (NaN, inf, or an
     # overflow of huge values) needs the elementwise check.
-    if not math.isfinite(float(torch.from_numpy(X).sum())) and not np.isfinite(X).all():  # torch: all threads
+    with warnings.catch_warnings():  # a read-only X (memory-mapped in a worker) is only read here
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        total = float(torch.from_numpy(X).sum())  # torch: all threads
+    if not math.isfinite(total) and not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{what} X has a non-finite value at row {bad[0]}, column {bad[1]}")
     if head == "binary":

@@ -44,13 +44,18 @@ def lab(
                                         "lab's half and quarter datasets); overrides the study file."),
     split: str = typer.Option(None, "--split", help="random | temporal: the split every part trains on; overrides "
                                                     "the study file (the evaluation part trains the other one too)."),
-    cluster: str = typer.Option("none", "--cluster", help="none: run here; ray: run the experiments, timings, "
-                                "search trials and CV folds as Ray tasks (needs the [cluster] extra)."),
+    cluster: str = typer.Option("none", "--cluster", help="none: run here, one task after another; processes: "
+                                "the experiments, timings, search trials and CV folds in worker processes of this "
+                                "machine (--workers), one torch thread each; ray: the same as Ray tasks (needs the "
+                                "[cluster] extra)."),
+    workers: int = typer.Option(None, "--workers", min=1, help="With --cluster processes: worker processes "
+                                "(default: one per CPU this process may use)."),
     address: str = RAY_ADDRESS,
     cpus_per_task: int = typer.Option(1, "--cpus-per-task", min=1, help="With --cluster ray: CPUs (and torch "
                                       "threads) per task."),
-    threads: int = typer.Option(None, "--threads", min=1, help="Without --cluster: torch threads (default: "
-                                "torch's). --threads 1 gives the numbers of a cluster run with one CPU per task."),
+    threads: int = typer.Option(None, "--threads", min=1, help="--cluster none: torch threads (default: torch's); "
+                                "--cluster processes: per task (default 1). --threads 1 gives the numbers of a "
+                                "cluster run with one CPU per task."),
 ) -> None:
     """Run the study: results.json, report.html and report.md in OUT/TIMESTAMP/ (OUT/latest points at it).
 
@@ -59,7 +64,7 @@ def lab(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from nidslab.cluster import RayExecutor, make_executor
+    from nidslab.cluster import ProcessExecutor, RayExecutor, make_executor
     from nidslab.study import link_latest, load_study, new_run_dir, run_study
 
     if quick and full:
@@ -77,10 +82,14 @@ def lab(
             raise typer.BadParameter(f"--split must be random or temporal, got {split!r}")
         spec = dataclasses.replace(spec, split=split)
     start = time.perf_counter()
-    executor = make_executor(cluster, address, cpus_per_task=cpus_per_task, threads=threads)  # fails before any output
+    executor = make_executor(cluster, address, cpus_per_task=cpus_per_task, threads=threads,
+                             workers=workers)  # fails before any output
     if isinstance(executor, RayExecutor):
         console.print(f"Ray cluster at {executor.address}: {executor.workers} tasks at a time, "
                       f"{executor.threads} CPU(s) each", highlight=False)
+    elif isinstance(executor, ProcessExecutor):
+        console.print(f"{executor.workers} worker processes here, {executor.threads} torch thread(s) each",
+                      highlight=False)
     run_dir = new_run_dir(out)
     console.print(f"[bold]nidslab lab[/bold]: {escape(spec.title)}" + (" [yellow](quick)[/yellow]" if quick else "")
                   + (" [yellow](full)[/yellow]" if full else ""))
