@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -52,6 +52,14 @@ StackedCallback = Callable[[int, list[History]], None]
 
 _ACT = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh, "elu": F.elu,
         "gelu": F.gelu, "linear": lambda z: z}
+
+
+def _running(m: DNN, j: int, name: str) -> torch.Tensor:
+    """Block j's BatchNorm running statistic ``name`` (running_mean or running_var) of ``m``."""
+    bn = m.blocks[j].bn
+    stat = getattr(bn, name, None)
+    assert isinstance(stat, torch.Tensor), "a batch-norm spec's blocks track running statistics"
+    return stat
 
 
 class StackedDNN(nn.Module):
@@ -86,8 +94,8 @@ class StackedDNN(nn.Module):
             for j in range(spec.n_layers):
                 self.gammas.append(stack(lambda m, j=j: m.blocks[j].bn.weight))
                 self.betas.append(stack(lambda m, j=j: m.blocks[j].bn.bias))
-                self.register_buffer(f"running_mean{j}", torch.stack([m.blocks[j].bn.running_mean for m in models]))
-                self.register_buffer(f"running_var{j}", torch.stack([m.blocks[j].bn.running_var for m in models]))
+                for name in ("running_mean", "running_var"):
+                    self.register_buffer(f"{name}{j}", torch.stack([_running(m, j, name) for m in models]))
         self.act = _ACT[spec.activation]
 
     def copy_into(self, models: Sequence[DNN]) -> None:
@@ -102,8 +110,10 @@ class StackedDNN(nn.Module):
                     if b.bn is not None:
                         b.bn.weight.copy_(self.gammas[j][i].to(dev))
                         b.bn.bias.copy_(self.betas[j][i].to(dev))
-                        b.bn.running_mean.copy_(getattr(self, f"running_mean{j}")[i].to(dev))
-                        b.bn.running_var.copy_(getattr(self, f"running_var{j}")[i].to(dev))
+                        rm, rv = b.bn.running_mean, b.bn.running_var
+                        assert rm is not None and rv is not None, "build_model's BatchNorm tracks running statistics"
+                        rm.copy_(getattr(self, f"running_mean{j}")[i].to(dev))
+                        rv.copy_(getattr(self, f"running_var{j}")[i].to(dev))
 
     def forward(self, x: torch.Tensor, *, rows: torch.Tensor | None = None, counts: torch.Tensor | None = None,
                 shift: torch.Tensor | None = None, scale: torch.Tensor | None = None,
@@ -120,6 +130,7 @@ class StackedDNN(nn.Module):
         k, s = self.k, self.spec
         W, b = self.weights[0], self.biases[0]
         if scale is not None:
+            assert shift is not None, "a standardiser is a shift and a scale"
             W = W * scale[:, None, :]
             b = b - torch.bmm(W, shift[:, :, None]).squeeze(-1)
         if x.dim() == 2:  # one wide matmul for every network's first layer
@@ -135,7 +146,7 @@ class StackedDNN(nn.Module):
                 h = self._batch_norm(j, h, rows, counts)
             if masks is not None and s.dropout:
                 m = masks[j]
-                h = h * (torch.stack(m) if isinstance(m, (list, tuple)) else m)
+                h = h * (m if isinstance(m, torch.Tensor) else torch.stack(list(m)))
         out = torch.baddbmm(self.biases[-1][:, None, :], h, self.weights[-1].transpose(1, 2))
         return out.squeeze(-1)
 
@@ -162,6 +173,7 @@ class StackedDNN(nn.Module):
         k, L = self.k, self.spec.n_layers
         W1, b1 = self.weights[0], self.biases[0]
         if scale is not None:
+            assert shift is not None, "a standardiser is a shift and a scale"
             W1 = W1 * scale[:, None, :]
             b1 = b1 - torch.bmm(W1, shift[:, :, None]).squeeze(-1)
         B = x.shape[-2]
@@ -208,7 +220,9 @@ class StackedDNN(nn.Module):
                 xs = x.expand(k, -1, -1) if x.dim() == 2 else x
                 dW = torch.bmm(dz.transpose(1, 2), xs)
                 if scale is not None:  # through W1 * scale and b1 - (W1 * scale) @ shift
-                    dW.sub_(self.biases[0].grad[:, :, None] * shift[:, None, :]).mul_(scale[:, None, :])
+                    db1 = self.biases[0].grad
+                    assert db1 is not None and shift is not None, "set above; a standardiser is a shift and a scale"
+                    dW.sub_(db1[:, :, None] * shift[:, None, :]).mul_(scale[:, None, :])
                 self.weights[0].grad = dW
         return loss_rows, out
 
@@ -222,6 +236,7 @@ class StackedDNN(nn.Module):
             var, mean = torch.var_mean(s, dim=1, correction=0)
             n = torch.full((self.k,), float(s.shape[1]), device=s.device)
         else:  # statistics over each network's own rows only
+            assert counts is not None, "rows come with their counts"
             n = counts.clamp(min=1.0)[:, None]
             r = rows[:, :, None]
             mean = (s * r).sum(1) / n
@@ -261,6 +276,7 @@ class _StackedAdam:
             dev = p.device
             on = live.to(dev).view(shape)
             g = p.grad
+            assert g is not None, "the step filled every gradient"
             if self.wd:
                 p.mul_(torch.where(on, (1 - self.lr * self.wd).float().to(dev).view(shape), 1.0))
             m.copy_(torch.where(on, m.lerp(g, 1 - self.b1), m))
@@ -365,10 +381,13 @@ class _Trainer:
         with torch.no_grad():
             if self.cfg.optimizer == "sgd" and bool((self.lrs == self.lrs[0]).all()):
                 # a zero gradient leaves an idle network as it is
-                torch._foreach_add_(self.params, [p.grad for p in self.params], alpha=-self.cfg.lr)
+                grads = [p.grad for p in self.params]
+                assert all(g is not None for g in grads), "the step filled every gradient"
+                torch._foreach_add_(list[torch.Tensor](self.params), cast(list[torch.Tensor], grads), alpha=-self.cfg.lr)
             elif self.cfg.optimizer == "sgd":  # one learning rate per network
                 for p in self.params:
                     lr = self.lrs.to(p.device, torch.float32).view((self.k,) + (1,) * (p.dim() - 1))
+                    assert p.grad is not None, "the step filled every gradient"
                     p.sub_(p.grad * lr)
             elif self.adam is not None:
                 self.adam.step(active)
@@ -390,10 +409,11 @@ class _Trainer:
     def validate(self, validations: Sequence[tuple[torch.Tensor, torch.Tensor] | None]) -> None:
         """Each network's val_loss and val_accuracy (eval mode, no class weights) into its History."""
         self.net.eval()
-        shared = all(v is not None and v[0] is validations[0][0] for v in validations)
+        first = validations[0]
+        shared = first is not None and all(v is not None and v[0] is first[0] for v in validations)
         losses, accs = [0.0] * self.k, [0.0] * self.k
-        if shared:
-            Xv, yv = validations[0]
+        if shared and first is not None:
+            Xv, yv = first
             ls = torch.zeros(self.k, dtype=torch.float64, device=self.dev)
             hit = torch.zeros(self.k, dtype=torch.int64, device=self.dev)
             for s0 in range(0, len(yv), EVAL_BATCH):
@@ -407,13 +427,13 @@ class _Trainer:
                 if v is None:
                     continue
                 Xv, yv = v
-                ls, hit = 0.0, 0
+                loss_i, hits_i = 0.0, 0
                 for s0 in range(0, len(yv), EVAL_BATCH):
                     xb = Xv[s0:s0 + EVAL_BATCH].expand(self.k, -1, -1)
                     o, t = self.net(xb)[i:i + 1], yv[s0:s0 + EVAL_BATCH]
-                    ls += float(self._loss_sum(o, t)[0])
-                    hit += int(((o > 0) == (t > 0.5)).sum())
-                losses[i], accs[i] = ls / max(1, len(yv)), hit / max(1, len(yv))
+                    loss_i += float(self._loss_sum(o, t)[0])
+                    hits_i += int(((o > 0) == (t > 0.5)).sum())
+                losses[i], accs[i] = loss_i / max(1, len(yv)), hits_i / max(1, len(yv))
         for i, v in enumerate(validations):
             if v is not None:
                 self.histories[i].val_loss.append(losses[i])
@@ -696,6 +716,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarr
                 mean, scale = _standardiser_of(all_rows, _column_moments(held), len(tr))
             else:
                 s = Standardizer().fit(Xg[tr])
+                assert s.mean_ is not None and s.scale_ is not None, "fitted"
                 mean, scale = s.mean_, s.scale_
             stds.append((mean, scale))
             members[i, tr] = True
