@@ -21,8 +21,9 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# ruff (pyflakes' undefined names among its checks), mypy (strict on nidslab.study), import-linter (the study's
-# layers, no import circles, torch only where networks run); settings in pyproject.toml
+# ruff (pyflakes' undefined names among its checks), mypy (every body checked; strict on nidslab.study, the public
+# modules fully annotated), import-linter (the study's layers, no import circles, torch only where networks run);
+# settings in pyproject.toml
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
