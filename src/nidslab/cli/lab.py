@@ -54,7 +54,7 @@ def lab(
     cpus_per_task: int = typer.Option(1, "--cpus-per-task", min=1, help="With --cluster ray: CPUs (and torch "
                                       "threads) per task."),
     threads: int = typer.Option(None, "--threads", min=1, help="--cluster none: torch threads (default: torch's); "
-                                "--cluster processes: per task (default 1). --threads 1 gives the numbers of a "
+                                "--cluster processes: per task (one unless given). --threads 1 gives the numbers of a "
                                 "cluster run with one CPU per task."),
 ) -> None:
     """Run the study: results.json, report.html and report.md in OUT/TIMESTAMP/ (OUT/latest points at it).
