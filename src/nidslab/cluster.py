@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Self
 
 from nidslab.errors import ConfigError
 from nidslab.progress import Progress
@@ -38,7 +38,32 @@ INSTALL_HINT = "pip install -e '.[cluster]' (from a checkout) or pip install 'ra
 DEFAULT_RAY_PORT = 6379
 
 
-class LocalExecutor:
+class _OnThisMachine:
+    """What the executors of this machine share: their description, and nothing to release."""
+
+    kind: str
+    threads: int | None
+
+    @property
+    def workers(self) -> int:
+        """How many tasks run at once."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-data description for results.json (kind, workers, threads)."""
+        return {"kind": self.kind, "workers": self.workers, "threads": self.threads}
+
+    def close(self) -> None:
+        """Nothing to release (joblib keeps a process pool's workers for the next call, ends them at exit)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalExecutor(_OnThisMachine):
     """Runs every task in this process, in order.
 
     ``threads``: torch's thread count inside each task (None: leave it as it is). Results are
@@ -71,21 +96,8 @@ class LocalExecutor:
                 progress(i + 1, len(items), f"{i + 1}/{len(items)} tasks")
         return out
 
-    def describe(self) -> dict[str, Any]:
-        """Plain-data description for results.json (kind, workers, threads)."""
-        return {"kind": self.kind, "workers": self.workers, "threads": self.threads}
 
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class ProcessExecutor:
+class ProcessExecutor(_OnThisMachine):
     """Runs tasks in ``workers`` processes of this machine, ``threads`` torch threads each (default 1).
 
     Worker processes start on the first ``map`` (an import of nidslab and torch each) and are reused by
@@ -129,19 +141,6 @@ class ProcessExecutor:
             if progress is not None:
                 progress(i + 1, len(items), f"{i + 1}/{len(items)} tasks")
         return out
-
-    def describe(self) -> dict[str, Any]:
-        """Plain-data description for results.json (kind, workers, threads)."""
-        return {"kind": self.kind, "workers": self.workers, "threads": self.threads}
-
-    def close(self) -> None:
-        """Nothing to release: joblib keeps its workers for the next call and ends them at exit."""
-
-    def __enter__(self) -> ProcessExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def usable_cpus() -> int:
