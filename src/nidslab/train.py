@@ -20,7 +20,7 @@ import math
 import warnings
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab import fused_step
-from nidslab.model import EVAL_BATCH, seed_dropout
+from nidslab.model import DNN, EVAL_BATCH, seed_dropout
 from nidslab.settings import OPTIMIZERS, FitConfig, balanced_class_weight
 from nidslab.threads import torch_threads
 
@@ -71,7 +71,7 @@ class History:
         return len(self.loss)
 
 
-def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float) -> torch.optim.Optimizer:
     """The optimiser ``name`` with Keras's defaults: SGD without momentum, epsilon 1e-7
     (Adam, AdamW, RMSprop), RMSprop rho 0.9, AdamW weight decay 0.004 as Keras's ``AdamW``.
 
@@ -198,8 +198,10 @@ def fit(
                     stopper=stopper, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, run=run)
 
 
-def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stopper, checkpoint_dir, resume,
-         callback, run=None) -> History:
+def _fit(model: nn.Module, X: np.ndarray, y: np.ndarray, Xv: np.ndarray | None, yv: np.ndarray | None,
+         cfg: FitConfig, *, head: str, class_weight: dict[int, float] | None, dev: torch.device,
+         stopper: _EarlyStopping | None, checkpoint_dir: str | os.PathLike | None, resume: bool,
+         callback: EpochCallback | None, run: dict[str, Any] | None = None) -> History:
     optimizer, lr, batch_size, epochs, seed, step = cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed, cfg.step
     model.to(dev)
     if step == "fused" and not fused_step.supports(model):
@@ -213,7 +215,8 @@ def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stoppe
     # Class weights as two 0-d tensors: each batch picks its rows' weights from its labels.
     w0, w1 = (None, None) if class_weight is None else (torch.tensor(class_weight[0], device=dev),
                                                         torch.tensor(class_weight[1], device=dev))
-    val = None if Xv is None else (torch.from_numpy(Xv).to(dev), torch.from_numpy(yv.astype(np.float32)).to(dev))
+    val = None if Xv is None or yv is None else (torch.from_numpy(Xv).to(dev),
+                                                  torch.from_numpy(yv.astype(np.float32)).to(dev))
     history = History(updates_per_epoch=math.ceil(n / batch_size))
     config = {"optimizer": optimizer, "lr": float(lr), "batch_size": batch_size, "seed": int(seed), "rows": n,
               "class_weight": class_weight, "head": head}
@@ -229,7 +232,8 @@ def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stoppe
     xb = torch.empty((min(batch_size, n), X.shape[1]), dtype=torch.float32, device=dev)
     yb = torch.empty(min(batch_size, n), dtype=torch.float32, device=dev)
     wb = None if w0 is None else torch.empty_like(yb)
-    fused = fused_step.FusedStep(model, len(xb)) if step != "autograd" and fused_step.supports(model) else None
+    fused = (fused_step.FusedStep(model, len(xb)) if step != "autograd" and isinstance(model, DNN)
+             and fused_step.supports(model) else None)
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
@@ -261,8 +265,9 @@ def _fit(model, X, y, Xv, yv, cfg: FitConfig, *, head, class_weight, dev, stoppe
                 # Plain SGD as one foreach call: the same arithmetic as SGD.step (p += -lr * g)
                 # without its per-step Python bookkeeping (~30 us, about a tenth of a batch-100 step).
                 with torch.no_grad():
-                    live = [p for p in params if p.grad is not None]
-                    torch._foreach_add_(live, [p.grad for p in live], alpha=-sgd_lr)
+                    live: list[torch.Tensor] = [p for p in params if p.grad is not None]
+                    grads = [g for g in (p.grad for p in live) if g is not None]
+                    torch._foreach_add_(live, grads, alpha=-sgd_lr)
             else:
                 opt.step()
             with torch.no_grad():
@@ -325,7 +330,7 @@ def _logs(h: History, epoch: int) -> dict[str, Any]:
     return logs
 
 
-def _check_arrays(pair, head: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_arrays(pair: Any, head: str, what: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         X, y = pair
     except (TypeError, ValueError):
@@ -369,7 +374,7 @@ class _EarlyStopping:
         self.best_state: dict | None = None
 
     @classmethod
-    def make(cls, spec, have_validation: bool) -> _EarlyStopping | None:
+    def make(cls, spec: Any, have_validation: bool) -> _EarlyStopping | None:
         """From :attr:`FitConfig.early_stopping` (already checked there): None, a patience, or a dict."""
         if spec is None:
             return None
@@ -395,7 +400,8 @@ class _EarlyStopping:
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _save_checkpoint(path: Path, epochs_done: int, model, opt, history: History, config: dict, stopper) -> None:
+def _save_checkpoint(path: Path, epochs_done: int, model: nn.Module, opt: torch.optim.Optimizer, history: History,
+                     config: dict, stopper: _EarlyStopping | None) -> None:
     """Write the checkpoint atomically. A full disk raises OSError(ENOSPC) naming ``path`` (torch.save to a
     file would raise a RuntimeError instead), and a checkpoint folder this run made and could not fill goes."""
     import io
@@ -425,7 +431,7 @@ def _first_difference(saved: dict, now: dict, prefix: str = "") -> tuple[str, st
             if a != b:
                 return _first_difference(a, b, f"{prefix}{key} ")
         elif a != b:
-            def show(v):
+            def show(v: Any) -> str:
                 text = repr(v)
                 return text if len(text) <= 80 else text[:77] + "..."
             name = f"{prefix}{key}".removeprefix("run ")
@@ -433,7 +439,8 @@ def _first_difference(saved: dict, now: dict, prefix: str = "") -> tuple[str, st
     return "settings", "?", "?"
 
 
-def _load_checkpoint(path: Path, model, opt, config: dict, stopper, dev) -> tuple[int, History]:
+def _load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, config: dict,
+                     stopper: _EarlyStopping | None, dev: torch.device) -> tuple[int, History]:
     from nidslab.errors import CacheError
 
     from nidslab.saved_model import read_weights
