@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import torch
 from torch import nn
@@ -120,7 +121,7 @@ def _block_supported(b: Block) -> bool:
             and (b.dropout is None or isinstance(b.dropout, Dropout)))
 
 
-def supports(model: nn.Module) -> bool:
+def supports(model: nn.Module) -> TypeGuard[DNN]:
     """Whether :class:`FusedStep` can train ``model``: a float32 :class:`DNN` on the CPU whose layers are
     its blocks' (as :func:`nidslab.model.build_model` makes them) and whose activation is in
     :data:`ACTIVATION_KERNELS` (anything else trains with autograd)."""

@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nidslab import fused_step
-from nidslab.model import DNN, EVAL_BATCH, seed_dropout
+from nidslab.model import EVAL_BATCH, seed_dropout
 from nidslab.settings import OPTIMIZERS, FitConfig, balanced_class_weight
 from nidslab.threads import torch_threads
 
@@ -232,8 +232,7 @@ def _fit(model: nn.Module, X: np.ndarray, y: np.ndarray, Xv: np.ndarray | None, 
     xb = torch.empty((min(batch_size, n), X.shape[1]), dtype=torch.float32, device=dev)
     yb = torch.empty(min(batch_size, n), dtype=torch.float32, device=dev)
     wb = None if w0 is None else torch.empty_like(yb)
-    fused = (fused_step.FusedStep(model, len(xb)) if step != "autograd" and isinstance(model, DNN)
-             and fused_step.supports(model) else None)
+    fused = fused_step.FusedStep(model, len(xb)) if step != "autograd" and fused_step.supports(model) else None
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
@@ -265,9 +264,8 @@ def _fit(model: nn.Module, X: np.ndarray, y: np.ndarray, Xv: np.ndarray | None, 
                 # Plain SGD as one foreach call: the same arithmetic as SGD.step (p += -lr * g)
                 # without its per-step Python bookkeeping (~30 us, about a tenth of a batch-100 step).
                 with torch.no_grad():
-                    live: list[torch.Tensor] = [p for p in params if p.grad is not None]
-                    grads = [g for g in (p.grad for p in live) if g is not None]
-                    torch._foreach_add_(live, grads, alpha=-sgd_lr)
+                    live = [(p, p.grad) for p in params if p.grad is not None]
+                    torch._foreach_add_([p for p, _ in live], [g for _, g in live], alpha=-sgd_lr)
             else:
                 opt.step()
             with torch.no_grad():
