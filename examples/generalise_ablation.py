@@ -47,7 +47,7 @@ def main() -> None:
                     "every validation and test network (default 7200; half of it calibrates)")
     ap.add_argument("--confirm-window-s", type=float, help="an alert counts once it is the k-th of its host within "
                     "this many seconds (default 2; k is chosen on the validation networks)")
-    ap.add_argument("--choose", help="how validation picks the operating point: margin (default), middle or "
+    ap.add_argument("--choose", help="how validation picks the operating point: middle (default), margin or "
                     "fastest (nidslab.generalise.experiment.choose_operating_point)")
     ap.add_argument("-o", "--out", help="write the result as JSON here")
     a = ap.parse_args()
