@@ -174,7 +174,10 @@ def test_own_batches_other_optimizers(optimizer):
 
 
 @pytest.mark.parametrize("spec", [ModelSpec(n_layers=3, n_nodes=5, activation="tanh", dropout=0.2),
-                                  ModelSpec(n_layers=1, n_nodes=4, head="regression")], ids=["tanh+dropout", "regression"])
+                                  ModelSpec(n_layers=1, n_nodes=4, head="regression"),
+                                  ModelSpec(n_layers=3, n_nodes=5, batch_norm=True, dropout=0.2),
+                                  ModelSpec(n_layers=2, n_nodes=4, activation="relu", batch_norm=True)],
+                         ids=["tanh+dropout", "regression", "bn+dropout", "relu+bn"])
 def test_hand_derived_step_equals_autograd(spec):
     X, y = blobs(400, seed=11)
     if spec.head == "regression":

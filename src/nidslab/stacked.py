@@ -21,8 +21,8 @@ its own standardiser. Two ways to feed them:
 
 On top: :func:`cross_validate` (k-fold CV of one spec, per-fold results shaped as the study's fold
 tasks) and :func:`fit_seeds` (one spec trained from several seeds). Gradients come from a
-hand-derived backward pass (:meth:`StackedDNN.fused`) for stacks without BatchNorm, from autograd on
-the stacked graph otherwise (or with ``step="autograd"``). The optimiser steps the stacked tensors
+hand-derived backward pass (:meth:`StackedDNN.fused`, BatchNorm and dropout included), from autograd
+on the stacked graph for an activation it has no kernel for (or with ``step="autograd"``). The optimiser steps the stacked tensors
 elementwise, so each network's slice steps as if alone: SGD with one learning rate per network, Adam and
 AdamW with their own step counts per network (a network may sit out a step), RMSprop torch's. Not
 supported here (use ``fit``): early stopping, checkpoints and resume.
@@ -151,22 +151,28 @@ class StackedDNN(nn.Module):
         return out.squeeze(-1)
 
     def can_fuse(self) -> bool:
-        """Whether :meth:`fused` applies: no BatchNorm, an activation of ``nidslab.fused_step`` that
-        needs only its output for the backward, float32 weights on the CPU."""
+        """Whether :meth:`fused` applies: an activation of ``nidslab.fused_step`` that needs only its
+        output for the backward, float32 weights on the CPU (BatchNorm and dropout included)."""
         from nidslab.fused_step import ACTIVATION_KERNELS
 
         a = ACTIVATION_KERNELS.get(self.spec.activation)
-        return (not self.spec.batch_norm and a is not None and not a.needs_input
+        return (a is not None and not a.needs_input
                 and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in self.parameters()))
 
     @torch.no_grad()
     def fused(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, counts: torch.Tensor, *,
-              shift: torch.Tensor | None = None, scale: torch.Tensor | None = None,
+              rows: torch.Tensor | None = None, shift: torch.Tensor | None = None, scale: torch.Tensor | None = None,
               masks: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One training step's forward and hand-derived backward (as ``nidslab.fused_step`` for one
         network): fills every parameter's ``.grad`` with the gradient of ``sum_i(loss_i / counts_i)``
         and returns ``(loss_i * counts_i, logits)`` as ``(k,)`` and ``(k, B)``. ``w`` ``(k, B)``: per-row
-        loss weights (class weight times membership) or None; other arguments as :meth:`forward`."""
+        loss weights (class weight times membership) or None; ``rows`` ``(k, B)`` membership (BatchNorm's
+        statistics over each network's own rows; None: all); other arguments as :meth:`forward`.
+
+        BatchNorm (after the activation, as :class:`nidslab.model.Block`) is ``u = s * a + c`` with
+        ``a = gamma * invstd``, ``c = beta - mean * a`` per network and column, and its backward is
+        ``ds = rows * (du * a + s * kk + q)`` with ``nidslab.fused_step``'s per-column coefficients,
+        computed over each network's own rows (``counts``)."""
         from nidslab.fused_step import ACTIVATION_KERNELS
 
         act = ACTIVATION_KERNELS[self.spec.activation]
@@ -182,13 +188,17 @@ class StackedDNN(nn.Module):
             z = z.contiguous()
         else:
             z = torch.baddbmm(b1[:, None, :], x, W1.transpose(1, 2))
-        s_list, h_list = [], []
+        s_list, h_list, bns = [], [], []
         h = x
         for j in range(L):
             if j:
                 z = torch.baddbmm(self.biases[j][:, None, :], h, self.weights[j].transpose(1, 2))
             s = act.forward(z, z)
-            h = s * masks[j] if masks is not None else s
+            u = s
+            if self.spec.batch_norm:
+                u, stats = self._batch_norm_fused(j, s, rows, counts)
+                bns.append(stats)
+            h = u * masks[j] if masks is not None else u
             s_list.append(s)
             h_list.append(h)
         out = torch.baddbmm(self.biases[-1][:, None, :], h, self.weights[-1].transpose(1, 2)).squeeze(-1)
@@ -210,9 +220,11 @@ class StackedDNN(nn.Module):
         for j in range(L - 1, -1, -1):
             if masks is not None:
                 dh.mul_(masks[j])
+            if self.spec.batch_norm:
+                dh = self._batch_norm_backward(j, dh, s_list[j], bns[j], rows, counts)
             act.backward(dh, s_list[j], s_list[j])
             dz = dh
-            self.biases[j].grad = dz.sum(1)
+            self.biases[j].grad = torch.bmm(_ones(dz), dz).squeeze(1)
             if j:
                 self.weights[j].grad = torch.bmm(dz.transpose(1, 2), h_list[j - 1])
                 dh = torch.bmm(dz, self.weights[j])
@@ -226,10 +238,53 @@ class StackedDNN(nn.Module):
                 self.weights[0].grad = dW
         return loss_rows, out
 
+    def _batch_norm_fused(self, j: int, s: torch.Tensor, rows: torch.Tensor | None,
+                          counts: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Training-mode BatchNorm of layer j on ``s`` ``(k, B, n)`` without autograd: returns the output
+        and ``(mean, invstd, a)`` ``(k, n)`` for :meth:`_batch_norm_backward`; updates the running statistics."""
+        eps = 1e-3
+        # sums over each network's own rows as (1, B) @ (B, n) matmuls (torch's var_mean over the middle
+        # axis of (k, B, n) took 50x as long)
+        r = rows[:, None, :] if rows is not None else _ones(s)
+        n = counts if rows is not None else torch.full((self.k,), float(s.shape[1]), device=s.device)
+        cnt = n.clamp(min=1.0)[:, None]
+        mean = torch.bmm(r, s).squeeze(1) / cnt
+        var = torch.bmm(r, (s - mean[:, None, :]).square_()).squeeze(1) / cnt
+        self._update_running(j, mean, var, n)
+        invstd = torch.rsqrt(var + eps)
+        a = self.gammas[j] * invstd
+        c = self.betas[j] - mean * a
+        return torch.addcmul(c[:, None, :], s, a[:, None, :]), (mean, invstd, a)
+
+    def _batch_norm_backward(self, j: int, du: torch.Tensor, s: torch.Tensor, stats: tuple[torch.Tensor, ...],
+                             rows: torch.Tensor | None, counts: torch.Tensor) -> torch.Tensor:
+        """``dL/ds`` ``(k, B, n)`` from ``du = dL/du`` (in place in ``du``); fills gamma's and beta's grads."""
+        mean, invstd, a = stats
+        m = counts.clamp(min=1.0)[:, None]
+        one = _ones(du)
+        dbeta = torch.bmm(one, du).squeeze(1)
+        dgamma = invstd * (torch.bmm(one, torch.mul(du, s)).squeeze(1) - mean * dbeta)
+        self.gammas[j].grad, self.betas[j].grad = dgamma, dbeta
+        kk = a * invstd * dgamma / -m
+        q = a * dbeta / -m - kk * mean
+        ds = du.mul_(a[:, None, :]).addcmul_(s, kk[:, None, :]).add_(q[:, None, :])
+        return ds.mul_(rows[:, :, None]) if rows is not None else ds
+
+    def _update_running(self, j: int, mean: torch.Tensor, var: torch.Tensor, n: torch.Tensor) -> None:
+        """As nn.BatchNorm1d (momentum 0.01): the running variance takes the unbiased batch variance; a
+        network with no rows in the batch keeps its statistics."""
+        momentum = 0.01
+        rm, rv = getattr(self, f"running_mean{j}"), getattr(self, f"running_var{j}")
+        with torch.no_grad():
+            live = (n > 0)[:, None]
+            unbiased = var * (n / (n - 1).clamp(min=1.0))[:, None]
+            rm.copy_(torch.where(live, rm * (1 - momentum) + mean * momentum, rm))
+            rv.copy_(torch.where(live, rv * (1 - momentum) + unbiased * momentum, rv))
+
     def _batch_norm(self, j: int, s: torch.Tensor, rows: torch.Tensor | None, counts: torch.Tensor | None) -> torch.Tensor:
         gamma, beta = self.gammas[j][:, None, :], self.betas[j][:, None, :]
         rm, rv = getattr(self, f"running_mean{j}"), getattr(self, f"running_var{j}")
-        eps, momentum = 1e-3, 0.01
+        eps = 1e-3
         if not self.training:
             return (s - rm[:, None, :]) * torch.rsqrt(rv[:, None, :] + eps) * gamma + beta
         if rows is None:
@@ -242,12 +297,14 @@ class StackedDNN(nn.Module):
             mean = (s * r).sum(1) / n
             var = ((s - mean[:, None, :]).square() * r).sum(1) / n
             n = counts
-        with torch.no_grad():  # as nn.BatchNorm1d: the running variance takes the unbiased one
-            live = (n > 0)[:, None]
-            unbiased = var * (n / (n - 1).clamp(min=1.0))[:, None]
-            rm.copy_(torch.where(live, rm * (1 - momentum) + mean * momentum, rm))
-            rv.copy_(torch.where(live, rv * (1 - momentum) + unbiased * momentum, rv))
+        self._update_running(j, mean.detach(), var.detach(), n)
         return (s - mean[:, None, :]) * torch.rsqrt(var[:, None, :] + eps) * gamma + beta
+
+
+def _ones(t: torch.Tensor) -> torch.Tensor:
+    """``(k, 1, B)`` ones for column sums of ``t`` ``(k, B, n)`` as one batched matmul (2.4x faster on the
+    CPU than ``t.sum(1)``, a reduction over the middle axis)."""
+    return torch.ones(1, 1, t.shape[1], dtype=t.dtype, device=t.device).expand(t.shape[0], 1, t.shape[1])
 
 
 class _StackedAdam:
@@ -362,8 +419,8 @@ class _Trainer:
         if rows is not None:
             w = rows if w is None else w * rows
         if self.fuse:
-            loss_rows, out = self.net.fused(x, y, w, counts, shift=forward.get("shift"), scale=forward.get("scale"),
-                                            masks=forward.get("masks"))
+            loss_rows, out = self.net.fused(x, y, w, counts, rows=rows, shift=forward.get("shift"),
+                                            scale=forward.get("scale"), masks=forward.get("masks"))
         else:
             out = self.net(x, rows=rows, counts=counts, **forward)
             yy = y.expand_as(out)

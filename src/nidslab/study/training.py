@@ -60,7 +60,7 @@ def seed_runs(settings: dict[str, Any], seeds: list[int], train: Arrays, validat
               detail: Detail | None = None) -> dict[str, list[float]]:
     """Networks of ``settings`` trained from each of ``seeds`` side by side as one stacked model
     (:func:`nidslab.stacked.fit_seeds`; ``mode="own"``: each seed its own shuffle, as one ``fit`` per seed
-    would; with BatchNorm one ``fit`` per seed, which is cheaper there), each scored on ``test``. Returns lists in seed order: seeds, test_accuracy,
+    would), each scored on ``test``. Returns lists in seed order: seeds, test_accuracy,
     test_balanced_accuracy, val_accuracy (the last epoch's; NaN without validation)."""
     from nidslab.evaluate import evaluate
     from nidslab.threads import torch_threads
@@ -69,11 +69,6 @@ def seed_runs(settings: dict[str, Any], seeds: list[int], train: Arrays, validat
     spec, config = split_settings(settings)
     config = config.replace(threads=threads)
     epochs = config.epochs
-    if spec.batch_norm and mode == "own":
-        # the stacked step has no hand-derived BatchNorm backward (autograd on the stack): one fit per seed
-        # costs about half the CPU time (measured, 2x20 + BN, 2 seeds) and gives the same numbers
-        mode = "single"
-
     def on_epoch(epoch: int, histories: Any) -> None:
         if detail is not None:
             detail(epoch, epochs, f"seeds {', '.join(map(str, seeds))}: epoch {epoch}/{epochs}")

@@ -133,17 +133,14 @@ def groups(ctx: Context, todo: list[Experiment]) -> list[list[Run]]:
 
     by: dict[str, list[Run]] = {}
     for e in todo:
-        # BatchNorm: the stacked step has no hand-derived backward (autograd on the stack), slower than one
-        # fused fit per network (measured, 2x20 + BN, 3 seeds): each such experiment trains alone
-        key = e.name if e.spec.batch_norm else stack_key(e.settings())
+        key = stack_key(e.settings())
         by.setdefault(key, []).extend([(e, ctx.seed)] + [(e, s) for s in other_seeds(ctx, e)])
     return list(by.values())
 
 
 def alone(group: list[Run]) -> bool:
-    """Whether ``group`` trains one network at a time (:func:`train_one`): one experiment with BatchNorm,
-    or a single network."""
-    return len(group) == 1 or group[0][0].spec.batch_norm
+    """Whether ``group`` trains one network at a time (:func:`train_one`): a single network."""
+    return len(group) == 1
 
 
 def _label(run: Run, seed: int) -> str:
