@@ -45,7 +45,7 @@ def autograd_step(model, x, y, w):
 
 CASES = [(act, bn, p, head, weighted, n_layers)
          for act, bn, p, head, weighted, n_layers in itertools.product(
-             [a for a in ACTIVATION_MODULES if a != "linear"], (False, True), (0.0, 0.3), ("binary", "regression"), (False, True), (0, 1, 3))
+             list(ACTIVATION_MODULES), (False, True), (0.0, 0.3), ("binary", "regression"), (False, True), (0, 1, 3))
          if not (head == "regression" and weighted) and not (n_layers == 0 and (bn or p))]
 
 
@@ -64,6 +64,11 @@ def test_gradients_loss_and_running_stats_equal_autograds(act, bn, p, head, weig
     torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=1e-5)
     for (name, a), b in zip(ref.named_parameters(), fused.parameters()):
         scale = a.grad.abs().max().clamp_min(1e-6)
+        if bn and act == "linear" and float(scale) <= 1e-6:
+            # without activations a shift before BatchNorm (a Dense bias, an earlier BatchNorm's beta) has a
+            # zero gradient: both sides give rounding noise (about 1e-8)
+            assert float(b.grad.abs().max()) < 1e-6, name
+            continue
         assert float((a.grad - b.grad).abs().max() / scale) < 1e-4, name
     for (name, a), b in zip(ref.named_buffers(), fused.buffers()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)

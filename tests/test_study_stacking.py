@@ -86,6 +86,7 @@ def _experiments(data: str, tmp_path, stacking: str) -> dict:
                          "defaults": {"epochs": 2, "batch_size": 300, "n_nodes": 6},
                          "experiments": {"plain": {"class_weight": "none"}, "seeded": {"seeds": 3},
                                          "slow": {"lr": 0.01}, "wide": {"n_nodes": 9},
+                                         "adapted": {"activation": "relu", "optimizer": "adam", "lr": 0.01},
                                          "dropped": {"dropout": 0.3, "optimizer": "adam", "lr": 0.01, "seeds": 2},
                                          "normed": {"batch_norm": True, "seeds": 2}}})
     out = tmp_path / stacking
@@ -93,20 +94,21 @@ def _experiments(data: str, tmp_path, stacking: str) -> dict:
 
 
 def test_experiments_stacked_on_one_shuffle_equal_one_by_one(data, tmp_path):
-    """stacking "shared": plain, seeded (and its seeds 4, 5) and slow train as one stacked model, dropped and
-    its seed 4 as another, normed and its seed 4 as a third, wide alone; the study seed's networks get
-    one-by-one training's numbers."""
+    """stacking "shared": plain, seeded (and its seeds 4, 5), slow and adapted (ReLU, Adam) train as one
+    stacked model, dropped (dropout) and its seed 4 as another, normed and its seed 4 as a third, wide alone;
+    the study seed's networks get one-by-one training's numbers."""
     shared = _experiments(data, tmp_path, "shared")
     alone = _experiments(data, tmp_path, "none")
-    for name in ("plain", "seeded", "slow", "wide", "dropped", "normed"):
+    for name in ("plain", "seeded", "slow", "wide", "dropped", "normed", "adapted"):
         s, a = shared[name], alone[name]
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             np.testing.assert_allclose(s["history"][key], a["history"][key], atol=1e-5, err_msg=f"{name} {key}")
         assert s["test"]["accuracy"] == pytest.approx(a["test"]["accuracy"], abs=1e-4), name
         assert s["init"] == a["init"] and s["updates_per_epoch"] == a["updates_per_epoch"]
     assert shared["plain"]["history"]["val_loss"] != shared["slow"]["history"]["val_loss"]  # lr and weights apply
-    assert shared["seeded"]["stacked"]["networks"] == 5
-    assert shared["seeded"]["stacked"]["with"] == ["plain", "seeded seed 4", "seeded seed 5", "slow"]
+    # one shape: other activations and optimisers (SGD, Adam) stack together; dropout apart
+    assert shared["seeded"]["stacked"]["networks"] == 6
+    assert shared["seeded"]["stacked"]["with"] == ["plain", "seeded seed 4", "seeded seed 5", "slow", "adapted"]
     assert shared["dropped"]["stacked"]["with"] == ["dropped seed 4"] and shared["wide"].get("stacked") is None
     assert alone["seeded"].get("stacked") is None
     # BatchNorm stacks too (the hand-derived stacked step has it): normed with its seed 4, on the shared shuffle

@@ -74,6 +74,7 @@ ACTIVATION_KERNELS: dict[str, Activation] = {
     "gelu": Activation(lambda z, s: aten.gelu.out(z, approximate="none", out=s),
                        lambda g, s, z: aten.gelu_backward.grad_input(g, z, approximate="none", grad_input=g),
                        needs_input=True),
+    "linear": Activation(lambda z, s: z, lambda g, s, z: None),  # Part 11's network without activations
 }
 
 

@@ -5,8 +5,9 @@ An experiment with ``seeds = N`` (its table or ``[defaults]``) is also retrained
 after the study's; its result's ``seed_runs`` holds every seed's test and validation accuracy, this run's
 first. How they train is ``[study] stacking``:
 
-- ``"shared"`` (default): the networks the cache lacks are grouped by shape, batch size, epochs and
-  optimiser (:func:`nidslab.study.training.stack_key`; learning rate and class weights may differ), the
+- ``"shared"`` (default): the networks the cache lacks are grouped by shape (layers, nodes, batch norm),
+  batch size, epochs and whether they have dropout (:func:`nidslab.study.training.stack_key`; activation,
+  dropout rate, class weights, learning rate and the optimiser between SGD and Adam may differ), the
   other seeds' networks included, and each group trains as one stacked model on the study seed's shuffle
   (:func:`nidslab.study.training.train_stacked`: one gather per step for the whole group). A network of
   the study's seed sees the batches one-by-one training gives it, so its numbers are one-by-one's to
