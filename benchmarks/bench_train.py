@@ -316,7 +316,7 @@ def passes_epoch(cfg, bs: int, threads: int) -> dict:
     z, g, o = torch.randn(rows, n_nodes, generator=gen), torch.randn(rows, n_nodes, generator=gen), torch.empty(rows, n_nodes)
     w, mean, var = torch.ones(n_nodes), torch.zeros(n_nodes), torch.ones(n_nodes)
     logit, target, go = torch.randn(rows, generator=gen), (torch.rand(rows, generator=gen) > 0.5).float(), torch.empty(rows)
-    fwd = {"sigmoid": torch.sigmoid, "relu": torch.relu}[act]
+    fwd = {"sigmoid": torch.sigmoid, "relu": lambda z, out: torch.clamp_min(z, 0.0, out=out)}[act]
     bwd = {"sigmoid": lambda g, s: torch.ops.aten.sigmoid_backward.grad_input(g, s, grad_input=g),
            "relu": lambda g, s: torch.ops.aten.threshold_backward.grad_input(g, s, 0, grad_input=g)}[act]
 
@@ -453,6 +453,9 @@ def main() -> None:
     ap.add_argument("--floor", action="store_true",
                     help="also time the epoch's row gathers and elementwise passes alone; floor = those + matmuls timed")
     ap.add_argument("--stacked", action="store_true", help="add the stacked rows (k = 1, 10, 32 of 2x20 and 4x50)")
+    ap.add_argument("--stacked-configs", default=",".join(STACKED_CONFIGS),
+                    help="the stacked rows' configs (names as --configs), e.g. '2x20 BN'")
+    ap.add_argument("--stacked-ks", default=",".join(map(str, STACKED_KS)), help="the stacked rows' k, e.g. 1,3,10")
     ap.add_argument("--stacked-only", action="store_true", help="only the stacked rows")
     ap.add_argument("--cv", action="store_true", help="only the 10-fold CV comparison on the default dataset")
     args = ap.parse_args()
@@ -522,8 +525,13 @@ def main() -> None:
                     fh.write(f"{args.threads} threads, torch {torch.__version__}, tensorflow {keras_version}\n\n"
                              + "\n".join(lines) + "\n")
     if args.stacked or args.stacked_only:
-        table = stacked_table(train, args.threads, args.repeats, ("2x20",) if args.quick else STACKED_CONFIGS,
-                              (10,) if args.quick else STACKED_KS)
+        configs = tuple(c.strip() for c in args.stacked_configs.split(","))
+        unknown = [c for c in configs if c not in CONFIGS]
+        if unknown:
+            raise SystemExit(f"--stacked-configs: unknown {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+        ks = tuple(int(k) for k in args.stacked_ks.split(","))
+        table = stacked_table(train, args.threads, args.repeats, ("2x20",) if args.quick else configs,
+                              (10,) if args.quick else ks)
         if args.markdown:
             with open(args.markdown, "a") as fh:
                 fh.write("\nStacked networks, seconds per network-epoch:\n\n" + f"| {' | '.join(table[0])} |\n"
