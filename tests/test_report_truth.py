@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from nidslab.study import runner
 from nidslab.study.study_file import parse_study
@@ -259,7 +260,7 @@ def test_a_network_without_activations_is_one_linear_map_and_trains():
     from nidslab.train import fit
 
     model = build_model(ModelSpec(n_layers=3, n_nodes=8, activation="linear"), 5, seed=0)
-    assert not fused_step.supports(model)          # no fused kernels for it: autograd trains it
+    assert fused_step.supports(model)              # the fused step trains it (identity kernels)
     x = torch.randn(64, 5)
     W, b = torch.eye(5), torch.zeros(5)
     for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
@@ -271,3 +272,6 @@ def test_a_network_without_activations_is_one_linear_map_and_trains():
     y = (X[:, 0] > 0).astype(np.uint8)
     h = fit(model, (X, y), None, FitConfig(epochs=5, batch_size=50, lr=0.5))
     assert h.loss[-1] < h.loss[0]
+    auto = build_model(ModelSpec(n_layers=3, n_nodes=8, activation="linear"), 5, seed=0)
+    g = fit(auto, (X, y), None, FitConfig(epochs=5, batch_size=50, lr=0.5, step="autograd"))
+    assert g.loss == pytest.approx(h.loss, rel=1e-4)  # the same training as autograd's

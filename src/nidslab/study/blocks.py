@@ -18,7 +18,8 @@ Rendered = tuple[list[Block], dict[str, bytes]]
 def metrics_row(label: str, part: str, e: dict[str, Any]) -> list[str]:
     t = e["test"]
     s = e.get("settings", {})
-    return [label, part, fmt(e.get("params"), "int"), fmt(s.get("epochs"), "int"), fmt(e.get("train_seconds"), "s"),
+    seconds = fmt(e.get("train_seconds"), "s") + (f" (1/{e['stacked']['networks']} of a stack)" if e.get("stacked") else "")
+    return [label, part, fmt(e.get("params"), "int"), fmt(s.get("epochs"), "int"), seconds,
             fmt(t.get("loss"), "num"), fmt(t["accuracy"], "acc"), fmt(t["balanced_accuracy"], "acc"),
             fmt(t.get("roc_auc"), "acc")]
 
