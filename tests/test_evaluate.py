@@ -164,3 +164,35 @@ def test_threshold_of_float32_scores_holds_in_float32_and_float64():
     s = np.random.default_rng(2).standard_normal(1_000).astype(np.float32)
     t = threshold_for_fpr(s, 0.01)
     assert np.sum(s >= t) == 10 and np.sum(s.astype(np.float64) >= t) == 10
+
+
+@pytest.mark.parametrize("case", ["mixed", "nothing_flagged", "everything_flagged", "one_class", "ties"])
+def test_binary_metrics_by_hand_equal_sklearns(case):
+    """The confusion-matrix metrics, log loss and Brier score nidslab computes itself equal scikit-learn's
+    (zero_division=0), also where a class or a prediction is missing."""
+    from nidslab.evaluate import binary_metrics
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(500) < 0.3).astype(np.int64)
+    z = rng.normal(0, 2, 500) + 2 * y
+    if case == "nothing_flagged":
+        z = -np.abs(z) - 1
+    elif case == "everything_flagged":
+        z = np.abs(z) + 1
+    elif case == "one_class":
+        y = np.zeros_like(y)
+    elif case == "ties":
+        z = np.round(z)
+    r = binary_metrics(y, z, threshold=0.5)
+    p = 1 / (1 + np.exp(-z))
+    pred = (p >= 0.5).astype(int)
+    assert r["confusion_matrix"] == metrics.confusion_matrix(y, pred, labels=[0, 1]).tolist()
+    assert r["accuracy"] == pytest.approx(metrics.accuracy_score(y, pred))
+    for name, fn in (("precision", metrics.precision_score), ("recall", metrics.recall_score), ("f1", metrics.f1_score)):
+        assert r[name] == pytest.approx(fn(y, pred, zero_division=0)), name
+    assert r["log_loss"] == pytest.approx(metrics.log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]), rel=1e-9)
+    assert r["brier"] == pytest.approx(metrics.brier_score_loss(y, p, pos_label=1), rel=1e-9)
+    if case == "one_class":
+        assert r["balanced_accuracy"] is None and r["roc_auc"] is None
+    else:
+        assert r["balanced_accuracy"] == pytest.approx(metrics.balanced_accuracy_score(y, pred))

@@ -453,7 +453,13 @@ class _Trainer:
         # Adam's bias correction counts each network's own steps (a network may sit out a step)
         self.adam = (_StackedAdam(self.params, self.k, self.opt, self.lrs, mine=~sgd)
                      if self.optimizer in ("adam", "adamw") else None)
-        cws = [c.class_weights(yk) if self.head == "binary" else None for c, yk in zip(configs, train_labels)]
+        seen: dict[tuple[int, str], Any] = {}  # the same labels and setting: weighed once (sklearn's np.unique)
+        cws = []
+        for c, yk in zip(configs, train_labels):
+            key = (id(yk), repr(c.class_weight))
+            if self.head == "binary" and key not in seen:
+                seen[key] = c.class_weights(yk)
+            cws.append(seen.get(key))
         if self.head != "binary" and any(c.class_weight is not None for c in configs):
             raise ValueError("class_weight applies to the binary head only")
         self.weighted = any(cw is not None for cw in cws)
@@ -730,7 +736,7 @@ def fit_shared(models: Sequence[DNN], X: np.ndarray, y: np.ndarray, members: np.
     ns = members.sum(1)
     if (ns == 0).any():
         raise ValueError(f"network {int(np.flatnonzero(ns == 0)[0])} has no training rows in members")
-    T = _Trainer(models, configs, [y[mk] for mk in members])
+    T = _Trainer(models, configs, [y] * k if members.all() else [y[mk] for mk in members])
     cfg, dev = T.cfg, T.dev
     with torch_threads(cfg.threads):
         n, d = X.shape
