@@ -52,7 +52,7 @@ def test_cv_stacking_and_groups_are_checked():
     assert study.quick_version().cross_validation.groups == 3  # --quick's 3 folds: at most 3 groups
     with pytest.raises(ConfigError, match=r"\[cross_validation\] stacking must be one of shared, own, none"):
         parse_study({"experiments": {"b": {}}, "cross_validation": {"experiment": "b", "stacking": "all"}})
-    with pytest.raises(ConfigError, match=r"\[cross_validation\] groups must be between 1 and folds"):
+    with pytest.raises(ConfigError, match=r"\[cross_validation\] groups must be between 0 \(one per worker\) and folds"):
         parse_study({"experiments": {"b": {}}, "cross_validation": {"experiment": "b", "folds": 3, "groups": 4}})
 
 

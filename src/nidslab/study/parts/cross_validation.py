@@ -38,14 +38,16 @@ class Config:
     seed: int = 1234
     stacking: str = "shared"   # "shared" | "own" | "none": how the folds train (see the module's docstring)
     #: stacked models the folds are split into (parallel tasks on a cluster); a fold sees the same batches
-    #: in any group, so the numbers do not depend on it (to float rounding)
-    groups: int = 1
+    #: in any group, so the numbers do not depend on it (to float rounding). 0: one group per worker of the
+    #: executor (one when the study runs here)
+    groups: int = 0
 
     def __post_init__(self) -> None:
         need(self.folds >= 2, "[cross_validation] folds", "must be at least 2", self.folds)
         need(self.stacking in STACKING, "[cross_validation] stacking", f"must be one of {', '.join(STACKING)}",
              self.stacking)
-        need(1 <= self.groups <= self.folds, "[cross_validation] groups", "must be between 1 and folds", self.groups)
+        need(0 <= self.groups <= self.folds, "[cross_validation] groups",
+             "must be between 0 (one per worker) and folds", self.groups)
 
     def check(self, study: Study) -> None:
         known_experiment(study, "[cross_validation] experiment", self.experiment)
@@ -88,7 +90,8 @@ def run(cfg: Config, ctx: Context) -> Result:
         results = ctx.executor.map(tasks.fold_task, range(cfg.folds), X, y, cfg.folds, cfg.seed, job,
                                    blocked, progress=lambda d, t, _m="": ctx.detail(d, t, f"{d}/{t} folds"))
     else:
-        groups = [g.tolist() for g in np.array_split(np.arange(cfg.folds), cfg.groups)]
+        n_groups = cfg.groups or (min(cfg.folds, ctx.executor.workers) if ctx.executor.remote else 1)
+        groups = [g.tolist() for g in np.array_split(np.arange(cfg.folds), n_groups)]
         if ctx.executor.remote:  # the groups as parallel tasks
             X, y = ctx.shared(data.X_raw[rows], data.y_all[rows])
             done = ctx.executor.map(tasks.folds_task, groups, X, y, cfg.folds, cfg.seed, job, blocked, cfg.stacking,
