@@ -2,4 +2,5 @@
 
 from nidslab.cli import main
 
-main()
+if __name__ == "__main__":  # importing the module (tests walk every module) runs nothing
+    main()
