@@ -28,6 +28,8 @@ ACTIVATION_MODULES: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "relu":
 if tuple(ACTIVATION_MODULES) != settings.ACTIVATIONS:  # pragma: no cover - a table edited on one side only
     raise ImportError("nidslab.model.ACTIVATION_MODULES and nidslab.settings.ACTIVATIONS name different activations")
 HEADS = settings.HEADS
+#: BatchNorm as Keras's defaults (momentum 0.99 of the old value, epsilon 1e-3), in PyTorch's terms
+BN_EPS, BN_MOMENTUM = 1e-3, 0.01
 #: rows per inference batch (evaluate, validation in fit): a 10x80 network's activations stay in cache
 #: (65,536: 1.4x slower)
 EVAL_BATCH = 16_384
@@ -122,7 +124,7 @@ class DNN(nn.Sequential):
             blocks.append(Block(
                 linear=nn.Linear(width, spec.n_nodes), activation=spec.activation, act=ACTIVATION_MODULES[spec.activation](),
                 # Keras momentum 0.99 (weight of the old value) is PyTorch momentum 0.01.
-                bn=nn.BatchNorm1d(spec.n_nodes, eps=1e-3, momentum=0.01) if spec.batch_norm else None,
+                bn=nn.BatchNorm1d(spec.n_nodes, eps=BN_EPS, momentum=BN_MOMENTUM) if spec.batch_norm else None,
                 dropout=(MCDropout if spec.mc_dropout else Dropout)(spec.dropout) if spec.dropout else None))
             width = spec.n_nodes
         super().__init__(*[m for b in blocks for m in b.layers()], nn.Linear(width, 1))

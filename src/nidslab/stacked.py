@@ -22,10 +22,12 @@ its own standardiser. Two ways to feed them:
 On top: :func:`cross_validate` (k-fold CV of one spec, per-fold results shaped as the study's fold
 tasks) and :func:`fit_seeds` (one spec trained from several seeds). Gradients come from a
 hand-derived backward pass (:meth:`StackedDNN.fused`, BatchNorm and dropout included), from autograd
-on the stacked graph for an activation it has no kernel for (or with ``step="autograd"``). The optimiser steps the stacked tensors
-elementwise, so each network's slice steps as if alone: SGD with one learning rate per network, Adam and
-AdamW with their own step counts per network (a network may sit out a step), RMSprop torch's. Not
-supported here (use ``fit``): early stopping, checkpoints and resume.
+on the stacked graph for an activation it has no kernel for (or with ``step="autograd"``). The
+optimiser steps the stacked tensors elementwise, so each network's slice steps as if alone: SGD with
+one learning rate per network, Adam and AdamW with their own step counts per network (a network may sit
+out a step; SGD and one of them may share a stack), RMSprop torch's. Each network keeps its own
+activation and dropout rate (see :class:`StackedDNN`). Not supported here (use ``fit``): early stopping,
+checkpoints and resume.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nidslab.model import DNN, EVAL_BATCH, build_model, dropout_mask
+from nidslab.model import BN_EPS, BN_MOMENTUM, DNN, EVAL_BATCH, build_model, dropout_mask
 from nidslab.progress import Progress
 from nidslab.settings import FitConfig, ModelSpec
 from nidslab.threads import torch_threads
@@ -179,8 +181,9 @@ class StackedDNN(nn.Module):
         ``x``: ``(B, d)`` (one batch for all) or ``(k, B, d)``. ``rows`` ``(k, B)`` float 0/1: which rows
         belong to which network (BatchNorm's batch statistics use only those; ``counts`` ``(k,)`` their
         sums); None: all. ``shift``/``scale`` ``(k, d)``: each network's standardiser, ``(x - shift) *
-        scale``, folded into its first layer. ``masks``: this step's dropout masks (None: no dropout). In train mode BatchNorm uses batch statistics and updates its
-        running ones; in eval mode it uses the running ones.
+        scale``, folded into its first layer. ``masks``: this step's dropout masks (None: no dropout).
+        In train mode BatchNorm uses batch statistics and updates its running ones; in eval mode it uses
+        the running ones.
         """
         k, s = self.k, self.spec
         W, b = self.weights[0], self.biases[0]
@@ -298,7 +301,6 @@ class StackedDNN(nn.Module):
                           counts: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """Training-mode BatchNorm of layer j on ``s`` ``(k, B, n)`` without autograd: returns the output
         and ``(mean, invstd, a)`` ``(k, n)`` for :meth:`_batch_norm_backward`; updates the running statistics."""
-        eps = 1e-3
         # sums over each network's own rows as (1, B) @ (B, n) matmuls (torch's var_mean over the middle
         # axis of (k, B, n) took 50x as long)
         r = rows[:, None, :] if rows is not None else _ones(s)
@@ -307,7 +309,7 @@ class StackedDNN(nn.Module):
         mean = torch.bmm(r, s).squeeze(1) / cnt
         var = torch.bmm(r, (s - mean[:, None, :]).square_()).squeeze(1) / cnt
         self._update_running(j, mean, var, n)
-        invstd = torch.rsqrt(var + eps)
+        invstd = torch.rsqrt(var + BN_EPS)
         a = self.gammas[j] * invstd
         c = self.betas[j] - mean * a
         return torch.addcmul(c[:, None, :], s, a[:, None, :]), (mean, invstd, a)
@@ -327,9 +329,9 @@ class StackedDNN(nn.Module):
         return ds.mul_(rows[:, :, None]) if rows is not None else ds
 
     def _update_running(self, j: int, mean: torch.Tensor, var: torch.Tensor, n: torch.Tensor) -> None:
-        """As nn.BatchNorm1d (momentum 0.01): the running variance takes the unbiased batch variance; a
-        network with no rows in the batch keeps its statistics."""
-        momentum = 0.01
+        """As nn.BatchNorm1d (momentum ``BN_MOMENTUM``): the running variance takes the unbiased batch
+        variance; a network with no rows in the batch keeps its statistics."""
+        momentum = BN_MOMENTUM
         rm, rv = getattr(self, f"running_mean{j}"), getattr(self, f"running_var{j}")
         with torch.no_grad():
             live = (n > 0)[:, None]
@@ -340,7 +342,7 @@ class StackedDNN(nn.Module):
     def _batch_norm(self, j: int, s: torch.Tensor, rows: torch.Tensor | None, counts: torch.Tensor | None) -> torch.Tensor:
         gamma, beta = self.gammas[j][:, None, :], self.betas[j][:, None, :]
         rm, rv = getattr(self, f"running_mean{j}"), getattr(self, f"running_var{j}")
-        eps = 1e-3
+        eps = BN_EPS
         if not self.training:
             return (s - rm[:, None, :]) * torch.rsqrt(rv[:, None, :] + eps) * gamma + beta
         if rows is None:
