@@ -301,13 +301,7 @@ class StackedDNN(nn.Module):
                           counts: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """Training-mode BatchNorm of layer j on ``s`` ``(k, B, n)`` without autograd: returns the output
         and ``(mean, invstd, a)`` ``(k, n)`` for :meth:`_batch_norm_backward`; updates the running statistics."""
-        # sums over each network's own rows as (1, B) @ (B, n) matmuls (torch's var_mean over the middle
-        # axis of (k, B, n) took 50x as long)
-        r = rows[:, None, :] if rows is not None else _ones(s)
-        n = counts if rows is not None else torch.full((self.k,), float(s.shape[1]), device=s.device)
-        cnt = n.clamp(min=1.0)[:, None]
-        mean = torch.bmm(r, s).squeeze(1) / cnt
-        var = torch.bmm(r, (s - mean[:, None, :]).square_()).squeeze(1) / cnt
+        mean, var, n = _batch_stats(s, rows, counts)
         self._update_running(j, mean, var, n)
         invstd = torch.rsqrt(var + BN_EPS)
         a = self.gammas[j] * invstd
@@ -345,18 +339,25 @@ class StackedDNN(nn.Module):
         eps = BN_EPS
         if not self.training:
             return (s - rm[:, None, :]) * torch.rsqrt(rv[:, None, :] + eps) * gamma + beta
-        if rows is None:
-            var, mean = torch.var_mean(s, dim=1, correction=0)
-            n = torch.full((self.k,), float(s.shape[1]), device=s.device)
-        else:  # statistics over each network's own rows only
-            assert counts is not None, "rows come with their counts"
-            n = counts.clamp(min=1.0)[:, None]
-            r = rows[:, :, None]
-            mean = (s * r).sum(1) / n
-            var = ((s - mean[:, None, :]).square() * r).sum(1) / n
-            n = counts
+        mean, var, n = _batch_stats(s, rows, counts)
         self._update_running(j, mean.detach(), var.detach(), n)
         return (s - mean[:, None, :]) * torch.rsqrt(var[:, None, :] + eps) * gamma + beta
+
+
+def _batch_stats(s: torch.Tensor, rows: torch.Tensor | None,
+                 counts: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BatchNorm's batch mean and (biased) variance ``(k, n)`` of ``s`` ``(k, B, n)`` over each network's own
+    rows (``rows`` ``(k, B)`` 0/1, ``counts`` their sums; None: all rows), and the row counts ``(k,)``. The
+    sums are (1, B) @ (B, n) matmuls: torch's ``var_mean`` over the middle axis took 50x as long."""
+    if rows is None:
+        r, n = _ones(s), torch.full((len(s),), float(s.shape[1]), device=s.device)
+    else:
+        assert counts is not None, "rows come with their counts"
+        r, n = rows[:, None, :], counts
+    cnt = n.clamp(min=1.0)[:, None]
+    mean = torch.bmm(r, s).squeeze(1) / cnt
+    var = torch.bmm(r, (s - mean[:, None, :]).square()).squeeze(1) / cnt
+    return mean, var, n
 
 
 def _ones(t: torch.Tensor) -> torch.Tensor:
