@@ -49,6 +49,8 @@ def main() -> None:
                     "this many seconds (default 2; k is chosen on the validation networks)")
     ap.add_argument("--choose", help="how validation picks the operating point: middle (default), margin or "
                     "fastest (nidslab.generalise.experiment.choose_operating_point)")
+    ap.add_argument("--no-contacts", action="store_true", help="without the contact rule (a host accepting a telnet "
+                    "login from a host inside an open incident opens an incident: nidslab.contacts)")
     ap.add_argument("-o", "--out", help="write the result as JSON here")
     a = ap.parse_args()
     changes = {}
@@ -63,6 +65,8 @@ def main() -> None:
         changes["long_benign_s"] = a.heldout_benign_s
     if a.choose:
         changes["choose"] = a.choose
+    if a.no_contacts:
+        changes["contacts"] = False
     if a.confirm_window_s:
         changes["confirm_window_s"] = a.confirm_window_s
     config = GeneraliseConfig.full(**changes) if a.full else GeneraliseConfig(**changes)

@@ -35,6 +35,7 @@ def make_packets(src_ip, dst_ip, sport, dport, ts, sizes) -> Packets:
         l4=np.ones(n, np.uint8),
         sport=np.asarray(sport, np.uint16),
         dport=np.asarray(dport, np.uint16),
+        tcp_flags=np.full(n, 0x10, np.uint8),
         index=np.arange(n, dtype=np.int64),
     )
 

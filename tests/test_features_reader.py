@@ -29,8 +29,8 @@ def udp(sport, dport, n=8) -> bytes:
     return struct.pack("!HHHH", sport, dport, 8 + n, 0) + bytes(n)
 
 
-def tcp(sport, dport) -> bytes:
-    return struct.pack("!HHIIHHHH", sport, dport, 0, 0, 0x5010, 1024, 0, 0)
+def tcp(sport, dport, flags=0x10) -> bytes:
+    return struct.pack("!HHIIHHHH", sport, dport, 0, 0, 0x5000 | flags, 1024, 0, 0)
 
 
 def pcap_records(path):
@@ -60,6 +60,7 @@ def test_fields_equal_dpkt_on_the_reference_capture():
                 if isinstance(l4, (dpkt.tcp.TCP, dpkt.udp.UDP)):
                     assert (l4.sport, l4.dport) == (p.sport[i], p.dport[i])
                     assert p.l4[i] == (1 if isinstance(l4, dpkt.tcp.TCP) else 2)
+                    assert p.tcp_flags[i] == (l4.flags & 0xFF if isinstance(l4, dpkt.tcp.TCP) else 0)
                 else:
                     assert p.l4[i] == (3 if isinstance(l4, dpkt.icmp.ICMP) else 0)
             elif isinstance(ip, dpkt.ip6.IP6):
@@ -124,7 +125,7 @@ def test_frame_types(tmp_path):
     ipv6 = struct.pack("!IHBB", 0x60000000, 16, 17, 64) + bytes.fromhex("fe80" + "00" * 13 + "01") + v6 + udp(546, 547, 8)
     arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, MAC_A, bytes((10, 0, 0, 1)), bytes(6), bytes((10, 0, 0, 9)))
     frames = [
-        eth(ipv4(6, tcp(40000, 23)), 0x0800),
+        eth(ipv4(6, tcp(40000, 23, flags=0x12)), 0x0800),  # SYN-ACK
         eth(b"\x00\x05\x08\x00" + ipv4(17, udp(5353, 53)), 0x8100),  # 802.1Q tag
         eth(ipv4(1, b"\x08\x00" + bytes(6)), 0x0800),  # ICMP echo
         eth(ipv4(17, udp(1, 2), frag=100), 0x0800),  # later fragment: no transport header
@@ -139,6 +140,7 @@ def test_frame_types(tmp_path):
     assert p.l4.tolist() == [1, 2, 3, 0, 2, 0, 0]
     assert p.sport.tolist() == [40000, 5353, 0, 0, 546, 0, 0]
     assert p.dport.tolist() == [23, 53, 0, 0, 547, 0, 0]
+    assert p.tcp_flags.tolist() == [0x12, 0, 0, 0, 0, 0, 0]
     assert bytes(p.ip_dst[5, :4]) == bytes((10, 0, 0, 9))
     assert bytes(p.ip_src[4]) == bytes.fromhex("fe80" + "00" * 13 + "01")
     for layout in ("uci", "kitsune-py"):

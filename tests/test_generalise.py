@@ -259,3 +259,28 @@ def test_the_report_has_one_verdict_line_per_model_and_escapes_table_pipes():
     text = markdown(GeneraliseResult({}, {}, [rr], rr.recipe, [{"target": "t", "measured": "x", "met": False}], 3.0))
     assert "| dnn\\|kitnet / log / site | max | 16 | usable at this budget |" in text
     assert "| t | x | no |" in text
+
+
+def test_a_host_found_at_once_is_a_time_of_zero_not_a_missing_one():
+    from nidslab.generalise.experiment import GeneraliseConfig, RecipeResult, targets_table
+
+    at_once = _m(0.0, 2, 0.0)
+    r = RecipeResult("r", "max", 1, 0.0, 0, [at_once], [at_once], {}, "", 0.0)
+    row = targets_table(r, GeneraliseConfig())[1]
+    assert row["met"] and "worst 0.00 s" in row["measured"]
+
+
+def test_the_dnn_and_lightgbm_together_alert_only_where_both_do():
+    sites = [_site(1, 0.0), _site(2, 2.0)]
+    unseen = _site(3, 1.0)
+    settings = TrainSettings(rows_per_network=700, epochs=5, batch_size=64, lr=1e-2, threads=1, lgbm_trees=20)
+    both = train(Recipe("dnn+lightgbm", "lab", "site"), sites, settings)
+    assert Recipe("dnn+lightgbm", "lab", "site").parts == ("dnn", "lightgbm")
+    assert both.lgbm is not None and len(both.dnns) == 1
+    fit, thr, _ = calibration_windows(unseen.ts, unseen.benign_rows)
+    site = both.at_site(unseen.X, fit, thr)
+    scores = site.scores(unseen.X)
+    th = site.thresholds("q1e-3")
+    each = [scores[p] >= th[p] for p in ("dnn", "lightgbm")]
+    got = site.flagged(scores, "q1e-3")
+    assert np.array_equal(got, each[0] & each[1]) and got[unseen.truth == 1].mean() > 0.9

@@ -145,3 +145,16 @@ def test_cli_refuses_quick_with_full():
 
     out = CliRunner().invoke(app, ["lab", "--quick", "--full"])
     assert out.exit_code != 0 and "--quick and --full" in out.output
+
+
+def test_the_login_floor_is_said_beside_the_time_targets():
+    import dataclasses
+
+    net = dataclasses.replace(_network("net9", 0.0), times_to_incident_s=[13.0, 0.5], login_floor_s=[12.0, 0.0],
+                              detected_by_contact=2)
+    text = part.login_floor([net], 10.0)
+    assert text.startswith("1 of 2 infected hosts accept the login that infects them more than 10 s after")
+    assert "2 of 2 within 10 s" in text  # 1.0 s and 0.5 s after their logins
+    assert part.login_floor([_network("net9", 0.0)], 10.0) == ""  # flags unknown: no floor to say
+    rows = part.targets(_result(net).models["dnn / lab / pooled"], {"budget_per_day": 1.0, "detect_within_s": 10.0})
+    assert any("the floor for any detector that waits for it" in r[3] for r in rows)

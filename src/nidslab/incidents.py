@@ -74,20 +74,22 @@ class HostTable:
     def __len__(self) -> int:
         return len(self.names)
 
-    def ids(self, packets) -> np.ndarray:
-        """Host id (int32, into :attr:`names`) of each of ``packets`` (:class:`nidslab.features.Packets`)."""
+    def ids(self, packets, *, destination: bool = False) -> np.ndarray:
+        """Host id (int32, into :attr:`names`) of each of ``packets`` (:class:`nidslab.features.Packets`):
+        its sender, or with ``destination`` its receiver (the same ids: a host is one id either way)."""
         n = len(packets)
         if n == 0:
             return np.zeros(0, np.int32)
         l3 = packets.l3
-        codes = _KIND_MAC | packets.eth_src.astype(np.uint64)
+        mac, ip = (packets.eth_dst, packets.ip_dst) if destination else (packets.eth_src, packets.ip_src)
+        codes = _KIND_MAC | mac.astype(np.uint64)
         v4 = l3 == 1
         if v4.any():
-            b = packets.ip_src[v4, :4].astype(np.uint64)
+            b = ip[v4, :4].astype(np.uint64)
             codes[v4] = _KIND_IPV4 | (b[:, 0] << 24) | (b[:, 1] << 16) | (b[:, 2] << 8) | b[:, 3]
         v6 = np.flatnonzero(l3 == 2)
         if v6.size:
-            addrs = np.ascontiguousarray(packets.ip_src[v6]).view("V16").ravel()
+            addrs = np.ascontiguousarray(ip[v6]).view("V16").ravel()
             uniq, inv = np.unique(addrs, return_inverse=True)
             got = np.empty(len(uniq), np.uint64)
             for k, a in enumerate(uniq.tolist()):
@@ -104,18 +106,30 @@ class HostTable:
             i = self._ids.get(c)
             if i is None:
                 i = self._ids[c] = len(self.names)
-                self.names.append(self._name(c, packets, codes))
+                self.names.append(self._name(c, ip, codes))
             table[k] = i
         return table[inv.ravel()]
 
-    def _name(self, code: int, packets, codes) -> str:
+    def _name(self, code: int, ip, codes) -> str:
         kind, value = code >> 56, code & ((1 << 56) - 1)
         if kind == 1:
             return str(ipaddress.IPv4Address(value))
         if kind == 2:
             return ":".join(f"{b:02x}" for b in value.to_bytes(6, "big"))
         row = int(np.flatnonzero(codes == np.uint64(code))[0])
-        return str(ipaddress.IPv6Address(bytes(packets.ip_src[row])))
+        return str(ipaddress.IPv6Address(bytes(ip[row])))
+
+    def outside(self, ids) -> tuple[int, ...]:
+        """Those of ``ids`` that are global (Internet) IP addresses: the contact rule's ``outside``
+        (:func:`nidslab.contacts.contact_alerts`)."""
+        out = []
+        for i in {int(x) for x in np.asarray(ids).ravel() if 0 <= int(x) < len(self.names)}:
+            try:
+                if ipaddress.ip_address(self.names[i]).is_global:
+                    out.append(i)
+            except ValueError:  # a MAC address
+                pass
+        return tuple(sorted(out))
 
 
 def _ip_text(l3: int, addr: np.ndarray) -> str | None:
@@ -161,8 +175,10 @@ class Incident:
     ``reasons``: reasons for the peak packet (from ``explain``; [] without); ``reasons_index``: capture index of
     the packet they explain (the peak's; in a watch's update, an earlier peak's while re-explaining waits, see
     :class:`IncidentTracker`; None when not explained); ``flow``: the peak packet's
-    flow (:func:`flow_fields`; None when the packets were not given); ``closed``: no alert can join it
-    any more (False only for an incident still open in a watch).
+    flow (:func:`flow_fields`; None when the packets were not given); ``contact``: the first login the host
+    accepted in it from a host inside an incident or from the Internet, where the contact rule added alerts
+    (:mod:`nidslab.contacts`): ``{"from": host, "time": t, "index": i}``, None otherwise; ``closed``: no alert
+    can join it any more (False only for an incident still open in a watch).
     """
 
     id: int
@@ -180,6 +196,7 @@ class Incident:
     reasons: list = field(default_factory=list)
     reasons_index: int | None = None
     flow: dict | None = None
+    contact: dict | None = None
     closed: bool = True
 
     @property
@@ -193,6 +210,8 @@ class Incident:
         d["phases"], d["reasons"] = list(self.phases), list(self.reasons)
         if self.flow is not None:
             d["flow"] = dict(self.flow)
+        if self.contact is not None:
+            d["contact"] = dict(self.contact)  # a copy, as the flow's
         return d
 
 
@@ -292,10 +311,30 @@ def _inputs(ts, host, score, alert, index, truth):
     return ts, host, score, alert, index, truth
 
 
+def attach_contacts(incidents: Sequence[Incident], ts, host, peer, contact, index, host_names=None) -> None:
+    """Set each incident's ``contact`` to the first contact alert of its host inside it (in place).
+
+    ``ts``, ``host``, ``peer``, ``index``: (n,) per packet; ``contact``: (n,) bool, the alerts the contact rule
+    added (:func:`nidslab.contacts.contact_alerts`). A few rows: a loop over them."""
+    rows = np.flatnonzero(np.asarray(contact, bool))
+    if rows.size == 0:
+        return
+    by_host: dict[str, list[Incident]] = {}
+    for inc in incidents:
+        by_host.setdefault(inc.host, []).append(inc)
+    for i in rows[np.argsort(np.asarray(ts)[rows], kind="stable")].tolist():
+        t = float(ts[i])
+        for inc in by_host.get(_host_name(host_names, int(host[i])), []):
+            if inc.contact is None and inc.start <= t <= inc.end:
+                inc.contact = {"from": _host_name(host_names, int(peer[i])), "time": t, "index": int(index[i])}
+                break
+
+
 def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, index=None, host_names=None,
                     truth=None, phase=None, phase_names: Sequence[str] | None = None,
                     phases: Sequence[tuple] | None = None, packets=None,
-                    features=None, explain: Explain | None = None) -> list[Incident]:
+                    features=None, explain: Explain | None = None, peer=None, accepts=None,
+                    outside: Sequence[int] = ()) -> list[Incident]:
     """Group the alerts of a whole capture into incidents per source host.
 
     Args:
@@ -315,15 +354,25 @@ def group_incidents(ts, host, score, alert, *, gap_s: float = DEFAULT_GAP_S, ind
             holding a malicious packet overlaps the windows its span meets (``benign`` skipped).
         packets: the :class:`nidslab.features.Packets` behind the rows, for each incident's ``flow``.
         features, explain: (n, k) features and the reasons callable (see the module docstring).
+        peer, accepts, outside: the contact rule (:func:`nidslab.contacts.contact_alerts`): (n,) receiving host
+            ids (same ids as ``host``), (n,) bool login accepts, and the ids that stand for the Internet; its
+            alerts join the others and each incident's ``contact`` names the first.
     Returns:
         the incidents, sorted by start time (ties by id).
     """
     ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
+    contact = None
+    if peer is not None and accepts is not None:
+        from nidslab.contacts import contact_alerts
+
+        alert, contact = contact_alerts(ts, host, peer, accepts, alert, gap_s=float(gap_s), outside=tuple(outside))
     codes, names = _phase_codes(phase, truth, ts.size, phase_names)
     if truth is None and codes is not None:  # phase labels alone: a packet with a phase is malicious
         truth = codes >= 0
     seg, _, _ = _segments(ts, host, score, alert, index, float(gap_s), truth, codes, len(names))
     out = _incidents_from(seg, ts, index, host_names, names, phases, packets)
+    if contact is not None:
+        attach_contacts(out, ts, host, peer, contact, index, host_names)
     if explain is not None and features is not None and out:
         reasons = explain(np.asarray(features)[seg["peak_row"]])
         for inc, r in zip(out, reasons):
@@ -431,16 +480,23 @@ class IncidentTracker:
         return _host_name(self.host_names, h)
 
     def update(self, ts, host, score, alert, *, index=None, truth=None, phase=None, phase_names=None,
-               packets=None, features=None) -> list[IncidentEvent]:
+               packets=None, features=None, peer=None, accepts=None, outside: Sequence[int] = ()) -> list[IncidentEvent]:
         """Feed the next packets (same arrays as :func:`group_incidents`, ``index`` their capture
         positions); returns the events it causes, by time (ties: open, update, close).
 
         ``truth`` / ``phase``: this chunk's per-packet truth and phase labels (as :func:`group_incidents`);
         ``packets``: its :class:`~nidslab.features.Packets` (for the flow of new peaks); ``features``: its
-        (n, k) rows (for ``explain``)."""
+        (n, k) rows (for ``explain``); ``peer``, ``accepts``, ``outside``: the contact rule, as in
+        :func:`group_incidents` (a host's open incident counts for this chunk's logins)."""
         ts, host, score, alert, index, truth = _inputs(ts, host, score, alert, index, truth)
         if ts.size == 0:
             return []
+        contact = None
+        if peer is not None and accepts is not None:
+            from nidslab.contacts import contact_alerts
+
+            alert, contact = contact_alerts(ts, host, peer, accepts, alert, gap_s=self.gap_s, outside=tuple(outside),
+                                            last_alert={h: inc.end for h, inc in self.open.items()})
         codes, names = _phase_codes(phase, truth, ts.size, phase_names)
         if truth is None and codes is not None:
             truth = codes >= 0
@@ -517,6 +573,9 @@ class IncidentTracker:
                 # the host's packets after this segment's last alert, in this chunk
                 self._pending[h], self._pending_mal[h], self._pending_phases[h] = 0, 0, set()
                 between(h, cols["r_last"][i] + 1, g_start_of[h] + g_count_of[h])
+        if contact is not None:
+            attach_contacts([inc for _, inc in touched] + [inc for _, inc in closes], ts, host, peer, contact, index,
+                            self.host_names)
         if packets is not None and new_peak_rows:
             for inc, f in zip(new_peak_of, flow_fields(packets, new_peak_rows)):
                 inc.flow = f

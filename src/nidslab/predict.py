@@ -61,13 +61,17 @@ class CaptureRows:
     """Every decoded packet of a capture, for incidents: ``features`` (n, 115) float32 (UCI layout),
     ``times`` (n,) float64 seconds, ``host`` (n,) int32 source host ids into ``host_names`` (source IP,
     or MAC for frames without IP; :class:`nidslab.incidents.HostTable`), ``packets`` the decoded
-    :class:`nidslab.features.Packets` (flow fields of the alerting packets)."""
+    :class:`nidslab.features.Packets` (flow fields of the alerting packets); ``peer``, ``accepts``, ``outside``:
+    the contact rule's inputs (:func:`nidslab.contacts.packet_contacts`)."""
 
     features: np.ndarray
     times: np.ndarray
     host: np.ndarray
     host_names: list
     packets: object
+    peer: np.ndarray | None = None
+    accepts: np.ndarray | None = None
+    outside: tuple[int, ...] = ()
 
 
 def capture_rows(path: str | os.PathLike, *, progress: Progress | None = None) -> CaptureRows:
@@ -76,12 +80,17 @@ def capture_rows(path: str | os.PathLike, *, progress: Progress | None = None) -
     from nidslab.features.pcap import Packets, iter_packets
     from nidslab.incidents import HostTable
 
+    from nidslab.contacts import packet_contacts
+
     fx = FeatureExtractor("uci")
     table = HostTable()
-    feats, parts, hosts, done = [], [], [], 0
+    feats, parts, hosts, peers, accepts, done = [], [], [], [], [], 0
     for packets in iter_packets(path):
         feats.append(fx.transform(packets))
         hosts.append(table.ids(packets))
+        peer, acc, _ = packet_contacts(packets, table)
+        peers.append(peer)
+        accepts.append(acc)
         parts.append(packets)
         done += len(packets)
         if progress is not None:
@@ -89,7 +98,9 @@ def capture_rows(path: str | os.PathLike, *, progress: Progress | None = None) -
     if not feats:
         raise DataError(f"{path}: no packets decoded")
     pk = Packets.concat(parts)
-    return CaptureRows(np.concatenate(feats), pk.ts, np.concatenate(hosts), table.names, pk)
+    peer, acc = np.concatenate(peers), np.concatenate(accepts)
+    return CaptureRows(np.concatenate(feats), pk.ts, np.concatenate(hosts), table.names, pk, peer=peer, accepts=acc,
+                       outside=table.outside(peer[acc]))
 
 
 def predict_capture(saved: SavedModel, capture: str | os.PathLike, *, progress: Progress | None = None) -> CaptureScores:

@@ -42,7 +42,8 @@ class ScoredChunk:
     With a watcher made with ``hosts=True``: host: int32 (n,) source host ids (:attr:`Watcher.hosts`),
     packets: the decoded :class:`~nidslab.features.Packets`; with ``keep_features=True``: features,
     the (n, columns) rows scored. scored_from: rows before it were taken for calibration
-    (``calibrate_s``), not scored (score NaN, no alert).
+    (``calibrate_s``), not scored (score NaN, no alert). With hosts: peer, accepts, outside: the contact
+    rule's inputs (:func:`nidslab.contacts.packet_contacts`).
     """
 
     index: np.ndarray
@@ -54,6 +55,9 @@ class ScoredChunk:
     packets: object | None = None
     features: np.ndarray | None = None
     scored_from: int = 0
+    peer: np.ndarray | None = None
+    accepts: np.ndarray | None = None
+    outside: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.index)
@@ -247,9 +251,13 @@ class Watcher:
     def _score(self, packets) -> ScoredChunk:
         st = self.stats
         host = None
+        contacts: tuple = (None, None, ())
         if self.hosts is not None:
+            from nidslab.contacts import packet_contacts
+
             t0 = time.perf_counter()
             host = self.hosts.ids(packets)
+            contacts = packet_contacts(packets, self.hosts)
             st.seconds_in["hosts"] = st.seconds_in.get("hosts", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         X = self.extractor.transform(packets)
@@ -275,7 +283,8 @@ class Watcher:
         assert arrived is not None, "a chunk's packets came from a read"
         return ScoredChunk(packets.index, packets.ts, scores, alert, arrived, host=host,
                            packets=packets if host is not None else None,
-                           features=X if self.keep_features else None, scored_from=start)
+                           features=X if self.keep_features else None, scored_from=start, peer=contacts[0],
+                           accepts=contacts[1], outside=contacts[2])
 
     def _report(self) -> None:
         if self.progress is not None:

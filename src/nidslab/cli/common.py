@@ -69,6 +69,9 @@ STEP = typer.Option(None, "--step", help="Gradients: " + " | ".join(STEPS) + " (
                     show_default=default_of(FitConfig, "step"))
 INCIDENT_GAP = typer.Option(None, "--gap", min=0, help="Seconds without an alert from a host that close its "
                             "incident.", show_default=f"{DEFAULT_GAP_S:g}")
+CONTACTS = typer.Option(True, "--contacts/--no-contacts", help="Incidents also open on contact: a host that accepts "
+                        "a telnet login (SYN-ACK from port 23 or 2323) from a host inside an open incident, or from "
+                        "an Internet address, is alerted on that login (Mirai spreads by telnet logins; docs/incidents.md).")
 #: the false-positive rates a model folder stores a threshold for, as help text lists them
 TARGET_FPR_CHOICES = ", ".join(f"{f:.0e}".replace("e-0", "e-") for f in TARGET_FPRS)
 RAY_ADDRESS = typer.Option(None, "--address", help="With --cluster ray: the head node's HOST:PORT (default: "

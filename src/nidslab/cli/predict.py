@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from nidslab.cli.common import INCIDENT_GAP, TARGET_FPR_CHOICES, console, progress_bar, write_table
+from nidslab.cli.common import CONTACTS, INCIDENT_GAP, TARGET_FPR_CHOICES, console, progress_bar, write_table
 from nidslab.errors import DataError
 from nidslab.operating_points import PROBABILITY_THRESHOLD
 
@@ -30,6 +30,7 @@ def predict_cmd(
     incidents_html: Path = typer.Option(None, "--incidents-html", help="For captures: write a self-contained page "
                                         "with a score timeline per alerting host, its incidents shaded."),
     gap: float = INCIDENT_GAP,
+    contacts: bool = CONTACTS,
     explain: bool = typer.Option(False, "--explain", help="Add a `reasons` column: for each flagged row, the "
                                  "features that pushed its score most, against the baseline, as JSON (integrated "
                                  "gradients; `nidslab features describe` explains the names)."),
@@ -109,8 +110,7 @@ def predict_cmd(
         console.print(_window_table(times, labels, window))
     if rows is not None:
         _write_incidents(rows, scores, labels.astype(bool), gap, incidents, incidents_html, model=str(model_dir),
-                         threshold=rule,
-                         explain=explain_rows)
+                         threshold=rule, explain=explain_rows, contacts=contacts)
 
 
 def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None) -> None:
@@ -128,7 +128,7 @@ def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None)
 
 
 def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: str, threshold: str,
-                     explain=None) -> None:
+                     explain=None, contacts: bool = True) -> None:
     """Group the alerts into incidents and write them. ``explain(X_rows) -> list[list[dict]]`` (reasons for
     each incident's peak packet, from the capture's 115-column features): where nidslab.explain plugs in."""
     import json
@@ -137,9 +137,10 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
     from nidslab.paths import atomic_write
 
     gap_s = DEFAULT_GAP_S if gap is None else float(gap)
+    rule = {"peer": rows.peer, "accepts": rows.accepts, "outside": rows.outside} if contacts else {}
     found = group_incidents(rows.times, rows.host, scores, alert, gap_s=gap_s, index=rows.packets.index,
                             host_names=rows.host_names, packets=rows.packets, features=rows.features,
-                            explain=explain)
+                            explain=explain, **rule)
     if jsonl_path is not None:
         with atomic_write(jsonl_path, "w") as fh:
             for inc in found:
@@ -153,7 +154,10 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
             fh.write(page)
     hosts = len({i.host for i in found})
     written = " and ".join(str(p) for p in (jsonl_path, html_path) if p is not None)
-    console.print(f"{len(found):,} incident(s) on {hosts:,} host(s) (quiet gap {gap_s:g} s); written to {written}")
+    on_contact = sum(1 for i in found if i.contact is not None)
+    console.print(f"{len(found):,} incident(s) on {hosts:,} host(s) (quiet gap {gap_s:g} s"
+                  + (f"; {on_contact:,} with a telnet login accepted on contact" if on_contact else "")
+                  + f"); written to {written}")
 
 
 def _explainer(saved, X, times, labels, baseline: str, top: int, source: Path):

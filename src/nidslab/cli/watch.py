@@ -19,7 +19,7 @@ from rich.text import Text
 
 import numpy as np
 
-from nidslab.cli.common import INCIDENT_GAP
+from nidslab.cli.common import CONTACTS, INCIDENT_GAP
 from nidslab.errors import ConfigError, DataError
 from nidslab.operating_points import DEFAULT_TARGET_FPR, PROBABILITY_THRESHOLD
 
@@ -52,6 +52,7 @@ def watch_cmd(
     fmt: str = typer.Option("json", "--format", help="json (nidslab's JSON lines) or eve (Suricata EVE JSON "
                             "alert events, for Filebeat's suricata module, Wazuh, Splunk; see docs/incidents.md)."),
     gap: float = INCIDENT_GAP,
+    contacts: bool = CONTACTS,
     calibrate_for: str = typer.Option(None, "--calibrate", help="Learn the site's baseline from the first "
                                       "DURATION of traffic (capture time: 90s, 10m, 1h) before alerting: re-fit "
                                       f"the standardiser and the threshold for --target-fpr (default {DEFAULT_TARGET_FPR:g})."),
@@ -138,7 +139,7 @@ def watch_cmd(
     writer = EventWriter(emit, fmt, detector=scorer.name)
     try:
         with display:
-            _run(watcher, sink, rates, tracker, writer)
+            _run(watcher, sink, rates, tracker, writer, contacts=contacts)
         if out is not None:
             sink.write(b"")  # the input was a capture, though perhaps without packets: the file exists
     finally:
@@ -266,7 +267,7 @@ class EventWriter:
         return "".join(json.dumps(e.to_dict(), allow_nan=False) + "\n" for e in events).encode()
 
 
-def _run(watcher, sink, rates, tracker=None, writer: EventWriter | None = None) -> None:
+def _run(watcher, sink, rates, tracker=None, writer: EventWriter | None = None, *, contacts: bool = True) -> None:
     from nidslab.watch import jsonl
 
     def put(data: bytes) -> bool:
@@ -288,9 +289,10 @@ def _run(watcher, sink, rates, tracker=None, writer: EventWriter | None = None) 
                 observe = getattr(tracker.explain, "observe", None)
                 if observe is not None:  # the running baseline takes this chunk's unflagged packets first
                     observe(chunk)
+                rule = {"peer": chunk.peer, "accepts": chunk.accepts, "outside": chunk.outside} if contacts else {}
                 data += writer.events(tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert,
                                                      index=chunk.index, packets=chunk.packets,
-                                                     features=chunk.features), watcher.threshold)
+                                                     features=chunk.features, **rule), watcher.threshold)
         if not put(data):
             return
         rates.add(watcher.stats.packets)

@@ -52,7 +52,8 @@ class Packets:
     eth_src, eth_dst: uint64 MAC addresses (48 bits, big-endian value);
     l3: uint8 (0 other, 1 IPv4, 2 IPv6, 3 ARP); ip_src, ip_dst: (n, 16) uint8 addresses
     (IPv4 and ARP sender/target IPv4 in the first 4 bytes); l4: uint8 (0 none, 1 TCP, 2 UDP,
-    3 ICMP); sport, dport: uint16 ports (0 without TCP/UDP); index: int64 position of each
+    3 ICMP); sport, dport: uint16 ports (0 without TCP/UDP); tcp_flags: uint8 TCP flag bits (FIN 1,
+    SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128; 0 without TCP); index: int64 position of each
     packet in the capture (malformed packets are left out, so it can skip numbers).
     """
 
@@ -67,6 +68,7 @@ class Packets:
     l4: np.ndarray
     sport: np.ndarray
     dport: np.ndarray
+    tcp_flags: np.ndarray
     index: np.ndarray
 
     def __len__(self) -> int:
@@ -90,6 +92,7 @@ class Packets:
             l4=np.zeros(n, np.uint8),
             sport=np.zeros(n, np.uint16),
             dport=np.zeros(n, np.uint16),
+            tcp_flags=np.zeros(n, np.uint8),
             index=np.zeros(n, np.int64),
         )
 
@@ -196,7 +199,7 @@ def _scan_records(buf, pos, max_n, big, nano):
 
 
 @numba.njit(cache=True)
-def _parse_frames(buf, offs, caplens, eth_src, eth_dst, l3, ip_src, ip_dst, l4, sport, dport):
+def _parse_frames(buf, offs, caplens, eth_src, eth_dst, l3, ip_src, ip_dst, l4, sport, dport, tcp_flags):
     """Decode Ethernet frames at ``offs`` into the output columns; return a malformed flag per frame."""
     n = offs.shape[0]
     bad = np.zeros(n, np.bool_)
@@ -207,6 +210,7 @@ def _parse_frames(buf, offs, caplens, eth_src, eth_dst, l3, ip_src, ip_dst, l4, 
         l4[i] = L4_NONE
         sport[i] = 0
         dport[i] = 0
+        tcp_flags[i] = 0
         if end - o < 14:
             bad[i] = True
             continue
@@ -283,6 +287,8 @@ def _parse_frames(buf, offs, caplens, eth_src, eth_dst, l3, ip_src, ip_dst, l4, 
             l4[i] = L4_TCP if proto == 6 else L4_UDP
             sport[i] = _u16be(buf, p)
             dport[i] = _u16be(buf, p + 2)
+            if proto == 6:
+                tcp_flags[i] = buf[p + 13]
         elif proto == 1 and l3[i] == L3_IPV4:
             l4[i] = L4_ICMP
     return bad
@@ -436,7 +442,8 @@ def _decode(buf, offs, caps, wire, ts, first_index, report: ReadReport) -> Packe
     pk.cap_len[:] = caps
     pk.index[:] = np.arange(first_index, first_index + n)
     bad = _parse_frames(
-        buf, offs, caps, pk.eth_src, pk.eth_dst, pk.l3, pk.ip_src, pk.ip_dst, pk.l4, pk.sport, pk.dport
+        buf, offs, caps, pk.eth_src, pk.eth_dst, pk.l3, pk.ip_src, pk.ip_dst, pk.l4, pk.sport, pk.dport,
+        pk.tcp_flags,
     )
     if bad.any():
         where = np.flatnonzero(bad)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +25,8 @@ from nidslab.errors import ConfigError
 from nidslab.generalise import transfer
 from nidslab.generalise.measure import (
     NetworkMeasures,
-    confirmed_alerts,
     measure_network,
+    site_alerts,
     verdict,
 )
 from nidslab.generalise.models import (
@@ -38,10 +39,12 @@ from nidslab.generalise.models import (
 
 #: what the default configuration compares: the lab's way (its 92 absolute features, one standardisation
 #: over the training rows) against the choice the ablation kept (LightGBM on log features standardised on
-#: each site's own benign traffic); docs/generalise.md has the numbers behind it
+#: each site's own benign traffic) and that choice with a DNN on the same features that must agree (an alert
+#: needs both: the two flag different real benign captures); docs/generalise.md has the numbers behind them
 DEFAULT_RECIPES = (
     Recipe("dnn", "lab", "pooled"),
     Recipe("lightgbm", "log", "site"),
+    Recipe("dnn+lightgbm", "log", "site"),
 )
 #: what ``--full`` compares: every view and standardisation for the DNN, LightGBM, KitNET, combinations,
 #: an ensemble of seeds and augmentation across networks
@@ -78,6 +81,8 @@ class GeneraliseConfig:
     counts validation picks from (an alert counts once it is at least the k-th of its host within
     ``confirm_window_s``: :func:`~nidslab.generalise.measure.confirmed_alerts`); ``choose``: how
     validation picks among the points, one of :data:`RULES` (:func:`choose_operating_point`);
+    ``contacts``: add the contact rule's alerts (a host accepting a telnet login from a host inside an open
+    incident: :mod:`nidslab.contacts`) at every site, simulated and real;
     ``budget_per_day``: false incidents per day allowed; ``detect_within_s``: the
     time-to-incident target; ``gap_s``: the incident gap; ``calibration_fraction``: share of each site's
     benign-only traffic used to calibrate (the rest is scored); ``real_data``: the ``../shared/data``
@@ -95,6 +100,7 @@ class GeneraliseConfig:
     confirm: tuple[int, ...] = (1, 4, 16)
     confirm_window_s: float = 2.0
     choose: str = "middle"
+    contacts: bool = True
     budget_per_day: float = 1.0
     detect_within_s: float = 10.0
     gap_s: float = 60.0
@@ -176,16 +182,18 @@ def load_networks(config: GeneraliseConfig, progress=None, executor=None) -> tup
 
 
 def measure_site(site, net, level: str, *, eval_from: int, gap_s: float, scores=None, alerts: int = 1,
-                 window_s: float = 2.0) -> NetworkMeasures:
+                 window_s: float = 2.0, contacts: bool = True) -> NetworkMeasures:
     """Measures of a calibrated :class:`~nidslab.generalise.models.SiteModel` on network ``net`` at
-    ``level``, an alert counting once it is the ``alerts``-th of its host within ``window_s`` (rows before
-    ``eval_from`` are the calibration window and not scored for false alarms)."""
+    ``level``, an alert counting once it is the ``alerts``-th of its host within ``window_s``, with the
+    contact rule's alerts when ``contacts`` (:func:`site_alerts`; rows before ``eval_from`` are the
+    calibration window and not scored for false alarms)."""
     scores = scores if scores is not None else site.scores(net.X)
-    flagged = confirmed_alerts(net.ts, net.host, site.flagged(scores, level), alerts=alerts, window_s=window_s)
+    flagged, contact = site_alerts(net, site.flagged(scores, level), alerts=alerts, window_s=window_s, gap_s=gap_s,
+                                   contacts=contacts)
     return measure_network(net.name, net.ts, net.host, net.truth, flagged, onset_s=net.onset_s,
                            infected=net.infected, eval_from_s=float(net.ts[eval_from]),
                            threshold=float(min(site.thresholds(level).values())), gap_s=gap_s,
-                           bot_start=net.bot_start)
+                           bot_start=net.bot_start, contact=contact, accepts=net.accepts)
 
 
 def _site_scores(trained, net, fraction: float):
@@ -241,7 +249,7 @@ def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: Generali
     trained = train(recipe, train_nets, config.settings)
     points = [(lv, k) for lv in config.levels for k in config.confirm]
     per_point: dict[tuple[str, int], list[NetworkMeasures]] = {p: [] for p in points}
-    kw = {"gap_s": config.gap_s, "window_s": config.confirm_window_s}
+    kw: dict[str, Any] = {"gap_s": config.gap_s, "window_s": config.confirm_window_s, "contacts": config.contacts}
     for net in val_nets:
         site, scores, end = _site_scores(trained, net, config.calibration_fraction)
         for lv, k in points:
@@ -253,7 +261,8 @@ def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: Generali
         test.append(measure_site(site, net, level, eval_from=end, scores=scores, alerts=alerts, **kw))
         if progress:
             progress(len(test), len(test_nets), f"{recipe.name}: {net.name}")
-    real = real_transfer(trained, level, alerts, config.confirm_window_s, real_dir) if real_dir else {}
+    real = real_transfer(trained, level, alerts, config.confirm_window_s, real_dir,
+                         contacts=config.contacts, gap_s=config.gap_s) if real_dir else {}
     worst = max(m.false_incidents_per_day for m in test)
     found, infected = sum(m.infected_detected for m in test), sum(m.infected_hosts for m in test)
     return RecipeResult(recipe=recipe.name, level=level, confirm_alerts=alerts, train_seconds=trained.seconds,
@@ -262,12 +271,15 @@ def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: Generali
                         seconds=time.perf_counter() - start)
 
 
-def real_transfer(trained, level: str, alerts: int, window_s: float, data_dir: Path) -> dict:
+def real_transfer(trained, level: str, alerts: int, window_s: float, data_dir: Path, *, contacts: bool = True,
+                  gap_s: float = 60.0) -> dict:
     """The three real-data checks of issue 20 (see :mod:`.transfer`) for one trained recipe."""
     home = transfer.real_capture(str(data_dir / transfer.MIRAI2000))
-    return {"mirai2000": transfer.mirai2000(trained, level, data_dir, net=home, alerts=alerts, window_s=window_s),
+    return {"mirai2000": transfer.mirai2000(trained, level, data_dir, net=home, alerts=alerts, window_s=window_s,
+                                            contacts=contacts, gap_s=gap_s),
             "doorbell": transfer.doorbell(trained, level, data_dir),
-            "sentinel": transfer.sentinel(trained, level, data_dir, home=home, alerts=alerts, window_s=window_s)}
+            "sentinel": transfer.sentinel(trained, level, data_dir, home=home, alerts=alerts, window_s=window_s,
+                                          contacts=contacts, gap_s=gap_s)}
 
 
 def poisson_upper(k: int, confidence: float = 0.95) -> float:
@@ -276,6 +288,30 @@ def poisson_upper(k: int, confidence: float = 0.95) -> float:
     from scipy.stats import chi2
 
     return float(chi2.ppf(confidence, 2 * (k + 1)) / 2)
+
+
+def _worst(m: NetworkMeasures) -> float:
+    """Worst time to incident of a network, inf when unknown (0 s is a time, not a missing one)."""
+    return np.inf if m.worst_time_to_incident_s is None else float(m.worst_time_to_incident_s)
+
+
+def _floor_text(test: list[NetworkMeasures], within: float) -> str:
+    """The time-to-incident target's floor: hosts whose infecting login comes later than ``within`` after their
+    first malicious packet (no detector that waits for the login can meet the target there), and the time from
+    that login to the first incident."""
+    floor = np.array([f for m in test for f in m.login_floor_s], np.float64)
+    delay = np.array([d for m in test if m.login_floor_s for d in m.times_to_incident_s], np.float64)
+    if floor.size == 0 or floor.size != delay.size:
+        return ""
+    late = int(np.sum(floor > within))
+    since = delay - floor
+    ok = np.isfinite(since)
+    text = (f"; floor: {late} of {floor.size} hosts accept the login that infects them more than {within:g} s after "
+            f"their first malicious packet (answers to a bot's probes), worst {floor.max():.1f} s")
+    if ok.any():
+        text += (f"; from that login: median {np.median(since[ok]):.2f} s, worst {since[ok].max():.2f} s, "
+                 f"{int(np.sum(since[ok] <= within))} of {floor.size} within {within:g} s")
+    return text
 
 
 def targets_table(r: RecipeResult, config: GeneraliseConfig) -> list[dict]:
@@ -290,12 +326,12 @@ def targets_table(r: RecipeResult, config: GeneraliseConfig) -> list[dict]:
                  + f"; all together {k} in {days * 24:.1f} h, 95% upper bound {poisson_upper(k) / days:.0f}/day",
                  "met": worst_fid <= config.budget_per_day})
     det = all(m.infected_detected == m.infected_hosts for m in r.test)
-    worst = max((m.worst_time_to_incident_s or np.inf) if m.infected_hosts else 0.0 for m in r.test)
+    worst = max(_worst(m) if m.infected_hosts else 0.0 for m in r.test)
     med = [m.median_time_to_incident_s for m in r.test if m.median_time_to_incident_s is not None]
     rows.append({"target": f"every infected host detected within {config.detect_within_s:g} s (median and worst)",
                  "measured": f"{sum(m.infected_detected for m in r.test)}/{sum(m.infected_hosts for m in r.test)} "
                              f"hosts; median {max(med) if med else float('nan'):.2f} s (worst network), "
-                             f"worst {worst:.2f} s",
+                             f"worst {worst:.2f} s" + _floor_text(r.test, config.detect_within_s),
                  "met": det and worst <= config.detect_within_s})
     if r.real:
         m2 = r.real["mirai2000"]
@@ -330,7 +366,7 @@ def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=No
     def key(r: RecipeResult):  # validation only: fewest false incidents, then most hosts found, fastest
         fid = max(m.false_incidents_per_day for m in r.validation)
         found = sum(m.infected_detected for m in r.validation)
-        slow = max((m.worst_time_to_incident_s or np.inf) for m in r.validation)
+        slow = max(_worst(m) for m in r.validation)
         return (fid > config.budget_per_day, -found, slow, fid)
 
     best = min(results, key=key)

@@ -58,6 +58,20 @@ def confirmed_alerts(ts: np.ndarray, host: np.ndarray, flagged: np.ndarray, *, a
     return out
 
 
+def site_alerts(net, flagged: np.ndarray, *, alerts: int, window_s: float, gap_s: float,
+                contacts: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The alerts an operator sees at a site: the model's ``flagged`` packets (n,) bool that are at least the
+    ``alerts``-th of their host within ``window_s``, then (``contacts``, where ``net`` has its packets'
+    peers) the contact rule's alerts added (:func:`nidslab.contacts.contact_alerts`). Returns (alerts,
+    contact alerts or None)."""
+    from nidslab.contacts import contact_alerts
+
+    out = confirmed_alerts(net.ts, net.host, flagged, alerts=alerts, window_s=window_s)
+    if not contacts or net.peer is None or net.accepts is None:
+        return out, None
+    return contact_alerts(net.ts, net.host, net.peer, net.accepts, out, gap_s=gap_s, outside=net.outside)
+
+
 @dataclass
 class NetworkMeasures:
     """The measures of one held-out network at one calibrated threshold (times in seconds)."""
@@ -77,6 +91,11 @@ class NetworkMeasures:
     tpr: float  # per packet, malicious packets
     threshold: float
     times_to_incident_s: list = field(default_factory=list)  # per infected host (inf: never detected)
+    detected_by_contact: int = 0  # infected hosts whose first alert was a contact alert (nidslab.contacts)
+    # per infected host: from its first malicious packet to the first login it accepts (the login that infects
+    # it): the earliest a detector can know the host is infected; before it, its malicious packets are answers
+    # to a bot's probes (ARP replies, RSTs). Empty where the packets' flags are unknown; inf: no login seen
+    login_floor_s: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,14 +103,18 @@ class NetworkMeasures:
 
 def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarray, flagged: np.ndarray, *,
                     onset_s: float, infected: np.ndarray, eval_from_s: float, threshold: float,
-                    gap_s: float = DEFAULT_GAP_S, bot_start: dict | None = None) -> NetworkMeasures:
+                    gap_s: float = DEFAULT_GAP_S, bot_start: dict | None = None,
+                    contact: np.ndarray | None = None, accepts: np.ndarray | None = None) -> NetworkMeasures:
     """Measures of one network from per-packet alerts.
 
     ``eval_from_s``: the end of the calibration window (earlier packets are not scored for false alarms).
     False incidents: incidents that start in [eval_from_s, onset_s); per day of that traffic's duration.
     Time to incident: per infected host, from its first malicious packet to its first alert at or after it
     (the alert that opens its incident, or joins one already open). With ``bot_start`` (host -> time its own
-    attack traffic starts): also from that time to its first alert at or after it.
+    attack traffic starts): also from that time to its first alert at or after it. ``contact``: (n,) bool, the
+    alerts of ``flagged`` that the contact rule added (:func:`nidslab.contacts.contact_alerts`), counted in
+    ``detected_by_contact`` when one is a host's first. ``accepts``: (n,) bool, packets that accept a login
+    (:func:`nidslab.contacts.login_accepts`), for ``login_floor_s``.
     """
     ts = np.asarray(ts, np.float64)
     truth = np.asarray(truth).astype(bool)
@@ -104,12 +127,18 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
     host = np.asarray(host, np.int64)
     delay_list: list[float] = []
     bot_list: list[float] = []
+    by_contact = 0
+    floor: list[float] = []
     for h in np.asarray(infected, np.int64):  # a handful of hosts per network
         mine = np.flatnonzero((host == h) & truth)
         if mine.size == 0:
             continue
         hits = np.flatnonzero((host[mine[0]:] == h) & flagged[mine[0]:])
         delay_list.append(float(ts[mine[0] + hits[0]] - ts[mine[0]]) if hits.size else np.inf)
+        by_contact += int(bool(hits.size) and contact is not None and bool(contact[mine[0] + hits[0]]))
+        if accepts is not None:
+            login = mine[np.asarray(accepts, bool)[mine]]
+            floor.append(float(ts[login[0]] - ts[mine[0]]) if login.size else np.inf)
         if bot_start and int(h) in bot_start:
             k = int(np.searchsorted(ts, bot_start[int(h)], side="left"))
             hits = np.flatnonzero((host[k:] == h) & flagged[k:])
@@ -128,7 +157,7 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
         worst_time_from_bot_s=float(from_bot.max()) if from_bot.size else None,
         fpr=float(flagged[ben].mean()) if ben.any() else float("nan"),
         tpr=float(flagged[mal].mean()) if mal.any() else float("nan"), threshold=float(threshold),
-        times_to_incident_s=[float(d) for d in delays],
+        times_to_incident_s=[float(d) for d in delays], detected_by_contact=by_contact, login_floor_s=floor,
     )
 
 

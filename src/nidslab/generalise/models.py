@@ -3,7 +3,7 @@
 A :class:`Recipe` names a choice: which detector (``dnn``: the lab's network built by
 :func:`nidslab.model.build_model` and trained by :func:`nidslab.train.fit`; ``lightgbm``; ``kitnet``:
 trained on the site's own benign traffic only; ``dnn+kitnet``: both, an alert needs both (``and``) or
-either (``or``)), which feature view (:mod:`.views`) and which standardisation (``site``: each network
+either (``or``); ``dnn+lightgbm``: both supervised models, an alert needs both), which feature view (:mod:`.views`) and which standardisation (``site``: each network
 on its own benign traffic, the deployment site on its calibration window; ``pooled``: one
 standardisation over all training rows, as the lab does, used unchanged at a new site).
 
@@ -31,15 +31,15 @@ from nidslab.generalise.views import SiteScaler
 if TYPE_CHECKING:
     from nidslab.detect import KitNET
 
-MODELS = ("dnn", "lightgbm", "kitnet", "dnn+kitnet", "dnn|kitnet")
+MODELS = ("dnn", "lightgbm", "kitnet", "dnn+kitnet", "dnn|kitnet", "dnn+lightgbm")
 SCALINGS = ("site", "pooled")
 LEVELS = ("q1e-3", "q1e-4", "max", "max+50%", "max+100%", "max+200%")
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """One choice to train and measure. ``model`` in :data:`MODELS` (``dnn+kitnet``: alert when both
-    alert; ``dnn|kitnet``: when either does), ``view`` in :data:`nidslab.generalise.views.VIEWS`,
+    """One choice to train and measure. ``model`` in :data:`MODELS` (``dnn+kitnet``, ``dnn+lightgbm``: alert
+    when both alert, each at its own threshold of the level; ``dnn|kitnet``: when either does), ``view`` in :data:`nidslab.generalise.views.VIEWS`,
     ``scaling`` in :data:`SCALINGS`; ``dnn_seeds``: DNNs averaged (an ensemble of seeds);
     ``augment``: extra copies of each training network under a random per-column shift and scale of its
     standardised features (a calibration that is off by that much), 0 for none."""
@@ -66,7 +66,7 @@ class Recipe:
 
     @property
     def parts(self) -> tuple[str, ...]:
-        return ("dnn", "kitnet") if self.model in ("dnn+kitnet", "dnn|kitnet") else (self.model,)
+        return tuple(self.model.replace("|", "+").split("+"))
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ def train(recipe: Recipe, networks: list, settings: TrainSettings = TrainSetting
             fit(model, (Z, y), None, cfg)
             model.eval()
             trained.dnns.append(model)
-    if recipe.model == "lightgbm":
+    if "lightgbm" in recipe.parts:
         import lightgbm as lgb
 
         trained.lgbm = lgb.LGBMClassifier(

@@ -33,6 +33,9 @@ class Network:
     ``infected``: int64 ids of the infected hosts; ``meta``: JSON-able description (seed, config, ...);
     ``bot_start``: infected host id -> time of the first packet of its own attack traffic (its scanning
     once infected, or its flood), where the source knows the attack phase of each packet.
+    ``peer``: (n,) int64 receiving host id (same ids as ``host``) and ``accepts``: (n,) bool, the packets
+    that accept a login connection (:func:`nidslab.contacts.login_accepts`), where the capture was read;
+    None otherwise (the contact rule then adds nothing). ``outside``: host ids that stand for the Internet.
     """
 
     name: str
@@ -44,11 +47,14 @@ class Network:
     infected: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     meta: dict = field(default_factory=dict)
     bot_start: dict = field(default_factory=dict)
+    peer: np.ndarray | None = None
+    accepts: np.ndarray | None = None
+    outside: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.X)
-        for what in ("ts", "truth", "host"):
-            if len(getattr(self, what)) != n:
+        for what in ("ts", "truth", "host", "peer", "accepts"):
+            if getattr(self, what) is not None and len(getattr(self, what)) != n:
                 raise DataError(f"network {self.name}: {what} has {len(getattr(self, what))} rows, X has {n}")
         if self.X.ndim != 2:
             raise DataError(f"network {self.name}: X must be (rows, features), got shape {self.X.shape}")
@@ -69,11 +75,14 @@ class Network:
 
     def rows(self, sl: slice) -> Network:
         """The packets in ``sl`` as a network of their own (same infected hosts)."""
-        return replace(self, X=self.X[sl], ts=self.ts[sl], truth=self.truth[sl], host=self.host[sl])
+        return replace(self, X=self.X[sl], ts=self.ts[sl], truth=self.truth[sl], host=self.host[sl],
+                       peer=None if self.peer is None else self.peer[sl],
+                       accepts=None if self.accepts is None else self.accepts[sl])
 
 
 def capture_network(capture: str | os.PathLike, *, name: str | None = None, limit: int | None = None) -> Network:
-    """A real capture as a benign-only :class:`Network` (source host = source MAC)."""
+    """A real capture as a benign-only :class:`Network` (source host = source MAC, peer = destination MAC)."""
+    from nidslab.contacts import login_accepts
     from nidslab.features import extract_features
     from nidslab.features.pcap import read_packets
 
@@ -86,7 +95,8 @@ def capture_network(capture: str | os.PathLike, *, name: str | None = None, limi
         raise DataError(f"{capture}: {len(X)} feature rows for {len(packets)} packets")
     return Network(name=name or capture.stem, X=X, ts=packets.ts.astype(np.float64),
                    truth=np.zeros(len(X), np.uint8), host=packets.eth_src.astype(np.int64),
-                   meta={"capture": str(capture)})
+                   meta={"capture": str(capture)}, peer=packets.eth_dst.astype(np.int64),
+                   accepts=login_accepts(packets.l4, packets.sport, packets.tcp_flags))
 
 
 def from_family(fam, network: int) -> Network:
@@ -104,10 +114,40 @@ def from_family(fam, network: int) -> Network:
         rows = np.flatnonzero(own & (np.asarray(fn.host) == k))
         if rows.size:
             bot_start[int(k)] = float(fn.time[rows[0]])
+    peer, accepts = _family_contacts(fam, network, fn)
     return Network(name=f"net{network}", X=fn.X, ts=np.asarray(fn.time, np.float64), truth=np.asarray(fn.truth),
                    host=np.asarray(fn.host, np.int64), onset_s=float(fn.onset_time), infected=infected,
                    meta={"network": network, "family": fam.dataset.name, "benign_s": fn.benign_s},
-                   bot_start=bot_start)
+                   bot_start=bot_start, peer=peer, accepts=accepts, outside=(-2,))
+
+
+def _family_contacts(fam, network: int, fn) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Receiving host and login accepts per packet, read from the network's kept capture (None, None without
+    one). Receiving host: the index of the destination MAC in the network's hosts (-1 unknown), -2 for
+    packets the router sends on to the Internet (as the family's sending host)."""
+    from nidslab.contacts import login_accepts
+    from nidslab.features.pcap import read_packets
+
+    try:
+        path = fam.capture(network)
+    except DataError:
+        return None, None
+    pk = read_packets(path)
+    if len(pk) != len(fn.time):
+        raise DataError(f"{path}: {len(pk):,} packets for {len(fn.time):,} rows of network {network}")
+    macs = np.array([int(h["mac"], 16) for h in fn.hosts], np.uint64)
+    peer = np.full(len(pk), -1, np.int64)
+    if macs.size:
+        order = np.argsort(macs)
+        pos = np.minimum(np.searchsorted(macs[order], pk.eth_dst), len(macs) - 1)
+        peer = np.where(macs[order][pos] == pk.eth_dst, order[pos], -1).astype(np.int64)
+    routers = [int(h["mac"], 16) for h in fn.hosts if h.get("kind") == "router"]
+    subnet = (fn.meta.get("network_spec") or {}).get("subnet")
+    if routers and subnet:  # the population's LANs are /24s (nidslab.simulate.population)
+        lan = np.array([int(x) for x in str(subnet).split(".")[:3]], np.uint8)
+        outside = (pk.l3 == 1) & (pk.ip_dst[:, :3] != lan).any(axis=1)
+        peer[(pk.eth_dst == np.uint64(routers[0])) & outside] = -2
+    return peer, login_accepts(pk.l4, pk.sport, pk.tcp_flags)
 
 
 #: held-out networks are built (and cached) as families of at most this many: building one holds all of

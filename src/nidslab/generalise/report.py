@@ -15,11 +15,19 @@ def _name(recipe: str) -> str:
     return recipe.replace("|", "\\|")  # "dnn|kitnet" inside a Markdown table cell
 
 
+def _by_contact(m) -> str:
+    return f" ({m.detected_by_contact} by contact)" if getattr(m, "detected_by_contact", 0) else ""
+
+
 def markdown(result) -> str:
     """Tables: one line per recipe (verdict), measures per held-out network, real-data transfer, targets."""
     intro = ("Each model is calibrated on the first half of each site's benign traffic (standardisation, "
              "thresholds; KitNET trains there) at the threshold level the validation networks chose; measured on "
              "the rest.")
+    if result.config.get("contacts"):
+        intro += (" Incidents also open on contact: a host that accepts a telnet login (SYN-ACK from port 23 or "
+                  "2323) from a host inside an open incident; \"by contact\" counts the infected hosts found that way "
+                  "first.")
     out = ["### Models on networks they never saw", "", intro, "", "| model | level | alerts to count | verdict |",
            "| --- | --- | --- | --- |"]
     out += [f"| {_name(r.recipe)} | {r.level} | {r.confirm_alerts} | {r.verdict} |" for r in result.recipes]
@@ -30,7 +38,7 @@ def markdown(result) -> str:
         for m in r.test:
             out.append(f"| {_name(r.recipe)} | {m.network} | {m.benign_hours:.2f} | {m.false_incidents_per_day:,.1f} "
                        f"({m.false_incidents}) | {m.incidents_uninfected_outbreak} | {m.infected_detected}/"
-                       f"{m.infected_hosts} | {_t(m.median_time_to_incident_s)} / {_t(m.worst_time_to_incident_s)} | "
+                       f"{m.infected_hosts}{_by_contact(m)} | {_t(m.median_time_to_incident_s)} / {_t(m.worst_time_to_incident_s)} | "
                        f"{_t(m.median_time_from_bot_s)} / {_t(m.worst_time_from_bot_s)} | {m.fpr:.2e} | {m.tpr:.3f} |")
     real = [r for r in result.recipes if r.real]
     if real:

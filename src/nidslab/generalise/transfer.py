@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nidslab.errors import DataError
-from nidslab.generalise.measure import confirmed_alerts, incident_table
+from nidslab.generalise.measure import incident_table, site_alerts
 from nidslab.generalise.networks import Network, capture_network
 
 MIRAI2000 = "kitsune-mirai/mirai2000.pcap"
@@ -64,14 +64,16 @@ def _flag_site(trained, level: str, X_cal: np.ndarray, X: np.ndarray) -> np.ndar
 
 
 def mirai2000(trained, level: str, data_dir: Path, *, net: Network | None = None, alerts: int = 1,
-              window_s: float = 2.0) -> dict:
+              window_s: float = 2.0, contacts: bool = True, gap_s: float = 60.0) -> dict:
     """Calibrate on the first half of mirai2000.pcap, score the second half (an alert counts once it is the
-    ``alerts``-th of its host within ``window_s``, as at the simulated sites)."""
+    ``alerts``-th of its host within ``window_s``, the contact rule's alerts added with ``contacts``, as at
+    the simulated sites)."""
     net = net or real_capture(str(data_dir / MIRAI2000))
     half = len(net) // 2
     flagged = _flag_site(trained, level, net.X[:half], net.X[half:])
-    flagged = confirmed_alerts(net.ts[half:], net.host[half:], flagged, alerts=alerts, window_s=window_s)
-    hosts, _start, _end = incident_table(net.ts[half:], net.host[half:], flagged)
+    second = net.rows(slice(half, None))
+    flagged, _ = site_alerts(second, flagged, alerts=alerts, window_s=window_s, gap_s=gap_s, contacts=contacts)
+    hosts, _start, _end = incident_table(second.ts, second.host, flagged, gap_s=gap_s)
     return {"packets": len(flagged), "seconds": float(net.ts[-1] - net.ts[half]),
             "flagged_share": float(flagged.mean()), "incidents": len(hosts)}
 
@@ -103,17 +105,18 @@ def doorbell(trained, level: str, data_dir: Path) -> dict:
 
 
 def sentinel(trained, level: str, data_dir: Path, *, home: Network | None = None, alerts: int = 1,
-             window_s: float = 2.0) -> list[dict]:
-    """Calibrate on mirai2000 (all of it), then score each IoT Sentinel capture on its own."""
+             window_s: float = 2.0, contacts: bool = True, gap_s: float = 60.0) -> list[dict]:
+    """Calibrate on mirai2000 (all of it), then score each IoT Sentinel capture on its own (alerts as in
+    :func:`mirai2000`)."""
     home = home or real_capture(str(data_dir / MIRAI2000))
     fit, thr = _split(len(home))
     site = trained.at_site(home.X, fit, thr)
     out = []
     for path in sorted((data_dir / SENTINEL).glob("*.pcap")):
         net = real_capture(str(path))
-        flagged = confirmed_alerts(net.ts, net.host, site.flagged(site.scores(net.X), level), alerts=alerts,
-                                   window_s=window_s)
-        hosts, _s, _e = incident_table(net.ts, net.host, flagged)
+        flagged, _ = site_alerts(net, site.flagged(site.scores(net.X), level), alerts=alerts, window_s=window_s,
+                                 gap_s=gap_s, contacts=contacts)
+        hosts, _s, _e = incident_table(net.ts, net.host, flagged, gap_s=gap_s)
         out.append({"capture": path.name, "packets": len(net), "flagged_share": float(flagged.mean()),
                     "incidents": len(hosts)})
     return out
