@@ -345,9 +345,10 @@ def targets(m: ModelResult, s: dict[str, Any]) -> list[list[str]]:
     medians = [n.median_time_to_incident_s for n in nets if n.median_time_to_incident_s is not None]
     worsts = [n.worst_time_to_incident_s for n in nets]
     from_bot = [n.worst_time_from_bot_s for n in nets if n.worst_time_from_bot_s is not None]
-    floor = (f"counted from each host's own attack traffic instead: worst {_secs(max(from_bot))}; the time before it "
-             "is the host being broken into (its replies to the login attempts), which a detector of bot behaviour "
-             "cannot tell from a device answering a login" if from_bot else "")
+    floor = f"counted from each host's own attack traffic instead: worst {_secs(max(from_bot))}" if from_bot else ""
+    if floor and not s.get("contacts"):
+        floor += ("; the time before it is the host being broken into, which a detector of bot behaviour cannot tell "
+                  "from a device answering a login (the contact rule, off here, alerts on that login)")
     floor = "; ".join(x for x in (floor, login_floor(nets, within)) if x)
     med = max(medians) if medians else math.inf
     rows.append([f"median time to first incident: at most {within:g} s", f"{_secs(med)} (worst network)",
@@ -462,7 +463,9 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
                                                      "network (log scale; dashed: the budget; black ticks: the "
                                                      "95% upper bound the scored hours allow; 0: none seen)."),
                           ("unseen_time_to_incident", "Time from each infected host's first malicious packet to "
-                                                      "its first incident (log scale; x: never detected).")):
+                                                      "its first incident (log scale; x: never detected; grey "
+                                                      "ticks: when the login that infected it came, the "
+                                                      "earliest a detector can know).")):
         if stem in figures:
             blocks.append(("figure", stem, caption))
     return blocks, figures
@@ -599,8 +602,11 @@ def _figures(result: Result) -> dict[str, bytes]:
     top = max([within * 10, *[t * 2 for t in every]])  # where "never detected" is drawn
     for i, m in enumerate(models):
         times = [t for n in m.test.values() for t in n.times_to_incident_s]
+        floors = [max(f, 1e-3) for n in m.test.values() for f in n.login_floor_s if f is not None]
+        ax.scatter(floors, [i] * len(floors), color=GREY, marker="|", s=160, zorder=1,
+                   label="the login that infects the host (floor)" if i == 0 and floors else None)
         found = [max(t, 1e-3) for t in times if t is not None]
-        ax.scatter(found, [i] * len(found), color=colours[i % len(colours)], alpha=0.7, s=30)
+        ax.scatter(found, [i] * len(found), color=colours[i % len(colours)], alpha=0.7, s=30, zorder=2)
         never = sum(1 for t in times if t is None)
         if never:
             ax.scatter([top] * never, [i] * never, color="#d62728", marker="x", s=50,
@@ -611,6 +617,6 @@ def _figures(result: Result) -> dict[str, bytes]:
     ax.set_yticks(range(len(models)), [m.recipe for m in models], fontsize=8)
     ax.set_xlabel("seconds from the host's first malicious packet to its first incident")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     out["unseen_time_to_incident"] = png_bytes(fig)
     return out
