@@ -353,14 +353,15 @@ def targets_table(r: RecipeResult, config: GeneraliseConfig) -> list[dict]:
 
 
 def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=None,
-                   executor=None) -> GeneraliseResult:
+                   executor=None, networks: tuple[list, list, list] | None = None) -> GeneraliseResult:
     """Train every recipe of ``config`` on its training networks and measure it (see the module docstring).
-    ``executor``: where families not cached yet are built (:func:`load_networks`)."""
+    ``executor``: where families not cached yet are built (:func:`load_networks`); ``networks``: the
+    (train, validation, test) networks :func:`load_networks` already gave for ``config`` (not loaded again)."""
     start = time.perf_counter()
     real_dir = None
     if config.real_data != "":
         real_dir = Path(config.real_data) if config.real_data else transfer.default_data_dir()
-    tr, va, te = load_networks(config, progress, executor)
+    tr, va, te = networks if networks is not None else load_networks(config, progress, executor)
     results = [run_recipe(r, tr, va, te, config, real_dir, progress) for r in config.recipes]
 
     def key(r: RecipeResult):  # validation only: fewest false incidents, then most hosts found, fastest

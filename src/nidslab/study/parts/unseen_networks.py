@@ -234,10 +234,10 @@ def run(cfg: Config, ctx: Context) -> Result:
     gcfg = generalise_config(cfg, "" if absent else str(folder))
     t0 = time.perf_counter()
     # builds the families on first use, one task per network on the study's executor (--cluster ray spreads
-    # them); run_generalise then reopens them from the cache
-    load_networks(gcfg, progress=ctx.detail, executor=ctx.executor)
+    # them), and reads each network's capture for the contact rule, once
+    networks = load_networks(gcfg, progress=ctx.detail, executor=ctx.executor)
     family_s = time.perf_counter() - t0
-    g = run_generalise(gcfg, progress=ctx.detail)
+    g = run_generalise(gcfg, progress=ctx.detail, networks=networks)
     models = {r.recipe: ModelResult(
         recipe=r.recipe, level=r.level, confirm_alerts=int(r.confirm_alerts), train_rows=int(r.train_rows),
         train_seconds=float(r.train_seconds), seconds=float(r.seconds),
