@@ -7,8 +7,8 @@ The contact rule: when a host accepts a TCP connection on a login port (its SYN-
 from a host that is inside an open incident at that moment, or from the Internet (``outside``: a LAN device
 whose telnet answers the Internet is exposed), that SYN-ACK is an alert of its own, and opens (or joins) an
 incident on the accepting host. Alerts of the model are taken as they are (after any confirmation
-rule); contact alerts are added to them, round after round, until no host is added (a bot's victims can
-infect others in turn).
+rule); contact alerts are added to them in capture order, each counting as its host's alert for the logins
+after it (a bot's victims can infect others in turn).
 
 What it costs, said plainly: a host with an open telnet port that a bot reaches is flagged even when the login
 fails (an *incident on a host that is not infected*, which the measures report apart; an operator wants to
