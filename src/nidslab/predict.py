@@ -85,10 +85,12 @@ def capture_rows(path: str | os.PathLike, *, progress: Progress | None = None) -
     fx = FeatureExtractor("uci")
     table = HostTable()
     feats, parts, hosts, peers, accepts, done = [], [], [], [], [], 0
+    outside: set[int] = set()
     for packets in iter_packets(path):
         feats.append(fx.transform(packets))
         hosts.append(table.ids(packets))
-        peer, acc, _ = packet_contacts(packets, table)
+        peer, acc, out = packet_contacts(packets, table)
+        outside.update(out)
         peers.append(peer)
         accepts.append(acc)
         parts.append(packets)
@@ -98,9 +100,8 @@ def capture_rows(path: str | os.PathLike, *, progress: Progress | None = None) -
     if not feats:
         raise DataError(f"{path}: no packets decoded")
     pk = Packets.concat(parts)
-    peer, acc = np.concatenate(peers), np.concatenate(accepts)
-    return CaptureRows(np.concatenate(feats), pk.ts, np.concatenate(hosts), table.names, pk, peer=peer, accepts=acc,
-                       outside=table.outside(peer[acc]))
+    return CaptureRows(np.concatenate(feats), pk.ts, np.concatenate(hosts), table.names, pk,
+                       peer=np.concatenate(peers), accepts=np.concatenate(accepts), outside=tuple(sorted(outside)))
 
 
 def predict_capture(saved: SavedModel, capture: str | os.PathLike, *, progress: Progress | None = None) -> CaptureScores:

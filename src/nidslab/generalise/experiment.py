@@ -25,6 +25,7 @@ from nidslab.errors import ConfigError
 from nidslab.generalise import transfer
 from nidslab.generalise.measure import (
     NetworkMeasures,
+    login_floor_text,
     measure_network,
     site_alerts,
     verdict,
@@ -296,22 +297,11 @@ def _worst(m: NetworkMeasures) -> float:
 
 
 def _floor_text(test: list[NetworkMeasures], within: float) -> str:
-    """The time-to-incident target's floor: hosts whose infecting login comes later than ``within`` after their
-    first malicious packet (no detector that waits for the login can meet the target there), and the time from
-    that login to the first incident."""
-    floor = np.array([f for m in test for f in m.login_floor_s], np.float64)
-    delay = np.array([d for m in test if m.login_floor_s for d in m.times_to_incident_s], np.float64)
-    if floor.size == 0 or floor.size != delay.size:
-        return ""
-    late = int(np.sum(floor > within))
-    since = delay - floor
-    ok = np.isfinite(since)
-    text = (f"; floor: {late} of {floor.size} hosts accept the login that infects them more than {within:g} s after "
-            f"their first malicious packet (answers to a bot's probes), worst {floor.max():.1f} s")
-    if ok.any():
-        text += (f"; from that login: median {np.median(since[ok]):.2f} s, worst {since[ok].max():.2f} s, "
-                 f"{int(np.sum(since[ok] <= within))} of {floor.size} within {within:g} s")
-    return text
+    """The time-to-incident target's floor (:func:`~nidslab.generalise.measure.login_floor_text`), after "; floor: "."""
+    nets = [m for m in test if len(m.login_floor_s) == len(m.times_to_incident_s)]
+    text = login_floor_text([f for m in nets for f in m.login_floor_s], [t for m in nets for t in m.times_to_incident_s],
+                            within)
+    return f"; floor: {text}" if text else ""
 
 
 def targets_table(r: RecipeResult, config: GeneraliseConfig) -> list[dict]:

@@ -161,6 +161,31 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
     )
 
 
+def login_floor_text(floors, times, within: float, secs=lambda x: f"{x:.2f} s") -> str:
+    """The floor under the time-to-incident targets, in words ("" where no login was seen).
+
+    ``floors``, ``times``: per infected host, seconds from its first malicious packet to the first login it
+    accepts (``login_floor_s``) and to its first incident (``times_to_incident_s``); None or inf: none.
+    Hosts whose infecting login comes more than ``within`` seconds after their first malicious packet (answers
+    to a bot's probes) are out of reach of any detector that waits for the login; then the time from that
+    login to the first incident. ``secs`` formats a number of seconds."""
+    def real(x) -> float:
+        return np.inf if x is None else float(x)
+
+    pairs = [(real(f), real(t)) for f, t in zip(floors, times)]
+    seen = [f for f, _ in pairs if np.isfinite(f)]
+    if not seen or len(floors) != len(times):
+        return ""
+    late = sum(1 for f, _ in pairs if f > within)
+    since = [t - f for f, t in pairs if np.isfinite(f) and np.isfinite(t)]
+    text = (f"{late} of {len(pairs)} infected hosts accept the login that infects them more than {within:g} s after "
+            f"their first malicious packet (worst {secs(max(seen))}): the floor for any detector that waits for it")
+    if since:
+        text += (f"; counted from that login: median {secs(float(np.median(since)))}, worst {secs(max(since))}, "
+                 f"{sum(1 for x in since if x <= within)} of {len(pairs)} within {within:g} s")
+    return text
+
+
 def verdict(false_per_day: float, detected: int | None = None, infected: int | None = None,
             budget: float = 1.0) -> str:
     """One plain line: "usable at this budget", or "not usable: N false incidents per day", or (within

@@ -105,6 +105,8 @@ def from_family(fam, network: int) -> Network:
     Source host: the family's per-packet host index (-1 unknown LAN sender, -2 the Internet); infected
     hosts: those the population drew as victims (the operator's own machine is not counted).
     """
+    from nidslab.simulate.networks import INTERNET
+
     fn = fam.network(network)
     infected = np.array([k for k, h in enumerate(fn.hosts) if h.get("infected")], np.int64)
     own = np.isin(np.asarray(fn.phase), [fam.PHASES.index("propagation"), fam.PHASES.index("flood")])
@@ -118,15 +120,17 @@ def from_family(fam, network: int) -> Network:
     return Network(name=f"net{network}", X=fn.X, ts=np.asarray(fn.time, np.float64), truth=np.asarray(fn.truth),
                    host=np.asarray(fn.host, np.int64), onset_s=float(fn.onset_time), infected=infected,
                    meta={"network": network, "family": fam.dataset.name, "benign_s": fn.benign_s},
-                   bot_start=bot_start, peer=peer, accepts=accepts, outside=(-2,))
+                   bot_start=bot_start, peer=peer, accepts=accepts, outside=(INTERNET,))
 
 
 def _family_contacts(fam, network: int, fn) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Receiving host and login accepts per packet, read from the network's kept capture (None, None without
-    one). Receiving host: the index of the destination MAC in the network's hosts (-1 unknown), -2 for
-    packets the router sends on to the Internet (as the family's sending host)."""
+    one). Receiving host: as the family's sending host, by destination MAC (:func:`nidslab.simulate.networks.
+    host_ids`), and the Internet for the packets the router sends on across its uplink."""
     from nidslab.contacts import login_accepts
     from nidslab.features.pcap import read_packets
+    from nidslab.simulate.networks import INTERNET, across_uplink, host_ids
+    from nidslab.simulate.population import draw_network
 
     try:
         path = fam.capture(network)
@@ -135,18 +139,10 @@ def _family_contacts(fam, network: int, fn) -> tuple[np.ndarray | None, np.ndarr
     pk = read_packets(path)
     if len(pk) != len(fn.time):
         raise DataError(f"{path}: {len(pk):,} packets for {len(fn.time):,} rows of network {network}")
-    macs = np.array([int(h["mac"], 16) for h in fn.hosts], np.uint64)
-    peer = np.full(len(pk), -1, np.int64)
-    if macs.size:
-        order = np.argsort(macs)
-        pos = np.minimum(np.searchsorted(macs[order], pk.eth_dst), len(macs) - 1)
-        peer = np.where(macs[order][pos] == pk.eth_dst, order[pos], -1).astype(np.int64)
-    routers = [int(h["mac"], 16) for h in fn.hosts if h.get("kind") == "router"]
-    subnet = (fn.meta.get("network_spec") or {}).get("subnet")
-    if routers and subnet:  # the population's LANs are /24s (nidslab.simulate.population)
-        lan = np.array([int(x) for x in str(subnet).split(".")[:3]], np.uint8)
-        outside = (pk.l3 == 1) & (pk.ip_dst[:, :3] != lan).any(axis=1)
-        peer[(pk.eth_dst == np.uint64(routers[0])) & outside] = -2
+    peer = host_ids(fn.hosts, pk.eth_dst).astype(np.int64)
+    octets = pk.ip_dst[:, :4].astype(np.uint32)
+    dst = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
+    peer[across_uplink(draw_network(network), pk.eth_dst, dst, pk.l3 == 1)] = INTERNET
     return peer, login_accepts(pk.l4, pk.sport, pk.tcp_flags)
 
 

@@ -83,6 +83,27 @@ class NetworkSimulation:
         }
 
 
+#: host ids of packets that are none of a network's hosts: an unknown LAN sender, and the Internet
+UNKNOWN_HOST, INTERNET = -1, -2
+
+
+def host_ids(hosts: list[dict], macs: np.ndarray) -> np.ndarray:
+    """Index into ``hosts`` (dicts with a hex ``mac``, as :func:`hosts_of`) of each of ``macs`` (n,) uint64:
+    (n,) int16, :data:`UNKNOWN_HOST` where no host has that MAC."""
+    known = np.array([int(h["mac"], 16) for h in hosts], np.uint64)
+    if known.size == 0:
+        return np.full(len(macs), UNKNOWN_HOST, np.int16)
+    order = np.argsort(known)
+    pos = np.minimum(np.searchsorted(known[order], macs), len(known) - 1)
+    return np.where(known[order][pos] == macs, order[pos], UNKNOWN_HOST).astype(np.int16)
+
+
+def across_uplink(spec: NetworkSpec, mac: np.ndarray, ip: np.ndarray, ipv4: np.ndarray) -> np.ndarray:
+    """Packets the router carries across the uplink (n,) bool: IPv4 (``ipv4``) with the router's MAC (``mac``,
+    the source or the destination one) and an address outside the LAN (``ip``, uint32, the matching side)."""
+    return ipv4 & (mac == np.uint64(spec.router.mac)) & ~net.is_lan(spec.sim, ip)
+
+
 def hosts_of(spec: NetworkSpec) -> list[dict]:
     """The LAN hosts of a drawn network (devices, then the operator's machine when it is on the LAN)."""
     base = net.ip4(spec.subnet) & 0xFFFFFF00
@@ -168,15 +189,10 @@ def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float =
     phase = tab["label"].astype(np.uint8)
     truth = (phase > 0).astype(np.uint8)
     hosts = hosts_of(spec)
-    macs = np.array([int(h["mac"], 16) for h in hosts], np.uint64)
-    order = np.argsort(macs)
-    pos = np.searchsorted(macs[order], tab["smac"])
-    pos = np.minimum(pos, len(macs) - 1)
-    host = np.where(macs[order][pos] == tab["smac"], order[pos], -1).astype(np.int16)
-    # packets routed in from the Internet carry the router's MAC: their sender is "the Internet" (-2)
+    host = host_ids(hosts, tab["smac"])
+    # packets routed in from the Internet carry the router's MAC: their sender is "the Internet"
     ipv4 = np.isin(tab["kind"], (pg.TCP, pg.UDP, pg.ICMP, pg.IGMP, pg.GRE))
-    routed_in = ipv4 & (tab["smac"] == np.uint64(spec.router.mac)) & ~net.is_lan(spec.sim, tab["sip"])
-    host[routed_in] = -2
+    host[across_uplink(spec, tab["smac"], tab["sip"], ipv4)] = INTERNET
     for h in hosts:  # a victim is infected when its loader session starts
         if h["infected"]:
             i = hosts.index(h)

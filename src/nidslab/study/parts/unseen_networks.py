@@ -362,22 +362,13 @@ def targets(m: ModelResult, s: dict[str, Any]) -> list[list[str]]:
 
 
 def login_floor(nets: list[NetworkResult], within: float) -> str:
-    """The floor under the time-to-incident targets: hosts whose infecting login comes more than ``within`` seconds
-    after their first malicious packet (answers to a bot's probes; no detector that waits for the login can meet
-    the target there), and the time from that login to the first incident."""
-    pairs = [(f, t) for n in nets if len(n.login_floor_s) == len(n.times_to_incident_s)
-             for f, t in zip(n.login_floor_s, n.times_to_incident_s)]
-    floors = [f for f, _ in pairs if f is not None]
-    if not floors:
-        return ""
-    late = sum(1 for f in floors if f > within)
-    since = [t - f for f, t in pairs if f is not None and t is not None]
-    text = (f"{late} of {len(pairs)} infected hosts accept the login that infects them more than {within:g} s after "
-            f"their first malicious packet (worst {_secs(max(floors))}): the floor for any detector that waits for it")
-    if since:
-        text += (f"; counted from that login: median {_secs(float(sorted(since)[len(since) // 2]))}, worst "
-                 f"{_secs(max(since))}, {sum(1 for x in since if x <= within)} of {len(pairs)} within {within:g} s")
-    return text
+    """The floor under the time-to-incident targets (:func:`nidslab.generalise.measure.login_floor_text`) over the
+    held-out networks whose login floors were measured."""
+    from nidslab.generalise.measure import login_floor_text
+
+    nets = [n for n in nets if len(n.login_floor_s) == len(n.times_to_incident_s)]
+    return login_floor_text([f for n in nets for f in n.login_floor_s], [t for n in nets for t in n.times_to_incident_s],
+                            within, secs=_secs)
 
 
 def _real_targets(real: dict[str, Any]) -> list[list[str]]:
