@@ -284,3 +284,43 @@ def test_the_dnn_and_lightgbm_together_alert_only_where_both_do():
     each = [scores[p] >= th[p] for p in ("dnn", "lightgbm")]
     got = site.flagged(scores, "q1e-3")
     assert np.array_equal(got, each[0] & each[1]) and got[unseen.truth == 1].mean() > 0.9
+
+
+class _ScoreColumn:
+    """A stand-in for a calibrated model: the score is column 0, flagged above the calibration rows' max."""
+
+    def at_site(self, X, fit, thr):
+        self.top = float(X[thr, 0].max())
+        return self
+
+    def scores(self, X):
+        return X[:, 0]
+
+    def flagged(self, scores, level):
+        return scores > self.top
+
+
+def test_doorbell_counts_the_warm_up_rows_of_its_attack_apart(tmp_path):
+    from nidslab.generalise import transfer
+
+    rng = np.random.default_rng(0)
+    n_ben, n_bad = 1_600, 40
+    X = rng.normal(0, 1, (n_ben + n_bad, len(FEATURE_NAMES))).astype(np.float32)
+    w = FEATURE_NAMES.index("MI_dir_L0.01_weight")
+    X[:, w] = 500.0
+    X[n_ben:, 0] = 10.0  # every attack row scores high ...
+    X[n_ben:n_ben + 3, 0] = -10.0  # ... but the first three, the extractor's warm-up (weights 1, 2, 3)
+    X[n_ben:n_ben + 3, w] = [1.0, 2.0, 3.0]
+    X[n_ben + 5, 0] = -10.0  # and one missed row after the warm-up
+    X[1_550, 0] = 50.0  # one benign row after the calibration rows scores high
+    path = tmp_path / transfer.DOORBELL
+    path.parent.mkdir(parents=True)
+    header = ",".join([*FEATURE_NAMES, "Normal"])
+    rows = np.column_stack([X, np.r_[np.ones(n_ben), np.zeros(n_bad)]])
+    np.savetxt(path, rows, delimiter=",", header=header, comments="", fmt="%.6g")
+    d = transfer.doorbell(_ScoreColumn(), "max", tmp_path)
+    assert (d["benign_rows"], d["benign_flagged_rows"], d["gafgyt_rows"], d["gafgyt_caught_rows"]) == (100, 1, 40, 36)
+    assert (d["gafgyt_warmup_rows"], d["gafgyt_warmup_caught"]) == (3, 0)
+    assert d["gafgyt_caught_share_after_warmup"] == pytest.approx(36 / 37)
+    assert transfer.doorbell_misses_text(d).startswith("3 of the 4 missed row(s) are warm-up rows")
+    assert transfer.doorbell_misses_text({**d, "gafgyt_caught_rows": 40}) == ""

@@ -330,7 +330,8 @@ def targets_table(r: RecipeResult, config: GeneraliseConfig) -> list[dict]:
                      "met": m2["flagged_share"] <= 1e-3 and m2["incidents"] == 0})
         d = r.real["doorbell"]
         rows.append({"target": "doorbell: <= 0.1% of other benign flagged, >= 99% gafgyt caught",
-                     "measured": f"{d['benign_flagged_share']:.2%} benign flagged, {d['gafgyt_caught_share']:.1%} caught",
+                     "measured": f"{d['benign_flagged_share']:.2%} benign flagged, {d['gafgyt_caught_share']:.1%} caught"
+                                 + (f" ({why})" if (why := transfer.doorbell_misses_text(d)) else ""),
                      "met": d["benign_flagged_share"] <= 1e-3 and d["gafgyt_caught_share"] >= 0.99})
         s = r.real["sentinel"]
         worst_s = max(c["flagged_share"] for c in s)

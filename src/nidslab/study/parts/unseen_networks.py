@@ -372,6 +372,8 @@ def login_floor(nets: list[NetworkResult], within: float) -> str:
 
 
 def _real_targets(real: dict[str, Any]) -> list[list[str]]:
+    from nidslab.generalise.transfer import doorbell_misses_text
+
     rows = []
     m2 = real["mirai2000"]
     rows.append(["real mirai2000.pcap, calibrated on its first half: at most 0.1% of the second half flagged, no "
@@ -385,7 +387,8 @@ def _real_targets(real: dict[str, Any]) -> list[list[str]]:
                  "confirms them"])
     rows.append(["N-BaIoT doorbell: at least 99% of its gafgyt rows caught", _pct(d["gafgyt_caught_share"]),
                  _by(d["gafgyt_caught_share"] * 100, 99.0, " points", higher_is_better=True),
-                 f"{fmt(d['gafgyt_rows'], 'int')} gafgyt scan rows, per row at the calibrated threshold"])
+                 f"{fmt(d['gafgyt_rows'], 'int')} gafgyt scan rows, per row at the calibrated threshold"
+                 + (f"; {why}" if (why := doorbell_misses_text(d)) else "")])
     caps = real["sentinel"]
     worst = max((c["flagged_share"] for c in caps), default=0.0)
     inc = sum(c["incidents"] for c in caps)
