@@ -185,3 +185,31 @@ def test_limit_and_progress(mirai):
 def test_unknown_layout_is_named():
     with pytest.raises(ValueError, match="unknown feature layout 'nbaiot'.*uci"):
         column_names("nbaiot")
+
+
+def _two_hosts_pcap(path):
+    write_pcap(path, [1000.0 + 0.01 * i for i in range(40)],
+               [udp_frame(A if i % 3 else B, B if i % 3 else A, 5000 + i % 4, 53, 80 + i) for i in range(40)])
+    return path
+
+
+def test_the_background_compile_builds_the_link_kernel_that_extraction_calls(tmp_path):
+    from nidslab.features import extract, links
+
+    extract.compile_link_kernel()
+    for layout in ("uci", "kitsune-py"):
+        extract_features(_two_hosts_pcap(tmp_path / "two.pcap"), layout=layout)
+    assert len(links.update_1d2d.signatures) == 1  # made-up packets and a capture: one specialisation
+
+
+def test_extraction_waits_for_a_background_compile_and_gives_the_same_rows(tmp_path, monkeypatch):
+    from nidslab.features import extract, links
+
+    path = _two_hosts_pcap(tmp_path / "two.pcap")
+    before = extract_features(path)
+    cache_file = links.update_1d2d._cache._cache_file
+    monkeypatch.setattr(cache_file, "_load_index", lambda: {})  # as on a fresh checkout: no cached kernel
+    assert extract.compile_link_kernel_in_background()
+    assert len(extract._BACKGROUND) == 1
+    np.testing.assert_array_equal(extract_features(path), before)
+    assert extract._BACKGROUND == []

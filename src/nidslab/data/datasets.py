@@ -452,8 +452,10 @@ def remove_dataset(name: str) -> Path:
 def _build_mirai_sim(name: str, packets: int, seed: int, progress: Progress | None) -> Dataset:
     """simulate -> capture -> extract (uci layout) -> cache. The capture is deleted afterwards."""
     from nidslab.features import extract_features
+    from nidslab.features.extract import compile_link_kernel_in_background
     from nidslab.simulate import simulate_capture
 
+    compile_link_kernel_in_background()  # a fresh checkout: the link kernel compiles while this simulates
     clean_stale(datasets_dir())  # a killed build's capture and folders go before a new one is made
     work = datasets_dir() / ".build"
     work.mkdir(parents=True, exist_ok=True)

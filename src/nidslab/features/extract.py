@@ -28,6 +28,9 @@ MAC addresses as sockets; ICMP sockets are "icmp"; frames without IP use MACs as
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -146,6 +149,7 @@ class _LinkedDB:
         self.streams.ensure(len(self.ids))
         g = self.graph
         g.ensure(len(self.ids), len(self.link_ids))
+        _await_background_compile()
         done = 0
         while done < n:  # the kernel stops when the log needs room; grow it and go on
             done, g.n_links, g.n_log, g.n_seq = lk.update_1d2d(
@@ -154,6 +158,63 @@ class _LinkedDB:
             )
             if done < n:
                 g.ensure(len(self.ids), len(self.link_ids), lk.LOG_BLOCK_MAX)
+
+
+# On a fresh checkout numba compiles the extractor's kernels on first use: 22 s on a 2-core machine, 11 of
+# them the link kernel (update_1d2d). compile_link_kernel_in_background() compiles that one into numba's
+# cache in another process while this one simulates, decodes and hashes (compiling the rest); the first
+# link update here waits for it and loads the kernel from the cache.
+_BACKGROUND: list[subprocess.Popen] = []
+_BACKGROUND_LOCK = threading.Lock()
+BACKGROUND_COMPILE_TIMEOUT_S = 300.0  # then this process compiles the kernel itself
+
+
+def compile_link_kernel_in_background() -> bool:
+    """Start compiling the link kernel in another process if numba's cache holds no compiled copy of it for
+    this source (a fresh checkout). Returns True if a process was started. Speed only: the kernel and the
+    features are the same either way; any failure leaves the compiling to this process."""
+    try:  # numba's own cache index; a numba without these internals just compiles here
+        if lk.update_1d2d._cache._cache_file._load_index():
+            return False
+    except Exception:
+        return False
+    code = "from nidslab.features.extract import compile_link_kernel; compile_link_kernel()"
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    except OSError:
+        return False
+    with _BACKGROUND_LOCK:
+        _BACKGROUND.append(proc)
+    return True
+
+
+def compile_link_kernel() -> None:
+    """Compile the link kernel (and the id table's ``_assign``, ``pair_hashes``) for the argument types
+    :meth:`FeatureExtractor.transform` passes, by one update on 64 made-up packets."""
+    n = 64
+    keys = np.random.default_rng(0).integers(1, 1 << 62, size=(n, 2, 2), dtype=np.uint64)
+    lay = _layout("uci")
+    out = np.empty((n, len(lay.columns)), np.float32)
+    db = _LinkedDB(len(LAMBDAS), lk.HEAVY_DEGREE, 1024)  # room for every key: no _rehash (compiled by the caller)
+    db.update(keys[:, 0], keys[:, 1], np.full(n, 60.0), np.arange(n, dtype=np.float64), LAMBDAS, lay.double_update,
+              2.0 if lay.libm_square else 0.0, out, _column_maps(lay)[1])
+
+
+def _await_background_compile() -> None:
+    """Wait for a background compile of the link kernel, if one runs (compiling ``_rehash`` here first)."""
+    if not _BACKGROUND:
+        return
+    with _BACKGROUND_LOCK:
+        if not _BACKGROUND:
+            return
+        st.IdTable(2).ids(np.arange(4, dtype=np.uint64), np.arange(4, dtype=np.uint64))  # compiles _rehash
+        proc = _BACKGROUND.pop()
+        try:
+            proc.wait(timeout=BACKGROUND_COMPILE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class _SimpleDB:
