@@ -324,3 +324,16 @@ def test_doorbell_counts_the_warm_up_rows_of_its_attack_apart(tmp_path):
     assert d["gafgyt_caught_share_after_warmup"] == pytest.approx(36 / 37)
     assert transfer.doorbell_misses_text(d).startswith("3 of the 4 missed row(s) are warm-up rows")
     assert transfer.doorbell_misses_text({**d, "gafgyt_caught_rows": 40}) == ""
+
+
+def test_recipes_of_one_run_share_a_model_fitted_on_the_same_rows():
+    sites = [_site(s, 0.0) for s in range(3)]
+    small = TrainSettings(rows_per_network=300, epochs=2, batch_size=64, threads=1, lgbm_trees=10)
+    fitted: dict = {}
+    alone = train(Recipe("lightgbm", "log", "site"), sites, small, fitted=fitted)
+    pair = train(Recipe("dnn+lightgbm", "log", "site"), sites, small, fitted=fitted)
+    other_view = train(Recipe("lightgbm", "lab", "site"), sites, small, fitted=fitted)
+    assert pair.lgbm is alone.lgbm and other_view.lgbm is not alone.lgbm and alone.dnns == []
+    fresh = train(Recipe("dnn+lightgbm", "log", "site"), sites, small)  # the same model when fitted again
+    Z = np.random.default_rng(1).normal(size=(50, 115)).astype(np.float32)
+    np.testing.assert_array_equal(fresh.lgbm.predict(Z, raw_score=True), pair.lgbm.predict(Z, raw_score=True))

@@ -243,11 +243,12 @@ def choose_operating_point(per_point: dict[tuple[str, int], list[NetworkMeasures
 
 
 def run_recipe(recipe: Recipe, train_nets, val_nets, test_nets, config: GeneraliseConfig,
-               real_dir: Path | None = None, progress=None) -> RecipeResult:
+               real_dir: Path | None = None, progress=None, *, fitted: dict | None = None) -> RecipeResult:
     """Train ``recipe``, pick its operating point on the validation networks, measure the held-out ones and
-    the real data there."""
+    the real data there. ``fitted``: models other recipes of the run fitted on the same rows
+    (:func:`~nidslab.generalise.models.train`)."""
     start = time.perf_counter()
-    trained = train(recipe, train_nets, config.settings)
+    trained = train(recipe, train_nets, config.settings, fitted=fitted)
     points = [(lv, k) for lv in config.levels for k in config.confirm]
     per_point: dict[tuple[str, int], list[NetworkMeasures]] = {p: [] for p in points}
     kw: dict[str, Any] = {"gap_s": config.gap_s, "window_s": config.confirm_window_s, "contacts": config.contacts}
@@ -353,7 +354,8 @@ def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=No
     if config.real_data != "":
         real_dir = Path(config.real_data) if config.real_data else transfer.default_data_dir()
     tr, va, te = networks if networks is not None else load_networks(config, progress, executor)
-    results = [run_recipe(r, tr, va, te, config, real_dir, progress) for r in config.recipes]
+    fitted: dict = {}  # e.g. LightGBM alone and the DNN + LightGBM pair share their LightGBM
+    results = [run_recipe(r, tr, va, te, config, real_dir, progress, fitted=fitted) for r in config.recipes]
 
     def key(r: RecipeResult):  # validation only: fewest false incidents, then most hosts found, fastest
         fid = max(m.false_incidents_per_day for m in r.validation)

@@ -216,12 +216,16 @@ class SiteModel:
         return np.logical_and.reduce(flags)
 
 
-def train(recipe: Recipe, networks: list, settings: TrainSettings = TrainSettings(), progress=None) -> Trained:
+def train(recipe: Recipe, networks: list, settings: TrainSettings = TrainSettings(), progress=None, *,
+          fitted: dict | None = None) -> Trained:
     """Fit ``recipe`` on training ``networks`` (:class:`~nidslab.generalise.networks.Network`).
 
     Each network contributes ``settings.rows_per_network`` rows; with ``scaling="site"`` each is
     standardised on its own calibration window's fit rows (:func:`calibration_windows`), else one
     standardisation is fitted on all training rows. KitNET alone trains nothing here (it trains at the site).
+    ``fitted``: a dict shared by the recipes of one run: a part (the DNNs, LightGBM) that another recipe
+    already fitted on the same rows (same networks, settings, view, scaling and augmentation) is taken from it
+    instead of fitted again. It is the same model either way: the rows and the training are seeded.
     """
     import time
 
@@ -254,24 +258,35 @@ def train(recipe: Recipe, networks: list, settings: TrainSettings = TrainSetting
         Z = np.concatenate([Z, *extra])
         y = np.concatenate([y] + [ys[i] for _k in range(recipe.augment) for i in range(len(Zs))])
     trained.train_rows = len(y)
+    rows_key = (tuple(n.name for n in networks), settings, recipe.view, recipe.scaling, recipe.augment)
+    fitted = {} if fitted is None else fitted
     if "dnn" in recipe.parts:
-        from nidslab.model import ModelSpec, build_model
-        from nidslab.train import FitConfig, fit
-
-        spec = ModelSpec(n_layers=settings.n_layers, n_nodes=settings.n_nodes, activation=settings.activation)
-        for k in range(recipe.dnn_seeds):
-            model = build_model(spec, Z.shape[1], seed=settings.seed + k)
-            cfg = FitConfig(optimizer="adam", lr=settings.lr, batch_size=settings.batch_size, epochs=settings.epochs,
-                            class_weight="balanced", seed=settings.seed + k, threads=settings.threads, device="cpu")
-            fit(model, (Z, y), None, cfg)
-            model.eval()
-            trained.dnns.append(model)
+        if ("dnn", recipe.dnn_seeds, rows_key) not in fitted:
+            fitted[("dnn", recipe.dnn_seeds, rows_key)] = _fit_dnns(Z, y, settings, recipe.dnn_seeds)
+        trained.dnns = fitted[("dnn", recipe.dnn_seeds, rows_key)]
     if "lightgbm" in recipe.parts:
-        import lightgbm as lgb
+        if ("lightgbm", rows_key) not in fitted:
+            from nidslab.trees import lightgbm_classifier
 
-        trained.lgbm = lgb.LGBMClassifier(
-            n_estimators=settings.lgbm_trees, num_leaves=settings.lgbm_leaves, learning_rate=0.1,
-            class_weight="balanced", random_state=settings.seed, n_jobs=settings.threads, verbose=-1,
-            deterministic=True, force_row_wise=True).fit(Z, y)
+            fitted[("lightgbm", rows_key)] = lightgbm_classifier(
+                settings.lgbm_trees, settings.lgbm_leaves, 0.1, seed=settings.seed, threads=settings.threads).fit(Z, y)
+        trained.lgbm = fitted[("lightgbm", rows_key)]
     trained.seconds = time.perf_counter() - start
     return trained
+
+
+def _fit_dnns(Z: np.ndarray, y: np.ndarray, settings: TrainSettings, seeds: int) -> list:
+    """``seeds`` of the lab's network (settings' shape), each trained on standardised rows ``Z`` (n, d)."""
+    from nidslab.model import ModelSpec, build_model
+    from nidslab.train import FitConfig, fit
+
+    spec = ModelSpec(n_layers=settings.n_layers, n_nodes=settings.n_nodes, activation=settings.activation)
+    models = []
+    for k in range(seeds):
+        model = build_model(spec, Z.shape[1], seed=settings.seed + k)
+        cfg = FitConfig(optimizer="adam", lr=settings.lr, batch_size=settings.batch_size, epochs=settings.epochs,
+                        class_weight="balanced", seed=settings.seed + k, threads=settings.threads, device="cpu")
+        fit(model, (Z, y), None, cfg)
+        model.eval()
+        models.append(model)
+    return models

@@ -1,6 +1,6 @@
 """How a study trains and scores one model: :func:`train_eval` (one network, its result as results.json
-holds it), :func:`scored` (test metrics of any model's probabilities) and :func:`lightgbm_model` (the tree
-baseline's LightGBM, one home for its settings).
+holds it) and :func:`scored` (test metrics of any model's probabilities). LightGBM's settings live in
+:func:`nidslab.trees.lightgbm_classifier`.
 """
 
 from __future__ import annotations
@@ -209,19 +209,9 @@ def subsample_rows(n: int, max_rows: int, seed: int) -> np.ndarray | slice:
     return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
 
 
-def lightgbm_model(n_estimators: int, num_leaves: int, learning_rate: float, *, seed: int,
-                   threads: int | None) -> Any:
-    """The study's LightGBM classifier: balanced class weights, deterministic, row-wise (one home for it)."""
-    import lightgbm as lgb
-
-    return lgb.LGBMClassifier(n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate,
-                              class_weight="balanced", random_state=seed, n_jobs=threads or 0, verbose=-1,
-                              deterministic=True, force_row_wise=True)
-
-
 def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-__all__ = ["lightgbm_model", "report_metrics", "scored", "seed_runs", "stack_key", "subsample_rows", "train_eval",
+__all__ = ["report_metrics", "scored", "seed_runs", "stack_key", "subsample_rows", "train_eval",
            "train_stacked"]

@@ -37,7 +37,8 @@ from nidslab.study.context import Context, model_key
 from nidslab.study.numbers import fmt
 from nidslab.study.prepared import Arrays
 from nidslab.study.results import doc, to_plain
-from nidslab.study.training import lightgbm_model, scored, subsample_rows
+from nidslab.study.training import scored, subsample_rows
+from nidslab.trees import lightgbm_classifier
 
 NAME = "evaluation"
 NEEDS: tuple[str, ...] = ("experiments", "search", "tree_baseline")
@@ -180,7 +181,7 @@ def _fit(m: _Model, ctx: Context, train: Arrays, validation: Arrays, test: Array
         m.metrics = scored(test[1], m.fitted.predict_proba(test[0])[:, 1])
         return m
     rows = subsample_rows(len(train[1]), s["max_rows"], ctx.seed)
-    m.fitted = lightgbm_model(s["n_estimators"], s["num_leaves"], s["learning_rate"], seed=ctx.seed,
+    m.fitted = lightgbm_classifier(s["n_estimators"], s["num_leaves"], s["learning_rate"], seed=ctx.seed,
                               threads=ctx.threads)
     m.fitted.fit(np.ascontiguousarray(train[0][rows]), np.asarray(train[1][rows]))
     m.metrics = scored(test[1], m.fitted.predict_proba(test[0])[:, 1])

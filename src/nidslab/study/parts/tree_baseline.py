@@ -23,7 +23,8 @@ from nidslab.study.config import Quick, Study, need
 from nidslab.study.context import Context
 from nidslab.study.numbers import fmt
 from nidslab.study.results import doc, from_plain, optional, to_plain
-from nidslab.study.training import lightgbm_model, scored, subsample_rows
+from nidslab.study.training import scored, subsample_rows
+from nidslab.trees import lightgbm_classifier
 
 NAME = "tree_baseline"
 NEEDS: tuple[str, ...] = ("experiments", "search")
@@ -76,7 +77,7 @@ def fit_trees(cfg: Config, train: tuple[np.ndarray, np.ndarray], test: tuple[np.
     X, y = train
     rows = subsample_rows(len(y), cfg.max_rows, seed)
     Xs, ys = np.ascontiguousarray(X[rows]), np.asarray(y[rows])
-    model = lightgbm_model(cfg.n_estimators, cfg.num_leaves, cfg.learning_rate, seed=seed, threads=threads)
+    model = lightgbm_classifier(cfg.n_estimators, cfg.num_leaves, cfg.learning_rate, seed=seed, threads=threads)
     start = time.perf_counter()
     model.fit(Xs, ys)
     seconds = time.perf_counter() - start

@@ -159,7 +159,8 @@ class ModelResult:
     level: str = doc("the threshold level validation chose (nidslab.generalise.LEVELS)")
     confirm_alerts: int = doc("alerts of one host within the confirmation window that make an alert count")
     train_rows: int = doc("training rows (all training networks)")
-    train_seconds: float = doc("training time, seconds")
+    train_seconds: float = doc("training time, seconds (a model another recipe already fitted on the same rows, "
+                               "such as the pair's LightGBM, is taken from it and adds nothing)")
     seconds: float = doc("training, calibration and measuring time, seconds")
     validation: dict[str, NetworkResult] = doc("the validation networks at the chosen point, by name")
     test: dict[str, NetworkResult] = doc("the held-out networks, by name")
