@@ -324,6 +324,7 @@ def test_doorbell_counts_the_warm_up_rows_of_its_attack_apart(tmp_path):
     assert d["gafgyt_caught_share_after_warmup"] == pytest.approx(36 / 37)
     assert transfer.doorbell_misses_text(d).startswith("3 of the 4 missed row(s) are warm-up rows")
     assert transfer.doorbell_misses_text({**d, "gafgyt_caught_rows": 40}) == ""
+    assert transfer.doorbell_misses_text({**d, "gafgyt_caught_rows": 20}) == ""  # 3 of 20 misses: not the story
 
 
 def test_recipes_of_one_run_share_a_model_fitted_on_the_same_rows():

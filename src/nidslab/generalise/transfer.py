@@ -121,12 +121,14 @@ def doorbell(trained, level: str, data_dir: Path) -> dict:
 
 
 def doorbell_misses_text(d: dict) -> str:
-    """Where a :func:`doorbell` result's missed gafgyt rows are, in words ("" when none is missed or the
-    result predates the warm-up counts)."""
+    """Where a :func:`doorbell` result's missed gafgyt rows are, in words, when at least half of them are
+    warm-up rows ("" otherwise, when none is missed, or for a result without the warm-up counts)."""
     missed = d["gafgyt_rows"] - d.get("gafgyt_caught_rows", d["gafgyt_rows"])
     if missed <= 0 or "gafgyt_warmup_rows" not in d:
         return ""
     in_warmup = d["gafgyt_warmup_rows"] - d["gafgyt_warmup_caught"]
+    if 2 * in_warmup < missed:  # the warm-up is not where the misses are
+        return ""
     return (f"{in_warmup} of the {missed} missed row(s) are warm-up rows (their source host seen in fewer than "
             f"{WARMUP_PACKETS:g} packets: the gafgyt file's first rows, as the benign file's first rows are); "
             f"{d['gafgyt_caught_share_after_warmup']:.1%} of the other {d['gafgyt_rows'] - d['gafgyt_warmup_rows']} caught")
