@@ -132,7 +132,8 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
                 why.observe(chunk)
             t = time.perf_counter()
             evs = tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert, index=chunk.index,
-                                 packets=chunk.packets, features=chunk.features)
+                                 packets=chunk.packets, features=chunk.features, peer=chunk.peer,
+                                 accepts=chunk.accepts, outside=chunk.outside)  # the contact rule, as the CLI
             events += len(evs)
             out.write(writer.events(evs, w.threshold))
             tracked += time.perf_counter() - t
