@@ -176,6 +176,36 @@ def lines_of_predict(lab, tmp_path):
     return lines(tmp_path / "p2.jsonl")
 
 
+def test_predict_counts_each_incidents_malicious_packets_against_the_labels_file(lab, tmp_path):
+    from nidslab.cli.common import write_table
+
+    labels = tmp_path / "cap.labels.csv"  # as nidslab simulate writes it beside the capture
+    write_table(labels, {"truth": lab["truth"], "kitsune": (np.arange(len(lab["truth"])) >= lab["onset"]).astype(int)})
+    res = invoke("predict", lab["model"], lab["capture"], "--incidents", tmp_path / "t.jsonl", "--threshold",
+                 THRESHOLD, "--truth", labels)
+    found = lines(tmp_path / "t.jsonl")
+    assert found and all(isinstance(f["malicious"], int) for f in found)
+    rows = capture_rows(lab["capture"])
+    scores = load_model(lab["model"]).predict(rows.features)
+    library = group_incidents(rows.times, rows.host, scores, scores >= THRESHOLD, index=rows.packets.index,
+                              host_names=rows.host_names, truth=lab["truth"][rows.packets.index],
+                              peer=rows.peer, accepts=rows.accepts, outside=rows.outside)
+    assert [f["malicious"] for f in found] == [i.malicious for i in library]
+    false = sum(1 for f in found if f["malicious"] == 0)
+    senders = {rows.host_names[h] for h in np.unique(rows.host[lab["truth"][rows.packets.index] == 1])}
+    seen = {f["host"] for f in found if f["malicious"]} & senders
+    assert (f"{len(found) - false:,} incident(s) hold malicious packets, {false:,} hold none; {len(seen):,} of the "
+            f"{len(senders):,} host(s) that sent malicious packets have an incident") in " ".join(res.output.split())
+    short = tmp_path / "short.csv"
+    short.write_text("truth\n0\n1\n")
+    r = runner.invoke(app, ["predict", str(lab["model"]), str(lab["capture"]), "--incidents", str(tmp_path / "s.jsonl"),
+                            "--truth", str(short)])
+    assert r.exit_code == 2 and f"2 labels, but the capture has {len(lab['truth']):,} packets" in " ".join(r.output.split())
+    r = runner.invoke(app, ["predict", str(lab["model"]), str(lab["capture"]), "-o", str(tmp_path / "x.csv"),
+                            "--truth", str(labels)])
+    assert r.exit_code == 2 and "--truth labels incidents" in " ".join(r.output.split())
+
+
 def test_incident_outputs_are_checked_before_anything_is_read(lab, tmp_path):
     result = runner.invoke(app, ["predict", str(lab["model"]), str(lab["capture"]), "--incidents",
                                  str(lab["capture"])])

@@ -185,6 +185,15 @@ def test_cli_simulate_network_and_show(tmp_path):
     r = runner.invoke(app, ["simulate", "--network", "3", "--benign-s", "10", "--attack-scale", "0.05", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.exists() and "flood" in r.output
+    import pyarrow.csv as pacsv
+
+    from nidslab.features import read_packets
+    from nidslab.simulate.networks import PHASES
+
+    labels = pacsv.read_csv(tmp_path / "n3.labels.csv")  # one row per packet, beside the capture
+    assert labels.column_names == ["truth", "kitsune", "phase"] and labels.num_rows == len(read_packets(out))
+    truth, phase = labels["truth"].to_numpy(), labels["phase"].to_numpy(zero_copy_only=False)
+    assert set(phase) <= set(PHASES) and truth.any() and ((phase != "benign") == (truth == 1)).all()
     r = runner.invoke(app, ["simulate", "--network", "3"])
     assert r.exit_code != 0 and "--output" in r.output
 

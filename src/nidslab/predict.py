@@ -2,7 +2,8 @@
 
 :meth:`nidslab.saved_model.SavedModel.predict` scores a features table; :func:`predict_capture` reads a
 pcap/pcapng, extracts the UCI-layout Kitsune features of every decoded packet and scores them;
-:func:`flagged_per_window` summarises the labels over time.
+:func:`flagged_per_window` summarises the labels over time; :func:`read_packet_labels` reads a capture's
+per-packet labels (``nidslab simulate``'s ``NAME.labels.csv``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,41 @@ def predict_capture(saved: SavedModel, capture: str | os.PathLike, *, progress: 
     """Score every decoded packet of ``capture`` with ``saved`` (a :class:`nidslab.saved_model.SavedModel`)."""
     X, times = capture_features(capture, progress=progress)
     return CaptureScores(times=times, scores=saved.predict(X, source=str(capture)))
+
+
+def read_packet_labels(path: str | os.PathLike, packets: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-packet labels of a capture of ``packets`` records (None: not checked), in capture order: ``nidslab
+    simulate``'s ``NAME.labels.csv`` (its ``truth`` column), or any file of one 0/1 label per packet
+    (:func:`nidslab.data.read_labels`). Returns truth (packets,) uint8 and, when the file (CSV or Parquet) has
+    a ``phase`` column, the attack phase names (packets,) str, else None."""
+    from pathlib import Path
+
+    from nidslab.data import read_labels
+
+    path = Path(path)
+    truth = read_labels(path)
+    if packets is not None and len(truth) != packets:
+        raise DataError(f"{path}: {len(truth):,} labels, but the capture has {packets:,} packets; expected one label "
+                        "per packet, in capture order")
+    kind = path.suffix.lower()
+    if kind == ".parquet":
+        import pyarrow.parquet as pq
+
+        if "phase" not in pq.read_schema(path).names:
+            return truth, None
+        column = pq.read_table(path, columns=["phase"])["phase"]
+    elif kind == ".csv":
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        with pacsv.open_csv(path) as reader:
+            if "phase" not in reader.schema.names:
+                return truth, None
+        column = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=["phase"], column_types={"phase": pa.string()}))["phase"]
+    else:
+        return truth, None
+    return truth, np.asarray(column.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
 
 
 def flagged_per_window(times: np.ndarray, labels: np.ndarray,

@@ -31,6 +31,11 @@ def predict_cmd(
                                         "with a score timeline per alerting host, its incidents shaded."),
     gap: float = INCIDENT_GAP,
     contacts: bool = CONTACTS,
+    truth: Path = typer.Option(None, "--truth", help="For captures, with --incidents or --incidents-html: the "
+                               "capture's per-packet labels (`nidslab simulate` writes NAME.labels.csv beside "
+                               "NAME.pcap; or any file of one 0/1 label per packet, in capture order). Each incident "
+                               "then counts the malicious packets and attack phases it holds, and a line says how many "
+                               "incidents hold none and how many hosts that sent malicious packets have one."),
     explain: bool = typer.Option(False, "--explain", help="Add a `reasons` column: for each flagged row, the "
                                  "features that pushed its score most, against the baseline, as JSON (integrated "
                                  "gradients; `nidslab features describe` explains the names)."),
@@ -56,6 +61,8 @@ def predict_cmd(
         raise DataError(f"{source}: incidents need a capture (.pcap, .pcapng), whose packets have source hosts and "
                         "times; a features table has neither")
     _check_incident_outputs(source, out, incidents, incidents_html)
+    if truth is not None and not wants_incidents:
+        raise DataError("--truth labels incidents: give --incidents INCIDENTS.jsonl or --incidents-html PAGE.html too")
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"{out}: output must be .csv or .parquet")
     if out is not None and out.is_dir():
@@ -69,6 +76,12 @@ def predict_cmd(
     for written, option in ((out, "-o"), (incidents, "--incidents"), (incidents_html, "--incidents-html")):
         if written is not None:
             refuse_output_is_input(written, source, option=option)
+    packet_labels = None
+    if truth is not None:  # before any scoring: a wrong file fails at once
+        from nidslab.features.pcap import count_records
+        from nidslab.predict import read_packet_labels
+
+        packet_labels = read_packet_labels(truth, count_records(source))
     saved = load_model(model_dir)
     t_logit = saved.threshold_for(target_fpr) if target_fpr is not None else None
     times = rows = None
@@ -110,7 +123,8 @@ def predict_cmd(
         console.print(_window_table(times, labels, window))
     if rows is not None:
         _write_incidents(rows, scores, labels.astype(bool), gap, incidents, incidents_html, model=str(model_dir),
-                         threshold=rule, explain=explain_rows, contacts=contacts)
+                         threshold=rule, explain=explain_rows, contacts=contacts, labels=packet_labels,
+                         labels_name=truth.name if truth is not None else "")
 
 
 def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None) -> None:
@@ -128,16 +142,24 @@ def _check_incident_outputs(source: Path, out: Path | None, *paths: Path | None)
 
 
 def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: str, threshold: str,
-                     explain=None, contacts: bool = True) -> None:
+                     explain=None, contacts: bool = True, labels=None, labels_name: str = "") -> None:
     """Group the alerts into incidents and write them. ``explain(X_rows) -> list[list[dict]]`` (reasons for
-    each incident's peak packet, from the capture's 115-column features): where nidslab.explain plugs in."""
+    each incident's peak packet, from the capture's 115-column features): where nidslab.explain plugs in.
+    ``labels``: (truth, phase or None) per capture record (:func:`nidslab.predict.read_packet_labels`)."""
     import json
+
+    import numpy as np
 
     from nidslab.incidents import DEFAULT_GAP_S, group_incidents
     from nidslab.paths import atomic_write
 
     gap_s = DEFAULT_GAP_S if gap is None else float(gap)
-    rule = {"peer": rows.peer, "accepts": rows.accepts, "outside": rows.outside} if contacts else {}
+    rule: dict[str, Any] = {"peer": rows.peer, "accepts": rows.accepts, "outside": rows.outside} if contacts else {}
+    if labels is not None:  # the labels are per capture record; the rows skip malformed packets
+        index = np.asarray(rows.packets.index)
+        rule["truth"] = labels[0][index]
+        if labels[1] is not None:
+            rule["phase"] = labels[1][index]
     found = group_incidents(rows.times, rows.host, scores, alert, gap_s=gap_s, index=rows.packets.index,
                             host_names=rows.host_names, packets=rows.packets, features=rows.features,
                             explain=explain, **rule)
@@ -158,6 +180,20 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
     console.print(f"{len(found):,} incident(s) on {hosts:,} host(s) (quiet gap {gap_s:g} s"
                   + (f"; {on_contact:,} with a telnet login accepted on contact" if on_contact else "")
                   + f"); written to {written}")
+    if labels is not None:
+        console.print(_against_truth(found, rule["truth"], rows, labels_name))
+
+
+def _against_truth(found, truth, rows, name: str) -> str:
+    """One line: incidents that hold no malicious packet, and the hosts that sent malicious packets that have
+    an incident (the measures of docs/incidents.md on a labelled capture)."""
+    import numpy as np
+
+    bad_hosts = {rows.host_names[h] for h in np.unique(rows.host[truth == 1])}
+    false = sum(1 for i in found if not i.malicious)
+    seen = {i.host for i in found if i.malicious} & bad_hosts
+    return (f"against {name}: {len(found) - false:,} incident(s) hold malicious packets, {false:,} hold none; "
+            f"{len(seen):,} of the {len(bad_hosts):,} host(s) that sent malicious packets have an incident")
 
 
 def _explainer(saved, X, times, labels, baseline: str, top: int, source: Path):

@@ -7,6 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -39,6 +40,21 @@ def _summary(sim, seconds: float) -> None:
     labels.add_row("truth (per packet)", f"{n - truth:,}", f"{truth:,}", f"{truth / n:.3f}")
     labels.add_row("kitsune (time cut)", f"{n - kits:,}", f"{kits:,}", f"{kits / n:.3f}")
     console.print(labels)
+
+
+def labels_path(capture: Path) -> Path:
+    """Where ``nidslab simulate`` writes a capture's per-packet labels: beside it, ``NAME.labels.csv``."""
+    return capture.with_name(capture.stem + ".labels.csv") if capture.suffix else capture.with_name(
+        capture.name + ".labels.csv")
+
+
+def _write_labels(capture: Path, columns: dict) -> None:
+    """One row per packet of ``capture``, in capture order (``nidslab predict --truth`` reads it)."""
+    from nidslab.cli.common import write_table
+
+    path = labels_path(capture)
+    write_table(path, columns)
+    console.print(f"per-packet labels ({', '.join(columns)}) -> {escape(str(path))}", highlight=False)
 
 
 def _print_compare(result: dict) -> None:
@@ -80,8 +96,10 @@ def simulate(
 
     Network 0 (the default): the Kitsune camera LAN; the first round(packets x 121,621 / 764,137)
     packets are benign; then come the telnet scan, brute force, loader, propagation and flood, with
-    benign traffic going on. Labels: per-packet truth and the Kitsune time cut. --network N >= 1:
-    a network of the population (devices, protocols, uplink and outbreak drawn from N).
+    benign traffic going on. Labels: per-packet truth and the Kitsune time cut, written beside the
+    capture as NAME.labels.csv (columns truth, kitsune; drawn networks also phase), one row per packet
+    (`nidslab predict MODEL NAME.pcap --incidents I.jsonl --truth NAME.labels.csv` scores incidents with
+    them). --network N >= 1: a network of the population (devices, protocols, uplink and outbreak drawn from N).
     """
     from nidslab.simulate import simulate_capture
 
@@ -100,6 +118,8 @@ def simulate(
         with progress_bar("simulating") as progress:
             sim = simulate_capture(path, packets=packets, seed=seed, progress=progress)
         _summary(sim, time.perf_counter() - start)
+        if output is not None:
+            _write_labels(output, {"truth": sim.labels_truth, "kitsune": sim.labels_kitsune})
         if compare is not None:
             from nidslab.simulate.compare import compare_with_capture
 
@@ -152,6 +172,9 @@ def _simulate_drawn(network: int, output: Path | None, benign_s: float, attack_s
     for name, a, b in sim.phases:
         ph.add_row(name, f"{a - sim.time[0]:,.1f}", f"{b - sim.time[0]:,.1f}", f"{counts.get(name, 0):,}")
     console.print(ph)
+    from nidslab.simulate.networks import PHASES
+
+    _write_labels(output, {"truth": sim.truth, "kitsune": sim.kitsune, "phase": np.asarray(PHASES)[sim.phase]})
 
 
 def register(app: typer.Typer) -> None:

@@ -370,7 +370,7 @@ def _parquet_columns(path: Path) -> tuple[list[str], list[np.ndarray]]:
 # --------------------------------------------------------------------------------------------- shaping
 
 
-_LABEL_NAMES = ("label", "labels", "x", "y", "class", "malicious")
+_LABEL_NAMES = ("label", "labels", "x", "y", "class", "malicious", "truth")  # truth: nidslab simulate's labels file
 
 
 def _features_from_named(path: Path, names: list[str], cols: list[np.ndarray], header: bool,
