@@ -160,6 +160,17 @@ class _LinkedDB:
                 g.ensure(len(self.ids), len(self.link_ids), lk.LOG_BLOCK_MAX)
 
 
+class _SimpleDB:
+    def __init__(self, nl: int, capacity: int):
+        self.ids = st.IdTable(capacity)
+        self.streams = ai.StreamState(nl, capacity)
+
+    def update(self, h, values, ts, lambdas, is_diff, from_epoch, two, out, cols):
+        ids = self.ids.ids(h[:, 0], h[:, 1])
+        self.streams.ensure(len(self.ids))
+        ai.update_1d(self.streams.a, self.streams.ready, ids, values, ts, lambdas, is_diff, from_epoch, two, out, cols)
+
+
 # On a fresh checkout numba compiles the extractor's kernels on first use: 22 s on a 2-core machine, 11 of
 # them the link kernel (update_1d2d). compile_link_kernel_in_background() compiles that one into numba's
 # cache in another process while this one simulates, decodes and hashes (compiling the rest); the first
@@ -215,17 +226,6 @@ def _await_background_compile() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-class _SimpleDB:
-    def __init__(self, nl: int, capacity: int):
-        self.ids = st.IdTable(capacity)
-        self.streams = ai.StreamState(nl, capacity)
-
-    def update(self, h, values, ts, lambdas, is_diff, from_epoch, two, out, cols):
-        ids = self.ids.ids(h[:, 0], h[:, 1])
-        self.streams.ensure(len(self.ids))
-        ai.update_1d(self.streams.a, self.streams.ready, ids, values, ts, lambdas, is_diff, from_epoch, two, out, cols)
 
 
 class FeatureExtractor:
