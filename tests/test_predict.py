@@ -55,3 +55,24 @@ def test_flagged_per_window_counts_packets_and_flags():
     assert packets.tolist() == [3, 1, 1] and flagged.tolist() == [2, 1, 0]
     with pytest.raises(ValueError, match="window"):
         flagged_per_window(times, labels, 0.0)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_packet_labels_give_truth_and_phases_and_refuse_another_length(tmp_path, suffix):
+    from nidslab.cli.common import write_table
+    from nidslab.errors import DataError
+    from nidslab.predict import read_packet_labels
+
+    truth = np.array([0, 0, 1, 1, 0], np.uint8)
+    path = tmp_path / f"cap.labels{suffix}"
+    write_table(path, {"truth": truth, "kitsune": np.array([0, 0, 1, 1, 1]),
+                       "phase": np.array(["benign", "benign", "scan", "flood", "benign"])})
+    got, phase = read_packet_labels(path, 5)
+    assert got.tolist() == truth.tolist() and phase.tolist() == ["benign", "benign", "scan", "flood", "benign"]
+    write_table(path, {"truth": truth})
+    assert read_packet_labels(path, None)[1] is None  # no phase column
+    with pytest.raises(DataError, match="5 labels, but the capture has 6 packets"):
+        read_packet_labels(path, 6)
+    write_table(path, {"truth": np.array([0.0, 1.0, 2.0])})
+    with pytest.raises(DataError, match=f"column truth, {'line 4' if suffix == '.csv' else 'row 3'}: 2; labels must"):
+        read_packet_labels(path, 3)

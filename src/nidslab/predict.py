@@ -113,37 +113,63 @@ def predict_capture(saved: SavedModel, capture: str | os.PathLike, *, progress: 
 
 def read_packet_labels(path: str | os.PathLike, packets: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-packet labels of a capture of ``packets`` records (None: not checked), in capture order: ``nidslab
-    simulate``'s ``NAME.labels.csv`` (its ``truth`` column), or any file of one 0/1 label per packet
-    (:func:`nidslab.data.read_labels`). Returns truth (packets,) uint8 and, when the file (CSV or Parquet) has
-    a ``phase`` column, the attack phase names (packets,) str, else None."""
+    simulate``'s ``NAME.labels.csv`` (its ``truth`` column; CSV or Parquet), or any file of one 0/1 label per
+    packet (:func:`nidslab.data.read_labels`). Returns truth (packets,) uint8 and, when the file has a ``phase``
+    column, the attack phase names (packets,) str, else None."""
     from pathlib import Path
 
     from nidslab.data import read_labels
 
     path = Path(path)
-    truth = read_labels(path)
+    column = _named_column(path, "truth")
+    if column is None:
+        truth = read_labels(path)
+    else:
+        import pyarrow as pa
+
+        try:
+            values = np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False))  # an empty cell: nan
+        except pa.ArrowInvalid:
+            raise DataError(f"{path}: column truth holds {column.type}; expected 0 (benign) or 1 (malicious)") from None
+        bad = ~np.isin(values, (0, 1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            where = f"line {i + 2}" if path.suffix.lower() == ".csv" else f"row {i + 1}"
+            shown = "an empty cell" if np.isnan(values[i]) else f"{values[i]:g}"
+            raise DataError(f"{path}: column truth, {where}: {shown}; labels must be 0 (benign) or 1 (malicious)")
+        truth = values.astype(np.uint8)
     if packets is not None and len(truth) != packets:
         raise DataError(f"{path}: {len(truth):,} labels, but the capture has {packets:,} packets; expected one label "
                         "per packet, in capture order")
+    phase = _named_column(path, "phase")
+    return truth, None if phase is None else np.asarray(phase.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
+
+
+def _named_column(path, name: str):
+    """Column ``name`` of a CSV or Parquet file as a pyarrow array (phase as text), None when the file has none."""
     kind = path.suffix.lower()
-    if kind == ".parquet":
-        import pyarrow.parquet as pq
+    try:
+        if kind == ".parquet":
+            import pyarrow.parquet as pq
 
-        if "phase" not in pq.read_schema(path).names:
-            return truth, None
-        column = pq.read_table(path, columns=["phase"])["phase"]
-    elif kind == ".csv":
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+            if name not in pq.read_schema(path).names:
+                return None
+            return pq.read_table(path, columns=[name])[name]
+        if kind == ".csv":
+            import pyarrow as pa
+            import pyarrow.csv as pacsv
 
-        with pacsv.open_csv(path) as reader:
-            if "phase" not in reader.schema.names:
-                return truth, None
-        column = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            include_columns=["phase"], column_types={"phase": pa.string()}))["phase"]
-    else:
-        return truth, None
-    return truth, np.asarray(column.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
+            with pacsv.open_csv(path) as reader:
+                if name not in reader.schema.names:
+                    return None
+            types = {name: pa.string()} if name == "phase" else {}
+            return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(include_columns=[name],
+                                                                             column_types=types))[name]
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # pyarrow's parse errors are ValueErrors (ArrowInvalid)
+        raise DataError(f"{path}: not a readable labels file ({exc})") from None
+    return None
 
 
 def flagged_per_window(times: np.ndarray, labels: np.ndarray,
