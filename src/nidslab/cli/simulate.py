@@ -44,8 +44,7 @@ def _summary(sim, seconds: float) -> None:
 
 def labels_path(capture: Path) -> Path:
     """Where ``nidslab simulate`` writes a capture's per-packet labels: beside it, ``NAME.labels.csv``."""
-    return capture.with_name(capture.stem + ".labels.csv") if capture.suffix else capture.with_name(
-        capture.name + ".labels.csv")
+    return capture.with_name(capture.stem + ".labels.csv")
 
 
 def _write_labels(capture: Path, columns: dict) -> None:
