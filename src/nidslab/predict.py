@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -116,8 +117,6 @@ def read_packet_labels(path: str | os.PathLike, packets: int | None) -> tuple[np
     simulate``'s ``NAME.labels.csv`` (its ``truth`` column; CSV or Parquet), or any file of one 0/1 label per
     packet (:func:`nidslab.data.read_labels`). Returns truth (packets,) uint8 and, when the file has a ``phase``
     column, the attack phase names (packets,) str, else None."""
-    from pathlib import Path
-
     from nidslab.data import read_labels
 
     path = Path(path)
@@ -145,7 +144,7 @@ def read_packet_labels(path: str | os.PathLike, packets: int | None) -> tuple[np
     return truth, None if phase is None else np.asarray(phase.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
 
 
-def _named_column(path, name: str):
+def _named_column(path: Path, name: str) -> Any:
     """Column ``name`` of a CSV or Parquet file as a pyarrow array (phase as text), None when the file has none."""
     kind = path.suffix.lower()
     try:
