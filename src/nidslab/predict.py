@@ -120,7 +120,8 @@ def read_packet_labels(path: str | os.PathLike, packets: int | None) -> tuple[np
     from nidslab.data import read_labels
 
     path = Path(path)
-    column = _named_column(path, "truth")
+    named = _named_columns(path, ("truth", "phase"))  # one read of the file for both
+    column = named.get("truth")
     if column is None:
         truth = read_labels(path)
     else:
@@ -140,35 +141,36 @@ def read_packet_labels(path: str | os.PathLike, packets: int | None) -> tuple[np
     if packets is not None and len(truth) != packets:
         raise DataError(f"{path}: {len(truth):,} labels, but the capture has {packets:,} packets; expected one label "
                         "per packet, in capture order")
-    phase = _named_column(path, "phase")
+    phase = named.get("phase")
     return truth, None if phase is None else np.asarray(phase.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
 
 
-def _named_column(path: Path, name: str) -> Any:
-    """Column ``name`` of a CSV or Parquet file as a pyarrow array (phase as text), None when the file has none."""
+def _named_columns(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    """Those of columns ``names`` that a CSV or Parquet file has, as pyarrow arrays (``phase`` as text), read
+    in one pass; {} for other files."""
     kind = path.suffix.lower()
     try:
         if kind == ".parquet":
             import pyarrow.parquet as pq
 
-            if name not in pq.read_schema(path).names:
-                return None
-            return pq.read_table(path, columns=[name])[name]
+            present = [n for n in names if n in pq.read_schema(path).names]
+            return {} if not present else {n: c for n, c in zip(present, pq.read_table(path, columns=present).columns)}
         if kind == ".csv":
             import pyarrow as pa
             import pyarrow.csv as pacsv
 
-            with pacsv.open_csv(path) as reader:
-                if name not in reader.schema.names:
-                    return None
-            types = {name: pa.string()} if name == "phase" else {}
-            return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(include_columns=[name],
-                                                                             column_types=types))[name]
+            with pacsv.open_csv(path) as reader:  # the header only
+                present = [n for n in names if n in reader.schema.names]
+            if not present:
+                return {}
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                include_columns=present, column_types={n: pa.string() for n in present if n == "phase"}))
+            return {n: table[n] for n in present}
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except (OSError, ValueError) as exc:  # pyarrow's parse errors are ValueErrors (ArrowInvalid)
         raise DataError(f"{path}: not a readable labels file ({exc})") from None
-    return None
+    return {}
 
 
 def flagged_per_window(times: np.ndarray, labels: np.ndarray,

@@ -7,7 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -171,6 +170,8 @@ def _simulate_drawn(network: int, output: Path | None, benign_s: float, attack_s
     for name, a, b in sim.phases:
         ph.add_row(name, f"{a - sim.time[0]:,.1f}", f"{b - sim.time[0]:,.1f}", f"{counts.get(name, 0):,}")
     console.print(ph)
+    import numpy as np
+
     from nidslab.simulate.networks import PHASES
 
     _write_labels(output, {"truth": sim.truth, "kitsune": sim.kitsune, "phase": np.asarray(PHASES)[sim.phase]})
