@@ -90,6 +90,7 @@ def record_end(data: bytes, packets: int) -> int:
 def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes: int, rate_bytes: float,
         threshold: float | None = None) -> dict:
     from nidslab.cli.watch import EventWriter
+    from nidslab.contacts import rule_inputs
     from nidslab.incidents import IncidentTracker
     from nidslab.watch import Watcher, jsonl
 
@@ -132,8 +133,8 @@ def run(scorer, mode: str, capture: Path, tmp: Path, *, total: int, limit_bytes:
                 why.observe(chunk)
             t = time.perf_counter()
             evs = tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert, index=chunk.index,
-                                 packets=chunk.packets, features=chunk.features, peer=chunk.peer,
-                                 accepts=chunk.accepts, outside=chunk.outside)  # the contact rule, as the CLI
+                                 packets=chunk.packets, features=chunk.features,
+                                 **rule_inputs(chunk))  # the contact rule, as the CLI
             events += len(evs)
             out.write(writer.events(evs, w.threshold))
             tracked += time.perf_counter() - t

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nidslab.contacts import contact_alerts, login_accepts
+from nidslab.contacts import contact_alerts, login_accepts, rule_inputs
 from nidslab.generalise.measure import incident_table, measure_network
 
 
@@ -108,13 +108,14 @@ def test_a_capture_gives_incidents_on_contact_in_both_forms(tmp_path):
     assert [names[i] for i in rows.outside] == ["93.184.216.34"]
     alert = np.array([names[h] == "10.0.0.5" for h in rows.host])
     score = alert.astype(np.float32)
-    rule = {"peer": rows.peer, "accepts": rows.accepts, "outside": rows.outside}
+    rule = rule_inputs(rows)
+    assert rule_inputs(rows, False) == {}
     whole = group_incidents(rows.times, rows.host, score, alert, host_names=names, **rule)
     got = {i.host: i.contact for i in whole}
     assert got == {"10.0.0.5": None, "10.0.0.9": {"from": "10.0.0.5", "time": 4.0, "index": 4},
                    "10.0.0.7": {"from": "93.184.216.34", "time": 6.0, "index": 6}}
     assert whole[1].to_dict()["contact"] == got["10.0.0.9"] and whole[0].to_dict()["contact"] is None
-    without = group_incidents(rows.times, rows.host, score, alert, host_names=names)
+    without = group_incidents(rows.times, rows.host, score, alert, host_names=names, **rule_inputs(rows, False))
     assert [i.host for i in without] == ["10.0.0.5"]
     tracker = IncidentTracker(host_names=names)
     for a in range(0, len(frames), 3):  # chunks of 3: the bot's incident is open from an earlier chunk

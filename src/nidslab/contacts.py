@@ -90,6 +90,14 @@ def contact_alerts(ts: np.ndarray, host: np.ndarray, peer: np.ndarray, accepts: 
     return out, contact
 
 
+def rule_inputs(rows, on: bool = True) -> dict[str, object]:
+    """The keyword arguments that turn the contact rule on in :func:`nidslab.incidents.group_incidents` and
+    :meth:`nidslab.incidents.IncidentTracker.update`: ``peer``, ``accepts`` and ``outside`` of ``rows`` (scored
+    capture rows or a watched chunk, which carry them from :func:`packet_contacts`); empty when ``on`` is
+    False (the rule off)."""
+    return {"peer": rows.peer, "accepts": rows.accepts, "outside": rows.outside} if on else {}
+
+
 def packet_contacts(packets, hosts) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """The contact rule's inputs for decoded packets (:class:`nidslab.features.Packets`) whose senders already
     have ids in ``hosts`` (a :class:`nidslab.incidents.HostTable`): ``(peer, accepts, outside)``, the receiving

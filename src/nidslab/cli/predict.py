@@ -150,11 +150,12 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
 
     import numpy as np
 
+    from nidslab.contacts import rule_inputs
     from nidslab.incidents import DEFAULT_GAP_S, group_incidents
     from nidslab.paths import atomic_write
 
     gap_s = DEFAULT_GAP_S if gap is None else float(gap)
-    rule: dict[str, Any] = {"peer": rows.peer, "accepts": rows.accepts, "outside": rows.outside} if contacts else {}
+    rule: dict[str, Any] = rule_inputs(rows, contacts)
     if labels is not None:  # the labels are per capture record; the rows skip malformed packets
         index = np.asarray(rows.packets.index)
         rule["truth"] = labels[0][index]

@@ -20,6 +20,7 @@ from rich.text import Text
 import numpy as np
 
 from nidslab.cli.common import CONTACTS, INCIDENT_GAP
+from nidslab.contacts import rule_inputs
 from nidslab.errors import ConfigError, DataError
 from nidslab.operating_points import DEFAULT_TARGET_FPR, PROBABILITY_THRESHOLD
 
@@ -289,10 +290,10 @@ def _run(watcher, sink, rates, tracker=None, writer: EventWriter | None = None, 
                 observe = getattr(tracker.explain, "observe", None)
                 if observe is not None:  # the running baseline takes this chunk's unflagged packets first
                     observe(chunk)
-                rule = {"peer": chunk.peer, "accepts": chunk.accepts, "outside": chunk.outside} if contacts else {}
                 data += writer.events(tracker.update(chunk.time, chunk.host, chunk.score, chunk.alert,
                                                      index=chunk.index, packets=chunk.packets,
-                                                     features=chunk.features, **rule), watcher.threshold)
+                                                     features=chunk.features, **rule_inputs(chunk, contacts)),
+                                      watcher.threshold)
         if not put(data):
             return
         rates.add(watcher.stats.packets)
