@@ -210,3 +210,50 @@ def test_cli_builds_a_family_from_a_first_network():
     fam = open_family("mirai-sim-family", networks=2, first=9, benign_s=10, attack_scale=0.05)
     assert fam.networks == [9, 10] and fam.dataset.name == name
     assert fam.dataset.meta["extra"]["build"]["captures"] is False
+
+
+def test_a_download_acknowledges_every_second_segment():
+    """Delayed ACK (RFC 1122 4.2.3.2): the client acknowledges each second full segment while more data
+    follows, then the whole response once; the segments come ``segment_gap`` apart."""
+    from nidslab.simulate.devices import _tls_steps
+
+    steps = _tls_steps(0.05, 300, 10 * 1448, segment_gap=0.004)
+    request = max(i for i, s in enumerate(steps) if s[0] == 0 and s[2] == 300)
+    tail = steps[request + 1:]
+    data = [i for i, s in enumerate(tail) if s[0] == 1 and s[2] > 0]
+    acks = [i for i, s in enumerate(tail) if s[0] == 0 and s[2] == 0 and s[1] == pg.ACK]
+    assert len(data) == 10 and sum(tail[i][2] for i in data) == 10 * 1448
+    assert [a for a in acks if a < data[-1]] == [data[k] + 1 for k in (1, 3, 5, 7)]  # after segments 2, 4, 6, 8
+    assert acks[4] == data[-1] + 1  # the response's own ACK
+    assert {tail[i][3] for i in data[1:]} == {0.004}
+    small = _tls_steps(0.05, 300, 1000)  # one segment: no ACK inside it
+    # handshake, server flight, response, close: no ACK inside a one-segment response
+    assert sum(1 for s in small if s[0] == 0 and s[2] == 0 and s[1] == pg.ACK) == 4
+
+
+def test_a_phone_app_polls_a_device_on_the_lan_in_spells():
+    """Every drawn phone has an app that, while open, opens a new HTTP connection to one hub, plug or camera
+    of its LAN every poll_interval_s ([sentinel] HueSwitch): SYN to port 80 from a fresh port, 11 packets."""
+    from nidslab.simulate.devices import POLLED_KINDS, benign_traffic, lan_ip
+
+    spec = draw_network(3)
+    phones = [d for d in spec.devices if d.kind == "phone"]
+    assert phones and all({"poll_spells_per_s", "poll_spell_s", "poll_interval_s"} <= set(d.rates) for d in phones)
+    lan = {lan_ip(spec, d.last): d for d in spec.devices}
+    tab = benign_traffic(spec, 3, 0.0, 3600.0)
+    syn = (tab["kind"] == pg.TCP) & (tab["flags"] == pg.SYN) & (tab["dport"] == 80) & np.isin(tab["dip"], list(lan))
+    assert syn.sum() > 20  # an hour holds spells of every phone (1-6 an hour each)
+    for phone in phones:
+        mine = syn & (tab["sip"] == lan_ip(spec, phone.last))
+        targets = {lan[int(ip)].name for ip in tab["dip"][mine]}
+        assert len(targets) <= 1 and all(spec.device(t).kind in POLLED_KINDS for t in targets)
+        t = np.sort(tab["t"][mine])
+        gaps = np.diff(t)
+        inside = gaps[gaps < phone.rates["poll_spell_s"] / 2]  # polls of one spell
+        if len(inside):
+            assert np.median(inside) == pytest.approx(phone.rates["poll_interval_s"], rel=0.25)
+        sport = tab["sport"][mine]
+        assert len(np.unique(sport)) > 0.9 * len(sport)  # a new connection each time
+    sessions = (tab["kind"] == pg.TCP) & ((tab["sport"] == 80) | (tab["dport"] == 80)) & np.isin(tab["sip"], list(lan)) \
+        & np.isin(tab["dip"], list(lan))
+    assert sessions.sum() == 11 * syn.sum()

@@ -41,7 +41,7 @@ from nidslab.progress import Progress
 
 FAMILY = "mirai-sim-family"
 #: bump when the population, the simulator or the extractor changes what a family holds
-RECIPE = "2026-12-06"
+RECIPE = "2026-12-06b"
 DEFAULT_NETWORKS = 24
 DEFAULT_BENIGN_S = 600.0  # as nidslab.simulate.networks
 DEFAULT_ATTACK_SCALE = 0.25

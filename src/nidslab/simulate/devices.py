@@ -24,6 +24,7 @@ from nidslab.simulate.population import Device, NetworkSpec
 
 SSDP_GROUP, MDNS_GROUP, ALL_HOSTS = net.ip4("239.255.255.250"), net.ip4("224.0.0.251"), net.ip4("224.0.0.1")
 SSDP_MAC, MDNS_MAC, ALL_HOSTS_MAC = 0x01005E7FFFFA, 0x01005E0000FB, 0x01005E000001
+POLLED_KINDS = ("hub", "plug", "camera")  # devices whose apps poll a local HTTP API ([sentinel]: Hue, WeMo, D-Link)
 EAPOL_REKEY_S = 3600.0  # [assumed] consumer APs rekey the group key hourly (hostapd wpa_group_rekey)
 
 
@@ -40,19 +41,32 @@ def _dns_answer(query: bytes, records: int, ok: bool) -> bytes:
     return query[:2] + b"\x81\x80" + query[4:6] + records.to_bytes(2, "big") + query[8:] + rr
 
 
-def _tls_steps(rtt: float, request: int, response: int):
-    """A short HTTPS exchange: handshake (TLS 1.2 sizes), one request, a response in MSS segments, close."""
+def _tls_steps(rtt: float, request: int, response: int, segment_gap: float = 1.2e-4):
+    """A short HTTPS exchange: handshake (TLS 1.2 sizes), one request, a response in MSS segments
+    ``segment_gap`` s apart, each second one acknowledged at once while more follow (delayed ACK [rfc]: RFC
+    1122 4.2.3.2, RFC 5681 4.2; the D-Link siren's firmware fetch in [sentinel] acknowledges so), close."""
     s = [(0, pg.SYN, 0, 0.0, 40), (1, SA, 0, rtt, 40), (0, A, 0, rtt / 2, 32),
          (0, PA, 517, 0.001, 32), (1, A, 0, rtt, 32), (1, A, 1448, 0.002, 32), (1, PA, 1200, 1e-4, 32),
          (0, A, 0, 1e-4, 32), (0, PA, 126, 0.005, 32), (1, PA, 51, rtt, 32), (0, PA, request, 0.002, 32)]
     left = response
-    first = True
+    k = 0
     while left > 0:
         seg = min(1448, left)
-        s.append((1, PA if left <= 1448 else A, seg, rtt if first else 1.2e-4, 32))
-        first = False
+        s.append((1, PA if left <= 1448 else A, seg, rtt if k == 0 else segment_gap, 32))
         left -= seg
+        k += 1
+        if k % 2 == 0 and left > 0:
+            s.append((0, A, 0, 1e-4, 32))
     return s + [(0, A, 0, 1e-4, 32), (0, FA, 0, 0.05, 32), (1, FA, 0, rtt, 32), (0, A, 0, rtt / 2, 32)]
+
+
+def _poll_steps(rtt: float, request: int, response: int):
+    """One poll of a device's local HTTP API: a new connection, a GET, one response segment, close (the
+    HueSwitch app's polls of its bridge in [sentinel]: 74/74/66-byte handshake, a 266-byte GET, 83 + 920
+    bytes back, then the close)."""
+    return [(0, pg.SYN, 0, 0.0, 40), (1, SA, 0, rtt, 40), (0, A, 0, rtt / 2, 32), (0, PA, request, 0.003, 32),
+            (1, A, 0, rtt / 2, 32), (1, PA, 17, 0.001, 32), (1, PA, response, 0.001, 32), (0, A, 0, rtt / 2, 32),
+            (0, FA, 0, 0.002, 32), (1, FA, 0, rtt, 32), (0, A, 0, rtt / 2, 32)]
 
 
 def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
@@ -200,8 +214,9 @@ def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
                 continue
             srv = np.asarray(d.cloud_ips, np.uint32)[r.integers(0, len(d.cloud_ips), len(t))]
             if up:
+                gap = float(np.exp(r.uniform(np.log(5e-4), np.log(1e-2))))  # 1.2-23 Mbit/s a flow
                 tab, _ = tcp_sessions(r, t, d.mac, dip_, gw_mac, srv, r.integers(32768, 61000, len(t)), 443,
-                                      _tls_steps(float(r.uniform(0.015, 0.15)), request, response), label=0)
+                                      _tls_steps(float(r.uniform(0.015, 0.15)), request, response, gap), label=0)
                 parts.append(tab)
             else:
                 tt = (t[:, None] + np.array([0.0, 1.0, 3.0])).ravel()
@@ -232,6 +247,20 @@ def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
                 dmac_, dip2 = (dst.mac, ip(dst)) if dst is not None else (gw_mac, d.cloud_ips[0])
                 parts.append(udp(t, d, dmac_, dip2, 6970, int(r.integers(2500, 3000)) * 2, size,
                                  ipid=r.integers(0, 65536, len(t))))
+        # an app (or home-automation software) polling a device's local HTTP API while it is open: a new
+        # connection every poll_interval_s in spells [sentinel] HueSwitch
+        pollable = [x for x in devices if x.kind in POLLED_KINDS]
+        if "poll_spells_per_s" in d.rates and pollable:
+            target = pollable[int(r.integers(0, len(pollable)))]
+            starts = net.poisson(r, t0, t1, d.rates["poll_spells_per_s"])
+            step = d.rates["poll_interval_s"]
+            spells = [np.arange(a, min(a + d.rates["poll_spell_s"], t1), step) for a in starts]  # a few an hour
+            t = np.concatenate(spells) if spells else np.zeros(0)
+            t = t + r.uniform(-0.1, 0.1, len(t)) * step
+            tab, _ = tcp_sessions(r, t, d.mac, dip_, target.mac, ip(target), r.integers(32768, 61000, len(t)), 80,
+                                  _poll_steps(float(r.uniform(1e-3, 5e-3)), d.sizes["poll_request"],
+                                              d.sizes["poll_response"]), label=0)
+            parts.append(tab)
         # the NVR pings a camera now and then [sample]
         if "ping_s" in d.rates and cams:
             t = net.periodic(r, t0, t1, d.rates["ping_s"], 0.003)

@@ -45,7 +45,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "doorbell": ("tls-cloud", "p2p", "ntp", "firmware", "rtp-events"),  # [assumed] a camera woken by the bell
     "thermostat": ("tls-cloud", "ntp", "firmware"),  # [assumed] a cloud-polled sensor like the Withings/Aria
     "tv": ("tls-cloud", "streaming", "mdns", "ssdp", "ntp"),  # [assumed] smart TV / streamer
-    "phone": ("tls-web", "mdns", "ssdp-search"),  # [assumed] a handset: browsing, discovery
+    "phone": ("tls-web", "mdns", "ssdp-search", "app-poll"),  # [assumed] a handset: browsing, discovery; [sentinel] apps polling a hub
     "laptop": ("tls-web", "mdns", "ssdp-search", "ntp"),  # [assumed]
 }
 #: (min, max) devices of each kind per network [assumed: a household to a small office; at least
@@ -360,6 +360,12 @@ def _draw_rates(rng, d: Device) -> tuple[dict[str, float], dict[str, int]]:
     if "tls-web" in d.protocols:
         r["web_sessions_per_s"] = float(u(1 / 120, 1 / 10))  # [assumed] an idle-to-active handset
         s["web_kb"] = int(u(5, 200))
+    if "app-poll" in d.protocols:  # while an app is open it polls a hub, plug or camera on the LAN
+        r["poll_spells_per_s"] = float(u(1 / 3600, 1 / 600))  # [assumed] the app opened 1-6 times an hour ...
+        r["poll_spell_s"] = float(u(60, 300))  # [assumed] ... for 1-5 minutes
+        r["poll_interval_s"] = float(u(0.5, 3.0))  # [sentinel] HueSwitch app every 0.5 s; [assumed] others slower
+        s["poll_request"] = int(u(150, 400))  # [sentinel] 266-byte GET frames (200 B of HTTP)
+        s["poll_response"] = int(u(300, 1400))  # [sentinel] 920-byte answer frames (854 B)
     if d.kind == "nvr":
         r["ping_s"] = float(u(1, 10))  # [sample] the Kitsune NVR pings a camera every 1.02 s
     return r, s
