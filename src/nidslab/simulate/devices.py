@@ -85,6 +85,7 @@ def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
     devices = spec.devices[1:]
     cams = [d for d in devices if d.kind == "camera"]
     nvrs = [d for d in devices if d.kind == "nvr"]
+    pollable = [d for d in devices if d.kind in POLLED_KINDS]
 
     def ip(d: Device) -> int:
         return lan_ip(spec, d.last)
@@ -249,7 +250,6 @@ def benign_traffic(spec: NetworkSpec, seed: int, t0: float, t1: float) -> dict:
                                  ipid=r.integers(0, 65536, len(t))))
         # an app (or home-automation software) polling a device's local HTTP API while it is open: a new
         # connection every poll_interval_s in spells [sentinel] HueSwitch
-        pollable = [x for x in devices if x.kind in POLLED_KINDS]
         if "poll_spells_per_s" in d.rates and pollable:
             target = pollable[int(r.integers(0, len(pollable)))]
             starts = net.poisson(r, t0, t1, d.rates["poll_spells_per_s"])
