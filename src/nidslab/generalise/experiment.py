@@ -299,9 +299,7 @@ def _worst(m: NetworkMeasures) -> float:
 
 def _floor_text(test: list[NetworkMeasures], within: float) -> str:
     """The time-to-incident target's floor (:func:`~nidslab.generalise.measure.login_floor_text`), after "; floor: "."""
-    nets = [m for m in test if len(m.login_floor_s) == len(m.times_to_incident_s)]
-    text = login_floor_text([f for m in nets for f in m.login_floor_s], [t for m in nets for t in m.times_to_incident_s],
-                            within)
+    text = login_floor_text(test, within)
     return f"; floor: {text}" if text else ""
 
 

@@ -161,20 +161,22 @@ def measure_network(name: str, ts: np.ndarray, host: np.ndarray, truth: np.ndarr
     )
 
 
-def login_floor_text(floors, times, within: float, secs=lambda x: f"{x:.2f} s") -> str:
-    """The floor under the time-to-incident targets, in words ("" where no login was seen).
+def login_floor_text(nets, within: float, secs=lambda x: f"{x:.2f} s") -> str:
+    """The floor under the time-to-incident targets over networks ``nets``, in words ("" where no login was seen).
 
-    ``floors``, ``times``: per infected host, seconds from its first malicious packet to the first login it
-    accepts (``login_floor_s``) and to its first incident (``times_to_incident_s``); None or inf: none.
-    Hosts whose infecting login comes more than ``within`` seconds after their first malicious packet (answers
-    to a bot's probes) are out of reach of any detector that waits for the login; then the time from that
-    login to the first incident. ``secs`` formats a number of seconds."""
+    ``nets``: measures with, per infected host, ``login_floor_s`` (seconds from its first malicious packet to the
+    first login it accepts) and ``times_to_incident_s`` (to its first incident), None or inf for none
+    (:class:`NetworkMeasures`, or the study part's results); a network whose login floors were not measured
+    (lists of other lengths) is left out. Hosts whose infecting login comes more than ``within`` seconds after
+    their first malicious packet (answers to a bot's probes) are out of reach of any detector that waits for the
+    login; then the time from that login to the first incident. ``secs`` formats a number of seconds."""
     def real(x) -> float:
         return np.inf if x is None else float(x)
 
-    pairs = [(real(f), real(t)) for f, t in zip(floors, times)]
+    pairs = [(real(f), real(t)) for n in nets if len(n.login_floor_s) == len(n.times_to_incident_s)
+             for f, t in zip(n.login_floor_s, n.times_to_incident_s)]
     seen = [f for f, _ in pairs if np.isfinite(f)]
-    if not seen or len(floors) != len(times):
+    if not seen:
         return ""
     late = sum(1 for f, _ in pairs if f > within)
     since = [t - f for f, t in pairs if np.isfinite(f) and np.isfinite(t)]

@@ -367,9 +367,7 @@ def login_floor(nets: list[NetworkResult], within: float) -> str:
     held-out networks whose login floors were measured."""
     from nidslab.generalise.measure import login_floor_text
 
-    nets = [n for n in nets if len(n.login_floor_s) == len(n.times_to_incident_s)]
-    return login_floor_text([f for n in nets for f in n.login_floor_s], [t for n in nets for t in n.times_to_incident_s],
-                            within, secs=_secs)
+    return login_floor_text(nets, within, secs=_secs)
 
 
 def _real_targets(real: dict[str, Any]) -> list[list[str]]:
