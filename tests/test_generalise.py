@@ -338,3 +338,60 @@ def test_recipes_of_one_run_share_a_model_fitted_on_the_same_rows():
     fresh = train(Recipe("dnn+lightgbm", "log", "site"), sites, small)  # the same model when fitted again
     Z = np.random.default_rng(1).normal(size=(50, 115)).astype(np.float32)
     np.testing.assert_array_equal(fresh.lgbm.predict(Z, raw_score=True), pair.lgbm.predict(Z, raw_score=True))
+
+
+class _StubSite:
+    """A calibrated site whose score is the first feature and whose levels sit at fixed thresholds."""
+
+    LEVEL_AT = {"q1e-3": 0.9, "q1e-4": 0.95, "max": 1.0, "max+50%": 2.0, "max+100%": 3.0, "max+200%": 4.0}
+
+    def scores(self, X):
+        return np.asarray(X[:, 0], np.float64)
+
+    def thresholds(self, level):
+        return {"stub": self.LEVEL_AT[level]}
+
+    def flagged(self, scores, level):
+        return scores > self.LEVEL_AT[level]
+
+
+class _StubTrained:
+    seconds, train_rows = 0.0, 0
+
+    def at_site(self, X, fit, thr):
+        return _StubSite()
+
+
+def _exposed_site(name: str) -> Network:
+    """Benign hosts 1-4 scoring below 0.8; at 600 s host 9 accepts a telnet login from the Internet (-2), then
+    scans, scoring 1.5: above the quantile levels and ``max``, below ``max+50%``."""
+    rng = np.random.default_rng(0)
+    n_benign, n_bad = 600, 120
+    X = np.zeros((n_benign + n_bad, 115), np.float32)
+    X[:n_benign, 0] = rng.uniform(0, 0.8, n_benign)
+    X[n_benign:, 0] = 1.5
+    ts = np.r_[np.arange(n_benign, dtype=np.float64), n_benign + 0.01 * np.arange(n_bad)]
+    host = np.r_[rng.integers(1, 5, n_benign), np.full(n_bad, 9)].astype(np.int64)
+    peer = np.where(host == 9, -2, 0).astype(np.int64)
+    accepts = np.zeros(n_benign + n_bad, bool)
+    accepts[n_benign] = True  # the infecting login, accepted from the Internet
+    truth = np.r_[np.zeros(n_benign), np.ones(n_bad)].astype(np.uint8)
+    return Network(name, X, ts, truth, host, onset_s=float(n_benign), infected=np.array([9]), peer=peer,
+                   accepts=accepts, outside=(-2,))
+
+
+def test_validation_chooses_by_the_models_own_alerts_not_the_contact_rules(monkeypatch):
+    from nidslab.generalise import experiment
+
+    monkeypatch.setattr(experiment, "train", lambda *a, **k: _StubTrained())
+    val, test = _exposed_site("val"), _exposed_site("test")
+    config = experiment.GeneraliseConfig(train=(1,), validation=(2,), test=(3,), confirm=(1,), real_data="")
+    r = experiment.run_recipe(Recipe("lightgbm", "log", "site"), [], [val], [test], config)
+    # with the contact rule every level finds host 9 and the middle rule would take max+50%, where the model is
+    # blind; the model alone finds it at q1e-3, q1e-4 and max: the middle of these
+    assert (r.level, r.confirm_alerts) == ("q1e-4", 1)
+    assert r.validation[0].infected_detected == 1  # at the chosen point, as the operator sees it
+    assert r.test[0].infected_detected == 1 and r.test[0].detected_by_contact == 1  # measured with the rule
+    no_contacts = experiment.measure_site(_StubSite(), val, "max+50%", eval_from=300, gap_s=60.0, contacts=False)
+    with_contacts = experiment.measure_site(_StubSite(), val, "max+50%", eval_from=300, gap_s=60.0)
+    assert (no_contacts.infected_detected, with_contacts.infected_detected) == (0, 1)

@@ -433,7 +433,7 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
         f"every held-out network's own benign traffic (the first half; standardisation and thresholds) and "
         f"measured there at the operating point {len(val)} validation network(s) ({', '.join(val)}) chose: the "
         f"middle threshold level of those within {budget:g} false incident per day that find the most infected "
-        f"hosts, with the most alerts there. Held-out "
+        f"hosts by the model's own alerts, with the most alerts there. Held-out "
         f"networks: {', '.join(held)}, with {_hours(hours)} of benign traffic before each outbreak (its first half "
         f"calibrates, the rest is scored). An incident: alerts of one source host, closed after {fmt(s['gap_s'], 'int')} "
         f"quiet seconds" + (" (or the contact rule's: a host that accepts a telnet login from a host inside an "
