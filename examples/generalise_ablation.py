@@ -51,6 +51,8 @@ def main() -> None:
                     "fastest (nidslab.generalise.experiment.choose_operating_point)")
     ap.add_argument("--no-contacts", action="store_true", help="without the contact rule (a host accepting a telnet "
                     "login from a host inside an open incident opens an incident: nidslab.contacts)")
+    ap.add_argument("--firmware-x", type=float, help="the training networks' firmware downloads this many times as "
+                    "frequent as the population draws them (default 144; 1: as drawn)")
     ap.add_argument("-o", "--out", help="write the result as JSON here")
     a = ap.parse_args()
     changes = {}
@@ -67,6 +69,8 @@ def main() -> None:
         changes["choose"] = a.choose
     if a.no_contacts:
         changes["contacts"] = False
+    if a.firmware_x:
+        changes["firmware_x"] = a.firmware_x
     if a.confirm_window_s:
         changes["confirm_window_s"] = a.confirm_window_s
     config = GeneraliseConfig.full(**changes) if a.full else GeneraliseConfig(**changes)

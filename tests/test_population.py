@@ -257,3 +257,30 @@ def test_a_phone_app_polls_a_device_on_the_lan_in_spells():
     sessions = (tab["kind"] == pg.TCP) & ((tab["sport"] == 80) | (tab["dport"] == 80)) & np.isin(tab["sip"], list(lan)) \
         & np.isin(tab["dip"], list(lan))
     assert sessions.sum() == 11 * syn.sum()
+
+
+def test_training_networks_can_download_firmware_more_often():
+    """Augmentation for training (``GeneraliseConfig.firmware_x``): the same network with its firmware downloads
+    x times as frequent, nothing else drawn differently; the family that holds such networks says so in its name."""
+    from nidslab.data.family import family_name
+    from nidslab.simulate.population import with_firmware_x
+
+    spec = next(s for s in map(draw_network, range(1, 40))
+                if s.uplink_reachable and sum("firmware_per_s" in d.rates for d in s.devices) >= 3)
+    assert with_firmware_x(spec, 1) is spec
+    boosted = with_firmware_x(spec, 144)
+    assert boosted.outbreak == spec.outbreak and [d.name for d in boosted.devices] == [d.name for d in spec.devices]
+    for d, b in zip(spec.devices, boosted.devices):
+        assert b.sizes == d.sizes and set(b.rates) == set(d.rates)
+        for k, v in d.rates.items():
+            assert b.rates[k] == pytest.approx(v * 144 if k == "firmware_per_s" else v)
+    with pytest.raises(ConfigError, match="firmware_x"):
+        with_firmware_x(spec, 0)
+
+    def cloud_segments(s) -> int:  # full-size TCP segments from port 443 before the outbreak
+        tab, t_on, _ = simulate_network_table(s, benign_s=600, attack_scale=0.05)
+        return int(((tab["kind"] == pg.TCP) & (tab["sport"] == 443) & (tab["plen"] >= 1400) & (tab["t"] < t_on)).sum())
+
+    # about one download (0.2-4 MB: 140-2,800 segments) per device in 600 s, against one a day
+    assert cloud_segments(boosted) > cloud_segments(spec) + 140
+    assert family_name(24, firmware_x=144) == "mirai-sim-family-fw144" and family_name(24) == "mirai-sim-family"

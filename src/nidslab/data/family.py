@@ -121,7 +121,7 @@ class Family:
 
 
 def family_name(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: float = DEFAULT_BENIGN_S,
-                attack_scale: float = DEFAULT_ATTACK_SCALE) -> str:
+                attack_scale: float = DEFAULT_ATTACK_SCALE, firmware_x: float = 1.0) -> str:
     """The cache name of a family: ``mirai-sim-family`` for the defaults, else with its parameters."""
     parts = [FAMILY]
     if networks != DEFAULT_NETWORKS or first != 1:
@@ -130,10 +130,13 @@ def family_name(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: f
         parts.append(f"b{benign_s:g}")
     if attack_scale != DEFAULT_ATTACK_SCALE:
         parts.append(f"a{attack_scale:g}")
+    if firmware_x != 1:
+        parts.append(f"fw{firmware_x:g}")
     return "-".join(parts)
 
 
-def simulate_and_extract(network: int, benign_s: float, attack_scale: float, keep_capture: bool) -> dict[str, Any]:
+def simulate_and_extract(network: int, benign_s: float, attack_scale: float, keep_capture: bool,
+                         firmware_x: float = 1.0) -> dict[str, Any]:
     """One family task: simulate ``network``, extract its features (uci layout); arrays and summary back.
 
     Module-level so a Ray worker can run it; deterministic in its arguments (a retried task gives the same).
@@ -144,7 +147,7 @@ def simulate_and_extract(network: int, benign_s: float, attack_scale: float, kee
     with tempfile.TemporaryDirectory(prefix="nidslab-family-") as tmp:
         pcap = Path(tmp) / f"net-{network:04d}.pcap"
         t0 = time.perf_counter()
-        sim = simulate_network(pcap, network, benign_s=benign_s, attack_scale=attack_scale)
+        sim = simulate_network(pcap, network, benign_s=benign_s, attack_scale=attack_scale, firmware_x=firmware_x)
         t1 = time.perf_counter()
         X = extract_features(pcap, layout="uci")
         t2 = time.perf_counter()
@@ -158,14 +161,17 @@ def simulate_and_extract(network: int, benign_s: float, attack_scale: float, kee
 
 
 def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: float = DEFAULT_BENIGN_S,
-                 attack_scale: float = DEFAULT_ATTACK_SCALE, captures: bool = True, executor: Any = None,
+                 attack_scale: float = DEFAULT_ATTACK_SCALE, firmware_x: float = 1.0, captures: bool = True,
+                 executor: Any = None,
                  name: str | None = None,
                  progress: Progress | None = None) -> Family:
     """Simulate networks ``first .. first + networks - 1`` and cache them as one family dataset.
 
     ``benign_s``: seconds of benign traffic before each outbreak (the targets' held-out networks need
     7,200); ``attack_scale``: multiplies the outbreak's drawn times (< 1: shorter outbreaks, smaller
-    datasets); ``captures``: keep each network's capture in the dataset folder. ``executor``: a
+    datasets); ``firmware_x``: firmware downloads that many times as frequent (training augmentation,
+    :func:`nidslab.simulate.population.with_firmware_x`); ``captures``: keep each network's capture in the
+    dataset folder. ``executor``: a
     :mod:`nidslab.cluster` executor (default: this process); ``name``: the cache name or a folder
     (default :func:`family_name`). The build's parameters and timings go to ``meta.json``.
     """
@@ -174,7 +180,8 @@ def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: 
     if networks < 1 or first < 1:
         raise DataError(f"a family needs networks >= 1 starting at network >= 1, got {networks} from {first}")
     executor = executor or LocalExecutor()
-    name = name or family_name(networks, first=first, benign_s=benign_s, attack_scale=attack_scale)
+    name = name or family_name(networks, first=first, benign_s=benign_s, attack_scale=attack_scale,
+                               firmware_x=firmware_x)
     ids = list(range(first, first + networks))
 
     def report(done: int, total: int | None, message: str = "") -> None:
@@ -183,7 +190,7 @@ def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: 
 
     start = time.perf_counter()
     results = executor.map(simulate_and_extract, ids, float(benign_s), float(attack_scale), bool(captures),
-                           progress=report)
+                           float(firmware_x), progress=report)
     build_s = time.perf_counter() - start
     sizes = [len(r["truth"]) for r in results]
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -203,6 +210,7 @@ def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: 
                 attach[f"captures/{p.name}"] = p
         total = int(bounds[-1])
         build = {"networks": networks, "first": first, "benign_s": float(benign_s), "attack_scale": float(attack_scale),
+                 "firmware_x": float(firmware_x),
                  "captures": bool(captures), "executor": executor.describe(), "seconds": round(build_s, 3),
                  "packets": total, "packets_per_s": round(total / build_s, 1) if build_s > 0 else None}
         ds = write_dataset(name, stack["X"], stack["kitsune"], labels={"truth": stack["truth"]},
@@ -210,7 +218,7 @@ def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: 
                                    "time": stack["time"]},
                            attachments=attach,
                            sources=[{"kind": "simulation-family", "networks": ids, "benign_s": float(benign_s),
-                                     "attack_scale": float(attack_scale)}],
+                                     "attack_scale": float(attack_scale), "firmware_x": float(firmware_x)}],
                            extra={"builtin": FAMILY, "recipe": RECIPE, "build": build, "networks": nets},
                            progress=progress)
     return Family(ds)
@@ -226,8 +234,8 @@ def _staging_dir(name: str) -> str | None:
 
 
 def open_family(name_or_path: str | os.PathLike = FAMILY, *, networks: int = DEFAULT_NETWORKS, first: int = 1,
-                benign_s: float = DEFAULT_BENIGN_S, attack_scale: float = DEFAULT_ATTACK_SCALE, executor: Any = None,
-                progress: Progress | None = None) -> Family:
+                benign_s: float = DEFAULT_BENIGN_S, attack_scale: float = DEFAULT_ATTACK_SCALE,
+                firmware_x: float = 1.0, executor: Any = None, progress: Progress | None = None) -> Family:
     """Open a cached family (a name or folder). ``"mirai-sim-family"`` with the keyword arguments names the
     family :func:`family_name` gives them (e.g. ``networks=4, first=25, benign_s=7200``: four held-out
     networks with 2 hours of benign traffic each); it is built on first use, or again when an older
@@ -238,7 +246,8 @@ def open_family(name_or_path: str | os.PathLike = FAMILY, *, networks: int = DEF
         return Family(_open_dir(Path(name_or_path)))
     name = str(name_or_path)
     if name == FAMILY:
-        name = family_name(networks, first=first, benign_s=benign_s, attack_scale=attack_scale)
+        name = family_name(networks, first=first, benign_s=benign_s, attack_scale=attack_scale,
+                           firmware_x=firmware_x)
     folder = dataset_dir(name)
     if (folder / "meta.json").exists():
         try:
@@ -250,8 +259,8 @@ def open_family(name_or_path: str | os.PathLike = FAMILY, *, networks: int = DEF
     if not name.startswith(FAMILY):
         raise DataError(f"no network family named {name!r} in the cache; build one with "
                         "`nidslab data build mirai-sim-family --networks N`")
-    return build_family(networks, first=first, benign_s=benign_s, attack_scale=attack_scale, executor=executor,
-                        name=name, progress=progress)
+    return build_family(networks, first=first, benign_s=benign_s, attack_scale=attack_scale, firmware_x=firmware_x,
+                        executor=executor, name=name, progress=progress)
 
 
 __all__ = ["DEFAULT_NETWORKS", "FAMILY", "Family", "FamilyNetwork", "build_family", "family_name", "open_family",

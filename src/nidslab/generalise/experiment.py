@@ -85,7 +85,10 @@ class GeneraliseConfig:
 
     The networks are the population of issue 20 (:func:`~nidslab.generalise.networks.family_networks`):
     ids up to ``family_networks`` from the ``mirai-sim-family`` of that many networks with ``benign_s``
-    seconds of benign traffic, larger ids from a family with ``long_benign_s``.
+    seconds of benign traffic, larger ids from a family with ``long_benign_s``. ``firmware_x``: the training
+    networks' firmware downloads that many times as frequent as the population draws them (144: about one
+    per device in a 600 s window instead of one a day; augmentation, see docs/generalise.md); validation and
+    held-out networks keep the population's.
     ``train``/``validation``/``test``: network ids; the three never share a network. ``recipes``: the
     choices compared; ``levels``: the threshold levels validation picks from; ``confirm``: the alert
     counts validation picks from (an alert counts once it is at least the k-th of its host within
@@ -105,6 +108,7 @@ class GeneraliseConfig:
     family_networks: int = 24
     benign_s: float = 600.0
     long_benign_s: float = 7200.0
+    firmware_x: float = 144.0
     recipes: tuple[Recipe, ...] = DEFAULT_RECIPES
     levels: tuple[str, ...] = LEVELS
     confirm: tuple[int, ...] = (1, 4, 16)
@@ -134,6 +138,8 @@ class GeneraliseConfig:
             raise ConfigError(f"threshold level(s) {', '.join(bad)}; expected some of {', '.join(LEVELS)}")
         if self.choose not in RULES:
             raise ConfigError(f"operating-point rule {self.choose!r}; expected one of {', '.join(RULES)}")
+        if not self.firmware_x > 0:
+            raise ConfigError(f"firmware_x must be > 0, got {self.firmware_x}")
         if not 0 < self.calibration_fraction < 1:
             raise ConfigError(f"calibration_fraction must lie in (0, 1), got {self.calibration_fraction}")
 
@@ -186,7 +192,8 @@ def load_networks(config: GeneraliseConfig, progress=None, executor=None) -> tup
 
     ids = [*config.train, *config.validation, *config.test]
     every = nets.family_networks(ids, networks=config.family_networks, benign_s=config.benign_s,
-                                 long_benign_s=config.long_benign_s, progress=progress, executor=executor)
+                                 long_benign_s=config.long_benign_s, firmware_x=config.firmware_x,
+                                 progress=progress, executor=executor)
     a, b = len(config.train), len(config.train) + len(config.validation)
     return every[:a], every[a:b], every[b:]
 

@@ -152,11 +152,12 @@ LONG_BLOCK = 6
 
 
 def family_networks(ids, *, networks: int = 24, benign_s: float = 600.0, long_benign_s: float = 7200.0,
-                    progress=None, executor=None) -> list[Network]:
+                    firmware_x: float = 1.0, progress=None, executor=None) -> list[Network]:
     """Networks ``ids`` of the population: ids up to ``networks`` from the ``mirai-sim-family`` of that many
     networks with ``benign_s`` seconds of benign traffic each; larger ids from a family of the networks
     ``min .. max`` of them with ``long_benign_s`` (the held-out networks of issue 20's targets), in families of
-    at most :data:`LONG_BLOCK` networks from ``min`` on. Each family
+    at most :data:`LONG_BLOCK` networks from ``min`` on. ``firmware_x``: the short family's firmware downloads
+    that many times as frequent (training augmentation; the held-out families keep the population's). Each family
     is built on first use (:func:`nidslab.data.family.open_family`), one task per network on ``executor``
     (a :mod:`nidslab.cluster` executor; default: this process)."""
     from nidslab.data.family import FAMILY, open_family
@@ -166,7 +167,8 @@ def family_networks(ids, *, networks: int = 24, benign_s: float = 600.0, long_be
     long_ = [i for i in ids if i > networks]
     fams = {}
     if short:
-        fam = open_family(FAMILY, networks=networks, benign_s=benign_s, executor=executor, progress=progress)
+        fam = open_family(FAMILY, networks=networks, benign_s=benign_s, firmware_x=firmware_x, executor=executor,
+                          progress=progress)
         fams.update({i: fam for i in short})
     if long_:  # in blocks of LONG_BLOCK networks from the smallest id: a family is built in memory
         lo, hi = min(long_), max(long_)

@@ -23,7 +23,7 @@ from nidslab.progress import Progress
 from nidslab.simulate import devices, outbreaks
 from nidslab.simulate import network as net
 from nidslab.simulate import pcapgen as pg
-from nidslab.simulate.population import NetworkSpec, draw_network
+from nidslab.simulate.population import NetworkSpec, draw_network, with_firmware_x
 
 PHASES = outbreaks.PHASES
 #: defaults of a drawn network's size: 10 minutes of benign traffic, the outbreak's drawn times x 0.25
@@ -155,7 +155,7 @@ def simulate_network_table(spec: NetworkSpec, *, benign_s: float = DEFAULT_BENIG
 
 
 def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float = DEFAULT_BENIGN_S,
-                     attack_scale: float = DEFAULT_ATTACK_SCALE,
+                     attack_scale: float = DEFAULT_ATTACK_SCALE, firmware_x: float = 1.0,
                      seed: int | None = None, packets: int | None = None,
                      progress: Progress | None = None) -> NetworkSimulation:
     """Write network ``network``'s capture to ``path`` (libpcap, atomically) and return its truth.
@@ -164,7 +164,8 @@ def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float =
     ``seed`` (default 0): today's ``mirai-sim`` bytes; per-packet phases are those of the phase
     timeline and ``host`` is -1 (network 0's hosts keep their own table in :mod:`.network`).
     Network N >= 1: :func:`draw_network` (N), ``benign_s`` seconds of benign traffic before the
-    onset, the outbreak with times x ``attack_scale``; ``seed`` (default N) drives the traffic.
+    onset, the outbreak with times x ``attack_scale``; ``seed`` (default N) drives the traffic;
+    ``firmware_x``: firmware downloads that many times as frequent (:func:`~.population.with_firmware_x`).
     """
     from nidslab.paths import atomic_write
 
@@ -173,7 +174,7 @@ def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float =
         return _network_zero(path, packets, seed or 0, progress)
     if packets is not None:
         raise ValueError("a drawn network is sized in time (benign_s, attack_scale), not in packets")
-    spec = draw_network(network)
+    spec = with_firmware_x(draw_network(network), firmware_x)
     seed = network if seed is None else int(seed)
     tab, t_on, phases = simulate_network_table(spec, benign_s=benign_s, attack_scale=attack_scale, seed=seed,
                                                progress=progress)

@@ -316,6 +316,23 @@ def draw_network(network: int, *, base: SimConfig | None = None) -> NetworkSpec:
     return spec
 
 
+def with_firmware_x(spec: NetworkSpec, x: float) -> NetworkSpec:
+    """``spec`` with every device's firmware downloads ``x`` times as frequent (a daily download, the
+    population's assumption, times ``x``); sizes and everything else unchanged.
+
+    Training augmentation, not a population of its own (:attr:`nidslab.generalise.GeneraliseConfig.
+    firmware_x`): a 600 s training window holds about one download in 144 device windows, so a model
+    trained on such windows meets its first multi-megabyte download at a site.
+    """
+    if not x > 0:
+        raise ConfigError(f"firmware_x must be > 0, got {x}")
+    if x == 1:
+        return spec
+    devices = [dataclasses.replace(d, rates={k: v * x if k == "firmware_per_s" else v for k, v in d.rates.items()})
+               for d in spec.devices]
+    return dataclasses.replace(spec, devices=devices)
+
+
 def _draw_rates(rng, d: Device) -> tuple[dict[str, float], dict[str, int]]:
     """Per-device rates (events/s, or periods in s where the name says ``_s``) and sizes (bytes)."""
     u = rng.uniform

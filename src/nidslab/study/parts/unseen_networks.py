@@ -43,6 +43,7 @@ class Config:
     TABLE = NAME
     train_networks: int = 3          # networks 1..N of the population train (benign_s seconds of benign traffic)
     benign_s: float = 600.0
+    firmware_x: float = 144.0        # the training networks' firmware downloads this many times as frequent
     validation_networks: int = 1     # held-out networks from heldout_first on: they pick the operating point
     test_networks: int = 2           # the next ones: measured, never used to choose anything
     heldout_first: int = 25
@@ -66,6 +67,7 @@ class Config:
              f"must be above the training networks (1..{self.train_networks})", self.heldout_first)
         for key in ("benign_s", "heldout_benign_s"):
             need(getattr(self, key) >= 60, f"{w} {key}", "must be at least 60 seconds", getattr(self, key))
+        need(self.firmware_x > 0, f"{w} firmware_x", "must be positive", self.firmware_x)
         for key in ("budget_per_day", "detect_within_s", "gap_s"):
             need(getattr(self, key) > 0, f"{w} {key}", "must be positive", getattr(self, key))
         need(len(self.recipes) >= 1, f"{w} recipes", "must name at least one recipe", self.recipes)
@@ -211,7 +213,7 @@ def generalise_config(cfg: Config, real_data: str) -> Any:
     train, validation, test = cfg.network_ids()
     settings = TrainSettings(rows_per_network=cfg.rows_per_network, epochs=cfg.epochs)
     return GeneraliseConfig(train=train, validation=validation, test=test,
-                            family_networks=cfg.train_networks, benign_s=cfg.benign_s,
+                            family_networks=cfg.train_networks, benign_s=cfg.benign_s, firmware_x=cfg.firmware_x,
                             long_benign_s=cfg.heldout_benign_s, recipes=tuple(recipe_of(r) for r in cfg.recipes),
                             budget_per_day=cfg.budget_per_day, detect_within_s=cfg.detect_within_s, gap_s=cfg.gap_s,
                             contacts=cfg.contacts, settings=settings, real_data=real_data)
@@ -222,8 +224,8 @@ def cache_settings(cfg: Config, ctx: Context) -> Any:
 
     folder = reference_dir(cfg)
     real = None if missing_reference(folder) else str(folder)
-    # measures 4: the contact rule and the login floor (3: the middle rule)
-    return {**dataclasses.asdict(cfg), "family_recipe": RECIPE, "reference": real, "measures": 4}
+    # measures 5: validation by the model's own alerts (4: the contact rule and the login floor; 3: the middle rule)
+    return {**dataclasses.asdict(cfg), "family_recipe": RECIPE, "reference": real, "measures": 5}
 
 
 def run(cfg: Config, ctx: Context) -> Result:
@@ -429,7 +431,9 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
     hours = [result.networks[n].get("benign_hours") or 0.0 for n in held]
     blocks.append(("p", (
         f"Each model trained on {len(train)} simulated networks of the mirai-sim-family population "
-        f"({', '.join(train)}; {fmt(s['benign_s'], 'int')} s of benign traffic each), then was calibrated on "
+        f"({', '.join(train)}; {fmt(s['benign_s'], 'int')} s of benign traffic each, with firmware downloads "
+        f"{fmt(s.get('firmware_x', 1.0), 'int')} times as frequent as the population draws them: augmentation), "
+        f"then was calibrated on "
         f"every held-out network's own benign traffic (the first half; standardisation and thresholds) and "
         f"measured there at the operating point {len(val)} validation network(s) ({', '.join(val)}) chose: the "
         f"middle threshold level of those within {budget:g} false incident per day that find the most infected "
