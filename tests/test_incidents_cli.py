@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from nidslab import schema
 from nidslab.cli import app
 from nidslab.eve import FIELDS, check_event
-from nidslab.incidents import IncidentTracker, group_incidents
+from nidslab.contacts import contact_alerts
+from nidslab.incidents import DEFAULT_GAP_S, IncidentTracker, group_incidents, incident_measures
 from nidslab.predict import capture_rows
 from nidslab.saved_model import load_model
 from nidslab.scorers import DNNScorer
@@ -192,10 +193,15 @@ def test_predict_counts_each_incidents_malicious_packets_against_the_labels_file
                               peer=rows.peer, accepts=rows.accepts, outside=rows.outside)
     assert [f["malicious"] for f in found] == [i.malicious for i in library]
     false = sum(1 for f in found if f["malicious"] == 0)
-    senders = {rows.host_names[h] for h in np.unique(rows.host[lab["truth"][rows.packets.index] == 1])}
-    seen = {f["host"] for f in found if f["malicious"]} & senders
-    assert (f"{len(found) - false:,} incident(s) hold malicious packets, {false:,} hold none; {len(seen):,} of the "
-            f"{len(senders):,} host(s) that sent malicious packets have an incident") in " ".join(res.output.split())
+    truth = lab["truth"][rows.packets.index]
+    senders = {rows.host_names[h] for h in np.unique(rows.host[truth == 1])}
+    alerts, _ = contact_alerts(rows.times, rows.host, rows.peer, rows.accepts, scores >= THRESHOLD, gap_s=DEFAULT_GAP_S,
+                               outside=rows.outside)
+    m = incident_measures(library, ts=rows.times, host=rows.host, alert=alerts, truth=truth, host_names=rows.host_names)
+    assert m["infected_hosts"] == len(senders) and m["detected_hosts"] >= 1  # the study's measures, on these rows
+    assert (f"{len(found) - false:,} incident(s) hold malicious packets, {false:,} hold none, "
+            f"{m['false_incidents_benign']:,} opened before the first malicious packet; {m['detected_hosts']:,} of the "
+            f"{len(senders):,} host(s) that sent malicious packets detected") in " ".join(res.output.split())
     short = tmp_path / "short.csv"
     short.write_text("truth\n0\n1\n")
     r = runner.invoke(app, ["predict", str(lab["model"]), str(lab["capture"]), "--incidents", str(tmp_path / "s.jsonl"),

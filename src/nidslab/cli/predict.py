@@ -182,19 +182,28 @@ def _write_incidents(rows, scores, alert, gap, jsonl_path, html_path, *, model: 
                   + (f"; {on_contact:,} with a telnet login accepted on contact" if on_contact else "")
                   + f"); written to {written}")
     if labels is not None:
-        console.print(_against_truth(found, rule["truth"], rows, labels_name))
+        console.print(_against_truth(found, alert, rule, rows, gap_s, labels_name))
 
 
-def _against_truth(found, truth, rows, name: str) -> str:
-    """One line: incidents that hold no malicious packet, and the hosts that sent malicious packets that have
-    an incident (the measures of docs/incidents.md on a labelled capture)."""
-    import numpy as np
+def _against_truth(found, alert, rule: dict, rows, gap_s: float, name: str) -> str:
+    """One line: incidents that hold no malicious packet, those before the first malicious packet, and the hosts
+    that sent malicious packets found (:func:`nidslab.incidents.incident_measures`, the study's measures: an
+    alert, the model's or the contact rule's, at or after the host's first malicious packet)."""
+    from nidslab.contacts import contact_alerts
+    from nidslab.incidents import incident_measures
 
-    bad_hosts = {rows.host_names[h] for h in np.unique(rows.host[truth == 1])}
+    if "peer" in rule:  # the contact rule's alerts count, as they open incidents
+        alert, _ = contact_alerts(rows.times, rows.host, rule["peer"], rule["accepts"], alert, gap_s=gap_s,
+                                  outside=tuple(rule["outside"]))
+    m = incident_measures(found, ts=rows.times, host=rows.host, alert=alert, truth=rule["truth"],
+                          host_names=rows.host_names)
     false = sum(1 for i in found if not i.malicious)
-    seen = {i.host for i in found if i.malicious} & bad_hosts
-    return (f"against {name}: {len(found) - false:,} incident(s) hold malicious packets, {false:,} hold none; "
-            f"{len(seen):,} of the {len(bad_hosts):,} host(s) that sent malicious packets have an incident")
+    times = ("" if m["median_time_to_detect_s"] is None else
+             f" (median {m['median_time_to_detect_s']:.2f} s, worst {m['worst_time_to_detect_s']:.2f} s after their "
+             "first malicious packet)")
+    return (f"against {name}: {len(found) - false:,} incident(s) hold malicious packets, {false:,} hold none, "
+            f"{m['false_incidents_benign']:,} opened before the first malicious packet; {m['detected_hosts']:,} of "
+            f"the {m['infected_hosts']:,} host(s) that sent malicious packets detected{times}")
 
 
 def _explainer(saved, X, times, labels, baseline: str, top: int, source: Path):
