@@ -158,3 +158,16 @@ def test_the_login_floor_is_said_beside_the_time_targets():
     assert part.login_floor([_network("net9", 0.0)], 10.0) == ""  # flags unknown: no floor to say
     rows = part.targets(_result(net).models["dnn / lab / pooled"], {"budget_per_day": 1.0, "detect_within_s": 10.0})
     assert any("the floor for any detector that waits for it" in r[3] for r in rows)
+
+
+def test_weak_evidence_is_said_below_four_networks_of_two_hours():
+    def weak(hours: list[float]) -> bool:
+        r = _result(*[_network(f"net{27 + k}", 0.0) for k in range(len(hours))])
+        for k, h in enumerate(hours):
+            r.networks[f"net{27 + k}"]["benign_hours"] = h
+        blocks, _ = part.render(r, {})
+        return any(b[0] == "p" and b[1].startswith("Weak evidence") for b in blocks)
+
+    # 2 hours simulated read 1.9998 h from the first to the last benign packet: not weak
+    assert not weak([1.9998] * 4) and not weak([2.0] * 12)
+    assert weak([1.9998] * 3) and weak([2.0, 2.0, 2.0, 0.5])

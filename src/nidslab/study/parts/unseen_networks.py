@@ -444,7 +444,9 @@ def render(result: Result, results: dict[str, Any]) -> Rendered:
                             "open incident, or from the Internet, is alerted on that login)" if s.get("contacts") else "")
         + f". Families opened (built on first use) in {fmt(result.family_seconds, 's')}; training and "
         f"measuring took {fmt(result.seconds, 's')}.")))
-    if len(held) < 4 or min(hours, default=0) < 2:
+    # a minute's grace: a network's benign time runs from its first to its last benign packet, a little under the
+    # heldout_benign_s it was simulated with
+    if len(held) < 4 or min(hours, default=0) < 2 - 1 / 60:
         blocks.append(("p", "Weak evidence: issue 20's targets ask for at least 4 held-out networks with 2 hours of "
                             "benign traffic each; this run has fewer. nidslab lab --full measures the whole "
                             "population."))
