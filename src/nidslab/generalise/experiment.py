@@ -374,10 +374,12 @@ def run_generalise(config: GeneraliseConfig = GeneraliseConfig(), *, progress=No
     fitted: dict = {}  # e.g. LightGBM alone and the DNN + LightGBM pair share their LightGBM
     results = [run_recipe(r, tr, va, te, config, real_dir, progress, fitted=fitted) for r in config.recipes]
 
-    def key(r: RecipeResult):  # validation only: within the budget, most hosts found, fastest, fewest false
-        fid = max(m.false_incidents_per_day for m in r.validation)  # incidents, then the lowest per-packet FPR:
-        found = sum(m.infected_detected for m in r.validation)  # the widest margin against the false incidents
-        slow = max(_worst(m) for m in r.validation)  # a few validation hours cannot show
+    # validation only: within the budget, most hosts found, fastest, fewest false incidents, then the lowest
+    # per-packet FPR (the widest margin against the false incidents a few validation hours cannot show)
+    def key(r: RecipeResult):
+        fid = max(m.false_incidents_per_day for m in r.validation)
+        found = sum(m.infected_detected for m in r.validation)
+        slow = max(_worst(m) for m in r.validation)
         return (fid > config.budget_per_day, -found, slow, fid, max(m.fpr for m in r.validation))
 
     best = min(results, key=key)

@@ -171,6 +171,8 @@ def simulate_network(path: str | os.PathLike, network: int, *, benign_s: float =
 
     network = int(network)
     if network == 0:
+        if firmware_x != 1:
+            raise ValueError("network 0 is today's mirai-sim capture; firmware_x applies to drawn networks (>= 1)")
         return _network_zero(path, packets, seed or 0, progress)
     if packets is not None:
         raise ValueError("a drawn network is sized in time (benign_s, attack_scale), not in packets")
