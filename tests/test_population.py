@@ -276,6 +276,8 @@ def test_training_networks_can_download_firmware_more_often():
             assert b.rates[k] == pytest.approx(v * 144 if k == "firmware_per_s" else v)
     with pytest.raises(ConfigError, match="firmware_x"):
         with_firmware_x(spec, 0)
+    with pytest.raises(ValueError, match="network 0"):  # today's mirai-sim is not drawn: nothing to scale
+        simulate_network("unused.pcap", 0, firmware_x=2.0)
 
     def cloud_segments(s) -> int:  # full-size TCP segments from port 443 before the outbreak
         tab, t_on, _ = simulate_network_table(s, benign_s=600, attack_scale=0.05)
