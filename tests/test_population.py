@@ -203,13 +203,14 @@ def test_cli_builds_a_family_from_a_first_network():
     from nidslab.data.family import family_name, open_family
 
     r = CliRunner().invoke(app, ["data", "build", "mirai-sim-family", "--networks", "2", "--first", "9",
-                                 "--benign-s", "10", "--attack-scale", "0.05", "--no-captures"])
+                                 "--benign-s", "10", "--attack-scale", "0.05", "--no-captures", "--firmware-x", "144"])
     assert r.exit_code == 0, r.output
-    name = family_name(2, first=9, benign_s=10, attack_scale=0.05)
-    assert name == "mirai-sim-family-n2from9-b10-a0.05"
-    fam = open_family("mirai-sim-family", networks=2, first=9, benign_s=10, attack_scale=0.05)
+    name = family_name(2, first=9, benign_s=10, attack_scale=0.05, firmware_x=144)
+    assert name == "mirai-sim-family-n2from9-b10-a0.05-fw144"
+    fam = open_family("mirai-sim-family", networks=2, first=9, benign_s=10, attack_scale=0.05, firmware_x=144)
     assert fam.networks == [9, 10] and fam.dataset.name == name
     assert fam.dataset.meta["extra"]["build"]["captures"] is False
+    assert fam.dataset.meta["extra"]["build"]["firmware_x"] == 144
 
 
 def test_a_download_acknowledges_every_second_segment():

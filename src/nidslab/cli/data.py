@@ -158,6 +158,10 @@ def build(
                                    "before each outbreak (7200 gives the targets' 2 hours)."),
     attack_scale: float = typer.Option(0.25, "--attack-scale", min=0.001, help="mirai-sim-family: multiply the "
                                        "outbreaks' drawn times (1: as drawn, ~10 min; smaller: shorter outbreaks)."),
+    firmware_x: float = typer.Option(1.0, "--firmware-x", min=0.001, help="mirai-sim-family: firmware downloads "
+                                     "this many times as frequent as drawn (144: the training networks nidslab."
+                                     "generalise uses, about one per device in 600 s; cached as "
+                                     "mirai-sim-family-fw144)."),
     captures: bool = typer.Option(True, "--captures/--no-captures", help="mirai-sim-family: keep each "
                                   "network's capture in the dataset folder."),
     cluster: str = typer.Option("none", "--cluster", help="mirai-sim-family: none (one network after another "
@@ -172,8 +176,8 @@ def build(
         from nidslab.data.family import build_family
 
         with make_executor(cluster, address) as executor, progress_bar(f"building {dataset}") as update:
-            fam = build_family(networks, first=first, benign_s=benign_s, attack_scale=attack_scale, captures=captures,
-                               executor=executor, progress=update)
+            fam = build_family(networks, first=first, benign_s=benign_s, attack_scale=attack_scale,
+                               firmware_x=firmware_x, captures=captures, executor=executor, progress=update)
         b = fam.dataset.meta["extra"]["build"]
         console.print(escape(repr(fam)) + f" at {escape(str(fam.dataset.path))}; built in {b['seconds']:.1f} s "
                       f"({b['packets_per_s']:,.0f} packets/s, {b['executor']['kind']})", highlight=False)
