@@ -162,18 +162,16 @@ def simulate_and_extract(network: int, benign_s: float, attack_scale: float, kee
 
 def build_family(networks: int = DEFAULT_NETWORKS, *, first: int = 1, benign_s: float = DEFAULT_BENIGN_S,
                  attack_scale: float = DEFAULT_ATTACK_SCALE, firmware_x: float = 1.0, captures: bool = True,
-                 executor: Any = None,
-                 name: str | None = None,
-                 progress: Progress | None = None) -> Family:
+                 executor: Any = None, name: str | None = None, progress: Progress | None = None) -> Family:
     """Simulate networks ``first .. first + networks - 1`` and cache them as one family dataset.
 
     ``benign_s``: seconds of benign traffic before each outbreak (the targets' held-out networks need
     7,200); ``attack_scale``: multiplies the outbreak's drawn times (< 1: shorter outbreaks, smaller
     datasets); ``firmware_x``: firmware downloads that many times as frequent (training augmentation,
     :func:`nidslab.simulate.population.with_firmware_x`); ``captures``: keep each network's capture in the
-    dataset folder. ``executor``: a
-    :mod:`nidslab.cluster` executor (default: this process); ``name``: the cache name or a folder
-    (default :func:`family_name`). The build's parameters and timings go to ``meta.json``.
+    dataset folder. ``executor``: a :mod:`nidslab.cluster` executor (default: this process); ``name``: the
+    cache name or a folder (default :func:`family_name`). The build's parameters and timings go to
+    ``meta.json``.
     """
     from nidslab.cluster import LocalExecutor
 
